@@ -1,0 +1,53 @@
+// Bundles the extension host, the CLI, the trainer worker and the webviews.
+// Usage: node esbuild.mjs [--watch] [--minify]
+import * as esbuild from 'esbuild';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+
+const watch = process.argv.includes('--watch');
+const minify = process.argv.includes('--minify');
+
+// transformers.js imports sharp for images; text models never need it.
+const sharpStub = {
+  name: 'sharp-stub',
+  setup(build) {
+    build.onResolve({ filter: /^sharp$/ }, () => ({ path: 'sharp', namespace: 'sharp-stub' }));
+    build.onLoad({ filter: /.*/, namespace: 'sharp-stub' }, () => ({
+      contents: 'module.exports = function sharp() { throw new Error("Images are not supported by Token Lens."); };',
+      loader: 'js',
+    }));
+  },
+};
+
+const node = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  sourcemap: true,
+  minify,
+  external: ['vscode', 'onnxruntime-node'],
+  plugins: [sharpStub],
+  logLevel: 'warning',
+  // transformers.js reads import.meta.url to find its own folder; give it the bundle's URL.
+  define: { 'import.meta.url': 'import_meta_url' },
+  banner: { js: 'const import_meta_url = require("url").pathToFileURL(__filename).href;' },
+};
+
+const entries = [
+  { ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' },
+  { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js',
+    banner: { js: '#!/usr/bin/env node\n' + node.banner.js } },
+  { ...node, entryPoints: ['src/core/trainer/worker.ts'], outfile: 'dist/trainerWorker.js' },
+  { bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: true, minify,
+    entryPoints: ['webview/explain/main.ts'], outfile: 'dist/webview/explain.js', logLevel: 'warning' },
+  { bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: true, minify,
+    entryPoints: ['webview/finetune/main.ts'], outfile: 'dist/webview/finetune.js', logLevel: 'warning' },
+].filter((e) => existsSync(e.entryPoints[0]));
+
+mkdirSync('dist', { recursive: true });
+if (watch) {
+  for (const e of entries) await (await esbuild.context(e)).watch();
+} else {
+  await Promise.all(entries.map((e) => esbuild.build(e)));
+  writeFileSync('dist/.built', new Date().toISOString());
+}
