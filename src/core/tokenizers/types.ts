@@ -1,0 +1,5 @@
+/** The two JSON files transformers.js needs to build a tokenizer. */
+export interface TokenizerFiles {
+  tokenizer: Record<string, unknown>;
+  tokenizerConfig: Record<string, unknown>;
+}
