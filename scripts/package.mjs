@@ -1,0 +1,102 @@
+// Packages one VSIX per platform. onnxruntime-node stays outside the bundle (native .node files) and ships
+// binaries for every platform (~290 MB); each VSIX gets only its own platform's, through a staging copy
+// that holds just what runs: package.json, dist/, media/ and onnxruntime-node + onnxruntime-common.
+// Usage: node scripts/package.mjs [target ...] [--out DIR]     (default target: linux-x64; run `npm run build` first)
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const MAX_BYTES = 25 * 1024 * 1024;
+
+// vsce target -> onnxruntime-node's bin/napi-v6/<platform>/<arch>
+const ORT_BINARIES = {
+  'linux-x64': 'linux/x64',
+  'linux-arm64': 'linux/arm64',
+  'darwin-arm64': 'darwin/arm64',
+  'win32-x64': 'win32/x64',
+  'win32-arm64': 'win32/arm64',
+};
+// The only runtime requires of onnxruntime-node's dist/; adm-zip and global-agent serve its install script.
+const RUNTIME_MODULES = ['onnxruntime-node', 'onnxruntime-common'];
+
+function parseArgs(argv) {
+  const targets = [];
+  let out = join(root, 'out', 'vsix');
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--out') out = resolve(argv[++i]);
+    else targets.push(argv[i]);
+  }
+  return { targets: targets.length ? targets : ['linux-x64'], out };
+}
+
+function copyModule(name, stage, binDir) {
+  const src = join(root, 'node_modules', name);
+  const dst = join(stage, 'node_modules', name);
+  if (!existsSync(src)) throw new Error(`node_modules/${name} is missing: run npm ci`);
+  cpSync(src, dst, {
+    recursive: true,
+    filter: (p) => {
+      const rel = p.slice(src.length + 1);
+      if (name === 'onnxruntime-node') {
+        if (rel.startsWith('script') || rel.startsWith('lib')) return false;
+        const m = rel.match(/^bin\/napi-v\d+\/([^/]+)(?:\/([^/]+))?/);
+        if (m && m[1] !== binDir.split('/')[0]) return false;
+        if (m && m[2] && `${m[1]}/${m[2]}` !== binDir) return false;
+      }
+      return !rel.endsWith('.map') && !rel.endsWith('.ts');
+    },
+  });
+}
+
+function stageTarget(target) {
+  const binDir = ORT_BINARIES[target];
+  if (!binDir) throw new Error(`no onnxruntime-node binaries for target "${target}" (known: ${Object.keys(ORT_BINARIES).join(', ')})`);
+  const stage = join(root, '.cache', 'package', target);
+  rmSync(stage, { recursive: true, force: true });
+  mkdirSync(stage, { recursive: true });
+
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const ortVersion = JSON.parse(readFileSync(join(root, 'node_modules/onnxruntime-node/package.json'), 'utf8')).version;
+  delete pkg.scripts;          // no vscode:prepublish: the bundle is already built
+  delete pkg.devDependencies;
+  pkg.dependencies = { 'onnxruntime-node': ortVersion };   // everything else is inside dist/
+  writeFileSync(join(stage, 'package.json'), JSON.stringify(pkg, null, 2));
+
+  if (!existsSync(join(root, 'dist', 'extension.js'))) throw new Error('dist/extension.js is missing: run `npm run build` first');
+  for (const f of ['dist', 'media', 'README.md', 'CHANGELOG.md', 'LICENSE', 'LICENSE.md', '.vscodeignore']) {
+    if (existsSync(join(root, f))) cpSync(join(root, f), join(stage, f), { recursive: true });
+  }
+  for (const m of RUNTIME_MODULES) copyModule(m, stage, binDir);
+  return { stage, pkg };
+}
+
+function vsce(stage, target, outFile) {
+  const bin = join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
+  const args = [bin, 'package', '--target', target, '--out', outFile, '--no-dependencies',
+    '--allow-missing-repository', '--skip-license', '--no-update-package-json', '--no-git-tag-version'];
+  const r = spawnSync(process.execPath, args, { cwd: stage, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`vsce package --target ${target} exited with ${r.status ?? r.signal}`);
+}
+
+export function packageTargets(targets, out) {
+  mkdirSync(out, { recursive: true });
+  const results = [];
+  for (const target of targets) {
+    const { stage, pkg } = stageTarget(target);
+    const outFile = join(out, `${pkg.name}-${target}-${pkg.version}.vsix`);
+    rmSync(outFile, { force: true });
+    vsce(stage, target, outFile);
+    const bytes = statSync(outFile).size;
+    results.push({ target, file: outFile, bytes });
+    console.log(`${target}: ${outFile} ${(bytes / 1024 / 1024).toFixed(1)} MB`);
+    if (bytes > MAX_BYTES) throw new Error(`${outFile} is ${(bytes / 1024 / 1024).toFixed(1)} MB, over the 25 MB limit`);
+  }
+  return results;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const { targets, out } = parseArgs(process.argv.slice(2));
+  try { packageTargets(targets, out); } catch (e) { console.error(`package: ${e.message}`); process.exit(1); }
+}

