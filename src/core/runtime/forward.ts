@@ -1,0 +1,48 @@
+// One forward pass straight on the onnxruntime session that transformers.js created, fetching only
+// the outputs asked for (logits, and attention when wanted).
+import * as ort from 'onnxruntime-node';
+
+export interface CacheShape {
+  kvHeads: number;
+  headDim: number;
+}
+
+export interface ForwardResult {
+  logits: Float32Array;
+  vocabSize: number;
+  /** attentions[layer]: [heads, T, T] row-major. */
+  attentions: Float32Array[] | null;
+  heads: number;
+}
+
+/** Builds the feeds a decoder expects for a plain forward pass over `ids` (batch 1, no past). */
+export function decoderFeeds(inputNames: readonly string[], ids: number[], cache: CacheShape): Record<string, ort.Tensor> {
+  const T = ids.length;
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const name of inputNames) {
+    if (name === 'input_ids') feeds[name] = new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, T]);
+    else if (name === 'attention_mask') feeds[name] = new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]);
+    else if (name === 'position_ids') feeds[name] = new ort.Tensor('int64', BigInt64Array.from({ length: T }, (_, i) => BigInt(i)), [1, T]);
+    else if (name.startsWith('past_key_values.')) feeds[name] = new ort.Tensor('float32', new Float32Array(0), [1, cache.kvHeads, 0, cache.headDim]);
+    else if (name === 'use_cache_branch') feeds[name] = new ort.Tensor('bool', new Uint8Array([0]), [1]);
+    else throw new Error(`This model needs an input Token Lens does not know how to fill: "${name}".`);
+  }
+  return feeds;
+}
+
+export async function forward(session: ort.InferenceSession, ids: number[], cache: CacheShape,
+  attentionNames: string[] | null): Promise<ForwardResult> {
+  const fetches = ['logits', ...(attentionNames ?? [])];
+  const out = await session.run(decoderFeeds(session.inputNames, ids, cache), fetches);
+  const logits = out.logits;
+  const dims = logits.dims;
+  const vocabSize = dims[dims.length - 1];
+  if (dims.length !== 3 || dims[1] !== ids.length) throw new Error(`Unexpected logits shape [${dims}]`);
+  let heads = 0;
+  const attentions = attentionNames?.map((name) => {
+    const t = out[name];
+    heads = t.dims.length === 4 ? t.dims[1] : t.dims[0];
+    return t.data as Float32Array;
+  }) ?? null;
+  return { logits: logits.data as Float32Array, vocabSize, attentions, heads };
+}

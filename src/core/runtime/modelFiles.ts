@@ -1,0 +1,124 @@
+// Where a model's files come from: a local folder, or a Hub id downloaded through transformers.js
+// into a cache directory (with progress events) and reused from there, offline included.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { LoadProgress } from '../types';
+import { transformers } from './transformers';
+
+export const REQUIRED_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx'];
+
+export class ModelLoadError extends Error {
+  constructor(message: string, readonly detail?: string) {
+    super(message);
+    this.name = 'ModelLoadError';
+  }
+}
+
+export interface FetchOptions {
+  cacheDir: string;
+  offline?: boolean;
+  /** Where Hub files are downloaded from (default https://huggingface.co/). */
+  remoteHost?: string;
+  onProgress?: (p: LoadProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** A reference is a local folder when it looks like a path or names an existing directory. */
+export function isLocalRef(ref: string): boolean {
+  return path.isAbsolute(ref) || ref.startsWith('.') || ref.startsWith('~') || fs.existsSync(ref);
+}
+
+export function expandHome(ref: string): string {
+  return ref.startsWith('~') ? path.join(process.env.HOME ?? '', ref.slice(1)) : ref;
+}
+
+/** Throws a clear error naming what a model folder lacks. */
+export function checkModelFolder(dir: string, label = dir): void {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    throw new ModelLoadError(`Model folder not found: ${label}`);
+  }
+  const missing = REQUIRED_FILES.filter((f) => !fs.existsSync(path.join(dir, f)));
+  if (missing.length) {
+    throw new ModelLoadError(
+      `${label} is not a Token Lens / transformers.js model folder: missing ${missing.join(', ')}`,
+      `A model folder needs ${REQUIRED_FILES.join(', ')}.`);
+  }
+}
+
+/** The folder in the cache where a Hub model's files live once downloaded. */
+export function cachedModelFolder(id: string, cacheDir: string): string {
+  return path.join(cacheDir, id);
+}
+
+export function isCached(id: string, cacheDir: string): boolean {
+  const dir = cachedModelFolder(id, cacheDir);
+  return REQUIRED_FILES.every((f) => fs.existsSync(path.join(dir, f)));
+}
+
+const HUB_ID = /^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?$/;
+
+/** Returns a local folder for `ref`, downloading a Hub model into the cache first when needed. */
+export async function resolveModelFolder(ref: string, opts: FetchOptions): Promise<string> {
+  if (isLocalRef(ref)) {
+    const dir = path.resolve(expandHome(ref));
+    checkModelFolder(dir, ref);
+    return dir;
+  }
+  if (!HUB_ID.test(ref) || ref.includes('..')) {
+    throw new ModelLoadError(`"${ref}" is neither a model folder nor a Hub model id (like "owner/name").`);
+  }
+  if (isCached(ref, opts.cacheDir)) return cachedModelFolder(ref, opts.cacheDir);
+  if (opts.offline) {
+    throw new ModelLoadError(
+      `Offline mode: "${ref}" is not in the model cache (${opts.cacheDir}), and downloads are turned off.`,
+      'Turn offline mode off to download it once, or choose a local model folder.');
+  }
+  await download(ref, opts);
+  const dir = cachedModelFolder(ref, opts.cacheDir);
+  checkModelFolder(dir, ref);
+  return dir;
+}
+
+async function download(id: string, opts: FetchOptions): Promise<void> {
+  const { env, AutoConfig, AutoTokenizer, AutoModelForCausalLM } = await transformers();
+  const saved = { ...pick(env) };
+  env.allowRemoteModels = true;
+  env.allowLocalModels = false;
+  env.cacheDir = opts.cacheDir;
+  if (opts.remoteHost) env.remoteHost = opts.remoteHost.endsWith('/') ? opts.remoteHost : `${opts.remoteHost}/`;
+  const signal = opts.signal;
+  const baseFetch = saved.fetch;
+  env.fetch = ((url: string, init?: RequestInit) =>
+    baseFetch(url, { ...init, signal })) as typeof env.fetch;
+  const options = {
+    cache_dir: opts.cacheDir,
+    dtype: 'fp32' as const,
+    progress_callback: (p: Record<string, unknown>) => {
+      if (signal?.aborted) return;
+      opts.onProgress?.({
+        status: p.status as LoadProgress['status'],
+        file: p.file as string | undefined,
+        loaded: p.loaded as number | undefined,
+        total: p.total as number | undefined,
+        progress: p.progress as number | undefined,
+      });
+    },
+  };
+  try {
+    await AutoConfig.from_pretrained(id, options);
+    await AutoTokenizer.from_pretrained(id, options);
+    const model = await AutoModelForCausalLM.from_pretrained(id, options);
+    await model.dispose();
+  } catch (e) {
+    if (signal?.aborted) throw new ModelLoadError(`Download of "${id}" was cancelled.`);
+    const reason = e instanceof Error ? e.message : String(e);
+    throw new ModelLoadError(`Could not download "${id}" from ${env.remoteHost}: ${reason}`, reason);
+  } finally {
+    Object.assign(env, saved);
+  }
+}
+
+function pick(env: Awaited<ReturnType<typeof transformers>>['env']) {
+  const { allowRemoteModels, allowLocalModels, cacheDir, remoteHost, fetch } = env;
+  return { allowRemoteModels, allowLocalModels, cacheDir, remoteHost, fetch };
+}

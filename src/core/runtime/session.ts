@@ -1,0 +1,215 @@
+// A loaded model: tokenizer + onnxruntime session through transformers.js, with an analysis cache.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type * as ort from 'onnxruntime-node';
+import { tokenBytes, tokenOffsets } from '../tokenizers/offsets';
+import type { AttentionData, LoadProgress, ModelInfo, Token } from '../types';
+import { Analysis } from './analysis';
+import { AnalysisCache } from './cache';
+import { CacheShape, forward } from './forward';
+import { FetchOptions, ModelLoadError, resolveModelFolder } from './modelFiles';
+import { prepareModelFolder } from './prepare';
+import { attentionOutputNames } from './surgery';
+import { transformers } from './transformers';
+import { Vocabulary } from './vocabulary';
+
+export interface LoadOptions extends FetchOptions {
+  /** onnxruntime intra-op threads (default: onnxruntime's choice). */
+  threads?: number;
+}
+
+export interface AnalyzeOptions {
+  attention?: boolean;
+  /** Analyse at most this many tokens (the last ones); default and maximum: the context window. */
+  maxTokens?: number;
+  signal?: AbortSignal;
+}
+
+export class AnalysisError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AnalysisError';
+  }
+}
+
+type Tokenizer = Awaited<ReturnType<Awaited<ReturnType<typeof transformers>>['AutoTokenizer']['from_pretrained']>>;
+type Model = Awaited<ReturnType<Awaited<ReturnType<typeof transformers>>['AutoModelForCausalLM']['from_pretrained']>>;
+
+export class ModelSession {
+  private readonly cache = new AnalysisCache();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly ref: string,
+    readonly folder: string,
+    readonly info: ModelInfo,
+    private readonly tokenizer: Tokenizer,
+    private readonly model: Model,
+    private readonly vocab: Vocabulary,
+    private readonly cacheShape: CacheShape,
+    private readonly attentionNames: string[],
+  ) {}
+
+  static async load(ref: string, opts: LoadOptions): Promise<ModelSession> {
+    const source = await resolveModelFolder(ref, opts);
+    throwIfAborted(opts.signal);
+    const prepared = await prepareModelFolder(source, opts.cacheDir, opts.onProgress);
+    opts.onProgress?.({ status: 'prepare', message: 'Starting onnxruntime…' });
+    const { AutoTokenizer, AutoModelForCausalLM, env } = await transformers();
+    env.allowLocalModels = true;
+    let tokenizer: Tokenizer;
+    let model: Model;
+    try {
+      tokenizer = await AutoTokenizer.from_pretrained(prepared.folder, { local_files_only: true });
+      model = await AutoModelForCausalLM.from_pretrained(prepared.folder, {
+        local_files_only: true,
+        dtype: 'fp32',
+        session_options: opts.threads ? { intraOpNumThreads: opts.threads } : {},
+      });
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      throw new ModelLoadError(`Could not load the model in ${source}: ${firstLine(reason)}`, reason);
+    }
+    const config = JSON.parse(fs.readFileSync(path.join(prepared.folder, 'config.json'), 'utf8'));
+    const tokenizerJson = JSON.parse(fs.readFileSync(path.join(prepared.folder, 'tokenizer.json'), 'utf8'));
+    const session = sessionOf(model);
+    const attentionNames = attentionOutputNames(session.outputNames);
+    const heads = config.num_attention_heads ?? config.n_head ?? 0;
+    const hidden = config.hidden_size ?? config.n_embd ?? 0;
+    const cacheShape = {
+      kvHeads: config.num_key_value_heads ?? heads,
+      headDim: config.head_dim ?? (heads ? hidden / heads : 0),
+    };
+    const vocab = new Vocabulary(tokenizerJson, tokenBytes(tokenizerJson));
+    const info: ModelInfo = {
+      id: ref,
+      arch: config.model_type ?? 'unknown',
+      vocabSize: config.vocab_size ?? vocab.size,
+      contextLength: config.max_position_embeddings ?? config.n_positions ?? config.n_ctx ?? 2048,
+      layers: config.num_hidden_layers ?? config.n_layer ?? attentionNames.length,
+      heads,
+      attention: attentionNames.length ? 'available' : 'unavailable',
+      attentionNote: attentionNames.length ? undefined : prepared.attentionNote ?? 'attention not available for this model export',
+    };
+    opts.onProgress?.({ status: 'ready' });
+    return new ModelSession(ref, prepared.folder, info, tokenizer, model, vocab, cacheShape, attentionNames);
+  }
+
+  /** Token ids of a text as the model sees it (BOS included when the tokenizer adds one). */
+  encode(text: string): number[] {
+    return this.tokenizer.encode(text) as number[];
+  }
+
+  /** Tokens of a text with their UTF-16 offsets. */
+  tokenize(text: string): Token[] {
+    return tokenOffsets(text, this.encode(text), (id) => this.vocab.bytes(id), {
+      specialIds: this.vocab.specialIds,
+      pieceText: (id) => this.vocab.pieceText(id),
+    });
+  }
+
+  /** Analyses a text: one forward pass, cached per (text, window, attention). */
+  analyze(text: string, opts: AnalyzeOptions = {}): Promise<Analysis> {
+    const limit = Math.max(2, Math.min(opts.maxTokens ?? Infinity, this.info.contextLength));
+    const cached = this.cache.get(text, limit, !!opts.attention);
+    if (cached) return Promise.resolve(cached);
+    // One forward pass at a time: onnxruntime already uses every core.
+    const run = this.queue.then(() => this.analyzeNow(text, limit, !!opts.attention, opts.signal));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async analyzeNow(text: string, limit: number, wantAttention: boolean, signal?: AbortSignal): Promise<Analysis> {
+    throwIfAborted(signal);
+    const cached = this.cache.get(text, limit, wantAttention);
+    if (cached) return cached;
+    if (text.length === 0) throw new AnalysisError('Nothing to analyse: the text is empty.');
+    const all = this.tokenize(text);
+    if (all.every((t) => t.special)) throw new AnalysisError('Nothing to analyse: the text has no tokens.');
+    const lead = all[0].special ? 1 : 0;
+    const first = all.length > limit ? all.length - (limit - lead) : lead;
+    const tokens = all.length > limit ? [...all.slice(0, lead), ...all.slice(first)] : all;
+    const window = {
+      firstToken: all.length > limit ? first : 0,
+      totalTokens: all.length,
+      start: all.length > limit ? all[first].start : 0,
+      end: text.length,
+      truncated: all.length > limit,
+    };
+    const names = wantAttention && this.attentionNames.length ? this.attentionNames : null;
+    const result = await forward(sessionOf(this.model), tokens.map((t) => t.id), this.cacheShape, names);
+    throwIfAborted(signal);
+    const T = tokens.length;
+    const attention: AttentionData | null = result.attentions ? {
+      layers: result.attentions.length,
+      heads: result.heads,
+      size: T,
+      weights: result.attentions.map((layer) =>
+        Array.from({ length: result.heads }, (_, h) => layer.subarray(h * T * T, (h + 1) * T * T))),
+    } : null;
+    const analysis = new Analysis({
+      modelId: this.ref,
+      text,
+      tokens,
+      logits: result.logits,
+      vocabSize: result.vocabSize,
+      window,
+      attention,
+      attentionNote: wantAttention && !attention ? this.info.attentionNote : undefined,
+      decode: (id) => this.vocab.pieceText(id),
+    });
+    if (analysis.tokens.some((t) => t.loss !== null && !Number.isFinite(t.loss))) {
+      throw new AnalysisError('The model produced NaN or infinite logits for this text; its weights may be corrupt.');
+    }
+    this.cache.set(text, limit, wantAttention, analysis);
+    return analysis;
+  }
+
+  /** Continues a prompt (empty: from BOS) and returns only the new text. */
+  async generate(prompt: string, opts: { maxNewTokens?: number; greedy?: boolean; temperature?: number } = {}): Promise<string> {
+    const { Tensor } = await transformers();
+    let ids = prompt.length ? this.encode(prompt) : [];
+    if (!ids.length) {
+      const bos = this.vocab.bosId;
+      if (bos === undefined) throw new AnalysisError('This model has no BOS token: give a prompt to continue.');
+      ids = [bos];
+    }
+    const room = this.info.contextLength - ids.length;
+    if (room <= 0) throw new AnalysisError(`The prompt has ${ids.length} tokens: no room left in the ${this.info.contextLength}-token context.`);
+    const maxNew = Math.min(opts.maxNewTokens ?? 256, room);
+    const inputs = new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
+    const output = await this.model.generate({
+      inputs,
+      attention_mask: new Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
+      max_new_tokens: maxNew,
+      do_sample: !opts.greedy,
+      temperature: opts.temperature ?? 1,
+    } as never) as { tolist(): bigint[][] };
+    const all = output.tolist()[0].map(Number);
+    const before = this.tokenizer.decode(ids, { skip_special_tokens: true });
+    const after = this.tokenizer.decode(all, { skip_special_tokens: true });
+    return after.startsWith(before) ? after.slice(before.length) : after;
+  }
+
+  async dispose(): Promise<void> {
+    this.cache.clear();
+    await this.model.dispose();
+  }
+}
+
+function sessionOf(model: Model): ort.InferenceSession {
+  const sessions = (model as unknown as { sessions: Record<string, ort.InferenceSession> }).sessions;
+  const session = sessions.model ?? Object.values(sessions)[0];
+  if (!session) throw new ModelLoadError('transformers.js created no onnxruntime session for this model.');
+  return session;
+}
+
+function throwIfAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new AnalysisError('Cancelled.');
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0].slice(0, 300);
+}
+
+export type { LoadProgress };

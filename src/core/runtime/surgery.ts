@@ -1,0 +1,72 @@
+// Graph surgery: expose each attention Softmax of an ONNX decoder as a graph output named
+// `attentions.{layer}`, so that models exported without attention weights can still show them.
+// The attention Softmax is the one whose probabilities feed the MatMul with the values.
+import { onnx } from 'onnx-proto';
+import { FLOAT, decodeModel, encodeModel } from '../onnx/builder';
+
+export const ATTENTION_OUTPUT = /^attentions\.(\d+)$/;
+export const NO_ATTENTION_NOTE = 'attention not available for this model export';
+
+/** Ops that may sit between the Softmax and the MatMul without changing the probabilities' meaning. */
+const PASS_THROUGH = new Set(['Cast', 'Identity', 'Dropout', 'Where']);
+
+export function attentionOutputNames(outputNames: readonly string[]): string[] {
+  return outputNames
+    .filter((n) => ATTENTION_OUTPUT.test(n))
+    .sort((a, b) => Number(ATTENTION_OUTPUT.exec(a)![1]) - Number(ATTENTION_OUTPUT.exec(b)![1]));
+}
+
+/** Names of the Softmax outputs that feed an attention MatMul, in graph order (= layer order). */
+export function findAttentionSoftmaxes(graph: onnx.IGraphProto): string[] {
+  const consumers = new Map<string, onnx.INodeProto[]>();
+  for (const node of graph.node ?? []) {
+    for (const input of node.input ?? []) {
+      if (!consumers.has(input)) consumers.set(input, []);
+      consumers.get(input)!.push(node);
+    }
+  }
+  const feedsMatMul = (value: string, depth: number): boolean =>
+    (consumers.get(value) ?? []).some((n) =>
+      n.opType === 'MatMul' ||
+      (depth > 0 && PASS_THROUGH.has(n.opType ?? '') && (n.output ?? []).some((o) => feedsMatMul(o, depth - 1))));
+  return (graph.node ?? [])
+    .filter((n) => n.opType === 'Softmax' && (n.domain ?? '') === '' && feedsMatMul(n.output![0], 2))
+    .map((n) => n.output![0]);
+}
+
+export interface SurgeryResult {
+  bytes: Uint8Array | null;
+  layers: number;
+  /** Relative paths of external data files the model refers to; they must sit beside the new file. */
+  externalData: string[];
+}
+
+/** Adds `attentions.{i}` outputs to a serialized model. bytes is null when there is nothing to expose. */
+export function exposeAttention(modelBytes: Uint8Array): SurgeryResult {
+  const model = decodeModel(modelBytes);
+  const graph = model.graph!;
+  const existing = attentionOutputNames((graph.output ?? []).map((o) => o.name ?? ''));
+  const externalData = externalDataFiles(graph);
+  if (existing.length) return { bytes: null, layers: existing.length, externalData };
+  const softmaxes = findAttentionSoftmaxes(graph);
+  if (!softmaxes.length) return { bytes: null, layers: 0, externalData };
+  softmaxes.forEach((value, layer) => {
+    const name = `attentions.${layer}`;
+    graph.node!.push(onnx.NodeProto.create({ opType: 'Identity', name: `expose_${name}`, input: [value], output: [name] }));
+    graph.output!.push(onnx.ValueInfoProto.create({
+      name,
+      type: { tensorType: { elemType: FLOAT, shape: { dim: ['batch', 'heads', 'query', 'key'].map((d) => ({ dimParam: d })) } } },
+    }));
+  });
+  return { bytes: encodeModel(model), layers: softmaxes.length, externalData };
+}
+
+function externalDataFiles(graph: onnx.IGraphProto): string[] {
+  const files = new Set<string>();
+  for (const t of graph.initializer ?? []) {
+    if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
+    const location = (t.externalData ?? []).find((e) => e.key === 'location')?.value;
+    if (location) files.add(location);
+  }
+  return [...files];
+}
