@@ -48,12 +48,12 @@ export function topIndices(row: Float32Array, k: number): number[] {
   for (let i = 0; i < row.length; i++) {
     const v = row[i];
     if (idx.length === k && v <= floor) continue;
-    let j = idx.length < k ? idx.length : k - 1;
+    if (idx.length < k) idx.push(i);
+    let j = idx.length - 1;
     while (j > 0 && row[idx[j - 1]] < v) {
-      if (j < k) idx[j] = idx[j - 1];
+      idx[j] = idx[j - 1];
       j--;
     }
-    if (idx.length < k) idx.push(0);
     idx[j] = i;
     if (idx.length === k) floor = row[idx[k - 1]];
   }

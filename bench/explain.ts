@@ -1,0 +1,107 @@
+// npm run bench [-- --json]: the cost of an explanation against onnxruntime alone, in the same process.
+// A 256-token text on a GPT-2-small-shaped model (random weights, the real GPT-2 tokenizer).
+// explainMs: ModelSession.analyze (tokenize, forward, loss/rank/top-k for every position)
+// rawMs:     onnxruntime-node session.run on the same ids, fetching the logits only
+// ratio = explainMs / rawMs; attentionRatio = the same with attention on both sides;
+// lookupP95Ms: a question about another position of a cached analysis.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { PRESETS } from '../src/core/models/presets';
+import { randomWeights } from '../src/core/models/random';
+import { writeModelFolder } from '../src/core/models/folder';
+import { gpt2TokenizerFiles } from '../src/core/tokenizers/gpt2';
+import { ModelSession } from '../src/core/runtime/session';
+import { decoderFeeds } from '../src/core/runtime/forward';
+import { attentionOutputNames } from '../src/core/runtime/surgery';
+
+const json = process.argv.includes('--json');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const root = path.resolve(__dirname, '..');
+const cacheDir = path.join(root, '.cache', 'bench');
+const folder = path.join(cacheDir, 'gpt2-small-random');
+
+const log = (s: string) => { if (!json) process.stdout.write(`${s}\n`); else process.stderr.write(`${s}\n`); };
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
+}
+
+const STORY = 'The old lighthouse keeper climbed the spiral stairs every evening, counting each step out loud ' +
+  'so the silence would not swallow him. At the top he wiped the great lens with a soft cloth, lit the lamp, ' +
+  'and watched the beam sweep across the restless water. Ships he would never meet passed safely in the dark. ';
+
+async function main(): Promise<void> {
+  if (!fs.existsSync(path.join(folder, 'onnx', 'model.onnx'))) {
+    log('writing a gpt2-small-shaped model with random weights (once)…');
+    const config = PRESETS['gpt2-small'];
+    await writeModelFolder(folder, { config, weights: randomWeights(config, 1), tokenizer: gpt2TokenizerFiles(), attentionOutputs: true });
+  }
+  const session = await ModelSession.load(folder, { cacheDir });
+  // Exactly 256 tokens of ordinary English.
+  let text = STORY.repeat(8);
+  const tokens = session.tokenize(text);
+  text = text.slice(0, tokens[255].end);
+  const ids = session.encode(text);
+  if (ids.length !== 256) throw new Error(`expected 256 tokens, got ${ids.length}`);
+
+  const raw = await ort.InferenceSession.create(path.join(session.folder, 'onnx', 'model.onnx'));
+  const config = JSON.parse(fs.readFileSync(path.join(folder, 'config.json'), 'utf8'));
+  const feeds = decoderFeeds(raw.inputNames, ids, { kvHeads: config.n_head, headDim: config.n_embd / config.n_head });
+  const attention = attentionOutputNames(raw.outputNames);
+
+  const time = async (f: () => Promise<unknown>) => { const t0 = performance.now(); await f(); return performance.now() - t0; };
+  const rawRun = () => raw.run(feeds, ['logits']);
+  const rawAttention = () => raw.run(feeds, ['logits', ...attention]);
+  const explain = () => session.analyze(text, { fresh: true });
+  const explainAttention = () => session.analyze(text, { fresh: true, attention: true });
+
+  await rawRun(); await explain(); await rawAttention(); await explainAttention();
+  const samples = { raw: [] as number[], explain: [] as number[], rawAtt: [] as number[], explainAtt: [] as number[] };
+  for (let i = 0; i < ROUNDS; i++) {
+    // Interleaved so that both sides see the same machine load.
+    samples.raw.push(await time(rawRun));
+    samples.explain.push(await time(explain));
+    samples.rawAtt.push(await time(rawAttention));
+    samples.explainAtt.push(await time(explainAttention));
+  }
+  const rawMs = median(samples.raw);
+  const explainMs = median(samples.explain);
+  const attentionRatio = median(samples.explainAtt) / median(samples.rawAtt);
+
+  const analysis = await session.analyze(text, { attention: true });
+  const lookups: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const position = (i * 37) % analysis.tokens.length;
+    const t0 = performance.now();
+    const cached = await session.analyze(text, { attention: true });
+    cached.topK(position, 10);
+    cached.distribution(position, { temperature: 0.8, topK: 40, topP: 0.95 }, 10);
+    lookups.push(performance.now() - t0);
+  }
+  const result = {
+    explainMs: round(explainMs),
+    rawMs: round(rawMs),
+    ratio: round(explainMs / rawMs, 3),
+    attentionRatio: round(attentionRatio, 3),
+    lookupP95Ms: round(percentile(lookups, 0.95), 3),
+  };
+  log(`explain ${result.explainMs} ms, onnxruntime alone ${result.rawMs} ms: ratio ${result.ratio} (goal <= 1.10)`);
+  log(`with attention: ${round(median(samples.explainAtt))} ms vs ${round(median(samples.rawAtt))} ms: ratio ${result.attentionRatio} (goal <= 1.25)`);
+  log(`cached lookup at another position: p95 ${result.lookupP95Ms} ms (goal <= 5)`);
+  if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  await session.dispose();
+}
+
+function round(x: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+main().catch((e) => { process.stderr.write(`bench: ${e.stack ?? e}\n`); process.exitCode = 1; });
