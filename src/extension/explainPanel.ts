@@ -1,0 +1,263 @@
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import type { SamplingControls } from '../core/types';
+import {
+  attentionGridMessage, attentionMessage, hostMessage, validateWebviewMessage, webviewHtml,
+  type AttentionSummary, type HostToWebview, type WebviewToHost,
+} from '../protocol';
+import { describeWindow } from './documentText';
+import { Cancelled, isAbort, type Log } from './log';
+import type { Models } from './models';
+import type { Analysis } from './runtime';
+
+export const EXPLAIN_VIEW_TYPE = 'tokenLens.explain';
+const DEFAULT_CONTROLS: SamplingControls = { temperature: 1, topK: 0, topP: 1 };
+
+/** Where the panel's text came from, so "Insert appended text" knows which document to edit. */
+export interface ExplainSource {
+  uri: string;
+  /** Offset in the document where the panel's text ends. */
+  offset: number;
+}
+
+/** What the host knows about the panel (also the test hook's answer). */
+export interface ExplainPanelState {
+  text: string;
+  model?: string;
+  selected: number;
+  tokens: number;
+  meanLoss?: number;
+  truncated: boolean;
+  visible: boolean;
+}
+
+/**
+ * Hosts the Explain panel: one panel, revealed beside the editor, answering the webview from the cached
+ * Analysis of its text (the model runs again only when the text changes). Also restores the panel after a
+ * reload as its WebviewPanelSerializer.
+ */
+export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Disposable {
+  private panel?: vscode.WebviewPanel;
+  private panelDisposables: vscode.Disposable[] = [];
+  private text = '';
+  private source?: ExplainSource;
+  private analysis?: Analysis;
+  private selected = 0;
+  private controls = DEFAULT_CONTROLS;
+  private request = 0;
+  private pending?: Promise<Analysis | undefined>;
+  private readonly registration: vscode.Disposable;
+
+  constructor(private readonly context: vscode.ExtensionContext, private readonly models: Models, private readonly log: Log) {
+    this.registration = vscode.window.registerWebviewPanelSerializer(EXPLAIN_VIEW_TYPE, this);
+  }
+
+  get lastAnalysis(): Analysis | undefined {
+    return this.analysis;
+  }
+
+  get state(): ExplainPanelState | undefined {
+    if (!this.panel) return undefined;
+    return {
+      text: this.text, model: this.analysis?.modelId, selected: this.selected, tokens: this.analysis?.tokens.length ?? 0,
+      meanLoss: this.analysis?.meanLoss, truncated: this.analysis?.window.truncated ?? false, visible: this.panel.visible,
+    };
+  }
+
+  /** Shows the panel beside the editor, keeping focus there, and explains `text`. */
+  async explain(text: string, source?: ExplainSource): Promise<Analysis | undefined> {
+    if (!this.panel) this.attach(vscode.window.createWebviewPanel(EXPLAIN_VIEW_TYPE, 'Explain Next Token',
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, this.webviewOptions()));
+    else this.panel.reveal(vscode.ViewColumn.Beside, true);
+    this.text = text;
+    this.source = source;
+    this.analysis = undefined;
+    this.selected = Number.MAX_SAFE_INTEGER;
+    return this.analyse();
+  }
+
+  async deserializeWebviewPanel(panel: vscode.WebviewPanel, saved: unknown): Promise<void> {
+    const state = saved as { analysis?: { text?: unknown; selected?: unknown } } | undefined;
+    const text = state?.analysis?.text;
+    this.text = typeof text === 'string' ? text : '';
+    this.selected = typeof state?.analysis?.selected === 'number' ? state.analysis.selected : 0;
+    this.attach(panel);
+    // The webview re-renders its saved state and says `ready`; the analysis is recomputed then.
+  }
+
+  private webviewOptions(): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+    const root = this.context.extensionUri;
+    return {
+      enableScripts: true,
+      enableFindWidget: true,
+      localResourceRoots: [vscode.Uri.joinPath(root, 'dist'), vscode.Uri.joinPath(root, 'media')],
+    };
+  }
+
+  private attach(panel: vscode.WebviewPanel): void {
+    this.disposePanel();
+    this.panel = panel;
+    panel.iconPath = vscode.Uri.joinPath(this.context.extensionUri, 'media', 'token-lens.svg');
+    panel.webview.options = this.webviewOptions();
+    const asUri = (...p: string[]) => panel.webview.asWebviewUri(vscode.Uri.joinPath(this.context.extensionUri, ...p)).toString();
+    panel.webview.html = webviewHtml({
+      cspSource: panel.webview.cspSource,
+      nonce: randomBytes(18).toString('base64url'),
+      scriptUri: asUri('dist', 'webview', 'explain.js'),
+      styleUri: asUri('dist', 'webview', 'explain.css'),
+      title: 'Explain Next Token',
+    });
+    this.panelDisposables = [
+      panel.webview.onDidReceiveMessage((raw) => void this.receive(raw)),
+      panel.onDidDispose(() => {
+        this.panel = undefined;
+        this.analysis = undefined;
+        this.request++;
+        this.disposePanel();
+      }),
+      this.models.onDidChange((session) => {
+        if (session && this.analysis && this.analysis.modelId !== session.ref) void this.analyse().catch(() => undefined);
+      }),
+    ];
+  }
+
+  private async receive(raw: unknown): Promise<void> {
+    const msg = validateWebviewMessage(raw);
+    if (msg instanceof Error) {
+      this.log.channel.warn(`Explain panel sent an invalid message (ignored): ${msg.message}`);
+      return;
+    }
+    try {
+      await this.handle(msg);
+    } catch (err) {
+      this.log.channel.error(`Explain panel, ${msg.type}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      this.post(hostMessage('error', { message: err instanceof Error ? err.message : String(err) }));
+    }
+  }
+
+  private async handle(msg: WebviewToHost): Promise<void> {
+    const a = this.analysis;
+    switch (msg.type) {
+      case 'ready': {
+        // A message posted before the webview listened may be lost: send the analysis (again) now.
+        const ready = a ?? (this.pending ? await this.pending.catch(() => undefined) : this.text ? await this.analyse() : undefined);
+        if (ready && ready === this.analysis) this.postAnalysis(ready);
+        return;
+      }
+      case 'selectPosition':
+        if (!a || msg.position >= a.tokens.length) return;
+        this.selected = msg.position;
+        this.postDistribution(a);
+        return;
+      case 'setControls':
+        this.controls = { temperature: msg.temperature, topK: msg.topK, topP: msg.topP };
+        if (a) this.postDistribution(a);
+        return;
+      case 'requestAttention': {
+        const att = a?.attention;
+        if (!att) throw new Error(a?.attentionNote ?? 'Attention is not available for this analysis.');
+        if (msg.layer >= att.layers || msg.head >= att.heads) throw new Error(`No head ${msg.head} in layer ${msg.layer}.`);
+        this.post(attentionMessage(att, msg.layer, msg.head));
+        this.post(attentionGridMessage(att, msg.layer));
+        return;
+      }
+      case 'appendToken':
+        // Step-through generation edits the panel's own text; the document changes only on insertIntoDocument.
+        this.text += msg.text;
+        this.selected = Number.MAX_SAFE_INTEGER;
+        await this.analyse();
+        return;
+      case 'insertIntoDocument':
+        await this.insert(msg.text);
+        return;
+      case 'copy':
+        await vscode.env.clipboard.writeText(msg.text);
+        return;
+    }
+  }
+
+  /** Analyses the panel's text (with attention: later requests are answered from this one pass). */
+  private analyse(): Promise<Analysis | undefined> {
+    const pending = this.analyseNow();
+    this.pending = pending;
+    void pending.catch(() => undefined).finally(() => {
+      if (this.pending === pending) this.pending = undefined;
+    });
+    return pending;
+  }
+
+  private async analyseNow(): Promise<Analysis | undefined> {
+    const request = ++this.request;
+    const text = this.text;
+    try {
+      this.post(hostMessage('busy', { message: this.models.ready ? 'Analysing…' : 'Loading the model…' }));
+      const session = await this.models.session();
+      if (request !== this.request) return undefined;
+      this.post(hostMessage('busy', { message: 'Analysing…' }));
+      const analysis = await session.analyze(text, { attention: true });
+      if (request !== this.request || !this.panel) return undefined;
+      this.analysis = analysis;
+      this.selected = Math.min(this.selected, analysis.tokens.length - 1);
+      this.postAnalysis(analysis);
+      const note = describeWindow(analysis.window, analysis.tokens.length, text.length);
+      if (note) {
+        this.log.info(note);
+        void vscode.window.showInformationMessage(`Token Lens: ${note}`);
+      }
+      return analysis;
+    } catch (err) {
+      if (request !== this.request) return undefined;
+      const cancelled = err instanceof Cancelled || isAbort(err);
+      this.post(cancelled ? hostMessage('busy', { message: '' })
+        : hostMessage('error', { message: err instanceof Error ? err.message : String(err) }));
+      throw err;
+    }
+  }
+
+  private postAnalysis(a: Analysis): void {
+    const info = this.models.ready?.info;
+    if (!info) return;
+    const selected = Math.min(this.selected, a.tokens.length - 1);
+    const att = a.attention;
+    const attention: AttentionSummary = att
+      ? { available: true, layers: att.layers, heads: att.heads, size: att.size }
+      : { available: false, layers: info.layers, heads: info.heads, size: 0, note: a.attentionNote ?? info.attentionNote };
+    this.post(hostMessage('analysis', {
+      model: info, text: a.text, tokens: a.tokens, meanLoss: a.meanLoss, perplexity: a.perplexity, window: a.window,
+      selected, controls: this.controls, candidates: a.distribution(selected, this.controls, this.topK()), attention,
+    }));
+  }
+
+  private postDistribution(a: Analysis): void {
+    this.post(hostMessage('distribution', {
+      position: this.selected, controls: this.controls, candidates: a.distribution(this.selected, this.controls, this.topK()),
+    }));
+  }
+
+  private topK(): number {
+    return Math.max(1, Math.min(100, vscode.workspace.getConfiguration('tokenLens').get<number>('topK', 10)));
+  }
+
+  private async insert(text: string): Promise<void> {
+    const uri = this.source?.uri;
+    const editor = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri)
+      ?? vscode.window.visibleTextEditors.find((e) => e.viewColumn !== undefined);
+    if (!editor) throw new Error('No editor to insert into: open the document first.');
+    await editor.edit((b) => b.insert(editor.selection.active, text));
+  }
+
+  private post(msg: HostToWebview): void {
+    void this.panel?.webview.postMessage(msg);
+  }
+
+  private disposePanel(): void {
+    for (const d of this.panelDisposables) d.dispose();
+    this.panelDisposables = [];
+  }
+
+  dispose(): void {
+    this.disposePanel();
+    this.panel?.dispose();
+    this.registration.dispose();
+  }
+}

@@ -1,0 +1,98 @@
+// Wires the providers together. Nothing here loads a model or the runtime: that happens at first use.
+import * as vscode from 'vscode';
+import { DocumentAnalyses } from './documentAnalyses';
+import { explainTarget } from './documentText';
+import { ExplainPanel, type ExplainPanelState } from './explainPanel';
+import { LossHeatmap } from './heatmap';
+import { EXPLAIN_FROM_HERE, type ExplainFromHereArgs, TokenHover } from './hover';
+import { Log, UserError } from './log';
+import { Models, type ModelState } from './models';
+import type { Analysis } from './runtime';
+
+/**
+ * What `activate` returns, for integration tests (`vscode.extensions.getExtension(id).exports`):
+ * - lastAnalysis(): the Explain panel's current analysis;
+ * - panelState(): the Explain panel as the host sees it (undefined when closed);
+ * - heatmapDecorationCount(): token ranges the loss heatmap decorated in its last update (0 when off);
+ * - hoverText(uri, line, character): the hover's Markdown at a position (undefined: no hover there);
+ * - modelState(): none | loading | ready | error;
+ * - activationMs: how long `activate` took.
+ */
+export interface TokenLensApi {
+  lastAnalysis(): Analysis | undefined;
+  panelState(): ExplainPanelState | undefined;
+  heatmapDecorationCount(): number;
+  hoverText(uri: string, line: number, character: number): Promise<string | undefined>;
+  modelState(): ModelState;
+  activationMs: number;
+}
+
+export function activate(context: vscode.ExtensionContext): TokenLensApi {
+  const started = performance.now();
+  const log = new Log();
+  const models = new Models(context, log);
+  const analyses = new DocumentAnalyses(models);
+  const panel = new ExplainPanel(context, models, log);
+  const hover = new TokenHover(models, analyses, log);
+  const heatmap = new LossHeatmap(models, analyses, log);
+  context.subscriptions.push(log, models, analyses, panel, hover, heatmap);
+
+  const command = (id: string, what: string, run: (...args: never[]) => unknown) =>
+    context.subscriptions.push(vscode.commands.registerCommand(id, async (...args: never[]) => {
+      try {
+        return await run(...args);
+      } catch (err) {
+        log.report(what, err);
+      }
+    }));
+
+  command('tokenLens.explainNextToken', 'Explain Next Token', async () => {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor) throw new UserError('Open a text editor, then select text or place the cursor after the text to explain.');
+    const doc = editor.document;
+    const target = explainTarget(doc.getText(), doc.offsetAt(editor.selection.start), doc.offsetAt(editor.selection.end));
+    if ('problem' in target) throw new UserError(target.problem);
+    await panel.explain(target.text, { uri: doc.uri.toString(), offset: target.start + target.text.length });
+  });
+
+  command(EXPLAIN_FROM_HERE, 'Explain from Here', async (args: ExplainFromHereArgs) => {
+    if (typeof args?.uri !== 'string' || !Number.isInteger(args.offset) || args.offset < 0) throw new UserError('Explain from Here needs a document and an offset.');
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(args.uri));
+    const offset = Math.min(args.offset, doc.getText().length);
+    const target = explainTarget(doc.getText(), offset, offset);
+    if ('problem' in target) throw new UserError(target.problem);
+    await panel.explain(target.text, { uri: args.uri, offset });
+  });
+
+  command('tokenLens.toggleLossHeatmap', 'Loss heatmap', () => heatmap.toggle());
+
+  command('tokenLens.selectModel', 'Select Model', async () => {
+    const ref = await models.select();
+    // Whatever shows model output follows the new model at once.
+    if (ref && (heatmap.isEnabled || panel.state)) await models.session();
+  });
+
+  command('tokenLens.showLog', 'Show Log', () => log.channel.show());
+
+  command('tokenLens.fineTuneOnFile', 'Fine-tune on This File', async (uri: vscode.Uri) => {
+    log.info(`Fine-tune requested on ${uri?.toString() ?? '(no file)'}`);
+    await vscode.commands.executeCommand('tokenLens.fineTune.focus');
+  });
+
+  const activationMs = performance.now() - started;
+  log.info(`Activated in ${activationMs.toFixed(1)} ms`);
+  return {
+    lastAnalysis: () => panel.lastAnalysis,
+    panelState: () => panel.state,
+    heatmapDecorationCount: () => heatmap.count,
+    hoverText: async (uri, line, character) => {
+      const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));
+      const found = await hover.provideHover(doc, new vscode.Position(line, character), new vscode.CancellationTokenSource().token);
+      return found?.contents.map((c) => (typeof c === 'string' ? c : c.value)).join('\n');
+    },
+    modelState: () => models.state,
+    activationMs,
+  };
+}
+
+export function deactivate(): void {}

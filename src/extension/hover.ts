@@ -1,0 +1,54 @@
+import * as vscode from 'vscode';
+import type { DocumentAnalyses } from './documentAnalyses';
+import { hoverMarkdown } from './hoverText';
+import type { Log } from './log';
+import type { Models } from './models';
+
+export const EXPLAIN_FROM_HERE = 'tokenLens.explainFromHere';
+
+/** Arguments of the "Explain from here" command link: explain the text of `uri` before `offset`. */
+export interface ExplainFromHereArgs {
+  uri: string;
+  offset: number;
+}
+
+/** Next-token candidates and the actual token's score at the hovered position, from a cached analysis. */
+export class TokenHover implements vscode.HoverProvider, vscode.Disposable {
+  private readonly registration: vscode.Disposable;
+
+  constructor(private readonly models: Models, private readonly analyses: DocumentAnalyses, private readonly log: Log) {
+    this.registration = vscode.languages.registerHoverProvider({ scheme: '*' }, this);
+  }
+
+  async provideHover(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
+    const config = vscode.workspace.getConfiguration('tokenLens', { uri: document.uri, languageId: document.languageId });
+    if (!config.get<boolean>('hover.enabled', true) || !this.models.ready) return undefined;
+    const version = document.version;
+    const offset = document.offsetAt(position);
+    let found;
+    try {
+      found = await this.analyses.covering(document, offset);
+    } catch (err) {
+      this.log.channel.warn(`Hover analysis failed: ${err instanceof Error ? err.message : String(err)}`);
+      return undefined;
+    }
+    // Drop answers the user no longer waits for: cancelled, or computed for an older text.
+    if (!found || token.isCancellationRequested || document.version !== version || found.version !== version) return undefined;
+    const { analysis, base } = found;
+    const i = analysis.tokenIndexAt(offset - base);
+    const actual = analysis.tokens[i];
+    if (i < 0 || !actual || actual.special) return undefined;
+    const k = config.get<number>('topK', 10);
+    const candidates = i > 0 ? analysis.topK(i - 1, k) : [];
+    const args: ExplainFromHereArgs = { uri: document.uri.toString(), offset: base + actual.start };
+    const explainCommand = `command:${EXPLAIN_FROM_HERE}?${encodeURIComponent(JSON.stringify(args))}`;
+    const markdown = new vscode.MarkdownString(hoverMarkdown({ candidates, actual, model: this.models.ready.ref, explainCommand }), true);
+    markdown.isTrusted = { enabledCommands: [EXPLAIN_FROM_HERE] };
+    const range = new vscode.Range(document.positionAt(base + actual.start), document.positionAt(base + actual.end));
+    return new vscode.Hover(markdown, range);
+  }
+
+  dispose(): void {
+    this.registration.dispose();
+  }
+}

@@ -1,0 +1,209 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { Cancelled, isAbort, Log, UserError } from './log';
+import { loadRuntime, type ModelSession } from './runtime';
+
+/** globalState keys; the fine-tune side appends `{ ref, label }` to TRAINED_MODELS_KEY. */
+export const RECENT_MODELS_KEY = 'tokenLens.recentModels';
+export const TRAINED_MODELS_KEY = 'tokenLens.trainedModels';
+
+export const RECOMMENDED_MODELS = [
+  { ref: 'Xenova/distilgpt2', detail: 'DistilGPT-2, 82M parameters: GPT-2 tokens, shows attention' },
+  { ref: 'Xenova/gpt2', detail: 'GPT-2 small, 124M parameters: the GLTR reference model' },
+  { ref: 'onnx-community/SmolLM2-135M-Instruct', detail: 'SmolLM2 135M: a small modern Llama-style model' },
+];
+
+export type ModelState = 'none' | 'loading' | 'ready' | 'error';
+
+/** `~/x` and `./x` become absolute folders; anything else is passed on (a Hub id or an absolute folder). */
+export function resolveModelRef(ref: string, workspaceFolder?: string): string {
+  const r = ref.trim();
+  if (r === '~' || r.startsWith('~/')) return path.join(os.homedir(), r.slice(1));
+  if ((r.startsWith('./') || r.startsWith('../')) && workspaceFolder) return path.resolve(workspaceFolder, r);
+  return r;
+}
+
+/** Owns the loaded model, its status bar item and the "Select Model…" quick pick. */
+export class Models implements vscode.Disposable {
+  private current?: ModelSession;
+  private loading?: { ref: string; promise: Promise<ModelSession> };
+  private stateValue: ModelState = 'none';
+  private readonly statusBar = vscode.window.createStatusBarItem('tokenLens.model', vscode.StatusBarAlignment.Right, 100);
+  private readonly changed = new vscode.EventEmitter<ModelSession | undefined>();
+  private readonly disposables: vscode.Disposable[] = [this.statusBar, this.changed];
+  /** Fires when the loaded model changes (undefined: unloaded). */
+  readonly onDidChange = this.changed.event;
+
+  constructor(private readonly context: vscode.ExtensionContext, private readonly log: Log) {
+    this.statusBar.name = 'Token Lens Model';
+    this.statusBar.command = 'tokenLens.selectModel';
+    this.disposables.push(vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('tokenLens.model') || e.affectsConfiguration('tokenLens.offline')) void this.unload();
+    }));
+    this.render();
+    this.statusBar.show();
+  }
+
+  get state(): ModelState {
+    return this.stateValue;
+  }
+
+  /** The loaded model, without loading one (hovers must never start a download). */
+  get ready(): ModelSession | undefined {
+    return this.current;
+  }
+
+  configuredRef(): string {
+    const ref = vscode.workspace.getConfiguration('tokenLens').get<string>('model', '');
+    return resolveModelRef(ref, vscode.workspace.workspaceFolders?.[0]?.uri.fsPath);
+  }
+
+  /** The configured model, loaded on first use; asks for one when none is configured. */
+  async session(): Promise<ModelSession> {
+    let ref = this.configuredRef();
+    if (!ref) {
+      const picked = await this.select();
+      if (!picked) throw new Cancelled('No model selected');
+      ref = this.configuredRef();
+    }
+    if (this.current && this.current.ref === ref) return this.current;
+    if (this.loading && this.loading.ref === ref) return this.loading.promise;
+    const promise = this.load(ref);
+    this.loading = { ref, promise };
+    try {
+      return await promise;
+    } finally {
+      if (this.loading?.promise === promise) this.loading = undefined;
+    }
+  }
+
+  /** The quick pick; returns the chosen ref after writing it to the `tokenLens.model` setting. */
+  async select(): Promise<string | undefined> {
+    type Item = vscode.QuickPickItem & { ref?: string; action?: 'folder' | 'hub' };
+    const sep = (label: string): Item => ({ label, kind: vscode.QuickPickItemKind.Separator });
+    const current = this.configuredRef();
+    const mark = (ref: string) => (ref === current ? '$(check) ' : '');
+    const trained = this.context.globalState.get<{ ref: string; label?: string }[]>(TRAINED_MODELS_KEY, []);
+    const recent = this.context.globalState.get<string[]>(RECENT_MODELS_KEY, [])
+      .filter((r) => !RECOMMENDED_MODELS.some((m) => m.ref === r) && !trained.some((t) => t.ref === r));
+    const items: Item[] = [
+      sep('Recommended (downloaded once from the Hugging Face Hub)'),
+      ...RECOMMENDED_MODELS.map((m) => ({ label: mark(m.ref) + m.ref, detail: m.detail, ref: m.ref })),
+      ...(trained.length ? [sep('Trained in Toy Fine-tune'), ...trained.map((t) => ({ label: mark(t.ref) + (t.label ?? path.basename(t.ref)), description: t.ref, ref: t.ref }))] : []),
+      ...(recent.length ? [sep('Recent'), ...recent.map((r) => ({ label: mark(r) + r, ref: r }))] : []),
+      sep('Other'),
+      { label: '$(folder-opened) Local model folder…', detail: 'A folder with config.json, tokenizer.json and onnx/model.onnx', action: 'folder' },
+      { label: '$(cloud-download) Hugging Face Hub id…', detail: 'Any causal language model with ONNX weights, e.g. Xenova/gpt2', action: 'hub' },
+    ];
+    const pick = await vscode.window.showQuickPick(items, { title: 'Token Lens: Select Model', placeHolder: current || 'No model selected yet', matchOnDetail: true });
+    if (!pick) return undefined;
+    let ref = pick.ref;
+    if (pick.action === 'folder') {
+      const uris = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use This Model' });
+      ref = uris?.[0]?.fsPath;
+    } else if (pick.action === 'hub') {
+      ref = (await vscode.window.showInputBox({ title: 'Hugging Face Hub model id', placeHolder: 'owner/name', validateInput: (v) => (/^[\w.-]+\/[\w.-]+$/.test(v.trim()) ? undefined : 'Expected owner/name') }))?.trim();
+    }
+    if (!ref) return undefined;
+    await vscode.workspace.getConfiguration('tokenLens').update('model', ref, vscode.ConfigurationTarget.Global);
+    return ref;
+  }
+
+  private async load(ref: string): Promise<ModelSession> {
+    await this.unload();
+    this.setState('loading', ref);
+    const offline = vscode.workspace.getConfiguration('tokenLens').get<boolean>('offline', false);
+    const cacheDir = vscode.Uri.joinPath(this.context.globalStorageUri, 'models').fsPath;
+    this.log.info(`Loading model ${ref} (offline: ${offline}, cache: ${cacheDir})`);
+    const started = Date.now();
+    try {
+      const session = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Token Lens: loading ${ref}`, cancellable: true },
+        async (progress, token) => {
+          const abort = new AbortController();
+          token.onCancellationRequested(() => abort.abort());
+          const { ModelSession } = await loadRuntime();
+          const loading = ModelSession.load(ref, {
+            cacheDir, offline, signal: abort.signal,
+            onProgress: (p) => {
+              if (p.status === 'progress' && p.file) progress.report({ message: `${p.file} ${Math.round(p.progress ?? 0)}%` });
+              else if (p.message) progress.report({ message: p.message });
+            },
+          });
+          // Cancel answers at once even if a step inside the runtime ignores the signal; a session that
+          // arrives afterwards is released.
+          const cancelled = new Promise<never>((_, reject) =>
+            abort.signal.addEventListener('abort', () => reject(new Cancelled(`Loading ${ref}`))));
+          void loading.then((s) => (abort.signal.aborted ? s.dispose() : undefined), () => undefined);
+          return Promise.race([loading, cancelled]);
+        });
+      if (this.configuredRef() !== ref) {
+        await session.dispose();
+        throw new Cancelled(`Loading ${ref}`);
+      }
+      this.current = session;
+      this.log.info(`Model ${ref} ready in ${Date.now() - started} ms: ${JSON.stringify(session.info)}`);
+      await this.remember(ref);
+      this.setState('ready', ref);
+      this.changed.fire(session);
+      return session;
+    } catch (err) {
+      if (err instanceof Cancelled || isAbort(err)) {
+        this.setState('none', ref);
+        throw new Cancelled(`Loading ${ref}`);
+      }
+      this.setState('error', ref);
+      throw explainLoadError(ref, offline, err);
+    }
+  }
+
+  private async remember(ref: string): Promise<void> {
+    const recent = this.context.globalState.get<string[]>(RECENT_MODELS_KEY, []);
+    await this.context.globalState.update(RECENT_MODELS_KEY, [ref, ...recent.filter((r) => r !== ref)].slice(0, 8));
+  }
+
+  private async unload(): Promise<void> {
+    const old = this.current;
+    this.current = undefined;
+    this.setState('none', this.configuredRef());
+    if (old) {
+      this.changed.fire(undefined);
+      await old.dispose();
+    }
+  }
+
+  private setState(state: ModelState, ref: string): void {
+    this.stateValue = state;
+    this.render(ref);
+  }
+
+  private render(ref = this.configuredRef()): void {
+    const name = ref ? path.basename(ref) : 'no model';
+    const icon = { none: '$(hubot)', loading: '$(loading~spin)', ready: '$(hubot)', error: '$(error)' }[this.stateValue];
+    this.statusBar.text = `${icon} ${name}`;
+    const info = this.current?.info;
+    this.statusBar.tooltip = !ref ? 'Token Lens: no model selected. Click to choose one.'
+      : this.stateValue === 'ready' && info
+        ? `Token Lens: ${ref}\n${info.arch}, ${info.layers} layers × ${info.heads} heads, vocabulary ${info.vocabSize}, context ${info.contextLength}\nattention: ${info.attention}${info.attentionNote ? ` (${info.attentionNote})` : ''}\nClick to change.`
+        : `Token Lens: ${ref} (${{ none: 'not loaded yet', loading: 'loading…', ready: 'ready', error: 'failed to load: see Show Log' }[this.stateValue]}). Click to change.`;
+    this.statusBar.backgroundColor = this.stateValue === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+  }
+
+  dispose(): void {
+    void this.current?.dispose();
+    this.current = undefined;
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+function explainLoadError(ref: string, offline: boolean, err: unknown): UserError {
+  const message = err instanceof Error ? err.message : String(err);
+  const detail = err instanceof Error ? err.stack ?? message : message;
+  if (/fetch|network|ENOTFOUND|ECONN|ETIMEDOUT|download|status\s*\d{3}|40[134]/i.test(message)) {
+    return new UserError(offline
+      ? `"${ref}" is not in the local cache and tokenLens.offline is on: pick a local folder or turn offline off.`
+      : `Could not download "${ref}": ${message}. Check the id and the connection, or pick a local model folder.`, detail);
+  }
+  return new UserError(`Could not load model "${ref}": ${message}`, detail);
+}
