@@ -1,0 +1,84 @@
+// A written model folder loads in transformers.js offline, generates like the reference, and
+// exposes attention; config.json round-trips the plain config.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { AutoModelForCausalLM, AutoTokenizer, env, Tensor } from '@huggingface/transformers';
+import type { GPT2Config, LlamaConfig, ModelConfig } from '../../src/core/models/config';
+import { readModelFolderConfig, readModelFolderMeta, readWeightsFromOnnx, writeModelFolder } from '../../src/core/models/folder';
+import { PRESETS } from '../../src/core/models/presets';
+import { randomWeights } from '../../src/core/models/random';
+import type { TokenizerFiles } from '../../src/core/tokenizers/types';
+import { referenceGreedy } from '../reference/forward';
+import { sharpen } from '../reference/ortRun';
+
+env.allowRemoteModels = false;
+const root = mkdtempSync(join(tmpdir(), 'writer-folder-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+/** A word-level tokenizer: <unk> <s> </s> then w3 .. w{n-1}. */
+function wordTokenizer(n: number): TokenizerFiles {
+  const specials = ['<unk>', '<s>', '</s>'];
+  const vocab: Record<string, number> = {};
+  for (let i = 0; i < n; i++) vocab[i < 3 ? specials[i] : `w${i}`] = i;
+  return {
+    tokenizer: {
+      version: '1.0', truncation: null, padding: null,
+      added_tokens: specials.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false,
+        normalized: false, special: true })),
+      normalizer: null, pre_tokenizer: { type: 'WhitespaceSplit' }, post_processor: null, decoder: null,
+      model: { type: 'WordLevel', vocab, unk_token: '<unk>' },
+    },
+    tokenizerConfig: { tokenizer_class: 'PreTrainedTokenizerFast', bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>',
+      model_max_length: 64 },
+  };
+}
+
+const cases: [string, ModelConfig][] = [
+  ['gpt2', { ...(PRESETS['gpt2-tiny'] as GPT2Config), vocab_size: 60, block_size: 64 }],
+  ['llama', PRESETS['llama-tiny'] as LlamaConfig],
+];
+
+for (const [label, config] of cases) {
+  test(`${label}: transformers.js loads the folder, generates greedily like the reference, returns attentions`, async () => {
+    const dir = join(root, label);
+    const weights = sharpen(randomWeights(config, 3), 5);
+    await writeModelFolder(dir, { config, weights, tokenizer: wordTokenizer(config.vocab_size), attentionOutputs: true,
+      description: 'A random test model.' });
+    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+    assert.deepEqual(readModelFolderConfig(dir), config);
+    assert.equal(readModelFolderMeta(dir).attention_outputs, true);
+    const hf = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    assert.equal(hf.model_type, label);
+    assert.equal(hf.eos_token_id, 2);
+
+    const tokenizer = await AutoTokenizer.from_pretrained(dir, { local_files_only: true });
+    const prompt = tokenizer.encode('w7 w12 w30 w4', { add_special_tokens: false });
+    assert.deepEqual(prompt, [7, 12, 30, 4]);
+
+    const model = await AutoModelForCausalLM.from_pretrained(dir, { local_files_only: true });
+    try {
+      const ids = [1, ...prompt];
+      const input_ids = new Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]);
+      const out = await model.generate({ input_ids, max_new_tokens: 10, do_sample: false }) as Tensor;
+      const got = Array.from(out.data as BigInt64Array, Number);
+      assert.deepEqual(got, referenceGreedy(config, weights, ids, 10, 2));
+      assert.ok(got.length > ids.length + 1, 'generated more than one token');
+
+      const attention_mask = new Tensor('int64', BigInt64Array.from(ids.map(() => 1n)), [1, ids.length]);
+      const fwd = await model({ input_ids, attention_mask });
+      const layers = config.arch === 'gpt2' ? config.n_layer : config.n_layers;
+      for (let i = 0; i < layers; i++) assert.equal(fwd[`attentions.${i}`].dims.join(), [1, 4, ids.length, ids.length].join());
+      assert.deepEqual(fwd.logits.dims, [1, ids.length, config.vocab_size]);
+    } finally {
+      await model.dispose();
+    }
+
+    const back = readWeightsFromOnnx(readFileSync(join(dir, 'onnx', 'model.onnx')), config);
+    assert.deepEqual(back.get(config.arch === 'gpt2' ? 'h.1.mlp.c_fc.weight' : 'layers.1.feed_forward.w2')!.data,
+      weights.get(config.arch === 'gpt2' ? 'h.1.mlp.c_fc.weight' : 'layers.1.feed_forward.w2')!.data);
+    assert.ok(existsSync(join(dir, 'README.md')));
+  });
+}
