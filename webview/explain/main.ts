@@ -1,0 +1,221 @@
+// The Explain panel: renders an analysis from the host and turns clicks and keys into protocol messages.
+// Importing the stylesheet makes esbuild emit dist/webview/explain.css beside the script.
+import '../../media/explain.css';
+import { h, mount } from '../shared/dom';
+import { connect } from '../shared/vscode';
+import type { Candidate, SamplingControls } from '../../src/core/types';
+import { type ExplainState, initialState, reduce } from './state';
+import { lossLegend, selectionSummary, tokenStrip } from './tokens';
+import { distributionTable, samplingControls } from './distribution';
+import { lossChart } from './lossChart';
+import { attentionView } from './attention';
+import { teachingNotes } from './notes';
+import { quote } from './format';
+
+const host = connect<ExplainState>();
+let state: ExplainState = { ...initialState(), ...(host.getState() ?? {}) };
+let awaitingDistribution = false;
+
+const app = document.getElementById('app') ?? document.body.appendChild(h('main', { id: 'app' }));
+const section = (id: string, title: string, ...extra: HTMLElement[]) => {
+  const body = h('div', { class: 'section-body' });
+  const el = h('section', { id, 'aria-labelledby': `${id}-title` }, h('h2', { id: `${id}-title` }, title), ...extra, body);
+  return { el, body };
+};
+const progress = h('div', { class: 'progress', role: 'progressbar', 'aria-hidden': 'true' });
+const status = h('div', { class: 'status', role: 'status', 'aria-live': 'polite' });
+const header = h('header', { class: 'header' });
+const tokensSec = section('tokens', 'Tokens', lossLegend());
+const nextSec = section('next', 'Next token');
+const controlsBox = h('div', { class: 'controls-box' });
+const distBox = h('div', {});
+nextSec.body.append(controlsBox, distBox);
+const lossSec = section('loss', 'Loss per token');
+const attSec = section('attn', 'Attention');
+const notesSec = section('notes', 'How it works');
+const columns = h('div', { class: 'columns' },
+  h('div', { class: 'col' }, tokensSec.el, nextSec.el),
+  h('div', { class: 'col' }, lossSec.el, attSec.el));
+mount(app, progress, header, status, columns, notesSec.el);
+app.removeAttribute('aria-busy');
+
+function save(): void {
+  host.setState(state);
+}
+
+/** Rebuilding a section replaces its elements; keep keyboard focus on the same control. */
+function keepingFocus(fn: () => void): void {
+  const id = (document.activeElement as HTMLElement | null)?.id;
+  fn();
+  if (id) document.getElementById(id)?.focus({ preventScroll: true });
+}
+
+function select(position: number): void {
+  if (!state.analysis || position < 0 || position >= state.analysis.tokens.length || position === state.selected) return;
+  // analysis.selected too: the host restores a reloaded panel from the saved analysis.
+  state = { ...state, selected: position, analysis: { ...state.analysis, selected: position } };
+  awaitingDistribution = true;
+  host.post({ type: 'selectPosition', position });
+  save();
+  renderSelection();
+}
+
+function setControls(c: SamplingControls): void {
+  const reset = c.temperature === 1 && c.topK === 0 && c.topP === 1;
+  state = { ...state, controls: c };
+  awaitingDistribution = true;
+  host.post({ type: 'setControls', ...c });
+  save();
+  if (reset) renderControls();
+  renderDistribution();
+}
+
+function pickAttention(layer: number, head: number): void {
+  state = { ...state, layer, head, attention: null, grid: state.grid?.layer === layer ? state.grid : null };
+  host.post({ type: 'requestAttention', layer, head });
+  save();
+  keepingFocus(renderAttention);
+}
+
+function append(c: Candidate): void {
+  state = { ...state, appending: true };
+  host.post({ type: 'appendToken', tokenId: c.id, text: c.text });
+  save();
+  renderHeader();
+}
+
+function renderHeader(): void {
+  const a = state.analysis;
+  progress.classList.toggle('active', state.busy !== '' || state.appending);
+  status.textContent = state.busy || (state.appending ? 'Appending and analysing…' : '');
+  if (!a) {
+    mount(header, h('div', { class: 'empty' }, h('h1', {}, 'Token Lens'),
+      h('p', {}, 'Run “Token Lens: Explain Next Token” (Ctrl+Alt+E) in an editor to see what the model predicts.')));
+  } else {
+    const appended = a.text.startsWith(state.baseText) ? a.text.slice(state.baseText.length) : '';
+    const w = a.window;
+    mount(header,
+      h('div', { class: 'model' },
+        h('span', { class: 'model-id', title: a.model.id }, a.model.id),
+        h('span', { class: 'badge' }, a.model.arch),
+        h('span', { class: 'muted' }, `${a.model.layers} layers · ${a.model.heads} heads · vocab ${a.model.vocabSize} · context ${a.model.contextLength}`)),
+      h('div', { class: 'actions' },
+        appended ? h('button', { type: 'button', id: 'insert', title: `Insert ${quote(appended)} at the cursor`,
+          onclick: () => host.post({ type: 'insertIntoDocument', text: appended }) }, 'Insert appended text') : null,
+        h('button', { type: 'button', id: 'copy-text', class: 'secondary', onclick: () => host.post({ type: 'copy', text: a.text }) }, 'Copy text')),
+      w.truncated ? h('p', { class: 'notice', role: 'note' },
+        `The text has ${w.totalTokens} tokens, more than the model's context: tokens ${w.firstToken}–${w.firstToken + a.tokens.length - 1} are analysed.`) : null);
+  }
+  if (state.error) {
+    header.append(h('div', { class: 'error', role: 'alert' }, h('strong', {}, state.error.message),
+      state.error.detail ? h('details', {}, h('summary', {}, 'Details'), h('pre', {}, state.error.detail)) : null));
+  }
+}
+
+function renderTokens(): void {
+  const a = state.analysis;
+  if (!a) return mount(tokensSec.body, h('p', { class: 'muted' }, 'No analysis yet.'));
+  keepingFocus(() => mount(tokensSec.body,
+    Object.assign(tokenStrip(a.tokens, state.selected, select), { id: 'token-strip' }),
+    selectionSummary(a.tokens, state.selected)));
+}
+
+function renderControls(): void {
+  const a = state.analysis;
+  mount(controlsBox, a ? samplingControls(state.controls, a.model.vocabSize, setControls) : null);
+}
+
+function renderDistribution(): void {
+  const a = state.analysis;
+  if (!a) return mount(distBox);
+  const last = state.selected === a.tokens.length - 1;
+  keepingFocus(() => mount(distBox, distributionTable({
+    candidates: state.candidates, kept: state.kept, controls: state.controls, vocabSize: a.model.vocabSize,
+    actualNext: a.tokens[state.selected + 1], canAppend: last && !state.appending,
+    onControls: setControls, onAppend: append, onCopy: (text) => host.post({ type: 'copy', text }),
+  })));
+  distBox.classList.toggle('stale', awaitingDistribution);
+  distBox.querySelectorAll<HTMLButtonElement>('.cand-button').forEach((b, i) => { b.id = `cand-${i}`; });
+}
+
+function width(el: HTMLElement): number {
+  return Math.max(240, Math.floor(el.getBoundingClientRect().width || 600));
+}
+
+function renderLoss(): void {
+  const a = state.analysis;
+  if (!a) return mount(lossSec.body);
+  mount(lossSec.body, lossChart(a.tokens, a.meanLoss, a.perplexity, state.selected, width(lossSec.body), select));
+}
+
+function renderAttention(): void {
+  const a = state.analysis;
+  if (!a) return mount(attSec.body);
+  mount(attSec.body, attentionView({
+    summary: a.attention, tokens: a.tokens, selected: state.selected, layer: state.layer, head: state.head,
+    matrix: state.attention, grid: state.grid, width: width(attSec.body), onPick: pickAttention, onSelectRow: select,
+  }));
+  attSec.body.querySelector('canvas.heatmap')?.setAttribute('id', 'heatmap');
+  attSec.body.querySelectorAll('.head-thumb').forEach((b, i) => b.setAttribute('id', `head-${i}`));
+}
+
+function renderSelection(): void {
+  renderTokens();
+  renderDistribution();
+  renderLoss();
+  keepingFocus(renderAttention);
+}
+
+function renderAll(): void {
+  renderHeader();
+  renderTokens();
+  renderControls();
+  renderDistribution();
+  renderLoss();
+  renderAttention();
+  mount(notesSec.body, teachingNotes(state.openNotes, (id, open) => {
+    state = { ...state, openNotes: open ? [...new Set([...state.openNotes, id])] : state.openNotes.filter((n) => n !== id) };
+    save();
+  }));
+}
+
+window.addEventListener('message', (event: MessageEvent) => {
+  const msg = event.data;
+  if (typeof msg !== 'object' || msg === null || typeof msg.type !== 'string') return;
+  const before = state;
+  state = reduce(state, msg);
+  if (state === before) return;
+  save();
+  switch (msg.type) {
+    case 'analysis':
+      awaitingDistribution = false;
+      renderAll();
+      if (state.analysis?.attention.available && !state.attention) host.post({ type: 'requestAttention', layer: state.layer, head: state.head });
+      break;
+    case 'distribution':
+      awaitingDistribution = false;
+      renderDistribution();
+      break;
+    case 'attention':
+    case 'attentionGrid':
+      keepingFocus(renderAttention);
+      break;
+    default:
+      renderHeader();
+  }
+});
+
+// Canvas and SVG sizes follow the panel width; theme switches change the colours canvases baked in.
+let resizeTimer: ReturnType<typeof setTimeout> | undefined;
+let lastWidth = 0;
+new ResizeObserver(() => {
+  const w = width(lossSec.body);
+  if (w === lastWidth) return;
+  lastWidth = w;
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => { renderLoss(); keepingFocus(renderAttention); }, 100);
+}).observe(app);
+new MutationObserver(() => keepingFocus(renderAttention)).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+
+renderAll();
+host.post({ type: 'ready' });

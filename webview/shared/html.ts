@@ -1,0 +1,45 @@
+// The HTML shell of every Token Lens webview. A plain string builder so the extension host can use it.
+// The CSP allows only the extension's own files and one nonce'd script: no inline styles, no remote hosts.
+
+export interface WebviewHtmlOptions {
+  /** `webview.cspSource` */
+  cspSource: string;
+  /** Fresh per render; at least 16 characters of [A-Za-z0-9]. */
+  nonce: string;
+  scriptUri: string;
+  styleUri: string;
+  title: string;
+}
+
+const escapeHtml = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+export function contentSecurityPolicy(cspSource: string, nonce: string): string {
+  return [
+    "default-src 'none'",
+    `img-src ${cspSource} data:`,
+    `style-src ${cspSource}`,
+    `script-src 'nonce-${nonce}'`,
+    `font-src ${cspSource}`,
+  ].join('; ');
+}
+
+export function webviewHtml({ cspSource, nonce, scriptUri, styleUri, title }: WebviewHtmlOptions): string {
+  if (!/^[A-Za-z0-9+/=_-]{16,}$/.test(nonce)) throw new Error('nonce must be at least 16 base64/alphanumeric characters');
+  if (/[\s;']/.test(cspSource)) throw new Error('cspSource must be one CSP source expression');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${escapeHtml(contentSecurityPolicy(cspSource, nonce))}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${escapeHtml(styleUri)}">
+<title>${escapeHtml(title)}</title>
+</head>
+<body>
+<main id="app" aria-busy="true"></main>
+<script nonce="${nonce}" src="${escapeHtml(scriptUri)}"></script>
+</body>
+</html>
+`;
+}
