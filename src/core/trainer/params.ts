@@ -1,0 +1,49 @@
+// Where a model's weights enter the graph: as trainable parameters, or (LoRA, Hu et al. 2021) as frozen
+// inputs with trainable low-rank adapters on the attention projections.
+import { Tape, Value } from './autodiff';
+import { add, matmul, matmulT, scale } from './ops';
+
+export interface LoraSpec {
+  rank: number;
+  /** Adapters are scaled by alpha / rank. */
+  alpha: number;
+}
+
+/** The attention projections that LoRA adapts: q, k, v, o. */
+export const isLoraTarget = (name: string) => /(attention\.w[qkvo]|attn\.c_(attn|proj)\.weight)$/.test(name);
+export const loraA = (name: string) => `${name}.lora_A`;
+export const loraB = (name: string) => `${name}.lora_B`;
+
+export class ModelWeights {
+  private values = new Map<string, Value>();
+  /** Called with each layer's attention probabilities when set before the forward is built. */
+  onProbs?: (p: Value) => void;
+
+  constructor(readonly t: Tape, private readonly shapes: Map<string, number[]>, readonly lora?: LoraSpec) {}
+
+  get(name: string): Value {
+    let v = this.values.get(name);
+    if (!v) {
+      const shape = this.shapes.get(name);
+      if (!shape) throw new Error(`unknown weight ${name}`);
+      v = this.lora ? this.t.weight(name, shape) : this.t.param(name, shape);
+      this.values.set(name, v);
+    }
+    return v;
+  }
+
+  /** x @ W, plus (x @ A) @ B * alpha/r when W carries a LoRA adapter. */
+  linear(x: Value, name: string): Value {
+    const y = matmul(x, this.get(name));
+    if (!this.lora || !isLoraTarget(name)) return y;
+    const [fin, fout] = this.shapes.get(name)!;
+    const A = this.t.param(loraA(name), [fin, this.lora.rank]);
+    const B = this.t.param(loraB(name), [this.lora.rank, fout]);
+    return add(y, scale(matmul(matmul(x, A), B), this.lora.alpha / this.lora.rank));
+  }
+
+  /** Language-model head: x @ E^T. */
+  head(x: Value, name: string): Value {
+    return matmulT(x, this.get(name));
+  }
+}

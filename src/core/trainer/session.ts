@@ -1,0 +1,52 @@
+// Runs a built graph with onnxruntime: weights and integer data in, loss (and gradients) out.
+import * as ort from 'onnxruntime-node';
+import { Tape, gradName } from './autodiff';
+
+export type Floats = Float32Array | Float64Array;
+
+export interface RunResult {
+  outputs: Map<string, Floats>;
+  grads: Map<string, Floats>;
+}
+
+export class GraphSession {
+  private constructor(private readonly s: ort.InferenceSession, private readonly tape: Tape) {}
+
+  static async create(tape: Tape, threads = 2): Promise<GraphSession> {
+    const s = await ort.InferenceSession.create(tape.serialize(), {
+      intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all',
+      executionMode: 'sequential', logSeverityLevel: 3,
+    });
+    return new GraphSession(s, tape);
+  }
+
+  /** `weights` must hold every parameter and frozen weight of the tape; `ints` the integer inputs. */
+  async run(weights: Map<string, Floats>, ints: Record<string, BigInt64Array>): Promise<RunResult> {
+    const feeds: Record<string, ort.Tensor> = {};
+    const type = this.tape.dtype;
+    for (const v of [...this.tape.params, ...this.tape.frozen]) {
+      const data = weights.get(v.name);
+      if (!data) throw new Error(`missing weight ${v.name}`);
+      feeds[v.name] = new ort.Tensor(type, data, v.shape);
+    }
+    for (const inp of this.tape.b.inputs) {
+      const name = inp.name!;
+      if (feeds[name]) continue;
+      const dims = inp.type!.tensorType!.shape!.dim!.map((d) => Number(d.dimValue));
+      if (!ints[name]) throw new Error(`missing input ${name}`);
+      feeds[name] = new ort.Tensor('int64', ints[name], dims);
+    }
+    const res = await this.s.run(feeds);
+    const outputs = new Map<string, Floats>();
+    const grads = new Map<string, Floats>();
+    for (const [name, tensor] of Object.entries(res)) {
+      if (name.startsWith('grad.')) grads.set(name.slice(5), tensor.data as Floats);
+      else outputs.set(name, tensor.data as Floats);
+    }
+    return { outputs, grads };
+  }
+
+  async dispose(): Promise<void> { await this.s.release(); }
+}
+
+export { gradName };

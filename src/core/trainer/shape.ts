@@ -1,0 +1,47 @@
+// Ops that only move values around: their gradients move them back.
+import { Value } from './autodiff';
+
+export function reshape(x: Value, shape: number[]): Value {
+  const t = x.t;
+  const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  const out = shape.map((d) => (d === -1 ? x.size / known : d));
+  return new Value(t, t.reshape(x.name, out), out, [x], (g) => [t.reshape(g, x.shape)]);
+}
+
+export function transpose(x: Value, perm: number[]): Value {
+  const t = x.t;
+  const inverse = perm.map((_, i) => perm.indexOf(i));
+  return new Value(t, t.op('Transpose', [x.name], { perm }), perm.map((p) => x.shape[p]), [x],
+    (g) => [t.op('Transpose', [g], { perm: inverse })]);
+}
+
+/** x[..., start:end, ...] along one axis; the gradient is zero-padded back to x's shape. */
+export function slice(x: Value, axis: number, start: number, end: number): Value {
+  const t = x.t;
+  const ax = axis < 0 ? axis + x.shape.length : axis;
+  const shape = x.shape.map((d, i) => (i === ax ? end - start : d));
+  const y = t.op('Slice', [x.name, t.b.constInt64([start]), t.b.constInt64([end]), t.b.constInt64([ax])]);
+  return new Value(t, y, shape, [x], (g) => {
+    const pads = new Array(2 * x.shape.length).fill(0);
+    pads[ax] = start;
+    pads[x.shape.length + ax] = x.shape[ax] - end;
+    return [t.op('Pad', [g, t.b.constInt64(pads)])];
+  });
+}
+
+/** Splits x into equal parts along an axis. */
+export function split(x: Value, axis: number, parts: number): Value[] {
+  const ax = axis < 0 ? axis + x.shape.length : axis;
+  const n = x.shape[ax] / parts;
+  return Array.from({ length: parts }, (_, i) => slice(x, ax, i * n, (i + 1) * n));
+}
+
+export function concat(xs: Value[], axis: number): Value {
+  const t = xs[0].t;
+  const ax = axis < 0 ? axis + xs[0].shape.length : axis;
+  const sizes = xs.map((x) => x.shape[ax]);
+  const shape = xs[0].shape.map((d, i) => (i === ax ? sizes.reduce((a, b) => a + b, 0) : d));
+  const y = t.op('Concat', xs.map((x) => x.name), { axis: ax });
+  return new Value(t, y, shape, xs, (g) =>
+    t.b.node('Split', [g, t.b.constInt64(sizes)], { axis: ax }, xs.length));
+}
