@@ -17,7 +17,9 @@ export class TokenHover implements vscode.HoverProvider, vscode.Disposable {
   private readonly registration: vscode.Disposable;
 
   constructor(private readonly models: Models, private readonly analyses: DocumentAnalyses, private readonly log: Log) {
-    this.registration = vscode.languages.registerHoverProvider({ scheme: '*' }, this);
+    // Text the user writes or reads, not output channels or diff views of internal schemes.
+    const schemes = ['file', 'untitled', 'vscode-remote', 'vscode-vfs', 'vscode-notebook-cell'];
+    this.registration = vscode.languages.registerHoverProvider(schemes.map((scheme) => ({ scheme })), this);
   }
 
   async provideHover(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
