@@ -69,12 +69,19 @@ function stageTarget(target) {
     if (existsSync(join(root, f))) cpSync(join(root, f), join(stage, f), { recursive: true });
   }
   for (const m of RUNTIME_MODULES) copyModule(m, stage, binDir);
+  // vsce walks the production dependency tree with npm: declare only what the staged runtime requires.
+  const ortPkgPath = join(stage, 'node_modules', 'onnxruntime-node', 'package.json');
+  const ortPkg = JSON.parse(readFileSync(ortPkgPath, 'utf8'));
+  ortPkg.dependencies = Object.fromEntries(Object.entries(ortPkg.dependencies ?? {}).filter(([d]) => RUNTIME_MODULES.includes(d)));
+  delete ortPkg.scripts;   // its postinstall downloads GPU binaries; nothing installs inside a VSIX anyway
+  delete ortPkg.devDependencies;
+  writeFileSync(ortPkgPath, JSON.stringify(ortPkg, null, 2));
   return { stage, pkg };
 }
 
 function vsce(stage, target, outFile) {
   const bin = join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
-  const args = [bin, 'package', '--target', target, '--out', outFile, '--no-dependencies',
+  const args = [bin, 'package', '--target', target, '--out', outFile,
     '--allow-missing-repository', '--skip-license', '--no-update-package-json', '--no-git-tag-version'];
   const r = spawnSync(process.execPath, args, { cwd: stage, stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) throw new Error(`vsce package --target ${target} exited with ${r.status ?? r.signal}`);

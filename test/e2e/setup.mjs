@@ -70,7 +70,7 @@ function ensureCodeServer() {
   mkdirSync(dir, { recursive: true });
   // npm's `#!/usr/bin/env node` picks Node 24 from PATH: code-server's postinstall checks its major version.
   run('npm', ['install', '--prefix', dir, '--no-audit', '--no-fund', '--no-save',
-    '--unsafe-perm', `code-server@${CODE_SERVER_VERSION}`], { env: node24Env({ ONNXRUNTIME_NODE_INSTALL: 'skip' }) });
+    `code-server@${CODE_SERVER_VERSION}`], { env: node24Env({ ONNXRUNTIME_NODE_INSTALL: 'skip' }) });
   if (!existsSync(codeServerBin)) throw new Error(`code-server did not install ${codeServerBin}`);
 }
 

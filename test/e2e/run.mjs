@@ -1,0 +1,124 @@
+// The real-VS-Code run: package + install the extension (or point at the repo with --dev), import stories260K
+// with the CLI, start one code-server, run the extension-host suite, then the UI scenarios; always stop it.
+// Assumes `npm run build` ran. Usage: node test/e2e/run.mjs [--dev] [--no-suite] [--no-ui] [--keep]
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packageTargets } from '../../scripts/package.mjs';
+import { buildSuite } from '../integration/build.mjs';
+import { installExtension, makeProfile, startCodeServer, workbenchUrl } from './codeServer.mjs';
+import { runScenarios, workspaceFiles } from './scenarios.mjs';
+import { cacheDir, root, setup } from './setup.mjs';
+import { launchBrowser, openWorkbench, runExtensionHostSuite } from './workbench.mjs';
+
+const argv = new Set(process.argv.slice(2));
+const EXTENSION_ID = 'token-lens.token-lens';
+const resultsDir = join(root, 'test-results');
+const log = (msg) => console.log(`[e2e] ${msg}`);
+
+/** stories260K as a model folder, imported by the CLI; redone whenever dist/cli.js is newer. */
+function importModel() {
+  const out = join(cacheDir, 'models', 'stories260K');
+  const cli = join(root, 'dist', 'cli.js');
+  const marker = join(out, '.imported');
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(cli).mtimeMs) return out;
+  const src = join(root, '..', 'shared', 'models', 'stories260K');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const args = [cli, 'import-llama2c', '--checkpoint', join(src, 'stories260K.bin'), '--tokenizer', join(src, 'tok512.bin'), '--out', out];
+  log(`$ node ${args.map((a) => a.replace(root + '/', '')).join(' ')}`);
+  const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`import-llama2c exited with ${r.status ?? r.signal}`);
+  writeFileSync(marker, new Date().toISOString());
+  return out;
+}
+
+function makeWorkspace(parent, name) {
+  const dir = join(parent, name);
+  mkdirSync(dir, { recursive: true });
+  for (const [file, text] of Object.entries(workspaceFiles)) writeFileSync(join(dir, file), text);
+  return dir;
+}
+
+function countSuite(lines) {
+  const text = lines.join('\n');
+  const m = [...text.matchAll(/^(\d+) passed, (\d+) failed$/gm)].pop();
+  return { passed: m ? Number(m[1]) : 0, failed: m ? Number(m[2]) : 0, found: !!m };
+}
+
+async function main() {
+  const t0 = Date.now();
+  for (const f of ['dist/extension.js', 'dist/cli.js']) {
+    if (!existsSync(join(root, f))) throw new Error(`${f} is missing: run \`npm run build\` first`);
+  }
+  setup();
+  const model = importModel();
+  const tmp = mkdtempSync(join(tmpdir(), 'token-lens-e2e-'));
+  const profile = makeProfile({
+    dir: join(tmp, 'cs'),
+    settings: { 'tokenLens.model': model, 'tokenLens.offline': true, 'editor.hover.delay': 300 },
+  });
+
+  let extensionPath = root;
+  if (!argv.has('--dev')) {
+    const [{ file }] = packageTargets(['linux-x64'], join(root, 'out', 'vsix'));
+    log(installExtension(profile, file).trim().split('\n').pop());
+    const installed = readdirSync(profile.extensionsDir).find((d) => d.startsWith(`${EXTENSION_ID}-`));
+    if (!installed) throw new Error(`${EXTENSION_ID} is not in ${profile.extensionsDir} after --install-extension`);
+    extensionPath = join(profile.extensionsDir, installed);
+  }
+  log(`extension: ${extensionPath}`);
+  const suiteJs = argv.has('--no-suite') ? undefined : await buildSuite();
+
+  const summary = { passed: 0, failed: 0, skipped: 0, lines: [] };
+  let server;
+  let browser;
+  try {
+    server = await startCodeServer({ profile });
+    log(`code-server at ${server.url} (pid ${server.pid}) after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    browser = await launchBrowser();
+
+    if (suiteJs) {
+      const url = workbenchUrl(server.url, { folder: makeWorkspace(tmp, 'suite'), extensionDevelopmentPath: extensionPath, extensionTestsPath: suiteJs });
+      const { code, lines } = await runExtensionHostSuite(browser.context, url, { onLog: (l) => console.log(`  [host] ${l}`) });
+      const c = countSuite(lines);
+      summary.passed += c.passed;
+      summary.failed += c.failed;
+      if (code !== 0 && c.failed === 0) summary.failed++;   // crashed or timed out before reporting
+      summary.lines.push(`extension-host suite: exit ${code}, ${c.passed} passed, ${c.failed} failed`);
+    }
+
+    if (!argv.has('--no-ui')) {
+      const ws = makeWorkspace(tmp, 'ui');
+      const url = workbenchUrl(server.url, { folder: ws, extensionDevelopmentPath: argv.has('--dev') ? extensionPath : undefined });
+      const page = await openWorkbench(browser.context, url);
+      const results = await runScenarios({ page, dir: resultsDir, extensionPath });
+      for (const r of results) {
+        if (r.skipped) summary.skipped++;
+        else if (r.ok) summary.passed++;
+        else summary.failed++;
+      }
+      summary.lines.push(`UI scenarios: ${results.filter((r) => r.ok).length} passed, ${results.filter((r) => r.ok === false).length} failed, ${results.filter((r) => r.skipped).length} skipped`);
+    }
+  } catch (e) {
+    summary.failed++;
+    summary.lines.push(`harness error: ${e.stack ?? e.message}`);
+    if (server) summary.lines.push(`code-server log tail:\n${server.log()}`);
+  } finally {
+    await browser?.close();
+    await server?.stop();
+    if (!argv.has('--keep')) rmSync(tmp, { recursive: true, force: true });
+    else log(`kept ${tmp}`);
+  }
+  for (const l of summary.lines) log(l);
+  log(`screenshots in ${resultsDir}; total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`${summary.passed} passed, ${summary.failed} failed${summary.skipped ? `, ${summary.skipped} skipped` : ''}`);
+  return summary.failed === 0 && summary.passed > 0 ? 0 : 1;
+}
+
+main().then((code) => process.exit(code), (e) => {
+  console.error(`[e2e] ${e.stack ?? e.message}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+});

@@ -1,0 +1,91 @@
+// The extension-host suite: runs inside code-server's real extension host against the real extension and
+// the real stories260K model (the workspace's settings point tokenLens.model at it).
+// The workspace holds prompt.txt (exactly PROMPT) and story.txt (PROMPT + STORY_END).
+import * as vscode from 'vscode';
+import type { TokenLensApi } from '../../src/extension/extension';
+import { assert, eventually, runTests, test } from './runner';
+
+export const EXTENSION_ID = 'token-lens.token-lens';
+export const PROMPT = 'Once upon a time, there was a little girl named';
+export const STORY_END = ' Lily. She liked to play outside.\n';
+const COMMANDS = ['tokenLens.explainNextToken', 'tokenLens.toggleLossHeatmap', 'tokenLens.selectModel',
+  'tokenLens.showLog', 'tokenLens.explainFromHere', 'tokenLens.fineTuneOnFile'];
+
+let api: TokenLensApi;
+
+function workspaceFile(name: string): vscode.Uri {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  assert(folder, 'no workspace folder is open');
+  return vscode.Uri.joinPath(folder.uri, name);
+}
+
+async function show(name: string, offset?: number): Promise<vscode.TextEditor> {
+  const doc = await vscode.workspace.openTextDocument(workspaceFile(name));
+  const editor = await vscode.window.showTextDocument(doc, vscode.ViewColumn.One);
+  const at = doc.positionAt(offset ?? doc.getText().length);
+  editor.selection = new vscode.Selection(at, at);
+  return editor;
+}
+
+function hoverMarkdown(hovers: vscode.Hover[]): string {
+  return hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+}
+
+test('the extension activates and exposes its test API', async () => {
+  const ext = vscode.extensions.getExtension<TokenLensApi>(EXTENSION_ID);
+  assert(ext, `${EXTENSION_ID} is not installed`);
+  api = await ext.activate();
+  assert(typeof api?.lastAnalysis === 'function', 'activate() did not return the TokenLensApi');
+  assert(api.modelState() !== 'error', `model state is ${api.modelState()}`);
+});
+
+test('every contributed command is registered', async () => {
+  const registered = new Set(await vscode.commands.getCommands(true));
+  const missing = COMMANDS.filter((c) => !registered.has(c));
+  assert(missing.length === 0, `not registered: ${missing.join(', ')}`);
+});
+
+test('Explain Next Token opens the panel with an analysis whose top candidate is " Lily"', async () => {
+  await show('prompt.txt');
+  await vscode.commands.executeCommand('tokenLens.explainNextToken');
+  const analysis = await eventually(() => api.lastAnalysis(), 'an analysis in the Explain panel', 90_000);
+  assert(analysis.text === PROMPT, `analysed ${JSON.stringify(analysis.text)}`);
+  const top = analysis.topK(analysis.tokens.length - 1, 5);
+  console.log(`top-5 after the prompt: ${top.map((c) => `${JSON.stringify(c.text)} ${c.prob.toFixed(3)}`).join(', ')}`);
+  assert(top[0]?.text === ' Lily', `top candidate is ${JSON.stringify(top[0]?.text)}`);
+  assert(Number.isFinite(analysis.meanLoss) && analysis.meanLoss > 0, `mean loss ${analysis.meanLoss}`);
+  const state = api.panelState();
+  assert(state && state.tokens === analysis.tokens.length && state.text === PROMPT, `panel state ${JSON.stringify(state)}`);
+  assert(api.modelState() === 'ready', `model state ${api.modelState()}`);
+}, 120_000);
+
+test('the hover over " Lily" lists " Lily" first among the candidates', async () => {
+  const editor = await show('story.txt', 0);
+  const pos = editor.document.positionAt(PROMPT.length + 2);   // inside "Lily"
+  const markdown = await eventually(async () => {
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', editor.document.uri, pos);
+    const md = hoverMarkdown(hovers ?? []);
+    return md.includes('Next token here') ? md : undefined;
+  }, 'a Token Lens hover', 60_000, 500);
+  const firstRow = markdown.split('\n').find((l) => /^\| 1 \|/.test(l));
+  assert(firstRow?.includes('`␣Lily`'), `first row: ${firstRow}\n${markdown}`);
+  assert(markdown.includes('**Actual** `␣Lily`'), `no actual-token line for Lily:\n${markdown}`);
+  const direct = await api.hoverText(editor.document.uri.toString(), pos.line, pos.character);
+  assert(direct === markdown, 'the test hook and the hover provider disagree');
+}, 90_000);
+
+test('the loss heatmap decorates the tokens and toggling it again removes them', async () => {
+  await show('story.txt', 0);
+  assert(api.heatmapDecorationCount() === 0, `decorations before toggling: ${api.heatmapDecorationCount()}`);
+  await vscode.commands.executeCommand('tokenLens.toggleLossHeatmap');
+  const count = await eventually(() => api.heatmapDecorationCount() > 0 && api.heatmapDecorationCount(), 'heatmap decorations', 60_000);
+  // Every token of the story but the BOS gets a range (the first one has no prediction and may be left out).
+  assert(count >= 10, `only ${count} decorated ranges`);
+  await vscode.commands.executeCommand('tokenLens.toggleLossHeatmap');
+  await eventually(() => api.heatmapDecorationCount() === 0, 'heatmap decorations removed', 10_000);
+}, 90_000);
+
+export async function run(): Promise<void> {
+  const summary = await runTests((line) => console.log(line));
+  if (summary.failed > 0) throw new Error(`${summary.failed} of ${summary.passed + summary.failed} extension-host tests failed`);
+}
