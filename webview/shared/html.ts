@@ -26,12 +26,12 @@ export function contentSecurityPolicy(cspSource: string, nonce: string): string 
 
 export function webviewHtml({ cspSource, nonce, scriptUri, styleUri, title }: WebviewHtmlOptions): string {
   if (!/^[A-Za-z0-9+/=_-]{16,}$/.test(nonce)) throw new Error('nonce must be at least 16 base64/alphanumeric characters');
-  if (/[\s;']/.test(cspSource)) throw new Error('cspSource must be one CSP source expression');
+  if (/[\s;'"<>]/.test(cspSource)) throw new Error('cspSource must be one CSP source expression');
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${escapeHtml(contentSecurityPolicy(cspSource, nonce))}">
+<meta http-equiv="Content-Security-Policy" content="${contentSecurityPolicy(cspSource, nonce)}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <link rel="stylesheet" href="${escapeHtml(styleUri)}">
 <title>${escapeHtml(title)}</title>
