@@ -199,11 +199,11 @@ export class Models implements vscode.Disposable {
 
 function explainLoadError(ref: string, offline: boolean, err: unknown): UserError {
   const message = err instanceof Error ? err.message : String(err);
-  const detail = err instanceof Error ? err.stack ?? message : message;
-  if (/fetch|network|ENOTFOUND|ECONN|ETIMEDOUT|download|status\s*\d{3}|40[134]/i.test(message)) {
-    return new UserError(offline
-      ? `"${ref}" is not in the local cache and tokenLens.offline is on: pick a local folder or turn offline off.`
-      : `Could not download "${ref}": ${message}. Check the id and the connection, or pick a local model folder.`, detail);
+  const stack = err instanceof Error ? err.stack ?? message : message;
+  // The runtime's ModelLoadError already speaks to the user (missing files, offline, download failure).
+  if (err instanceof Error && err.name === 'ModelLoadError') {
+    return new UserError(message, [(err as Error & { detail?: string }).detail, stack].filter(Boolean).join('\n'));
   }
-  return new UserError(`Could not load model "${ref}": ${message}`, detail);
+  const hint = offline ? ' (tokenLens.offline is on)' : '';
+  return new UserError(`Could not load model "${ref}"${hint}: ${message}`, stack);
 }
