@@ -50,41 +50,48 @@ function initOf(name: string): Init {
   return 'normal';
 }
 
-/** A deterministic standard-normal stream: splitmix32 uniforms through Box-Muller. */
-export function normalStream(seed: number): () => number {
+/** splitmix32: a small, fast, deterministic source of uniforms in (0, 1). */
+function uniforms(seed: number): () => number {
   let s = seed >>> 0;
-  const uniform = () => {
+  return () => {
     s = (s + 0x9e3779b9) >>> 0;
     let z = s;
     z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
     return (((z ^ (z >>> 16)) >>> 0) + 0.5) / 4294967296;
   };
-  let spare: number | null = null;
-  return () => {
-    if (spare !== null) {
-      const v = spare;
-      spare = null;
-      return v;
-    }
-    const r = Math.sqrt(-2 * Math.log(uniform()));
+}
+
+/** Fills data with normal(0, std) pairs from Box-Muller. */
+function fillNormal(data: Float32Array, std: number, uniform: () => number): void {
+  for (let i = 0; i < data.length; i += 2) {
+    const r = std * Math.sqrt(-2 * Math.log(uniform()));
     const t = 2 * Math.PI * uniform();
-    spare = r * Math.sin(t);
-    return r * Math.cos(t);
+    data[i] = r * Math.cos(t);
+    if (i + 1 < data.length) data[i + 1] = r * Math.sin(t);
+  }
+}
+
+/** A deterministic standard-normal stream. */
+export function normalStream(seed: number): () => number {
+  const one = new Float32Array(1);
+  const uniform = uniforms(seed);
+  return () => {
+    fillNormal(one, 1, uniform);
+    return one[0];
   };
 }
 
 export function randomWeights(config: ModelConfig, seed: number): Weights {
   const layers = config.arch === 'gpt2' ? config.n_layer : config.n_layers;
-  const normal = normalStream(seed);
+  const uniform = uniforms(seed);
   const weights: Weights = new Map();
   for (const [name, shape] of weightShapes(config)) {
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
     const init = initOf(name);
     if (init === 'ones') data.fill(1);
     else if (init !== 'zeros') {
-      const std = init === 'residual' ? 0.02 / Math.sqrt(2 * layers) : 0.02;
-      for (let i = 0; i < data.length; i++) data[i] = normal() * std;
+      fillNormal(data, init === 'residual' ? 0.02 / Math.sqrt(2 * layers) : 0.02, uniform);
     }
     weights.set(name, { data, shape });
   }
