@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { llama2cTokenizerFiles, readLlama2cTokenizer } from '../../src/core/tokenizers/llama2c';
 import { loadTokenizer } from '../../src/core/tokenizers/load';
 import { llama2cEncode, readRawPieces } from '../reference/llama2cEncode';
 import { storyText, unicodeText } from './tokenizerArbitraries';
 
-const TOK = new URL('../../../shared/models/stories260K/tok512.bin', import.meta.url);
+const TOK = join(__dirname, '../../../shared/models/stories260K/tok512.bin');
 const buf = readFileSync(TOK);
 const raw = readRawPieces(buf);
 const files = llama2cTokenizerFiles(readLlama2cTokenizer(buf));

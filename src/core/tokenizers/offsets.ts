@@ -7,7 +7,8 @@
 // in order, never overlapping, together the whole text.
 import type { Token } from '../types';
 
-export type TokenBytes = (id: number) => Uint8Array;
+/** Bytes of a token; `dummyPrefix` when the tokenizer puts a space before the text (SentencePiece). */
+export type TokenBytes = ((id: number) => Uint8Array) & { dummyPrefix?: boolean };
 
 const EMPTY = new Uint8Array(0);
 const SPACE = '\u2581';
@@ -32,6 +33,7 @@ interface TokenizerJson {
   added_tokens?: { id: number; content: string; special?: boolean }[];
   decoder?: unknown;
   pre_tokenizer?: unknown;
+  normalizer?: unknown;
 }
 
 /** id -> vocabulary string, added tokens included. */
@@ -72,6 +74,7 @@ export function tokenBytes(tokenizerJson: Record<string, unknown>): TokenBytes {
   let unicodeToByte: Map<string, number> | null = null;
   if (byteLevel) unicodeToByte = new Map(bytesToUnicode().map((c, b) => [c, b]));
 
+  const dummyPrefix = mentions(tj.normalizer, '"Prepend"') || /"(add_prefix_space|prepend_scheme)":\s*(true|"always"|"first")/.test(JSON.stringify(tj.pre_tokenizer ?? null));
   const cache = new Map<number, Uint8Array>();
   const compute = (id: number): Uint8Array => {
     const p = pieces[id];
@@ -89,11 +92,13 @@ export function tokenBytes(tokenizerJson: Record<string, unknown>): TokenBytes {
     if (m) return Uint8Array.of(parseInt(m[1], 16));
     return utf8.encode(metaspace ? p.replaceAll(SPACE, ' ') : p);
   };
-  return (id) => {
+  const bytesOf: TokenBytes = (id) => {
     let b = cache.get(id);
     if (!b) cache.set(id, (b = compute(id)));
     return b;
   };
+  bytesOf.dummyPrefix = dummyPrefix;
+  return bytesOf;
 }
 
 /** UTF-8 bytes of a JS string (lone surrogates as U+FFFD) and, per byte, the UTF-16 offset of its character. */
@@ -223,14 +228,10 @@ export function tokenOffsets(
   const special = ids.map((id) => opts.specialIds.has(id));
   const parts = ids.map((id, i) => (special[i] ? EMPTY : bytesOf(id)));
   const literal = ids.map((id, i) => (special[i] ? utf8.encode(opts.pieceText(id)) : EMPTY));
-  // A dummy-prefix space before the first real token that the text does not start with.
+  // The dummy-prefix space is not in the text. (Without it known, matching still skips a leading
+  // space the text lacks, but cannot tell which of two spaces was the dummy.)
   const first = parts.findIndex((p) => p.length > 0);
-  if (first >= 0 && parts[first][0] === 0x20 && txt[0] !== 0x20 && !(parts[first].length === 1 && txt.length === 0)) {
-    parts[first] = parts[first].subarray(1);
-  } else if (first >= 0 && parts[first][0] === 0x20 && txt[0] === 0x20) {
-    const total = parts.reduce((s, p) => s + p.length, 0);
-    if (total === txt.length + 1) parts[first] = parts[first].subarray(1);
-  }
+  if (bytesOf.dummyPrefix && first >= 0 && parts[first][0] === 0x20) parts[first] = parts[first].subarray(1);
   const spans = byteSpans(txt, parts, special, literal);
   // The last token that covers anything also covers the end of the text.
   for (let i = spans.length - 1; i >= 0; i--) {
