@@ -51,7 +51,7 @@ function assertExact(text: string, tokens: Token[], dummyPrefix: boolean) {
       continue;
     }
     if (!/<0x[0-9A-F]{2}>/.test(t.text)) {
-      const want = first && dummyPrefix ? t.text.replace(/^ /, '') : t.text;
+      const want: string = first && dummyPrefix ? t.text.replace(/^ /, '') : t.text;
       assert.equal(wellFormed(text.slice(t.start, t.end)), want, `token ${JSON.stringify(t)} in ${JSON.stringify(text)}`);
     }
     first = false;
