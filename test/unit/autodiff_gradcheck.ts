@@ -34,20 +34,27 @@ export async function gradcheck(c: Check): Promise<number> {
   const loss = out.shape.length === 0 ? out : sum(mul(out, t.constValue(proj, out.shape)), out.shape.map((_, i) => i), false);
   const grads = t.backward(loss);
   t.finish({ loss }, grads);
-  const s = await GraphSession.create(t, 1);
   const weights = new Map<string, Float64Array>();
   for (const [name, shape] of Object.entries(c.params)) {
     const n = shape.reduce((a, b) => a * b, 1);
     weights.set(name, Float64Array.from({ length: n }, () => (c.init ? c.init(name, rng) : rng.normal())));
   }
+  return checkTape(t, weights, ints, c.samples ?? 40, c.tol ?? 1e-6, rng);
+}
+
+/** Compares a finished float64 tape's `grad.*` outputs with central differences of its `loss` output. */
+export async function checkTape(t: Tape, weights: Map<string, Float64Array>, ints: Record<string, BigInt64Array>,
+  samples: number, tol: number, rng = new Rng(99)): Promise<number> {
+  const s = await GraphSession.create(t, 1);
   const lossAt = async () => (await s.run(weights, ints)).outputs.get('loss')![0];
   const analytic = (await s.run(weights, ints)).grads;
   const h = 1e-5;
   let worst = 0;
-  for (const [name, w] of weights) {
+  for (const p of t.params) {
+    const name = p.name, w = weights.get(name)!;
     const g = analytic.get(name)!;
     assert.equal(g.length, w.length, `gradient of ${name} has the parameter's size`);
-    const count = Math.min(w.length, c.samples ?? 40);
+    const count = Math.min(w.length, samples);
     for (let j = 0; j < count; j++) {
       const i = count === w.length ? j : rng.int(w.length);
       const orig = w[i];
@@ -57,7 +64,7 @@ export async function gradcheck(c: Check): Promise<number> {
       const numeric = (up - down) / (2 * h);
       const err = Math.abs(numeric - g[i]) / Math.max(1, Math.abs(numeric));
       worst = Math.max(worst, err);
-      assert.ok(err < (c.tol ?? 1e-6), `${name}[${i}]: analytic ${g[i]} vs numeric ${numeric}`);
+      assert.ok(err < tol, `${name}[${i}]: analytic ${g[i]} vs numeric ${numeric}`);
     }
   }
   await s.dispose();

@@ -1,0 +1,68 @@
+// Optimizers over Float32Array parameters, updated in place. AdamW as torch.optim.AdamW
+// (Loshchilov & Hutter 2019: decoupled weight decay, bias-corrected moments), and plain SGD with momentum.
+export type Params = Map<string, Float32Array>;
+
+export interface AdamWConfig { kind: 'adamw'; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number }
+export interface SGDConfig { kind: 'sgd'; lr: number; momentum: number; weightDecay: number }
+export type OptimConfig = AdamWConfig | SGDConfig;
+
+export const adamwDefaults = (lr = 1e-3): AdamWConfig =>
+  ({ kind: 'adamw', lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
+export const sgdDefaults = (lr = 1e-2): SGDConfig => ({ kind: 'sgd', lr, momentum: 0, weightDecay: 0 });
+
+/** Everything needed to resume: moments per parameter and the step count. */
+export interface OptimState { step: number; slots: Map<string, Float32Array[]> }
+
+export function createState(cfg: OptimConfig, params: Params): OptimState {
+  const slots = new Map<string, Float32Array[]>();
+  const n = cfg.kind === 'adamw' ? 2 : cfg.momentum ? 1 : 0;
+  for (const [name, p] of params) slots.set(name, Array.from({ length: n }, () => new Float32Array(p.length)));
+  return { step: 0, slots };
+}
+
+/** One update with learning rate `lr` (the schedule's value for this step). */
+export function optimStep(cfg: OptimConfig, state: OptimState, params: Params, grads: Map<string, ArrayLike<number>>,
+  lr: number): void {
+  state.step++;
+  for (const [name, p] of params) {
+    const g = grads.get(name);
+    if (!g) throw new Error(`no gradient for ${name}`);
+    const slots = state.slots.get(name)!;
+    if (cfg.kind === 'adamw') adamw(cfg, state.step, p, g, slots[0], slots[1], lr);
+    else sgd(cfg, p, g, slots[0], lr);
+  }
+}
+
+function adamw(c: AdamWConfig, t: number, p: Float32Array, g: ArrayLike<number>, m: Float32Array, v: Float32Array,
+  lr: number): void {
+  const { beta1: b1, beta2: b2, eps } = c;
+  const decay = 1 - lr * c.weightDecay;
+  const bc1 = 1 - Math.pow(b1, t), bc2 = Math.sqrt(1 - Math.pow(b2, t));
+  const stepSize = lr / bc1;
+  for (let i = 0; i < p.length; i++) {
+    const gi = g[i];
+    const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
+    const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
+    p[i] = p[i] * decay - stepSize * mi / (Math.sqrt(vi) / bc2 + eps);
+  }
+}
+
+function sgd(c: SGDConfig, p: Float32Array, g: ArrayLike<number>, buf: Float32Array | undefined, lr: number): void {
+  for (let i = 0; i < p.length; i++) {
+    let d = g[i] + c.weightDecay * p[i];
+    if (buf) d = buf[i] = c.momentum * buf[i] + d;
+    p[i] -= lr * d;
+  }
+}
+
+/** Scales all gradients in place so that their global L2 norm is at most maxNorm; returns the norm before. */
+export function clipGradNorm(grads: Map<string, Float32Array | Float64Array>, maxNorm: number): number {
+  let sq = 0;
+  for (const g of grads.values()) for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
+  const norm = Math.sqrt(sq);
+  if (maxNorm > 0 && norm > maxNorm) {
+    const k = maxNorm / (norm + 1e-6);
+    for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i] *= k;
+  }
+  return norm;
+}
