@@ -50,7 +50,7 @@ function heatmap(p: AttentionProps, m: HostMessages['attention']): HTMLElement {
   const cell = Math.max(1, Math.min(22, Math.floor((Math.min(p.width, 720) - margin - 8) / T)));
   const side = margin + cell * T;
   const canvas = h('canvas', {
-    class: 'heatmap', tabindex: 0, role: 'img',
+    class: 'heatmap', tabindex: 0, role: 'img', 'data-margin': margin, 'data-cell': cell,
     'aria-label': `Attention of layer ${m.layer}, head ${m.head}: ${T} by ${T}. Up and down arrows move the selected row.`,
   });
   const dpr = window.devicePixelRatio || 1;
@@ -73,14 +73,10 @@ function heatmap(p: AttentionProps, m: HostMessages['attention']): HTMLElement {
       }
     }
     ctx.globalAlpha = 1;
-    // The masked upper triangle: outlined so "zero because masked" reads differently from "zero by choice".
+    // A frame, so the empty (masked) upper triangle reads as part of the matrix.
     ctx.strokeStyle = col.grid;
-    ctx.beginPath();
-    ctx.moveTo(margin, margin);
-    ctx.lineTo(margin + side - margin, margin + side - margin);
-    ctx.lineTo(margin + side - margin, margin);
-    ctx.closePath();
-    ctx.stroke();
+    ctx.lineWidth = 1;
+    ctx.strokeRect(margin - 0.5, margin - 0.5, cell * T + 1, cell * T + 1);
     if (labelled) {
       ctx.font = `${Math.min(12, Math.max(9, cell - 2))}px ${col.font}`;
       ctx.textBaseline = 'middle';
@@ -143,8 +139,8 @@ const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…`
 
 function headGrid(p: AttentionProps, g: HostMessages['attentionGrid']): HTMLElement {
   const col = palette();
-  const px = Math.max(2, Math.floor(72 / g.size));
-  const side = px * g.size;
+  const side = 56;
+  const px = side / g.size;
   const dpr = window.devicePixelRatio || 1;
   const items = g.heads.map((w, head) => {
     const canvas = h('canvas', { 'aria-hidden': 'true' });
@@ -160,7 +156,9 @@ function headGrid(p: AttentionProps, g: HostMessages['attentionGrid']): HTMLElem
         const v = w[r * g.size + c];
         if (!(v > 0)) continue;
         ctx.globalAlpha = Math.min(1, v);
-        ctx.fillRect(c * px, r * px, px, px);
+        // Snap to whole pixels so neighbouring cells do not leave antialiased seams.
+        const x0 = Math.round(c * px), y0 = Math.round(r * px);
+        ctx.fillRect(x0, y0, Math.round((c + 1) * px) - x0, Math.round((r + 1) * px) - y0);
       }
     }
     const current = head === p.head;

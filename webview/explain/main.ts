@@ -34,9 +34,9 @@ const lossSec = section('loss', 'Loss per token');
 const attSec = section('attn', 'Attention');
 const notesSec = section('notes', 'How it works');
 const columns = h('div', { class: 'columns' },
-  h('div', { class: 'col' }, tokensSec.el, nextSec.el),
+  h('div', { class: 'col' }, tokensSec.el, nextSec.el, notesSec.el),
   h('div', { class: 'col' }, lossSec.el, attSec.el));
-mount(app, progress, header, status, columns, notesSec.el);
+mount(app, progress, header, status, columns);
 app.removeAttribute('aria-busy');
 
 function save(): void {
@@ -84,6 +84,9 @@ function append(c: Candidate): void {
   renderHeader();
 }
 
+/** A local folder shows as its last segment (the full path is in the tooltip); Hub ids stay as they are. */
+const modelName = (id: string): string => (/^([a-zA-Z]:)?[\\/]/.test(id) ? id.split(/[\\/]/).filter(Boolean).pop() ?? id : id);
+
 function renderHeader(): void {
   const a = state.analysis;
   progress.classList.toggle('active', state.busy !== '' || state.appending);
@@ -96,7 +99,7 @@ function renderHeader(): void {
     const w = a.window;
     mount(header,
       h('div', { class: 'model' },
-        h('span', { class: 'model-id', title: a.model.id }, a.model.id),
+        h('span', { class: 'model-id', title: a.model.id }, modelName(a.model.id)),
         h('span', { class: 'badge' }, a.model.arch),
         h('span', { class: 'muted' }, `${a.model.layers} layers · ${a.model.heads} heads · vocab ${a.model.vocabSize} · context ${a.model.contextLength}`)),
       h('div', { class: 'actions' },

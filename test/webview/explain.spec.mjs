@@ -1,0 +1,235 @@
+// The Explain panel in a real browser (Chromium via playwright-core), under the production CSP, fed with
+// messages recorded from the real stories260K model (test/webview/fixtures, see make-fixtures.ts).
+// Run: node --import tsx --test test/webview/explain.spec.mjs   (screenshots go to $TL_SHOTS or a temp dir)
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import { chromium } from 'playwright-core';
+import protocol from '../../src/protocol/index.ts';
+
+const { validateWebviewMessage, webviewHtml } = protocol; // a CommonJS module under tsx
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+const fixture = JSON.parse(fs.readFileSync(path.join(here, 'fixtures', 'stories260K.json'), 'utf8'));
+const shots = process.env.TL_SHOTS || fs.mkdtempSync(path.join(os.tmpdir(), 'token-lens-shots-'));
+let server, browser, base;
+
+before(async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'token-lens-webview-'));
+  await esbuild.build({ entryPoints: [path.join(root, 'webview/explain/main.ts')], bundle: true, platform: 'browser',
+    format: 'iife', target: 'es2022', outfile: path.join(out, 'explain.js'), logLevel: 'warning' });
+  const files = {
+    '/dist/explain.js': [path.join(out, 'explain.js'), 'text/javascript'],
+    '/dist/explain.css': [path.join(out, 'explain.css'), 'text/css'],
+    '/stub.js': [path.join(here, 'stub.js'), 'text/javascript'],
+  };
+  const fixtureJs = `window.__fixture = ${JSON.stringify(fixture)};`;
+  server = http.createServer((req, res) => {
+    const url = new URL(req.url, base);
+    const theme = /^\/themes\/(dark|light|hc)\.css$/.exec(url.pathname);
+    if (url.pathname === '/') {
+      const nonce = 'TestNonce0123456789abcdef';
+      let html = webviewHtml({ cspSource: base, nonce, scriptUri: `${base}/dist/explain.js`, styleUri: `${base}/dist/explain.css`, title: 'Explain Next Token' });
+      // The workbench injects theme variables before the panel's own stylesheet and acquireVsCodeApi before its script.
+      html = html.replace('<link rel="stylesheet"', `<link rel="stylesheet" href="${base}/themes/${url.searchParams.get('theme') || 'dark'}.css">\n<link rel="stylesheet"`)
+        .replace(`<script nonce="${nonce}" src`, `<script nonce="${nonce}" src="${base}/fixture.js"></script>\n<script nonce="${nonce}" src="${base}/stub.js"></script>\n<script nonce="${nonce}" src`);
+      res.writeHead(200, { 'content-type': 'text/html' }).end(html);
+    } else if (url.pathname === '/fixture.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(fixtureJs);
+    } else if (theme) {
+      res.writeHead(200, { 'content-type': 'text/css' }).end(fs.readFileSync(path.join(here, 'themes', `${theme[1]}.css`)));
+    } else if (files[url.pathname]) {
+      res.writeHead(200, { 'content-type': files[url.pathname][1] }).end(fs.readFileSync(files[url.pathname][0]));
+    } else if (url.pathname === '/favicon.ico') res.writeHead(204).end();
+    else res.writeHead(404).end();
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${server.address().port}`;
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu',
+    '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+async function open(query = '', viewport = { width: 1200, height: 1000 }) {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await page.goto(`${base}/?${query}`);
+  return { page, context, errors };
+}
+
+/** Everything the webview posted must pass the host's validator; no CSP violation, no script error. */
+async function checkClean(page, errors) {
+  const posted = await page.evaluate(() => window.__posted);
+  for (const m of posted) assert.ok(!(validateWebviewMessage(m) instanceof Error), JSON.stringify(m));
+  assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  assert.deepEqual(errors, []);
+  return posted;
+}
+
+const lastPosted = (page) => page.evaluate(() => window.__posted[window.__posted.length - 1]);
+const a = fixture.analysis;
+const last = a.tokens.length - 1;
+
+test('renders the real analysis: tokens, the distribution after the last token, loss and perplexity', async () => {
+  const { page, context, errors } = await open();
+  await page.locator('.tok').first().waitFor();
+  assert.equal(await page.locator('.tok').count(), a.tokens.length);
+  assert.equal(await page.locator('.tok.selected').getAttribute('id'), `tok-${last}`);
+  const first = a.candidates[0];
+  await page.locator('.cand').first().waitFor();
+  assert.equal(await page.locator('.cand').count(), a.candidates.length);
+  assert.equal(await page.locator('.cand .cand-text').first().textContent(), first.text.replace(/ /g, '·'));
+  assert.equal(await page.locator('.cand .prob').first().textContent(), `${(first.prob * 100).toFixed(1)}%`);
+  const stats = await page.locator('.stat-value').allTextContents();
+  assert.equal(stats[0], `${a.meanLoss.toFixed(3)} nats`);
+  assert.equal(stats[1], a.perplexity.toFixed(2));
+  // The tooltip of a token carries its probability, rank and loss.
+  const t = a.tokens[10];
+  assert.match(await page.locator('#tok-10').getAttribute('title'), new RegExp(`rank ${t.rank}, loss ${t.loss.toFixed(2)} nats`));
+  // One bar per predicted token in the loss chart.
+  assert.equal(await page.locator('.loss-bar').count(), a.tokens.filter((x) => x.loss !== null).length);
+  await checkClean(page, errors);
+  await context.close();
+});
+
+test('keyboard: arrows move the selection, the host answers with that position\'s distribution', async () => {
+  const { page, context, errors } = await open();
+  await page.locator('.cand').first().waitFor();
+  await page.locator('#token-strip').focus();
+  await page.keyboard.press('ArrowLeft');
+  assert.deepEqual(await lastPosted(page), { type: 'selectPosition', position: last - 1 });
+  const d = fixture.distributions[`${last - 1}|1|0|1`];
+  await page.waitForFunction((t) => document.querySelector('.cand .cand-text')?.textContent === t, d.candidates[0].text.replace(/ /g, '·'));
+  // The token that actually came next is marked in the list (when it is among the top k).
+  const actual = a.tokens[last];
+  const idx = d.candidates.findIndex((c) => c.id === actual.id);
+  if (idx >= 0) assert.equal(await page.locator('.cand').nth(idx).getAttribute('class'), 'cand actual');
+  // Past tokens can not be appended: the rows are not buttons there.
+  assert.equal(await page.locator('.cand-button').count(), 0);
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'token-strip');
+  await page.keyboard.press('End');
+  assert.deepEqual(await lastPosted(page), { type: 'selectPosition', position: last });
+  await checkClean(page, errors);
+  await context.close();
+});
+
+test('sampling controls send setControls and show the exact renormalised distribution', async () => {
+  const { page, context, errors } = await open();
+  await page.locator('.cand').first().waitFor();
+  await page.locator('#ctl-temp').fill('0.5');
+  await page.waitForFunction(() => window.__posted.some((m) => m.type === 'setControls'));
+  assert.deepEqual(await lastPosted(page), { type: 'setControls', temperature: 0.5, topK: 0, topP: 1 });
+  const d = fixture.distributions[`${last}|0.5|0|1`];
+  await page.waitForFunction((t) => document.querySelector('.cand .prob')?.textContent === t, `${(d.candidates[0].prob * 100).toFixed(1)}%`);
+  await page.locator('#ctl-topk').fill('3');
+  await page.locator('#ctl-topk').press('Enter');
+  await page.waitForFunction(() => window.__posted.at(-1).topK === 3);
+  const d3 = fixture.distributions[`${last}|0.5|3|1`];
+  // Only three tokens survive top-k = 3, renormalised to sum to 1.
+  await page.waitForFunction(() => document.querySelectorAll('.cand').length === 3);
+  assert.deepEqual(await page.locator('.cand .prob').allTextContents(), d3.candidates.map((c) => `${(c.prob * 100).toFixed(c.prob >= 0.1 ? 1 : 2)}%`));
+  assert.ok(Math.abs(d3.candidates.reduce((s, c) => s + c.prob, 0) - 1) < 1e-4);
+  assert.match(await page.locator('.dist-foot').textContent(), /sampling keeps 3/);
+  await checkClean(page, errors);
+  await context.close();
+});
+
+test('clicking a candidate appends it; the appended text can then be inserted into the document', async () => {
+  const { page, context, errors } = await open();
+  await page.locator('.cand-button').first().click();
+  assert.deepEqual((await page.evaluate(() => window.__posted)).find((m) => m.type === 'appendToken'), { type: 'appendToken', tokenId: fixture.appended.tokenId, text: fixture.appended.text });
+  const n = fixture.appended.analysis.tokens.length;
+  await page.waitForFunction((n) => document.querySelectorAll('.tok').length === n, n);
+  assert.equal(await page.locator('.tok.selected').getAttribute('id'), `tok-${n - 1}`);
+  await page.locator('#insert').click();
+  assert.deepEqual(await lastPosted(page), { type: 'insertIntoDocument', text: fixture.appended.text });
+  await checkClean(page, errors);
+  await context.close();
+});
+
+test('attention: heatmap with the causal mask, layer and head pickers, the grid of heads', async () => {
+  const { page, context, errors } = await open();
+  await page.locator('canvas.heatmap').waitFor();
+  assert.deepEqual((await page.evaluate(() => window.__posted)).find((m) => m.type === 'requestAttention'), { type: 'requestAttention', layer: 0, head: 0 });
+  // Pixels: above the diagonal nothing is drawn (masked), the first column of the last row is.
+  const px = await page.evaluate(() => {
+    const c = document.querySelector('canvas.heatmap');
+    const ctx = c.getContext('2d');
+    const T = document.querySelectorAll('.tok').length;
+    const margin = Number(c.dataset.margin), cell = Number(c.dataset.cell);
+    const at = (r, col) => ctx.getImageData(margin + col * cell + cell / 2, margin + r * cell + cell / 2, 1, 1).data[3];
+    let upper = 0;
+    for (let r = 0; r < T; r++) for (let col = r + 2; col < T; col++) upper = Math.max(upper, at(r, col));
+    let lastRow = 0;
+    for (let col = 0; col < T; col++) lastRow = Math.max(lastRow, at(T - 1, col));
+    return { upper, lastRow };
+  });
+  assert.equal(px.upper, 0);
+  assert.ok(px.lastRow > 0);
+  await page.selectOption('#att-layer', '2');
+  await page.waitForFunction(() => document.querySelectorAll('.head-thumb').length === 8 && document.querySelector('h3')?.textContent?.includes('layer 2'));
+  await page.locator('#head-3').focus();
+  await page.keyboard.press('Enter');
+  assert.deepEqual(await lastPosted(page), { type: 'requestAttention', layer: 2, head: 3 });
+  await page.waitForFunction(() => document.querySelector('#head-3')?.getAttribute('aria-pressed') === 'true');
+  assert.equal(await page.locator('#att-head').inputValue(), '3');
+  await checkClean(page, errors);
+  await context.close();
+});
+
+test('a model without attention probabilities says so', async () => {
+  const { page, context, errors } = await open('variant=noatt');
+  await page.locator('#attn .notice').waitFor();
+  assert.match(await page.locator('#attn .notice').textContent(), /not available.*GroupQueryAttention/);
+  assert.equal(await page.locator('canvas.heatmap').count(), 0);
+  assert.ok(!(await page.evaluate(() => window.__posted)).some((m) => m.type === 'requestAttention'));
+  await checkClean(page, errors);
+  await context.close();
+});
+
+test('state survives hide/show: a reload re-renders from getState before the host answers', async () => {
+  const { page, context, errors } = await open();
+  await page.locator('canvas.heatmap').waitFor();
+  await page.locator('#tok-12').click();
+  await page.locator('details[data-note="loss"] > summary').click();
+  await page.goto(`${base}/?silent=1`);
+  await page.locator('.tok').first().waitFor();
+  assert.equal(await page.locator('.tok.selected').getAttribute('id'), 'tok-12');
+  assert.equal(await page.locator('details[data-note="loss"]').getAttribute('open'), '');
+  assert.equal(await page.locator('canvas.heatmap').count(), 1);
+  assert.deepEqual(await page.evaluate(() => window.__posted), [{ type: 'ready' }]);
+  await checkClean(page, errors);
+  await context.close();
+});
+
+test('screenshots in dark, light and high contrast', async () => {
+  for (const [theme, body, viewport] of [['dark', 'vscode-dark', { width: 1200, height: 1100 }], ['light', 'vscode-light', { width: 1200, height: 1100 }],
+    ['hc', 'vscode-high-contrast', { width: 1200, height: 1100 }], ['dark', 'vscode-dark', { width: 560, height: 1500 }]]) {
+    const { page, context, errors } = await open(`theme=${theme}&body=${body}`, viewport);
+    await page.locator('canvas.heatmap').waitFor();
+    await page.locator('.head-thumb').first().waitFor();
+    await page.locator('#tok-22').click();
+    await page.waitForFunction(() => !document.querySelector('.stale'));
+    await page.locator('details[data-note="softmax"] > summary').click();
+    await page.locator('#token-strip').focus();
+    const file = path.join(shots, `explain-${theme}-${viewport.width}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+    assert.ok(fs.statSync(file).size > 10_000);
+    await checkClean(page, errors);
+    await context.close();
+  }
+  console.log(`screenshots: ${shots}`);
+});

@@ -1,0 +1,49 @@
+// Stands in for the VS Code webview host in the browser test: acquireVsCodeApi keeps state in
+// sessionStorage (so a reload plays the part of hide/show) and answers with recorded real messages.
+(() => {
+  const fx = window.__fixture;
+  const params = new URLSearchParams(location.search);
+  document.body.className = params.get('body') || 'vscode-dark';
+  const posted = (window.__posted = []);
+  const violations = (window.__violations = []);
+  document.addEventListener('securitypolicyviolation', (e) => violations.push(`${e.violatedDirective} ${e.blockedURI}`));
+  let analysis = params.get('variant') === 'noatt' ? fx.noAttention : fx.analysis;
+  let selected = analysis.selected;
+  let controls = analysis.controls;
+  const send = (msg) => setTimeout(() => window.postMessage(msg, '*'), 5);
+  const distribution = () => {
+    const d = fx.distributions[`${selected}|${controls.temperature}|${controls.topK}|${controls.topP}`];
+    send(d || { type: 'error', message: `no recorded distribution for ${selected} ${JSON.stringify(controls)}` });
+  };
+  const answer = (m) => {
+    switch (m.type) {
+      case 'ready':
+        if (params.get('silent') !== '1') send(analysis);
+        break;
+      case 'selectPosition':
+        selected = m.position;
+        distribution();
+        break;
+      case 'setControls':
+        controls = { temperature: m.temperature, topK: m.topK, topP: m.topP };
+        distribution();
+        break;
+      case 'requestAttention':
+        send(fx.attention[`${m.layer}|${m.head}`]);
+        send(fx.grids[m.layer]);
+        break;
+      case 'appendToken':
+        if (m.tokenId !== fx.appended.tokenId) { send({ type: 'error', message: 'unrecorded token' }); break; }
+        send({ type: 'busy', message: 'Analysing…' });
+        analysis = fx.appended.analysis;
+        selected = analysis.selected;
+        setTimeout(() => send(analysis), 50);
+        break;
+    }
+  };
+  window.acquireVsCodeApi = () => ({
+    postMessage: (m) => { posted.push(JSON.parse(JSON.stringify(m))); answer(m); },
+    getState: () => JSON.parse(sessionStorage.getItem('state') || 'null') ?? undefined,
+    setState: (s) => sessionStorage.setItem('state', JSON.stringify(s)),
+  });
+})();
