@@ -38,6 +38,14 @@ export function scoreRow(row: Float32Array, target: number): RowScore {
   return { logSumExp: lse, loss: lse - t, rank: above + 1 };
 }
 
+/** 1 + how many logits are strictly larger than the target's. */
+export function rankOf(row: Float32Array, target: number): number {
+  const t = row[target];
+  let above = 0;
+  for (let i = 0; i < row.length; i++) if (row[i] > t) above++;
+  return above + 1;
+}
+
 /** Indices of the k largest values, largest first (ties: lower index first). */
 export function topIndices(row: Float32Array, k: number): number[] {
   k = Math.max(0, Math.min(k, row.length));

@@ -23,6 +23,7 @@ export interface ModelFolder {
 export interface TokenLensMeta {
   config: ModelConfig;
   attention_outputs: boolean;
+  scoring_head?: boolean;
 }
 
 export const MODEL_FILE = join('onnx', 'model.onnx');
@@ -54,7 +55,7 @@ function specialIds(config: ModelConfig, tok: TokenizerFiles): { bos: number; eo
 
 /** config.json in the Hugging Face style of the model's family. */
 export function hfConfig(config: ModelConfig, ids: { bos: number; eos: number }, attentionOutputs: boolean) {
-  const token_lens: TokenLensMeta = { config, attention_outputs: attentionOutputs };
+  const token_lens: TokenLensMeta = { config, attention_outputs: attentionOutputs, scoring_head: true };
   return config.arch === 'gpt2' ? gpt2Json(config, ids, token_lens) : llamaJson(config, token_lens);
 }
 
@@ -95,7 +96,7 @@ const json = (o: unknown) => JSON.stringify(o, null, 2) + '\n';
 export async function writeModelFolder(dir: string, model: ModelFolder): Promise<void> {
   const attentionOutputs = model.attentionOutputs ?? false;
   const ids = specialIds(model.config, model.tokenizer);
-  const bytes = writeModelOnnx(model.config, model.weights, { attentionOutputs });
+  const bytes = writeModelOnnx(model.config, model.weights, { attentionOutputs, scoringHead: true });
   await mkdir(join(dir, 'onnx'), { recursive: true });
   await writeAtomic(join(dir, MODEL_FILE), bytes);
   await writeAtomic(join(dir, 'tokenizer.json'), json(model.tokenizer.tokenizer));

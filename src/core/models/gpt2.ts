@@ -8,6 +8,8 @@ import { weightShapes } from './random';
 export interface WriteOptions {
   /** Also output each layer's attention probabilities as `attentions.{i}`. */
   attentionOutputs?: boolean;
+  /** Also output the scoring head (src/core/onnx/scoringHead.ts) that analyses read. */
+  scoringHead?: boolean;
 }
 
 export function gpt2Shape(c: GPT2Config): Shape {

@@ -1,13 +1,17 @@
 // Model config + weights <-> ONNX bytes. Initializers carry the weight names and layouts of config.ts
 // unchanged, so reading weights back is a lookup by name.
-import { decodeModel, floatsOf } from '../onnx/builder';
+import { decodeModel, encodeModel, floatsOf } from '../onnx/builder';
+import { addScoringHead } from '../onnx/scoringHead';
 import type { ModelConfig, Weights } from './config';
-import { WriteOptions, writeGpt2Onnx } from './gpt2';
-import { writeLlamaOnnx } from './llama';
+import { WriteOptions, buildGpt2Graph } from './gpt2';
+import { buildLlamaGraph } from './llama';
 import { weightShapes } from './random';
 
 export function writeModelOnnx(config: ModelConfig, weights: Weights, opts: WriteOptions = {}): Uint8Array {
-  return config.arch === 'gpt2' ? writeGpt2Onnx(config, weights, opts) : writeLlamaOnnx(config, weights, opts);
+  const graph = config.arch === 'gpt2' ? buildGpt2Graph(config, weights, opts) : buildLlamaGraph(config, weights, opts);
+  const model = graph.toModel();
+  if (opts.scoringHead) addScoringHead(model.graph!);
+  return encodeModel(model);
 }
 
 /** The weights of a model file this writer produced (or any file using the same initializer names). */

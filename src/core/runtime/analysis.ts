@@ -1,7 +1,7 @@
 // The result of one forward pass over a text: tokens with their scores, and everything needed to
 // answer later questions (another position's distribution, other sampling controls, attention)
 // without running the model again.
-import { controlledDistribution, logSumExp, scoreRow, topIndices } from '../analysis/distribution';
+import { controlledDistribution, logSumExp, rankOf, scoreRow, topIndices } from '../analysis/distribution';
 import type { AnalysisWindow, AttentionData, Candidate, SamplingControls, ScoredToken, Token } from '../types';
 
 export interface AnalysisInput {
@@ -15,6 +15,8 @@ export interface AnalysisInput {
   attention: AttentionData | null;
   attentionNote?: string;
   decode: (id: number) => string;
+  /** Computed inside the graph (the scoring head): log p of each actual next token, and log Z per row. */
+  scores?: { targetLogprob: Float32Array; logSumExp: Float32Array } | null;
 }
 
 export class Analysis {
@@ -44,10 +46,15 @@ export class Analysis {
     this.logSumExps = new Float64Array(n).fill(NaN);
     let total = 0;
     let counted = 0;
+    const scores = input.scores;
+    if (scores) this.logSumExps.set(scores.logSumExp);
     this.tokens = input.tokens.map((token, t) => {
       if (t === 0) return { ...token, prob: null, rank: null, loss: null };
-      const s = scoreRow(this.row(t - 1), token.id);
-      this.logSumExps[t - 1] = s.logSumExp;
+      const row = this.row(t - 1);
+      const s = scores
+        ? { loss: -scores.targetLogprob[t - 1], rank: rankOf(row, token.id) }
+        : scoreRow(row, token.id);
+      if (!scores) this.logSumExps[t - 1] = (s as { logSumExp: number }).logSumExp;
       total += s.loss;
       counted++;
       return { ...token, prob: Math.exp(-s.loss), rank: s.rank, loss: s.loss };
@@ -101,8 +108,9 @@ export class Analysis {
   }
 
   private checkPosition(position: number): void {
-    if (!Number.isInteger(position) || position < 0 || position >= this.tokens.length) {
-      throw new RangeError(`position ${position} is outside 0..${this.tokens.length - 1}`);
+    const count = this.logits.length / this.vocabSize;
+    if (!Number.isInteger(position) || position < 0 || position >= count) {
+      throw new RangeError(`position ${position} is outside 0..${count - 1}`);
     }
   }
 }

@@ -1,6 +1,7 @@
 // One forward pass straight on the onnxruntime session that transformers.js created, fetching only
 // the outputs asked for (logits, and attention when wanted).
 import * as ort from 'onnxruntime-node';
+import { LOGSUMEXP, TARGET_LOGPROB, hasScoringHead } from '../onnx/scoringHead';
 
 export interface CacheShape {
   kvHeads: number;
@@ -13,6 +14,8 @@ export interface ForwardResult {
   /** attentions[layer]: [heads, T, T] row-major. */
   attentions: Float32Array[] | null;
   heads: number;
+  /** From the scoring head, when the graph has one. */
+  scores: { targetLogprob: Float32Array; logSumExp: Float32Array } | null;
 }
 
 /** Builds the feeds a decoder expects for a plain forward pass over `ids` (batch 1, no past). */
@@ -32,7 +35,8 @@ export function decoderFeeds(inputNames: readonly string[], ids: number[], cache
 
 export async function forward(session: ort.InferenceSession, ids: number[], cache: CacheShape,
   attentionNames: string[] | null): Promise<ForwardResult> {
-  const fetches = ['logits', ...(attentionNames ?? [])];
+  const scoring = hasScoringHead(session.outputNames);
+  const fetches = ['logits', ...(scoring ? [TARGET_LOGPROB, LOGSUMEXP] : []), ...(attentionNames ?? [])];
   const out = await session.run(decoderFeeds(session.inputNames, ids, cache), fetches);
   const logits = out.logits;
   const dims = logits.dims;
@@ -44,5 +48,8 @@ export async function forward(session: ort.InferenceSession, ids: number[], cach
     heads = t.dims.length === 4 ? t.dims[1] : t.dims[0];
     return t.data as Float32Array;
   }) ?? null;
-  return { logits: logits.data as Float32Array, vocabSize, attentions, heads };
+  const scores = scoring
+    ? { targetLogprob: out[TARGET_LOGPROB].data as Float32Array, logSumExp: out[LOGSUMEXP].data as Float32Array }
+    : null;
+  return { logits: logits.data as Float32Array, vocabSize, attentions, heads, scores };
 }

@@ -1,62 +1,64 @@
-// Prepares a model folder for analysis: when its ONNX file has no attention outputs, writes a copy
-// with the attention Softmaxes exposed (graph surgery), once per model file, in the cache.
+// Prepares a model folder for analysis. A model needs attention outputs and the scoring head; when its
+// ONNX file lacks them, a copy with them added (graph surgery) is written once per model file, in the cache.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { decodeModel, encodeModel } from '../onnx/builder';
 import type { LoadProgress } from '../types';
-import { NO_ATTENTION_NOTE, exposeAttention } from './surgery';
+import { addScoringHead } from '../onnx/scoringHead';
+import { NO_ATTENTION_NOTE, exposeAttention, externalDataFiles } from './surgery';
 
 export interface PreparedModel {
   /** The folder to load: the original, or the prepared copy. */
   folder: string;
-  attentionLayers: number;
   attentionNote?: string;
 }
 
 interface SurgeryRecord {
-  layers: number;
+  attentionLayers: number;
+  scoringHead: boolean;
 }
 
 const JSON_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
+const FORMAT = 2;
 
 export async function prepareModelFolder(folder: string, cacheDir: string,
   onProgress?: (p: LoadProgress) => void): Promise<PreparedModel> {
   const config = JSON.parse(fs.readFileSync(path.join(folder, 'config.json'), 'utf8'));
-  const own = config.token_lens;
-  if (own?.attention_outputs === true) {
-    return { folder, attentionLayers: own.config?.n_layer ?? own.config?.n_layers ?? config.num_hidden_layers ?? 0 };
-  }
+  if (config.token_lens?.attention_outputs === true && config.token_lens?.scoring_head === true) return { folder };
   const onnxFile = path.join(folder, 'onnx', 'model.onnx');
   const stat = fs.statSync(onnxFile);
   const key = createHash('sha256')
-    .update(`${fs.realpathSync(onnxFile)}\0${stat.size}\0${stat.mtimeMs}`)
+    .update(`${FORMAT}\0${fs.realpathSync(onnxFile)}\0${stat.size}\0${stat.mtimeMs}`)
     .digest('hex').slice(0, 24);
   const prepared = path.join(cacheDir, 'prepared', key);
   const recordFile = path.join(prepared, 'surgery.json');
   if (!fs.existsSync(recordFile)) {
-    onProgress?.({ status: 'prepare', message: 'Exposing attention weights (once per model file)…' });
+    onProgress?.({ status: 'prepare', message: 'Preparing the model for analysis (once per model file)…' });
     writePrepared(folder, onnxFile, prepared);
   }
   const record = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as SurgeryRecord;
-  if (record.layers === 0) return { folder, attentionLayers: 0, attentionNote: NO_ATTENTION_NOTE };
-  return { folder: fs.existsSync(path.join(prepared, 'onnx', 'model.onnx')) ? prepared : folder, attentionLayers: record.layers };
+  return {
+    folder: prepared,
+    attentionNote: record.attentionLayers === 0 ? NO_ATTENTION_NOTE : undefined,
+  };
 }
 
 function writePrepared(folder: string, onnxFile: string, prepared: string): void {
-  const result = exposeAttention(fs.readFileSync(onnxFile));
+  const model = decodeModel(fs.readFileSync(onnxFile));
+  const graph = model.graph!;
+  const record: SurgeryRecord = { attentionLayers: exposeAttention(graph), scoringHead: addScoringHead(graph) };
   const tmp = `${prepared}.tmp-${process.pid}-${Date.now()}`;
   fs.mkdirSync(path.join(tmp, 'onnx'), { recursive: true });
   try {
-    if (result.bytes) {
-      for (const f of JSON_FILES) {
-        if (fs.existsSync(path.join(folder, f))) fs.copyFileSync(path.join(folder, f), path.join(tmp, f));
-      }
-      fs.writeFileSync(path.join(tmp, 'onnx', 'model.onnx'), result.bytes);
-      for (const data of result.externalData) {
-        fs.symlinkSync(path.resolve(folder, 'onnx', data), path.join(tmp, 'onnx', data));
-      }
+    for (const f of JSON_FILES) {
+      if (fs.existsSync(path.join(folder, f))) fs.copyFileSync(path.join(folder, f), path.join(tmp, f));
     }
-    fs.writeFileSync(path.join(tmp, 'surgery.json'), JSON.stringify({ layers: result.layers }));
+    fs.writeFileSync(path.join(tmp, 'onnx', 'model.onnx'), encodeModel(model));
+    for (const data of externalDataFiles(graph)) {
+      fs.symlinkSync(path.resolve(folder, 'onnx', data), path.join(tmp, 'onnx', data));
+    }
+    fs.writeFileSync(path.join(tmp, 'surgery.json'), JSON.stringify(record));
     fs.rmSync(prepared, { recursive: true, force: true });
     fs.renameSync(tmp, prepared);
   } catch (e) {

@@ -160,6 +160,7 @@ export class ModelSession {
       attention,
       attentionNote: wantAttention && !attention ? this.info.attentionNote : undefined,
       decode: (id) => this.vocab.pieceText(id),
+      scores: result.scores,
     });
     if (analysis.tokens.some((t) => t.loss !== null && !Number.isFinite(t.loss))) {
       throw new AnalysisError('The model produced NaN or infinite logits for this text; its weights may be corrupt.');

@@ -2,7 +2,7 @@
 // `attentions.{layer}`, so that models exported without attention weights can still show them.
 // The attention Softmax is the one whose probabilities feed the MatMul with the values.
 import { onnx } from 'onnx-proto';
-import { FLOAT, decodeModel, encodeModel } from '../onnx/builder';
+import { FLOAT } from '../onnx/builder';
 
 export const ATTENTION_OUTPUT = /^attentions\.(\d+)$/;
 export const NO_ATTENTION_NOTE = 'attention not available for this model export';
@@ -34,22 +34,14 @@ export function findAttentionSoftmaxes(graph: onnx.IGraphProto): string[] {
     .map((n) => n.output![0]);
 }
 
-export interface SurgeryResult {
-  bytes: Uint8Array | null;
-  layers: number;
-  /** Relative paths of external data files the model refers to; they must sit beside the new file. */
-  externalData: string[];
-}
-
-/** Adds `attentions.{i}` outputs to a serialized model. bytes is null when there is nothing to expose. */
-export function exposeAttention(modelBytes: Uint8Array): SurgeryResult {
-  const model = decodeModel(modelBytes);
-  const graph = model.graph!;
+/**
+ * Adds `attentions.{i}` outputs to a decoded graph, in place. Returns how many layers expose attention
+ * (0 when the export fused attention into one op and there is no Softmax to expose).
+ */
+export function exposeAttention(graph: onnx.IGraphProto): number {
   const existing = attentionOutputNames((graph.output ?? []).map((o) => o.name ?? ''));
-  const externalData = externalDataFiles(graph);
-  if (existing.length) return { bytes: null, layers: existing.length, externalData };
+  if (existing.length) return existing.length;
   const softmaxes = findAttentionSoftmaxes(graph);
-  if (!softmaxes.length) return { bytes: null, layers: 0, externalData };
   softmaxes.forEach((value, layer) => {
     const name = `attentions.${layer}`;
     graph.node!.push(onnx.NodeProto.create({ opType: 'Identity', name: `expose_${name}`, input: [value], output: [name] }));
@@ -58,10 +50,11 @@ export function exposeAttention(modelBytes: Uint8Array): SurgeryResult {
       type: { tensorType: { elemType: FLOAT, shape: { dim: ['batch', 'heads', 'query', 'key'].map((d) => ({ dimParam: d })) } } },
     }));
   });
-  return { bytes: encodeModel(model), layers: softmaxes.length, externalData };
+  return softmaxes.length;
 }
 
-function externalDataFiles(graph: onnx.IGraphProto): string[] {
+/** Relative paths of the external data files a model refers to; they must sit beside a rewritten copy. */
+export function externalDataFiles(graph: onnx.IGraphProto): string[] {
   const files = new Set<string>();
   for (const t of graph.initializer ?? []) {
     if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
