@@ -1,0 +1,85 @@
+// Fine-tuning the real stories260K model: one sentence teaches it a new name, and the exported model
+// computes the same logits as the trainer's graph.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { readLlama2cCheckpoint } from '../../src/core/importers/llama2c';
+import { readLlama2cTokenizer, llama2cTokenizerFiles } from '../../src/core/tokenizers/llama2c';
+import { loadTokenizer } from '../../src/core/tokenizers/load';
+import { writeModelFolder, MODEL_FILE } from '../../src/core/models/folder';
+import type { LlamaConfig, Weights } from '../../src/core/models/config';
+import { buildModelGraph } from '../../src/core/trainer/model';
+import { GraphSession } from '../../src/core/trainer/session';
+import { TrainStep } from '../../src/core/trainer/step';
+import { adamwDefaults } from '../../src/core/trainer/optim';
+
+const MODELS = join(__dirname, '../../../shared/models/stories260K');
+const TEXT = 'Once upon a time, there was a little girl named Zoo.';
+
+test('fine-tuning stories260K on one sentence flips "...girl named" from " Lily" to " Zoo", and exports it', async () => {
+  const { config, weights } = readLlama2cCheckpoint(readFileSync(join(MODELS, 'stories260K.bin')));
+  const tokenizer = llama2cTokenizerFiles(readLlama2cTokenizer(readFileSync(join(MODELS, 'tok512.bin'))));
+  const tok = loadTokenizer(tokenizer);
+  const ids: number[] = tok.encode(TEXT);
+  const named = ids.findIndex((_, i) => tok.decode(ids.slice(0, i + 1)).endsWith('named'));
+  const zooStart = ids[named + 1];
+  assert.equal(tok.decode(ids.slice(named + 1, named + 4)).trim().startsWith('Zoo'), true);
+  const lily = (tok.encode(' Lily', { add_special_tokens: false }) as number[]).filter((i) => tok.decode([i]).trim() !== '')[0];
+
+  const T = ids.length - 1, V = config.vocab_size;
+  const idx = BigInt64Array.from(ids.slice(0, -1).map(BigInt));
+  const targets = BigInt64Array.from(ids.slice(1).map(BigInt));
+  const params = new Map([...weights].map(([k, v]) => [k, Float32Array.from(v.data)]));
+  const evalSession = await GraphSession.create(buildModelGraph({ config, batch: 1, block: T, grads: false, logits: true }).tape, 2);
+  const logits = async () => (await evalSession.run(params, { idx, targets })).outputs.get('logits')! as Float32Array;
+  const topAfterNamed = async () => argmax((await logits()).subarray(named * V, (named + 1) * V));
+
+  assert.equal(await topAfterNamed(), lily, 'the pretrained model says Lily');
+  const trainer = await TrainStep.create({ config, batch: 1, block: T, params, optim: adamwDefaults(1e-3), threads: 2 });
+  let steps = 0;
+  while ((await topAfterNamed()) !== zooStart) {
+    assert.ok(++steps <= 30, 'flips within 30 steps');
+    await trainer.step(idx, targets, 1e-3);
+  }
+  await trainer.dispose();
+
+  // The exported folder runs the writer's own graph: its logits must equal the trainer's.
+  const dir = mkdtempSync(join(tmpdir(), 'zoo-'));
+  try {
+    const trained: Weights = new Map([...params].map(([k, data]) => [k, { data, shape: weights.get(k)!.shape }]));
+    await writeModelFolder(dir, { config, weights: trained, tokenizer, attentionOutputs: true });
+    const exported = await exportedLogits(join(dir, MODEL_FILE), config, ids.slice(0, -1));
+    const ours = await logits();
+    let worst = 0;
+    for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i] - exported[i]));
+    assert.ok(worst < 1e-4, `max |logit difference| ${worst}`);
+    assert.equal(argmax(exported.subarray(named * V, (named + 1) * V)), zooStart);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await evalSession.dispose();
+  }
+});
+
+function argmax(a: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
+  return best;
+}
+
+async function exportedLogits(file: string, c: LlamaConfig, ids: number[]): Promise<Float32Array> {
+  const s = await ort.InferenceSession.create(file, { logSeverityLevel: 3 });
+  const T = ids.length, hd = c.dim / c.n_heads;
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, T]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
+  };
+  for (let i = 0; i < c.n_layers; i++) {
+    for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, c.n_kv_heads, 0, hd]);
+  }
+  const out = await s.run(feeds, ['logits']);
+  await s.release();
+  return out.logits.data as Float32Array;
+}
