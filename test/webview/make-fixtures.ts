@@ -68,4 +68,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (require.main === module || process.env.TL_MAKE_FIXTURES) main().catch((e) => { console.error(e); process.exit(1); });
+if (require.main === module) main().catch((e) => { console.error(e); process.exit(1); });
