@@ -196,6 +196,14 @@ test('a model without attention probabilities says so', async () => {
   assert.match(await page.locator('#attn .notice').textContent(), /not available.*GroupQueryAttention/);
   assert.equal(await page.locator('canvas.heatmap').count(), 0);
   assert.ok(!(await page.evaluate(() => window.__posted)).some((m) => m.type === 'requestAttention'));
+  // Busy shows a progress bar and a status line; an error shows an alert with its detail folded.
+  await page.evaluate(() => window.postMessage({ type: 'busy', message: 'Loading the model…' }, '*'));
+  await page.locator('.progress.active').waitFor();
+  assert.equal(await page.locator('[role=status]').textContent(), 'Loading the model…');
+  await page.evaluate(() => window.postMessage({ type: 'error', message: 'Model failed to load.', detail: 'ENOENT onnx/model.onnx' }, '*'));
+  await page.locator('[role=alert]').waitFor();
+  assert.match(await page.locator('[role=alert]').textContent(), /Model failed to load\..*ENOENT/);
+  assert.equal(await page.locator('.progress.active').count(), 0);
   await checkClean(page, errors);
   await context.close();
 });
@@ -216,8 +224,11 @@ test('state survives hide/show: a reload re-renders from getState before the hos
 });
 
 test('screenshots in dark, light and high contrast', async () => {
-  for (const [theme, body, viewport] of [['dark', 'vscode-dark', { width: 1200, height: 1100 }], ['light', 'vscode-light', { width: 1200, height: 1100 }],
-    ['hc', 'vscode-high-contrast', { width: 1200, height: 1100 }], ['dark', 'vscode-dark', { width: 560, height: 1500 }]]) {
+  const wide = { width: 1200, height: 1100 };
+  const variants = [['dark', 'vscode-dark', wide], ['light', 'vscode-light', wide]];
+  // The full set only when someone will look at them.
+  if (process.env.TL_SHOTS) variants.push(['hc', 'vscode-high-contrast', wide], ['dark', 'vscode-dark', { width: 560, height: 1500 }]);
+  for (const [theme, body, viewport] of variants) {
     const { page, context, errors } = await open(`theme=${theme}&body=${body}`, viewport);
     await page.locator('canvas.heatmap').waitFor();
     await page.locator('.head-thumb').first().waitFor();

@@ -1,0 +1,54 @@
+// How the Explain panel folds host messages into its state, on messages recorded from the real stories260K.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { initialState, reduce } from '../../webview/explain/state';
+
+const fx = JSON.parse(readFileSync(join(__dirname, '..', 'webview', 'fixtures', 'stories260K.json'), 'utf8'));
+const last = fx.analysis.tokens.length - 1;
+
+test('an analysis selects the host\'s position and clears busy and error', () => {
+  let s = reduce(initialState(), { type: 'busy', message: 'Loading the model…' });
+  s = reduce(s, { type: 'error', message: 'boom' });
+  assert.equal(s.busy, '');
+  s = reduce(s, fx.analysis);
+  assert.equal(s.selected, last);
+  assert.equal(s.error, null);
+  assert.equal(s.baseText, fx.analysis.text);
+  assert.deepEqual(s.candidates, fx.analysis.candidates);
+});
+
+test('a late distribution for another position or other controls is ignored', () => {
+  let s = reduce(initialState(), fx.analysis);
+  s = { ...s, selected: 5 };
+  const stale = fx.distributions[`${last}|1|0|1`];
+  assert.equal(reduce(s, stale), s);
+  const fresh = fx.distributions['5|1|0|1'];
+  assert.deepEqual(reduce(s, fresh).candidates, fresh.candidates);
+  const other = { ...s, controls: { temperature: 0.5, topK: 0, topP: 1 } };
+  assert.equal(reduce(other, fresh), other);
+});
+
+test('attention for a head no longer shown is ignored; the same text keeps its matrices on re-send', () => {
+  let s = reduce(initialState(), fx.analysis);
+  s = { ...s, layer: 2, head: 3 };
+  assert.equal(reduce(s, fx.attention['0|0']), s);
+  s = reduce(reduce(s, fx.attention['2|3']), fx.grids[2]);
+  assert.equal(s.attention?.head, 3);
+  assert.equal(s.grid?.heads.length, 8);
+  const again = reduce(s, fx.analysis);
+  assert.equal(again.attention, s.attention);
+  assert.equal(reduce(s, fx.appended.analysis).attention, null);
+});
+
+test('step-through: text appended since the first analysis is what "insert" would insert', () => {
+  let s = reduce(initialState(), fx.analysis);
+  s = reduce({ ...s, appending: true }, fx.appended.analysis);
+  assert.equal(s.baseText, fx.analysis.text);
+  assert.equal(s.analysis!.text.slice(s.baseText.length), fx.appended.text);
+  assert.equal(s.appending, false);
+  // A new text from the editor (not an append) starts over.
+  s = reduce(s, fx.analysis);
+  assert.equal(s.baseText, fx.analysis.text);
+});
