@@ -190,6 +190,28 @@ test('attention: heatmap with the causal mask, layer and head pickers, the grid 
   await context.close();
 });
 
+test('every control is reachable with Tab and has an accessible name', async () => {
+  const { page, context, errors } = await open();
+  await page.locator('.head-thumb').first().waitFor();
+  const seen = [];
+  for (let i = 0; i < 40; i++) {
+    await page.keyboard.press('Tab');
+    const f = await page.evaluate(() => {
+      const e = document.activeElement;
+      const label = e.getAttribute('aria-label') || (e.id && document.querySelector(`label[for="${e.id}"]`)?.textContent) || e.textContent;
+      return { key: e.id || e.className || e.tagName, label: (label || '').trim() };
+    });
+    seen.push(f);
+  }
+  const keys = new Set(seen.map((f) => f.key));
+  for (const k of ['copy-text', 'token-strip', 'ctl-temp', 'ctl-topk', 'ctl-topp', 'cand-0', 'att-layer', 'att-head', 'heatmap', 'head-0', 'head-7']) {
+    assert.ok(keys.has(k), `${k} not reachable by Tab: ${[...keys].join(', ')}`);
+  }
+  for (const f of seen) assert.ok(f.label.length > 0, `${f.key} has no accessible name`);
+  await checkClean(page, errors);
+  await context.close();
+});
+
 test('a model without attention probabilities says so', async () => {
   const { page, context, errors } = await open('variant=noatt');
   await page.locator('#attn .notice').waitFor();
