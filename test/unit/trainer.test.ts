@@ -11,6 +11,7 @@ import { Trainer } from '../../src/core/trainer/trainer';
 import { CHECKPOINT_FILE, loadCheckpoint } from '../../src/core/trainer/checkpoint';
 import { MODEL_FILE, readModelFolderConfig, readWeightsFromOnnx } from '../../src/core/models/folder';
 import { runTrain } from '../../src/cli/train';
+import { Worker } from 'node:worker_threads';
 
 const dir = mkdtempSync(join(tmpdir(), 'trainer-'));
 const TEXT = 'To be, or not to be, that is the question:\nWhether \'tis nobler in the mind to suffer\n'.repeat(12);
@@ -121,4 +122,38 @@ test('CLI: --json prints one line per step; --steps 0 exports the starting weigh
   assert.equal(await runTrain(['--file', textFile, '--from', join(dir, 'f'), '--out', join(dir, 'g'), '--steps', '0']), 0);
   const after = readWeightsFromOnnx(readFileSync(join(dir, 'g', MODEL_FILE)), readModelFolderConfig(join(dir, 'g')));
   for (const [k, v] of before) assert.deepEqual(after.get(k)!.data, v.data, k);
+});
+
+// The worker from source (the product runs the bundled dist/trainerWorker.js).
+const sourceWorker = () => new Worker(
+  `require('tsx/cjs'); require(${JSON.stringify(join(__dirname, '../../src/core/trainer/worker.ts'))});`, { eval: true });
+
+test('TrainerClient runs a job in a worker thread: progress, pause, resume, stop', async () => {
+  const { TrainerClient } = await import('../../src/core/trainer/client');
+  const steps: number[] = [];
+  let paused = false, resumed = false;
+  const client: InstanceType<typeof TrainerClient> = new TrainerClient(
+    { ...small, file: textFile, out: join(dir, 'w'), steps: 1000 },
+    {
+      onProgress: (p) => {
+        steps.push(p.step);
+        if (p.step === 2) client.pause();
+        if (p.step === 5) client.stop();
+      },
+      onPaused: () => { paused = true; setTimeout(() => client.resume(), 100); },
+      onResumed: () => { resumed = true; },
+    },
+    sourceWorker);
+  const result = await client.result;
+  assert.equal(result.status, 'stopped');
+  assert.ok(paused && resumed);
+  assert.deepEqual(steps.slice(0, 5), [1, 2, 3, 4, 5]);
+  assert.ok(existsSync(join(dir, 'w', MODEL_FILE)));
+});
+
+test('TrainerClient reports a job that cannot start as an error', async () => {
+  const { TrainerClient } = await import('../../src/core/trainer/client');
+  const client = new TrainerClient({ file: join(dir, 'nope.txt'), out: join(dir, 'x'), steps: 1 }, {},
+    sourceWorker);
+  await assert.rejects(client.result, /does not exist/);
 });
