@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GPT2Config, LlamaConfig, ModelConfig } from '../../src/core/models/config';
-import { buildModelGraph, initWeights, weightShapes } from '../../src/core/trainer/model';
+import { buildModelGraph, initLora, initWeights, mergeLora, weightShapes } from '../../src/core/trainer/model';
+import { GraphSession } from '../../src/core/trainer/session';
 import { adamwDefaults, sgdDefaults } from '../../src/core/trainer/optim';
 import { TrainStep } from '../../src/core/trainer/step';
 import { Rng } from '../../src/core/trainer/rng';
@@ -65,3 +66,29 @@ for (const [name, config, optim] of [['GPT-2 with AdamW', gpt, adamwDefaults(1e-
     await s.dispose();
   });
 }
+
+test('merging LoRA adapters into the base weights gives the same logits as base + adapters', async () => {
+  const spec = { rank: 2, alpha: 3 };
+  const base = initWeights(llama, 2);
+  const adapters = initLora(llama, spec, 3);
+  const rng = new Rng(4);
+  for (const [k, v] of adapters) if (k.endsWith('lora_B')) for (let i = 0; i < v.data.length; i++) v.data[i] = 0.1 * rng.normal();
+  const { idx, targets } = batch(1, 4, llama.vocab_size, 6);
+  const logitsOf = async (lora: typeof spec | undefined, w: Map<string, Float32Array>) => {
+    const s = await GraphSession.create(buildModelGraph({ config: llama, batch: 1, block: 4, grads: false, logits: true, lora }).tape, 1);
+    const out = (await s.run(w, { idx, targets })).outputs.get('logits')!;
+    await s.dispose();
+    return out;
+  };
+  const arrays = (w: Map<string, { data: Float32Array }>) => new Map([...w].map(([k, v]) => [k, v.data]));
+  const withAdapters = await logitsOf(spec, new Map([...arrays(base), ...arrays(adapters)]));
+  const merged = await logitsOf(undefined, arrays(mergeLora(base, adapters, spec)));
+  const plain = await logitsOf(undefined, arrays(base));
+  let diff = 0, moved = 0;
+  for (let i = 0; i < merged.length; i++) {
+    diff = Math.max(diff, Math.abs(merged[i] - withAdapters[i]));
+    moved = Math.max(moved, Math.abs(plain[i] - withAdapters[i]));
+  }
+  assert.ok(diff < 1e-5, `merged vs adapters: ${diff}`);
+  assert.ok(moved > 1e-3, 'the adapters change the model');
+});

@@ -10,8 +10,10 @@ import { readLlama2cCheckpoint } from '../../src/core/importers/llama2c';
 import { readLlama2cTokenizer, llama2cTokenizerFiles } from '../../src/core/tokenizers/llama2c';
 import { loadTokenizer } from '../../src/core/tokenizers/load';
 import { writeModelFolder, MODEL_FILE } from '../../src/core/models/folder';
-import type { LlamaConfig, Weights } from '../../src/core/models/config';
-import { buildModelGraph } from '../../src/core/trainer/model';
+import { headSize, numKvHeads, numLayers, ModelConfig, Weights } from '../../src/core/models/config';
+import { buildModelGraph, initWeights } from '../../src/core/trainer/model';
+import { presetConfig } from '../../src/core/trainer/presets';
+import { encodeChars } from '../../src/core/trainer/data';
 import { GraphSession } from '../../src/core/trainer/session';
 import { TrainStep } from '../../src/core/trainer/step';
 import { adamwDefaults } from '../../src/core/trainer/optim';
@@ -63,21 +65,45 @@ test('fine-tuning stories260K on one sentence flips "...girl named" from " Lily"
   }
 });
 
+test('a GPT-2 trained from scratch exports to a model whose logits equal the trainer\'s', async () => {
+  const config = presetConfig('toy', 30);
+  const w = initWeights(config, 4);
+  const params = new Map([...w].map(([k, v]) => [k, v.data]));
+  const ids = Array.from({ length: 65 }, (_, i) => (i * 7) % 30);
+  const idx = BigInt64Array.from(ids.slice(0, -1).map(BigInt)), targets = BigInt64Array.from(ids.slice(1).map(BigInt));
+  const trainer = await TrainStep.create({ config, batch: 1, block: 64, params, optim: adamwDefaults(1e-2), threads: 2 });
+  for (let i = 0; i < 5; i++) await trainer.step(idx, targets, 1e-2);
+  await trainer.dispose();
+  const s = await GraphSession.create(buildModelGraph({ config, batch: 1, block: 64, grads: false, logits: true }).tape, 2);
+  const ours = (await s.run(params, { idx, targets })).outputs.get('logits')!;
+  await s.dispose();
+  const dir = mkdtempSync(join(tmpdir(), 'gpt-'));
+  try {
+    await writeModelFolder(dir, { config, weights: w, tokenizer: encodeChars('abcdefghijklmnopqrstuvwxyz.,!?').tokenizer, attentionOutputs: true });
+    const exported = await exportedLogits(join(dir, MODEL_FILE), config, ids.slice(0, -1));
+    let worst = 0;
+    for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i] - exported[i]));
+    assert.ok(worst < 1e-4, `max |logit difference| ${worst}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 function argmax(a: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
   return best;
 }
 
-async function exportedLogits(file: string, c: LlamaConfig, ids: number[]): Promise<Float32Array> {
+async function exportedLogits(file: string, c: ModelConfig, ids: number[]): Promise<Float32Array> {
   const s = await ort.InferenceSession.create(file, { logSeverityLevel: 3 });
-  const T = ids.length, hd = c.dim / c.n_heads;
+  const T = ids.length, hd = headSize(c);
   const feeds: Record<string, ort.Tensor> = {
     input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, T]),
     attention_mask: new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
   };
-  for (let i = 0; i < c.n_layers; i++) {
-    for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, c.n_kv_heads, 0, hd]);
+  for (let i = 0; i < numLayers(c); i++) {
+    for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, numKvHeads(c), 0, hd]);
   }
   const out = await s.run(feeds, ['logits']);
   await s.release();
