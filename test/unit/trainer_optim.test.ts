@@ -1,0 +1,47 @@
+// Optimizers, schedule and clipping against closed forms.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { adamwDefaults, clipGradNorm, createState, optimStep, sgdDefaults } from '../../src/core/trainer/optim';
+import { lrAt } from '../../src/core/trainer/schedule';
+
+test('AdamW: the first step moves each weight by lr * sign(grad) after decoupled decay', () => {
+  const cfg = adamwDefaults(0.1);
+  const p = new Map([['w', Float32Array.from([1, -2, 3])]]);
+  const s = createState(cfg, p);
+  optimStep(cfg, s, p, new Map([['w', Float32Array.from([0.5, -4, 1e-3])]]), 0.1);
+  const decay = 1 - 0.1 * 0.01;
+  const expected = [1 * decay - 0.1, -2 * decay + 0.1, 3 * decay - 0.1 * (1e-3 / (1e-3 + 1e-8))];
+  p.get('w')!.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-6, `${v} vs ${expected[i]}`));
+  // Second step with the same gradient: bias-corrected moments are still g and g^2, so again lr * sign(g).
+  const before = Array.from(p.get('w')!);
+  optimStep(cfg, s, p, new Map([['w', Float32Array.from([0.5, -4, 1e-3])]]), 0.1);
+  assert.ok(Math.abs(p.get('w')![0] - (before[0] * decay - 0.1)) < 1e-6);
+  assert.equal(s.step, 2);
+});
+
+test('SGD with momentum and weight decay', () => {
+  const cfg = { ...sgdDefaults(0.5), momentum: 0.9, weightDecay: 0.1 };
+  const p = new Map([['w', Float32Array.from([2])]]);
+  const s = createState(cfg, p);
+  optimStep(cfg, s, p, new Map([['w', Float32Array.from([1])]]), 0.5);   // d = 1 + 0.2 = 1.2
+  assert.ok(Math.abs(p.get('w')![0] - (2 - 0.6)) < 1e-6);
+  optimStep(cfg, s, p, new Map([['w', Float32Array.from([1])]]), 0.5);   // d = 1 + 0.14, buf = 1.08 + 1.14
+  assert.ok(Math.abs(p.get('w')![0] - (1.4 - 0.5 * 2.22)) < 1e-6);
+});
+
+test('warm-up then cosine decay', () => {
+  const s = { lr: 1, warmup: 4, total: 14, minLr: 0.1 };
+  assert.ok(Math.abs(lrAt(s, 0) - 0.2) < 1e-12);
+  assert.ok(Math.abs(lrAt(s, 3) - 0.8) < 1e-12);
+  assert.equal(lrAt(s, 4), 1);
+  assert.ok(Math.abs(lrAt(s, 9) - 0.55) < 1e-12);
+  assert.equal(lrAt(s, 14), 0.1);
+});
+
+test('gradient clipping by global norm', () => {
+  const g = new Map([['a', Float32Array.from([3, 0])], ['b', Float32Array.from([4])]]);
+  assert.equal(clipGradNorm(g, 10), 5);
+  assert.deepEqual(Array.from(g.get('b')!), [4]);
+  assert.equal(clipGradNorm(g, 1), 5);
+  assert.ok(Math.abs(g.get('a')![0] - 0.6) < 1e-5 && Math.abs(g.get('b')![0] - 0.8) < 1e-5);
+});
