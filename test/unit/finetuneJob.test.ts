@@ -1,0 +1,139 @@
+// A Toy Fine-tune run end to end on the real stories260K model: the probe before and after, the messages the
+// view folds into its snapshot, and an extension host that stays responsive while the worker trains.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import { importLlama2c } from '../../src/core/importers/llama2c';
+import { CHECKPOINT_FILE } from '../../src/core/trainer/checkpoint';
+import { FineTuneJob, saveModel, tokenLensFolderProblem } from '../../src/extension/fineTuneJob';
+import { defaultSettings, emptyRun, foldRun, type FineTuneHostToView, validateFineTuneMessage } from '../../src/protocol/finetune';
+
+const shared = join(__dirname, '../../../shared/models/stories260K');
+const dir = mkdtempSync(join(tmpdir(), 'finetune-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+// The worker runs the TypeScript entry through tsx, as the bundle would run dist/trainerWorker.js.
+const workerEntry = resolve(__dirname, '../../src/core/trainer/worker.ts');
+const createWorker = () => new Worker(`require('tsx/cjs'); require(${JSON.stringify(workerEntry)});`, { eval: true });
+
+async function stories(): Promise<string> {
+  const folder = join(dir, 'stories260K');
+  if (!existsSync(folder)) {
+    await importLlama2c({ checkpoint: join(shared, 'stories260K.bin'), tokenizer: join(shared, 'tok512.bin'), out: folder });
+  }
+  return folder;
+}
+
+test('fine-tuning stories260K on one sentence: the probe shows " Zoo" rise to the top, and the view folds every message', async () => {
+  const base = await stories();
+  assert.equal(tokenLensFolderProblem(base), undefined);
+  const file = join(dir, 'zoo.txt');
+  writeFileSync(file, 'Once upon a time, there was a little girl named Zoo.\n');
+  const messages: FineTuneHostToView[] = [];
+  const job = new FineTuneJob({ file, out: join(dir, 'zoo-out'), from: base, settings: { ...defaultSettings('current'), steps: 40 },
+    cacheDir: join(dir, 'cache'), threads: 1, createWorker }, (m) => messages.push(m));
+  const result = await job.done;
+  assert.equal(result?.status, 'done', JSON.stringify(messages.filter((m) => m.type === 'failed')));
+  const probes = messages.filter((m) => m.type === 'probe');
+  assert.deepEqual(probes.map((p) => p.phase), ['before', 'after']);
+  const [before, after] = probes.map((p) => p.probe);
+  // The pretrained model has its own idea of the name; after training the target leads.
+  assert.ok(before.targetRank! > 1, `before: rank ${before.targetRank}`);
+  assert.equal(after.targetRank, 1);
+  assert.ok(after.targetProb! > 0.5 && after.targetProb! > before.targetProb!);
+  assert.equal(after.top[0].text, after.targetTokens[0]);
+  assert.notEqual(before.top[0].text, before.targetTokens[0]);
+  // stories260K spells " Zoo" as three tokens, " ", "Z", "oo": the target's probability is their product.
+  assert.equal(before.targetTokens.join(''), ' Zoo');
+  assert.ok(before.targetTokens.length > 1 && before.targetProb! < before.firstProb!);
+  // The per-token losses cover prompt + target, the target's tokens are marked, and their loss fell.
+  // (SentencePiece adds a space before the first word.)
+  assert.equal(before.tokens.map((t) => t.text).join('').replace('<s>', '').trimStart(), before.prompt + before.target);
+  const targetLoss = (p: typeof before) => p.tokens.filter((t) => t.target).reduce((s, t) => s + t.loss!, 0);
+  assert.ok(targetLoss(after) < targetLoss(before) / 4, `${targetLoss(before)} -> ${targetLoss(after)}`);
+  assert.ok(after.meanLoss < before.meanLoss);
+
+  // Every message folds; the snapshot ends finished with one train point per step.
+  let run = foldRun(emptyRun(), { type: 'runStarting', settings: defaultSettings('current'), fileName: 'zoo.txt', steps: 40 });
+  for (const m of messages) run = foldRun(run, m);
+  assert.equal(run.phase, 'finished');
+  assert.equal(run.train.length, 40);
+  assert.deepEqual(run.train.map((p) => p.step), Array.from({ length: 40 }, (_, i) => i + 1));
+  assert.ok(run.val.length >= 1 && run.val.at(-1)!.step === 40);
+  assert.equal(run.batch, 8);
+  assert.ok(run.before && run.after && run.result?.exported);
+
+  // Saving copies the model without the trainer's checkpoint.
+  const saved = join(dir, 'saved');
+  await saveModel(join(dir, 'zoo-out'), saved);
+  assert.ok(readdirSync(join(dir, 'zoo-out')).includes(CHECKPOINT_FILE));
+  assert.ok(!readdirSync(saved).includes(CHECKPOINT_FILE));
+  assert.equal(tokenLensFolderProblem(saved), undefined);
+});
+
+test('the host stays responsive while the worker trains (event-loop delay p99 under 50 ms)', async () => {
+  const file = join(dir, 'rhyme.txt');
+  writeFileSync(file, 'Twinkle, twinkle, little star, how I wonder what you are!\n'.repeat(40));
+  const h = monitorEventLoopDelay({ resolution: 5 });
+  let steps = 0;
+  const job = new FineTuneJob({ file, out: join(dir, 'toy-out'), settings: { ...defaultSettings('toy'), steps: 60 },
+    cacheDir: join(dir, 'cache'), threads: 1, createWorker }, (m) => {
+    // Only the training counts: the probes run the model on this thread by design.
+    if (m.type === 'started') h.enable();
+    if (m.type === 'progress') steps = m.step;
+    if (m.type === 'probing' || m.type === 'failed') h.disable();
+  });
+  const result = await job.done;
+  assert.equal(result?.status, 'done');
+  assert.equal(steps, 60);
+  const p99 = h.percentile(99) / 1e6;
+  assert.ok(h.count > 50, `${h.count} samples`);
+  assert.ok(p99 < 50, `event-loop delay p99 ${p99.toFixed(1)} ms while training`);
+  console.log(`event-loop delay while training: p50 ${(h.percentile(50) / 1e6).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${(h.max / 1e6).toFixed(1)} ms`);
+});
+
+test('stop during training ends the run early with the model so far; refusals come back as a failed run', async () => {
+  const file = join(dir, 'rhyme.txt');
+  const messages: FineTuneHostToView[] = [];
+  const job: FineTuneJob = new FineTuneJob({ file, out: join(dir, 'stop-out'), settings: { ...defaultSettings('toy'), steps: 5000 },
+    cacheDir: join(dir, 'cache'), threads: 1, createWorker }, (m) => {
+    messages.push(m);
+    if (m.type === 'progress' && m.step === 3) job.stop();
+  });
+  const result = await job.done;
+  assert.equal(result?.status, 'stopped');
+  assert.ok(result!.step >= 3 && result!.step < 20, `stopped at ${result!.step}`);
+  assert.ok(messages.some((m) => m.type === 'probe' && m.phase === 'after'), 'the stopped model is probed too');
+
+  const binary = join(dir, 'blob.bin');
+  writeFileSync(binary, Uint8Array.from([1, 2, 0, 3]));
+  const failed: FineTuneHostToView[] = [];
+  const bad = new FineTuneJob({ file: binary, out: join(dir, 'bad-out'), settings: defaultSettings('toy'),
+    cacheDir: join(dir, 'cache'), threads: 1, createWorker }, (m) => failed.push(m));
+  assert.equal(await bad.done, null);
+  assert.match(JSON.stringify(failed.at(-1)), /"failed".*binary/);
+});
+
+test('the view\'s start message is validated field by field', () => {
+  const start = { type: 'start', settings: defaultSettings('toy') };
+  assert.deepEqual(validateFineTuneMessage(start), start);
+  for (const type of ['ready', 'useActiveFile', 'pickFile', 'pickFolder', 'stop', 'pause', 'resume', 'save', 'explain']) {
+    assert.deepEqual(validateFineTuneMessage({ type }), { type });
+  }
+  const bad = (settings: Record<string, unknown>) => validateFineTuneMessage({ type: 'start', settings: { ...defaultSettings('toy'), ...settings } });
+  assert.match(String(bad({ base: '/etc' })), /base must be one of/);
+  assert.match(String(bad({ steps: 0 })), /steps must be in/);
+  assert.match(String(bad({ steps: 1.5 })), /steps must be an integer/);
+  assert.match(String(bad({ lr: 0 })), /lr must be a number/);
+  assert.match(String(bad({ lr: Number.NaN })), /lr must be a number/);
+  assert.match(String(bad({ optimizer: 'adam' })), /optimizer/);
+  assert.match(String(bad({ prompt: '' })), /prompt must have 1/);
+  assert.match(String(bad({ out: '/tmp/x' })), /unexpected field "out"/);
+  assert.match(String(validateFineTuneMessage({ type: 'stop', now: true })), /unexpected field/);
+  assert.match(String(validateFineTuneMessage({ type: 'start' })), /settings must be an object/);
+  assert.match(String(validateFineTuneMessage({ type: 'rm -rf' })), /unknown message type/);
+  assert.match(String(validateFineTuneMessage(null)), /must be an object/);
+});
