@@ -40,7 +40,10 @@ async function ours(preset: string): Promise<{ tokensPerSec: number; msPerStep: 
 function torch(preset: string): { tokens_per_s: number; ms_per_step: number } | null {
   const script = process.env.TORCH_BENCH ?? path.resolve(__dirname, '../../shared/bench/torch_gpt_bench.py');
   if (spawnSync('/usr/bin/python3', ['-c', 'import torch']).status !== 0) return null;
-  const r = spawnSync('/usr/bin/python3', [script, preset, String(threads), String(steps)], { encoding: 'utf8' });
+  // Neither side busy-waits: onnxruntime runs with allow_spinning 0, and OpenMP's default spinning made the
+  // peer 5x slower on a shared machine (OMP_WAIT_POLICY=PASSIVE gives it its best time there).
+  const env = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
+  const r = spawnSync('/usr/bin/python3', [script, preset, String(threads), String(steps)], { encoding: 'utf8', env });
   if (r.status !== 0) { console.error(`torch bench failed: ${r.stderr}`); return null; }
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }

@@ -48,20 +48,18 @@ export function rmsNorm(x: Value, w: Value, eps: number): Value {
   return mul(mul(x, rsqrt(shift(mean(mul(x, x), [-1]), eps))), w);
 }
 
-/** GELU, tanh approximation (as GPT-2 uses). */
+/** GELU, tanh approximation (as GPT-2 uses), written as x * sigmoid(2u): 0.5(1 + tanh u) = sigmoid(2u). */
 export function gelu(x: Value): Value {
   const t = x.t;
-  const k = Math.sqrt(2 / Math.PI);
+  const k = Math.sqrt(2 / Math.PI), c = 0.044715;
   const x2 = t.op('Mul', [x.name, x.name]);
-  const inner = t.op('Mul', [t.op('Mul', [x.name, t.op('Add', [t.op('Mul', [x2, t.scalar(0.044715)]), t.scalar(1)])]), t.scalar(k)]);
-  const th = t.op('Tanh', [inner]);
-  const half1pth = t.op('Mul', [t.op('Add', [th, t.scalar(1)]), t.scalar(0.5)]);
-  const y = t.op('Mul', [x.name, half1pth]);
+  const twoU = t.op('Mul', [x.name, t.op('Add', [t.op('Mul', [x2, t.scalar(2 * k * c)]), t.scalar(2 * k)])]);
+  const s = t.op('Sigmoid', [twoU]);
+  const y = t.op('Mul', [x.name, s]);
   return new Value(t, y, x.shape, [x], (g) => {
-    // d/dx = 0.5(1+th) + 0.5 x (1-th^2) k (1 + 3*0.044715 x^2)
-    const sech2 = t.op('Sub', [t.scalar(1), t.op('Mul', [th, th])]);
-    const du = t.op('Mul', [t.op('Add', [t.op('Mul', [x2, t.scalar(3 * 0.044715)]), t.scalar(1)]), t.scalar(0.5 * k)]);
-    const d = t.op('Add', [half1pth, t.op('Mul', [t.op('Mul', [x.name, sech2]), du])]);
+    // d/dx = s + x s (1 - s) d(2u)/dx, with d(2u)/dx = 2k + 6kc x^2 and x s = y.
+    const dTwoU = t.op('Add', [t.op('Mul', [x2, t.scalar(6 * k * c)]), t.scalar(2 * k)]);
+    const d = t.op('Add', [s, t.op('Mul', [t.op('Mul', [y, t.op('Sub', [t.scalar(1), s])]), dTwoU])]);
     return [t.op('Mul', [g, d])];
   });
 }
