@@ -1,0 +1,221 @@
+// The Toy Fine-tune view: choose data, model and hyperparameters; watch the loss fall; compare the probe.
+// Importing the stylesheet makes esbuild emit dist/webview/finetune.css beside the script.
+import '../../media/finetune.css';
+import { h, mount } from '../shared/dom';
+import { connect } from '../shared/vscode';
+import { FT_LIMITS, isActive, type FineTuneHostToView, type FineTuneSettings, type FineTuneViewToHost } from '../../src/protocol/finetune';
+import { curveLegend, lossCurve } from './lossCurve';
+import { probeView } from './probeView';
+import { type FineTuneViewState, initialState, isPreset, reduce, withBase } from './state';
+
+const host = connect<FineTuneViewState>();
+let state: FineTuneViewState = { ...initialState(), ...(host.getState() ?? {}) };
+// The shared host handle is typed for the Explain protocol; this view speaks its own.
+const post = (m: FineTuneViewToHost) => host.post(m as never);
+
+const app = document.getElementById('app') ?? document.body.appendChild(h('main', { id: 'app' }));
+const section = (id: string, title: string) => {
+  const body = h('div', { class: 'section-body' });
+  return { el: h('section', { id, 'aria-labelledby': `${id}-title` }, h('h2', { id: `${id}-title` }, title), body), body };
+};
+const data = section('ft-data', 'Training data');
+const model = section('ft-model', 'Model');
+const hyper = section('ft-hyper', 'Hyperparameters');
+const probe = section('ft-probe', 'Probe');
+const controls = h('div', { class: 'run-controls' });
+const status = h('div', { class: 'status', id: 'ft-status', role: 'status', 'aria-live': 'polite' });
+const progress = section('ft-progress', 'Training');
+const results = section('ft-results', 'Before and after');
+mount(app, data.el, model.el, hyper.el, probe.el, controls, status, progress.el, results.el);
+app.removeAttribute('aria-busy');
+
+function save(): void {
+  host.setState(state);
+}
+
+function keepingFocus(fn: () => void): void {
+  const id = (document.activeElement as HTMLElement | null)?.id;
+  fn();
+  if (id) document.getElementById(id)?.focus({ preventScroll: true });
+}
+
+function setForm(patch: Partial<FineTuneSettings>): void {
+  state = { ...state, form: { ...state.form, ...patch } };
+  save();
+}
+
+const basename = (p: string) => p.split(/[\\/]/).filter(Boolean).pop() ?? p;
+
+function field(id: string, label: string, input: HTMLElement, hint?: string): HTMLElement {
+  return h('div', { class: 'field' }, h('label', { for: id }, label), input, hint ? h('span', { class: 'hint' }, hint) : null);
+}
+
+function numberInput(id: string, value: number, min: number, max: number, step: string, onValue: (v: number) => void): HTMLInputElement {
+  const input = h('input', { id, type: 'number', value, min, max, step });
+  input.addEventListener('change', () => {
+    const v = Number(input.value);
+    if (input.value !== '' && Number.isFinite(v) && v >= min && v <= max) onValue(v);
+    else input.value = String(value);
+  });
+  return input;
+}
+
+function renderForm(): void {
+  const { form, context } = state;
+  const locked = isActive(state.run.phase);
+  // Training data
+  const file = context?.file;
+  mount(data.body,
+    h('p', { class: 'file', id: 'ft-file', title: file?.path ?? '' }, file ? file.name : h('span', { class: 'muted' }, 'No file chosen.')),
+    context?.fileProblem ? h('p', { class: 'error', role: 'alert' }, context.fileProblem) : null,
+    h('div', { class: 'buttons' },
+      h('button', { type: 'button', id: 'ft-use-active', class: 'secondary', disabled: locked, onclick: () => post({ type: 'useActiveFile' }) }, 'Use Active Editor'),
+      h('button', { type: 'button', id: 'ft-pick-file', class: 'secondary', disabled: locked, onclick: () => post({ type: 'pickFile' }) }, 'Choose File…')));
+
+  // Model
+  const presets = context?.presets ?? [];
+  const current = context?.current;
+  const base = h('select', { id: 'ft-base', disabled: locked },
+    h('optgroup', { label: 'From scratch (learns the file\u2019s characters)' },
+      ...presets.map((p) => h('option', { value: p.name, selected: form.base === p.name },
+        `${p.name}: ${p.layers} layers, d ${p.embd}`))),
+    h('optgroup', { label: 'Fine-tune' },
+      h('option', { value: 'current', selected: form.base === 'current', disabled: !current?.usable },
+        current ? `Current model: ${basename(current.ref)}` : 'Current model: none selected'),
+      h('option', { value: 'folder', selected: form.base === 'folder', disabled: !context?.folder },
+        context?.folder ? `Folder: ${basename(context.folder)}` : 'Folder: choose one below')));
+  base.addEventListener('change', () => { state = { ...state, form: withBase(state.form, base.value as FineTuneSettings['base']) }; save(); keepingFocus(renderForm); });
+  const preset = presets.find((p) => p.name === form.base);
+  const mode = h('select', { id: 'ft-mode', disabled: locked || isPreset(form.base) },
+    h('option', { value: 'full', selected: form.mode === 'full' }, 'Full fine-tune'),
+    h('option', { value: 'lora', selected: form.mode === 'lora' }, 'LoRA'));
+  mode.addEventListener('change', () => { setForm({ mode: mode.value as 'full' | 'lora' }); keepingFocus(renderForm); });
+  mount(model.body,
+    field('ft-base', 'Start from', base),
+    current && !current.usable && current.reason ? h('p', { class: 'hint' }, current.reason) : null,
+    h('div', { class: 'buttons' }, h('button', { type: 'button', id: 'ft-pick-folder', class: 'secondary', disabled: locked,
+      onclick: () => post({ type: 'pickFolder' }) }, 'Choose Model Folder…')),
+    field('ft-mode', 'Mode', mode, isPreset(form.base) ? 'A new model trains every weight.' : undefined),
+    form.mode === 'lora' && !isPreset(form.base)
+      ? field('ft-rank', 'LoRA rank', numberInput('ft-rank', form.loraRank, 1, FT_LIMITS.loraRank, '1', (v) => setForm({ loraRank: Math.round(v) })))
+      : null);
+
+  // Hyperparameters
+  const optimizer = h('select', { id: 'ft-optimizer', disabled: locked },
+    h('option', { value: 'adamw', selected: form.optimizer === 'adamw' }, 'AdamW'),
+    h('option', { value: 'sgd', selected: form.optimizer === 'sgd' }, 'SGD'));
+  optimizer.addEventListener('change', () => setForm({ optimizer: optimizer.value as 'adamw' | 'sgd' }));
+  mount(hyper.body,
+    field('ft-steps', 'Steps', numberInput('ft-steps', form.steps, 1, FT_LIMITS.steps, '1', (v) => setForm({ steps: Math.round(v) }))),
+    field('ft-lr', 'Learning rate', numberInput('ft-lr', form.lr, 1e-6, FT_LIMITS.lr.max, 'any', (v) => setForm({ lr: v }))),
+    field('ft-optimizer', 'Optimizer', optimizer),
+    field('ft-seed', 'Seed', numberInput('ft-seed', form.seed, 0, FT_LIMITS.seed, '1', (v) => setForm({ seed: Math.round(v) }))),
+    h('p', { class: 'hint' }, preset ? `Batch ${preset.batch} × block ${preset.block} tokens (from the preset).`
+      : 'Batch 8 × block up to 128 tokens (shorter files use shorter blocks).'));
+  hyper.body.querySelectorAll<HTMLInputElement>('input, select').forEach((el) => { el.disabled = locked; });
+
+  // Probe
+  const prompt = h('textarea', { id: 'ft-prompt', rows: 2, maxlength: FT_LIMITS.prompt, disabled: locked });
+  prompt.value = form.prompt;
+  prompt.addEventListener('change', () => setForm({ prompt: prompt.value || state.form.prompt }));
+  const target = h('input', { id: 'ft-target', type: 'text', maxlength: FT_LIMITS.target, value: form.target, disabled: locked });
+  target.addEventListener('change', () => setForm({ target: target.value || state.form.target }));
+  mount(probe.body,
+    h('p', { class: 'hint' }, 'The next-token distribution at the prompt\u2019s end, before and after training.'),
+    field('ft-prompt', 'Prompt', prompt), field('ft-target', 'Target', target));
+}
+
+function renderControls(): void {
+  const { phase } = state.run;
+  const active = isActive(phase);
+  const canStart = !active && !!state.context?.file && !state.context.fileProblem;
+  mount(controls,
+    h('button', { type: 'button', id: 'ft-start', 'aria-label': 'Start training', disabled: !canStart,
+      title: state.context?.file ? '' : 'Choose a training file first', onclick: start }, 'Start'),
+    h('button', { type: 'button', id: 'ft-pause', class: 'secondary', disabled: phase !== 'running' && phase !== 'paused',
+      'aria-label': phase === 'paused' ? 'Resume training' : 'Pause training',
+      onclick: () => post({ type: phase === 'paused' ? 'resume' : 'pause' }) }, phase === 'paused' ? 'Resume' : 'Pause'),
+    h('button', { type: 'button', id: 'ft-stop', class: 'secondary', 'aria-label': 'Stop training',
+      disabled: !(phase === 'starting' || phase === 'running' || phase === 'paused'), onclick: () => post({ type: 'stop' }) }, 'Stop'));
+}
+
+function start(): void {
+  // Inputs commit on change; a value typed but not yet committed counts too.
+  (document.activeElement as HTMLElement | null)?.blur();
+  post({ type: 'start', settings: state.form });
+}
+
+const eta = (s: number) => (s >= 90 ? `${Math.round(s / 60)} min` : `${Math.max(0, Math.round(s))} s`);
+
+function renderProgress(): void {
+  const r = state.run;
+  app.dataset.phase = r.phase;
+  const phaseText: Record<string, string> = {
+    idle: '', starting: 'Starting…', running: 'Training…', paused: 'Paused.', stopping: 'Stopping after this step…',
+    probing: 'Probing the trained model…', finished: r.result?.message ?? 'Finished.', failed: '',
+  };
+  status.textContent = r.busy || phaseText[r.phase] || '';
+  if (r.phase === 'idle') {
+    mount(progress.body, h('p', { class: 'muted' }, 'Choose a file and press Start.'));
+  } else {
+    const l = r.last;
+    const stat = (label: string, value: string, id: string) => h('div', { class: 'stat', id }, h('span', { class: 'stat-label' }, label), h('span', { class: 'stat-value' }, value));
+    const meter = h('progress', { id: 'ft-meter', max: Math.max(1, r.steps), value: l?.step ?? 0, 'aria-label': 'Training progress' });
+    mount(progress.body,
+      h('p', { class: 'muted' }, `${r.fileName}${r.batch ? ` · batch ${r.batch} × block ${r.block}` : ''}`),
+      meter,
+      h('div', { class: 'stats' },
+        stat('Step', `${l?.step ?? 0} / ${r.steps}`, 'ft-stat-step'),
+        stat('Loss', l ? l.loss.toFixed(3) : '–', 'ft-stat-loss'),
+        stat('Val loss', l?.valLoss != null ? l.valLoss.toFixed(3) : '–', 'ft-stat-val'),
+        stat('Tokens/s', l ? String(l.tokensPerSec) : '–', 'ft-stat-tps'),
+        stat('ETA', l && r.phase !== 'finished' ? eta(l.etaSec) : '–', 'ft-stat-eta')),
+      lossCurve(r.train, r.val, Math.max(1, r.steps), width()),
+      curveLegend(),
+      ...r.notes.map((n) => h('p', { class: 'notice', role: 'note' }, n)),
+      r.error ? h('p', { class: 'error', role: 'alert' }, r.error) : null);
+  }
+}
+
+function renderResults(): void {
+  const r = state.run;
+  const done = r.phase === 'finished' && r.result?.exported;
+  mount(results.body,
+    probeView(r.before, r.after, isActive(r.phase)),
+    done ? h('div', { class: 'buttons' },
+      h('button', { type: 'button', id: 'ft-explain', onclick: () => post({ type: 'explain' }) }, 'Explain with This Model'),
+      h('button', { type: 'button', id: 'ft-save', class: 'secondary', onclick: () => post({ type: 'save' }) }, 'Save…')) : null,
+    r.savedTo ? h('p', { class: 'muted', id: 'ft-saved' }, `Saved to ${r.savedTo}`) : null);
+}
+
+function width(): number {
+  return Math.max(200, Math.floor(progress.body.getBoundingClientRect().width || 300));
+}
+
+function renderAll(): void {
+  keepingFocus(() => { renderForm(); renderControls(); renderProgress(); renderResults(); });
+}
+
+window.addEventListener('message', (event: MessageEvent) => {
+  const msg = event.data as FineTuneHostToView;
+  if (typeof msg !== 'object' || msg === null || typeof msg.type !== 'string') return;
+  const wasActive = isActive(state.run.phase);
+  state = reduce(state, msg);
+  save();
+  if (msg.type === 'progress') {
+    renderProgress();
+    if (state.run.phase === 'running' && !wasActive) keepingFocus(renderControls);
+    return;
+  }
+  if (msg.type === 'context' || wasActive !== isActive(state.run.phase)) keepingFocus(renderForm);
+  keepingFocus(() => { renderControls(); renderProgress(); renderResults(); });
+});
+
+let lastWidth = 0;
+new ResizeObserver(() => {
+  const w = width();
+  if (w !== lastWidth) { lastWidth = w; renderProgress(); }
+}).observe(app);
+
+renderAll();
+post({ type: 'ready' });
