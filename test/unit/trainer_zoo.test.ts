@@ -2,14 +2,15 @@
 // computes the same logits as the trainer's graph.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { readLlama2cCheckpoint } from '../../src/core/importers/llama2c';
+import { importLlama2c, readLlama2cCheckpoint } from '../../src/core/importers/llama2c';
+import { Trainer } from '../../src/core/trainer/trainer';
 import { readLlama2cTokenizer, llama2cTokenizerFiles } from '../../src/core/tokenizers/llama2c';
 import { loadTokenizer } from '../../src/core/tokenizers/load';
-import { writeModelFolder, MODEL_FILE } from '../../src/core/models/folder';
+import { writeModelFolder, MODEL_FILE, readModelFolderConfig, readWeightsFromOnnx } from '../../src/core/models/folder';
 import { headSize, numKvHeads, numLayers, ModelConfig, Weights } from '../../src/core/models/config';
 import { buildModelGraph, initWeights } from '../../src/core/trainer/model';
 import { presetConfig } from '../../src/core/trainer/presets';
@@ -84,6 +85,33 @@ test('a GPT-2 trained from scratch exports to a model whose logits equal the tra
     let worst = 0;
     for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i] - exported[i]));
     assert.ok(worst < 1e-4, `max |logit difference| ${worst}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('LoRA fine-tuning an imported model folder teaches it the name too; only the adapted weights change', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zoo-lora-'));
+  try {
+    await importLlama2c({ checkpoint: join(MODELS, 'stories260K.bin'), tokenizer: join(MODELS, 'tok512.bin'), out: join(dir, 'base') });
+    writeFileSync(join(dir, 'zoo.txt'), TEXT);
+    const t = await Trainer.create({ file: join(dir, 'zoo.txt'), from: join(dir, 'base'), lora: 4, steps: 30, lr: 1e-2,
+      out: join(dir, 'tuned'), batch: 2, threads: 2 });
+    const r = await t.run();
+    await t.dispose();
+    assert.equal(r.status, 'done');
+    const config = readModelFolderConfig(join(dir, 'tuned'));
+    const base = readWeightsFromOnnx(readFileSync(join(dir, 'base', MODEL_FILE)), config);
+    const tuned = readWeightsFromOnnx(readFileSync(join(dir, 'tuned', MODEL_FILE)), config);
+    for (const [k, v] of base) {
+      const same = v.data.every((x, i) => x === tuned.get(k)!.data[i]);
+      assert.equal(same, !/attention\.w[qkvo]$/.test(k), `${k} ${same ? 'unchanged' : 'changed'}`);
+    }
+    const tok = loadTokenizer(llama2cTokenizerFiles(readLlama2cTokenizer(readFileSync(join(MODELS, 'tok512.bin')))));
+    const ids: number[] = tok.encode(TEXT);
+    const named = ids.findIndex((_, i) => tok.decode(ids.slice(0, i + 1)).endsWith('named'));
+    const logits = await exportedLogits(join(dir, 'tuned', MODEL_FILE), config, ids.slice(0, named + 1));
+    assert.equal(argmax(logits.subarray(named * config.vocab_size)), ids[named + 1]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
