@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { DocumentAnalyses } from './documentAnalyses';
 import { explainTarget } from './documentText';
 import { ExplainPanel, type ExplainPanelState } from './explainPanel';
+import { FineTuneView, type FineTuneViewState } from './fineTuneView';
 import { LossHeatmap } from './heatmap';
 import { EXPLAIN_FROM_HERE, type ExplainFromHereArgs, TokenHover } from './hover';
 import { Log, UserError } from './log';
@@ -24,6 +25,8 @@ export interface TokenLensApi {
   heatmapDecorationCount(): number;
   hoverText(uri: string, line: number, character: number): Promise<string | undefined>;
   modelState(): ModelState;
+  /** The Toy Fine-tune view as the host sees it. */
+  fineTuneState(): FineTuneViewState;
   activationMs: number;
 }
 
@@ -35,7 +38,8 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
   const panel = new ExplainPanel(context, models, log);
   const hover = new TokenHover(models, analyses, log);
   const heatmap = new LossHeatmap(models, analyses, log);
-  context.subscriptions.push(log, models, analyses, panel, hover, heatmap);
+  const fineTune = new FineTuneView(context, models, log, (text) => panel.explain(text));
+  context.subscriptions.push(log, models, analyses, panel, hover, heatmap, fineTune);
 
   const command = (id: string, what: string, run: (...args: never[]) => unknown) =>
     context.subscriptions.push(vscode.commands.registerCommand(id, async (...args: never[]) => {
@@ -74,10 +78,7 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
 
   command('tokenLens.showLog', 'Show Log', () => log.channel.show());
 
-  command('tokenLens.fineTuneOnFile', 'Fine-tune on This File', async (uri: vscode.Uri) => {
-    log.info(`Fine-tune requested on ${uri?.toString() ?? '(no file)'}`);
-    await vscode.commands.executeCommand('tokenLens.fineTune.focus');
-  });
+  command('tokenLens.fineTuneOnFile', 'Fine-tune on This File', (uri?: vscode.Uri) => fineTune.useFile(uri));
 
   const activationMs = performance.now() - started;
   log.info(`Activated in ${activationMs.toFixed(1)} ms`);
@@ -91,6 +92,7 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
       return found?.contents.map((c) => (typeof c === 'string' ? c : c.value)).join('\n');
     },
     modelState: () => models.state,
+    fineTuneState: () => fineTune.state,
     activationMs,
   };
 }

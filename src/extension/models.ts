@@ -16,6 +16,17 @@ export const RECOMMENDED_MODELS = [
 
 export type ModelState = 'none' | 'loading' | 'ready' | 'error';
 
+/** Remembers a model trained in Toy Fine-tune (newest first) so "Select Model…" lists it. */
+export async function rememberTrainedModel(state: vscode.Memento, ref: string, label: string): Promise<void> {
+  const trained = state.get<{ ref: string; label?: string }[]>(TRAINED_MODELS_KEY, []);
+  await state.update(TRAINED_MODELS_KEY, [{ ref, label }, ...trained.filter((t) => t.ref !== ref)].slice(0, 12));
+}
+
+/** Makes `ref` the current model: writes the `tokenLens.model` setting, which every view follows. */
+export async function useModel(ref: string): Promise<void> {
+  await vscode.workspace.getConfiguration('tokenLens').update('model', ref, vscode.ConfigurationTarget.Global);
+}
+
 /** `~/x` and `./x` become absolute folders; anything else is passed on (a Hub id or an absolute folder). */
 export function resolveModelRef(ref: string, workspaceFolder?: string): string {
   const r = ref.trim();
@@ -124,11 +135,13 @@ export class Models implements vscode.Disposable {
           const abort = new AbortController();
           token.onCancellationRequested(() => abort.abort());
           const { ModelSession } = await loadRuntime();
+          this.log.info(`  runtime loaded (${Date.now() - started} ms)`);
           const loading = ModelSession.load(ref, {
             cacheDir, offline, signal: abort.signal,
             onProgress: (p) => {
               if (p.status === 'progress' && p.file) progress.report({ message: `${p.file} ${Math.round(p.progress ?? 0)}%` });
               else if (p.message) progress.report({ message: p.message });
+              if (p.status !== 'progress') this.log.info(`  ${p.status}${p.file ? ` ${p.file}` : ''}${p.message ? `: ${p.message}` : ''} (${Date.now() - started} ms)`);
             },
           });
           // Cancel answers at once even if a step inside the runtime ignores the signal; a session that

@@ -1,0 +1,219 @@
+// Hosts the Toy Fine-tune side view: keeps the chosen file and base folder, runs one FineTuneJob at a time
+// (the training itself runs in a worker thread), and forwards its messages to the view.
+import { randomBytes } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { PRESETS } from '../core/trainer/presets';
+import { readTextFile } from '../core/trainer/data';
+import { emptyRun, foldRun, ftMessage, isActive, validateFineTuneMessage, webviewHtml, type FineTuneContext,
+  type FineTuneHostToView, type FineTuneSettings, type FineTuneViewToHost, type RunSnapshot } from '../protocol';
+import { resourceSource } from './explainPanel';
+import { FineTuneJob, saveModel, tokenLensFolderProblem } from './fineTuneJob';
+import type { Log } from './log';
+import { rememberTrainedModel, useModel, type Models } from './models';
+
+export const FINE_TUNE_VIEW = 'tokenLens.fineTune';
+
+/** What the host knows about the view (the test hook's answer). */
+export interface FineTuneViewState {
+  file?: string;
+  folder?: string;
+  phase: RunSnapshot['phase'];
+  step: number;
+  out?: string;
+  result?: RunSnapshot['result'];
+  visible: boolean;
+}
+
+export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposable {
+  private view?: vscode.WebviewView;
+  private viewDisposables: vscode.Disposable[] = [];
+  private file?: string;
+  private fileProblem?: string;
+  private folder?: string;
+  private run: RunSnapshot = emptyRun();
+  private job?: FineTuneJob;
+  private out?: string;
+  private readonly registration: vscode.Disposable;
+
+  constructor(private readonly context: vscode.ExtensionContext, private readonly models: Models, private readonly log: Log,
+    private readonly explain: (text: string) => Promise<unknown>) {
+    this.registration = vscode.window.registerWebviewViewProvider(FINE_TUNE_VIEW, this);
+  }
+
+  get state(): FineTuneViewState {
+    return { file: this.file, folder: this.folder, phase: this.run.phase, step: this.run.last?.step ?? 0, out: this.out,
+      result: this.run.result, visible: this.view?.visible ?? false };
+  }
+
+  /** The training file (explorer command, active editor); shows the view. */
+  async useFile(uri: vscode.Uri | undefined): Promise<void> {
+    uri ??= vscode.window.activeTextEditor?.document.uri;
+    if (!uri || uri.scheme !== 'file') {
+      this.fileProblem = uri ? `${uri.toString()} is not a file on disk: save it first.` : 'Open a text file in an editor, or choose one.';
+    } else {
+      this.file = uri.fsPath;
+      this.fileProblem = fileProblem(uri.fsPath);
+    }
+    await vscode.commands.executeCommand(`${FINE_TUNE_VIEW}.focus`);
+    this.postContext();
+  }
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    for (const d of this.viewDisposables) d.dispose();
+    this.view = view;
+    const root = this.context.extensionUri;
+    view.webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(root, 'dist'), vscode.Uri.joinPath(root, 'media')] };
+    const asUri = (...p: string[]) => view.webview.asWebviewUri(vscode.Uri.joinPath(root, ...p)).toString();
+    view.webview.html = webviewHtml({
+      cspSource: resourceSource(view.webview.cspSource), nonce: randomBytes(18).toString('base64url'),
+      scriptUri: asUri('dist', 'webview', 'finetune.js'), styleUri: asUri('dist', 'webview', 'finetune.css'), title: 'Toy Fine-tune',
+    });
+    this.viewDisposables = [
+      view.webview.onDidReceiveMessage((raw) => void this.receive(raw)),
+      view.onDidDispose(() => { this.view = undefined; }),
+      vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('tokenLens.model')) this.postContext(); }),
+    ];
+    if (!this.file && vscode.window.activeTextEditor?.document.uri.scheme === 'file') {
+      this.file = vscode.window.activeTextEditor.document.uri.fsPath;
+      this.fileProblem = fileProblem(this.file);
+    }
+  }
+
+  private async receive(raw: unknown): Promise<void> {
+    const msg = validateFineTuneMessage(raw);
+    if (msg instanceof Error) {
+      this.log.channel.warn(`Toy Fine-tune view sent an invalid message (ignored): ${msg.message}`);
+      return;
+    }
+    try {
+      await this.handle(msg);
+    } catch (err) {
+      this.log.channel.error(`Toy Fine-tune, ${msg.type}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+      this.post(ftMessage('error', { message: err instanceof Error ? err.message : String(err) }));
+    }
+  }
+
+  private async handle(msg: FineTuneViewToHost): Promise<void> {
+    switch (msg.type) {
+      case 'ready':
+        // The view restored its own saved state; the host's is the truth (a run may have moved on meanwhile).
+        this.postContext();
+        this.view?.webview.postMessage(ftMessage('snapshot', { run: this.run }));
+        return;
+      case 'useActiveFile': return this.useFile(undefined);
+      case 'pickFile': {
+        const uris = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: false, canSelectMany: false, openLabel: 'Train on This File' });
+        if (uris?.[0]) await this.useFile(uris[0]);
+        return;
+      }
+      case 'pickFolder': {
+        const uris = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Fine-tune This Model' });
+        const folder = uris?.[0]?.fsPath;
+        if (!folder) return;
+        const problem = tokenLensFolderProblem(folder);
+        if (problem) throw new Error(problem);
+        this.folder = folder;
+        this.postContext();
+        return;
+      }
+      case 'start': return this.start(msg.settings);
+      case 'stop': this.job?.stop(); return;
+      case 'pause': this.job?.pause(); return;
+      case 'resume': this.job?.resume(); return;
+      case 'save': return this.save();
+      case 'explain': {
+        const out = this.finishedOut();
+        await useModel(out);
+        await this.explain(this.run.settings?.prompt ?? '');
+        return;
+      }
+    }
+  }
+
+  /** Starts a run; resolves when it has ended (the tests wait on this). */
+  async start(settings: FineTuneSettings): Promise<void> {
+    if (this.job && isActive(this.run.phase)) throw new Error('A training run is already going: stop it first.');
+    if (!this.file) throw new Error('Choose a training file first.');
+    const problem = fileProblem(this.file);
+    if (problem) throw new Error(problem);
+    let from: string | undefined;
+    if (settings.base === 'current') {
+      from = this.models.configuredRef();
+      const p = from ? tokenLensFolderProblem(from) : 'No current model: select one first.';
+      if (p) throw new Error(p);
+    } else if (settings.base === 'folder') {
+      if (!this.folder) throw new Error('Choose a model folder first.');
+      from = this.folder;
+    }
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+    const name = `${path.basename(this.file).replace(/\.[^.]*$/, '')}-${from ? path.basename(from) : settings.base}-${stamp}`;
+    const out = vscode.Uri.joinPath(this.context.globalStorageUri, 'trained', name).fsPath;
+    this.out = out;
+    this.post(ftMessage('runStarting', { settings, fileName: path.basename(this.file), steps: settings.steps }));
+    this.log.info(`Toy Fine-tune: training on ${this.file}${from ? ` from ${from}` : ` (${settings.base}, from scratch)`} into ${out}`);
+    const job = new FineTuneJob({ file: this.file, out, from, settings,
+      cacheDir: vscode.Uri.joinPath(this.context.globalStorageUri, 'models').fsPath }, (m) => this.post(m));
+    this.job = job;
+    const result = await job.done;
+    if (result?.exported) await rememberTrainedModel(this.context.globalState, out, `${name} (Toy Fine-tune)`);
+    this.log.info(`Toy Fine-tune: ${result ? result.message : `failed: ${this.run.error}`}`);
+  }
+
+  private finishedOut(): string {
+    if (!this.out || this.run.phase !== 'finished' || !this.run.result?.exported || !existsSync(this.out)) {
+      throw new Error('No trained model yet: run training to the end (or stop it) first.');
+    }
+    return this.out;
+  }
+
+  private async save(): Promise<void> {
+    const out = this.finishedOut();
+    const uris = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Save Model Here' });
+    if (!uris?.[0]) return;
+    const dest = path.join(uris[0].fsPath, path.basename(out));
+    if (existsSync(dest)) throw new Error(`${dest} already exists: choose another folder.`);
+    await saveModel(out, dest);
+    await rememberTrainedModel(this.context.globalState, dest, path.basename(dest));
+    this.post(ftMessage('saved', { path: dest }));
+  }
+
+  private contextMessage(): FineTuneContext {
+    const ref = this.models.configuredRef();
+    const reason = ref ? tokenLensFolderProblem(ref) : undefined;
+    return {
+      file: this.file ? { path: this.file, name: path.basename(this.file) } : null,
+      fileProblem: this.fileProblem,
+      current: ref ? { ref, usable: !reason, reason } : null,
+      folder: this.folder ?? null,
+      presets: Object.entries(PRESETS).map(([name, p]) => ({ name, layers: p.n_layer, heads: p.n_head, embd: p.n_embd, block: p.block_size, batch: p.batch_size })),
+    };
+  }
+
+  private postContext(): void {
+    void this.view?.webview.postMessage(ftMessage('context', this.contextMessage()));
+  }
+
+  private post(m: FineTuneHostToView): void {
+    this.run = foldRun(this.run, m);
+    void this.view?.webview.postMessage(m);
+  }
+
+  dispose(): void {
+    void this.job?.kill();
+    for (const d of this.viewDisposables) d.dispose();
+    this.registration.dispose();
+  }
+}
+
+/** Why a file cannot be trained on (binary, empty, not UTF-8, missing), checked before a worker starts. */
+export function fileProblem(file: string): string | undefined {
+  try {
+    if (statSync(file).isDirectory()) return `${path.basename(file)} is a folder: choose a text file.`;
+    readTextFile(file, 1024 * 1024);
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
