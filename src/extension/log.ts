@@ -21,7 +21,7 @@ export class Log implements vscode.Disposable {
   /** Logs the full error and shows its short form with a way to the details. */
   report(context: string, err: unknown): void {
     if (err instanceof Cancelled || isAbort(err)) {
-      this.channel.info(`${context}: cancelled`);
+      this.channel.info(`${context}: cancelled (${err instanceof Error ? err.message : String(err)})`);
       void vscode.window.showInformationMessage(`Token Lens: ${context} cancelled.`);
       return;
     }
@@ -40,5 +40,5 @@ export class Log implements vscode.Disposable {
 }
 
 export function isAbort(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'AbortError' || /aborted/i.test(err.message));
+  return err instanceof Error && err.name === 'AbortError';
 }
