@@ -36,6 +36,10 @@ test('Reshape, Transpose, Slice, Split, Concat', async () => {
     const [a, b, c] = split(p.x, 1, 3);
     return concat([mul(a, b), slice(p.x, 1, 1, 4), c], 1);
   } });
+  await gradcheck({ params: { x: [6, 2] }, build: (_, p) => {
+    const [a, , c] = split(p.x, 0, 3);   // an unused part gets a zero gradient
+    return mul(a, c);
+  } });
 });
 
 test('Gather (embedding) accumulates repeated ids', async () => {

@@ -11,8 +11,14 @@ import { GraphBuilder, INT64, AttrValue } from '../onnx/builder';
 export type DType = 'float32' | 'float64';
 const ELEM: Record<DType, number> = { float32: onnx.TensorProto.DataType.FLOAT, float64: onnx.TensorProto.DataType.DOUBLE };
 
+/**
+ * A gradient emitted only when the value receiving it is reached, i.e. after every sibling output of a
+ * multi-output op has delivered its own gradient (see `split`).
+ */
+export interface Deferred { emit: () => string }
+
 /** Emits the gradients of an op's inputs (null where not needed) from the gradient of its output. */
-export type GradFn = (g: string, needs: boolean[]) => (string | null)[];
+export type GradFn = (g: string, needs: boolean[]) => (string | Deferred | null)[];
 
 export class Value {
   readonly requiresGrad: boolean;
@@ -116,11 +122,11 @@ export class Tape {
       }
     };
     visit(loss);
-    const pending = new Map<Value, string[]>([[loss, [this.constant(new Array(loss.size).fill(1), loss.shape)]]]);
+    const pending = new Map<Value, (string | Deferred)[]>([[loss, [this.constant(new Array(loss.size).fill(1), loss.shape)]]]);
     const grads = new Map<Value, string>();
     for (let i = order.length - 1; i >= 0; i--) {
       const v = order[i];
-      const parts = pending.get(v);
+      const parts = pending.get(v)?.map((p) => (typeof p === 'string' ? p : p.emit()));
       if (!parts) continue;
       const g = parts.length === 1 ? parts[0] : this.op('Sum', parts);
       grads.set(v, g);
@@ -130,7 +136,7 @@ export class Tape {
       v.parents.forEach((p, j) => {
         if (!needs[j] || !pg[j]) return;
         const list = pending.get(p) ?? [];
-        list.push(pg[j]!);
+        if (!list.includes(pg[j]!)) list.push(pg[j]!);
         pending.set(p, list);
       });
     }

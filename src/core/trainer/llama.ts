@@ -2,7 +2,7 @@
 import type { LlamaConfig } from '../models/config';
 import { Value } from './autodiff';
 import { add, mul, sub, matmul } from './ops';
-import { reshape, transpose, slice, concat } from './shape';
+import { reshape, transpose, split, concat } from './shape';
 import { attention, gather, rmsNorm, silu } from './nn';
 import type { ModelWeights } from './params';
 
@@ -20,7 +20,7 @@ export function rope(x: Value, theta: number): Value {
   }
   const c = x.t.constValue(cos, [T, half, 1]), s = x.t.constValue(sin, [T, half, 1]);
   const pairs = reshape(x, [B, H, T, half, 2]);
-  const x0 = slice(pairs, 4, 0, 1), x1 = slice(pairs, 4, 1, 2);
+  const [x0, x1] = split(pairs, 4, 2);
   const y0 = sub(mul(x0, c), mul(x1, s));
   const y1 = add(mul(x0, s), mul(x1, c));
   return reshape(concat([y0, y1], 4), [B, H, T, hd]);

@@ -1,5 +1,5 @@
 // Ops that only move values around: their gradients move them back.
-import { Value } from './autodiff';
+import { Deferred, Value } from './autodiff';
 
 export function reshape(x: Value, shape: number[]): Value {
   const t = x.t;
@@ -29,11 +29,20 @@ export function slice(x: Value, axis: number, start: number, end: number): Value
   });
 }
 
-/** Splits x into equal parts along an axis. */
+/** Splits x into equal parts along an axis; the parts' gradients are concatenated back (zeros for unused parts). */
 export function split(x: Value, axis: number, parts: number): Value[] {
+  const t = x.t;
   const ax = axis < 0 ? axis + x.shape.length : axis;
-  const n = x.shape[ax] / parts;
-  return Array.from({ length: parts }, (_, i) => slice(x, ax, i * n, (i + 1) * n));
+  const shape = x.shape.map((d, i) => (i === ax ? d / parts : d));
+  const names = t.b.node('Split', [x.name, t.b.constInt64(new Array(parts).fill(shape[ax]))], { axis: ax }, parts);
+  const grads: (string | null)[] = new Array(parts).fill(null);
+  const joined: Deferred = {
+    emit: () => t.op('Concat', grads.map((g) => g ?? t.zeros(shape)), { axis: ax }),
+  };
+  return names.map((name, i) => new Value(t, name, shape, [x], (g) => {
+    grads[i] = g;
+    return [joined];
+  }));
 }
 
 export function concat(xs: Value[], axis: number): Value {
