@@ -36,14 +36,17 @@ export function optimStep(cfg: OptimConfig, state: OptimState, params: Params, g
 function adamw(c: AdamWConfig, t: number, p: Float32Array, g: ArrayLike<number>, m: Float32Array, v: Float32Array,
   lr: number): void {
   const { beta1: b1, beta2: b2, eps } = c;
+  const a1 = 1 - b1, a2 = 1 - b2;
   const decay = 1 - lr * c.weightDecay;
-  const bc1 = 1 - Math.pow(b1, t), bc2 = Math.sqrt(1 - Math.pow(b2, t));
-  const stepSize = lr / bc1;
-  for (let i = 0; i < p.length; i++) {
+  const stepSize = lr / (1 - Math.pow(b1, t)), invBc2 = 1 / Math.sqrt(1 - Math.pow(b2, t));
+  const n = p.length;
+  for (let i = 0; i < n; i++) {
     const gi = g[i];
-    const mi = (m[i] = b1 * m[i] + (1 - b1) * gi);
-    const vi = (v[i] = b2 * v[i] + (1 - b2) * gi * gi);
-    p[i] = p[i] * decay - stepSize * mi / (Math.sqrt(vi) / bc2 + eps);
+    const mi = b1 * m[i] + a1 * gi;
+    const vi = b2 * v[i] + a2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i] * decay - (stepSize * mi) / (Math.sqrt(vi) * invBc2 + eps);
   }
 }
 
