@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { CHECKPOINT_FILE } from '../core/trainer/checkpoint';
 import { TrainerClient } from '../core/trainer/client';
+import { readTextFile } from '../core/trainer/data';
 import type { TrainOptions } from '../core/trainer/trainer';
 import { ftMessage, probeFrom, type FineTuneHostToView, type FineTuneSettings, type ProbeResult, type RunResult } from '../protocol/finetune';
 
@@ -141,4 +142,15 @@ export async function probe(folder: string, s: Pick<FineTuneSettings, 'prompt' |
 export async function saveModel(out: string, dest: string): Promise<void> {
   // The checkpoint stays with the run: a saved model is the exported folder alone.
   await cp(out, dest, { recursive: true, filter: (src) => !src.endsWith(CHECKPOINT_FILE) });
+}
+
+/** Why a file cannot be trained on (binary, empty, not UTF-8, missing), checked before a worker starts. */
+export function fileProblem(file: string): string | undefined {
+  try {
+    // Reading the first MB (sampled beyond) is enough to refuse binaries and empty files.
+    readTextFile(file, 1024 * 1024);
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
 }

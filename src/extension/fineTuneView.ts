@@ -1,15 +1,14 @@
 // Hosts the Toy Fine-tune side view: keeps the chosen file and base folder, runs one FineTuneJob at a time
 // (the training itself runs in a worker thread), and forwards its messages to the view.
 import { randomBytes } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { PRESETS } from '../core/trainer/presets';
-import { readTextFile } from '../core/trainer/data';
 import { emptyRun, foldRun, ftMessage, isActive, validateFineTuneMessage, webviewHtml, type FineTuneContext,
   type FineTuneHostToView, type FineTuneSettings, type FineTuneViewToHost, type RunSnapshot } from '../protocol';
 import { resourceSource } from './explainPanel';
-import { FineTuneJob, saveModel, tokenLensFolderProblem } from './fineTuneJob';
+import { fileProblem, FineTuneJob, saveModel, tokenLensFolderProblem } from './fineTuneJob';
 import type { Log } from './log';
 import { rememberTrainedModel, useModel, type Models } from './models';
 
@@ -204,16 +203,5 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
     void this.job?.kill();
     for (const d of this.viewDisposables) d.dispose();
     this.registration.dispose();
-  }
-}
-
-/** Why a file cannot be trained on (binary, empty, not UTF-8, missing), checked before a worker starts. */
-export function fileProblem(file: string): string | undefined {
-  try {
-    if (statSync(file).isDirectory()) return `${path.basename(file)} is a folder: choose a text file.`;
-    readTextFile(file, 1024 * 1024);
-    return undefined;
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
   }
 }

@@ -225,7 +225,8 @@ export function foldRun(run: RunSnapshot, msg: FineTuneHostToView): RunSnapshot 
     case 'snapshot': return msg.run;
     case 'runStarting':
       return { ...emptyRun(), phase: 'starting', settings: msg.settings, fileName: msg.fileName, steps: msg.steps };
-    case 'started': return { ...run, phase: run.phase === 'starting' ? 'running' : run.phase, batch: msg.batch, block: msg.block, notes: msg.notes };
+    case 'started':
+      return { ...run, phase: run.phase === 'starting' ? 'running' : run.phase, batch: msg.batch, block: msg.block, notes: msg.notes, busy: '' };
     case 'progress': {
       const { type: _, ...last } = msg;
       return {

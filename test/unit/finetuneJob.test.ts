@@ -9,7 +9,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { importLlama2c } from '../../src/core/importers/llama2c';
 import { CHECKPOINT_FILE } from '../../src/core/trainer/checkpoint';
-import { FineTuneJob, saveModel, tokenLensFolderProblem } from '../../src/extension/fineTuneJob';
+import { fileProblem, FineTuneJob, saveModel, tokenLensFolderProblem } from '../../src/extension/fineTuneJob';
 import { defaultSettings, emptyRun, foldRun, type FineTuneHostToView, validateFineTuneMessage } from '../../src/protocol/finetune';
 
 const shared = join(__dirname, '../../../shared/models/stories260K');
@@ -74,7 +74,9 @@ test('fine-tuning stories260K on one sentence: the probe shows " Zoo" rise to th
   assert.equal(tokenLensFolderProblem(saved), undefined);
 });
 
-test('the host stays responsive while the worker trains (event-loop delay p99 under 50 ms)', async () => {
+// A toy step takes 100+ ms here: training on this thread would put every step's time into the delay. The bounds leave
+// room for the scheduling noise of a shared 2-core machine.
+test('the host stays responsive while the worker trains (event-loop delay p50 under 20 ms, p99 under 75 ms)', async () => {
   const file = join(dir, 'rhyme.txt');
   writeFileSync(file, 'Twinkle, twinkle, little star, how I wonder what you are!\n'.repeat(40));
   const h = monitorEventLoopDelay({ resolution: 5 });
@@ -91,7 +93,8 @@ test('the host stays responsive while the worker trains (event-loop delay p99 un
   assert.equal(steps, 60);
   const p99 = h.percentile(99) / 1e6;
   assert.ok(h.count > 50, `${h.count} samples`);
-  assert.ok(p99 < 50, `event-loop delay p99 ${p99.toFixed(1)} ms while training`);
+  assert.ok(h.percentile(50) / 1e6 < 20, `event-loop delay p50 ${(h.percentile(50) / 1e6).toFixed(1)} ms while training`);
+  assert.ok(p99 < 75, `event-loop delay p99 ${p99.toFixed(1)} ms while training`);
   console.log(`event-loop delay while training: p50 ${(h.percentile(50) / 1e6).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${(h.max / 1e6).toFixed(1)} ms`);
 });
 
@@ -136,4 +139,14 @@ test('the view\'s start message is validated field by field', () => {
   assert.match(String(validateFineTuneMessage({ type: 'start' })), /settings must be an object/);
   assert.match(String(validateFineTuneMessage({ type: 'rm -rf' })), /unknown message type/);
   assert.match(String(validateFineTuneMessage(null)), /must be an object/);
+});
+
+test('files are checked before a worker starts: binary, empty, folders and missing files are refused', () => {
+  const write = (name: string, data: string | Uint8Array) => { const p = join(dir, name); writeFileSync(p, data); return p; };
+  assert.equal(fileProblem(write('ok.txt', 'hello\n')), undefined);
+  assert.match(fileProblem(write('b.bin', Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, 0, 1])))!, /binary/);
+  assert.match(fileProblem(write('e.txt', ''))!, /empty/);
+  assert.match(fileProblem(dir)!, /folder/);
+  assert.match(fileProblem(join(dir, 'nope.txt'))!, /does not exist/);
+  assert.match(tokenLensFolderProblem(dir)!, /not a model folder/);
 });

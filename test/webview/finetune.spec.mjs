@@ -1,0 +1,192 @@
+// The Toy Fine-tune view in a real browser (Chromium via playwright-core), under the production CSP, fed with
+// messages recorded from a real stories260K fine-tuning run (test/webview/fixtures/finetune.json, see
+// make-finetune-fixtures.ts). Run: node --import tsx --test test/webview/finetune.spec.mjs
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import { chromium } from 'playwright-core';
+import protocol from '../../src/protocol/index.ts';
+
+const { validateFineTuneMessage, webviewHtml } = protocol; // a CommonJS module under tsx
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+const fixture = JSON.parse(fs.readFileSync(path.join(here, 'fixtures', 'finetune.json'), 'utf8'));
+const shots = process.env.TL_SHOTS || fs.mkdtempSync(path.join(os.tmpdir(), 'token-lens-shots-'));
+let server, browser, base;
+
+before(async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'token-lens-finetune-'));
+  await esbuild.build({ entryPoints: [path.join(root, 'webview/finetune/main.ts')], bundle: true, platform: 'browser',
+    format: 'iife', target: 'es2022', outfile: path.join(out, 'finetune.js'), logLevel: 'warning' });
+  const files = {
+    '/dist/finetune.js': [path.join(out, 'finetune.js'), 'text/javascript'],
+    '/dist/finetune.css': [path.join(out, 'finetune.css'), 'text/css'],
+    '/stub.js': [path.join(here, 'finetune-stub.js'), 'text/javascript'],
+  };
+  const fixtureJs = `window.__fixture = ${JSON.stringify(fixture)};`;
+  server = http.createServer((req, res) => {
+    const url = new URL(req.url, base);
+    const theme = /^\/themes\/(dark|light|hc)\.css$/.exec(url.pathname);
+    if (url.pathname === '/') {
+      const nonce = 'TestNonce0123456789abcdef';
+      let html = webviewHtml({ cspSource: base, nonce, scriptUri: `${base}/dist/finetune.js`, styleUri: `${base}/dist/finetune.css`, title: 'Toy Fine-tune' });
+      html = html.replace('<link rel="stylesheet"', `<link rel="stylesheet" href="${base}/themes/${url.searchParams.get('theme') || 'dark'}.css">\n<link rel="stylesheet"`)
+        .replace(`<script nonce="${nonce}" src`, `<script nonce="${nonce}" src="${base}/fixture.js"></script>\n<script nonce="${nonce}" src="${base}/stub.js"></script>\n<script nonce="${nonce}" src`);
+      res.writeHead(200, { 'content-type': 'text/html' }).end(html);
+    } else if (url.pathname === '/fixture.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(fixtureJs);
+    } else if (theme) {
+      res.writeHead(200, { 'content-type': 'text/css' }).end(fs.readFileSync(path.join(here, 'themes', `${theme[1]}.css`)));
+    } else if (files[url.pathname]) {
+      res.writeHead(200, { 'content-type': files[url.pathname][1] }).end(fs.readFileSync(files[url.pathname][0]));
+    } else if (url.pathname === '/favicon.ico') res.writeHead(204).end();
+    else res.writeHead(404).end();
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${server.address().port}`;
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu',
+    '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+async function open(query = '', viewport = { width: 360, height: 1400 }) {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await page.goto(`${base}/?${query}`);
+  await page.locator('#ft-file').waitFor();
+  return { page, context, errors };
+}
+
+async function checkClean(page, errors) {
+  const posted = await page.evaluate(() => window.__posted);
+  for (const m of posted) assert.ok(!(validateFineTuneMessage(m) instanceof Error), JSON.stringify(m));
+  assert.deepEqual(await page.evaluate(() => window.__violations), []);
+  assert.deepEqual(errors, []);
+  return posted;
+}
+
+const run = fixture.run;
+const probes = run.filter((m) => m.type === 'probe');
+const progress = run.filter((m) => m.type === 'progress');
+
+test('a run from start to finish: live curve and stats, Pause/Stop states, the probe before and after', async () => {
+  const { page, context, errors } = await open();
+  assert.equal(await page.locator('#ft-file').textContent(), 'zoo.txt');
+  // Fine-tuning the current model (the recorded run did too).
+  await page.locator('#ft-base').selectOption('current');
+  assert.equal(await page.locator('#ft-steps').inputValue(), '40', 'fine-tuning defaults to few steps');
+  await page.locator('#ft-steps').fill('30');
+  await page.locator('#ft-steps').press('Tab');
+  assert.equal(await page.locator('#ft-stop').isDisabled(), true);
+  await page.locator('button[aria-label="Start training"]').click();
+  const start = (await page.evaluate(() => window.__posted)).find((m) => m.type === 'start');
+  assert.deepEqual(start.settings, run[0].settings, 'the form sends what the recorded run used');
+  assert.equal(await page.locator('#app').getAttribute('data-phase'), 'starting');
+  assert.equal(await page.locator('#ft-start').isDisabled(), true);
+  assert.equal(await page.locator('#ft-base').isDisabled(), true, 'settings lock while a run goes');
+
+  // Up to step 10: the before probe is shown, the curve has 10 points, pause and stop are live.
+  await page.evaluate(() => window.__release('progress', 10));
+  await page.waitForFunction(() => document.querySelector('#ft-stat-step .stat-value')?.textContent === '10 / 30');
+  assert.equal(await page.locator('#app').getAttribute('data-phase'), 'running');
+  assert.equal((await page.locator('.curve-train').getAttribute('points')).trim().split(' ').length, 10);
+  assert.equal(await page.locator('#ft-stat-loss .stat-value').textContent(), progress[9].loss.toFixed(3));
+  assert.equal(await page.locator('#ft-stat-tps .stat-value').textContent(), String(progress[9].tokensPerSec));
+  assert.match(await page.locator('#ft-loss-curve').getAttribute('aria-label'), /train loss .* at step 10 of 30/);
+  const b = probes[0].probe;
+  assert.match(await page.locator('#ft-probe-before .target-prob').textContent(), /P\(“·Zoo”\)/);
+  assert.equal(await page.locator('#ft-probe-before .probe-top li').count(), b.top.length);
+  assert.equal(await page.locator('#ft-probe-before .probe-top .cand-text').first().textContent(), b.top[0].text.replace(/ /g, '·'));
+  assert.equal(await page.locator('#ft-stop').isDisabled(), false);
+  await page.locator('#ft-pause').click();
+  await page.waitForFunction(() => document.querySelector('#ft-pause')?.getAttribute('aria-label') === 'Resume training');
+  assert.equal(await page.locator('#ft-pause').textContent(), 'Resume');
+  await page.locator('#ft-pause').click();
+  await page.waitForFunction(() => document.querySelector('#ft-pause')?.getAttribute('aria-label') === 'Pause training');
+
+  // The rest of the run: the after probe puts the target first, Save and Explain appear.
+  await page.evaluate(() => window.__release('finished'));
+  await page.locator('#ft-explain').waitFor();
+  assert.equal(await page.locator('#app').getAttribute('data-phase'), 'finished');
+  const a = probes[1].probe;
+  assert.equal(a.targetRank, 1);
+  assert.equal(await page.locator('#ft-probe-after .probe-top li').first().getAttribute('class'), 'hit');
+  assert.match(await page.locator('#ft-probe-after .probe-target').textContent(), /rank 1/);
+  // The loss table has one row per token, before and after.
+  assert.equal(await page.locator('#ft-probe-losses tbody tr').count(), b.tokens.length);
+  const lastRow = await page.locator('#ft-probe-losses tbody tr').last().locator('td').allTextContents();
+  assert.deepEqual(lastRow, [b.tokens.at(-1).loss.toFixed(2), a.tokens.at(-1).loss.toFixed(2)]);
+  assert.equal(await page.locator('.curve-val-dot').count(), run.filter((m) => m.type === 'progress' && m.valLoss !== null)
+    .reduce((n, m, i, all) => n + (i === 0 || all[i - 1].valLoss !== m.valLoss ? 1 : 0), 0));
+  assert.equal(await page.locator('#ft-start').isDisabled(), false, 'a new run can start');
+  await page.locator('#ft-save').click();
+  await page.locator('#ft-explain').click();
+  const posted = await checkClean(page, errors);
+  assert.deepEqual(posted.slice(-2), [{ type: 'save' }, { type: 'explain' }]);
+  await page.screenshot({ path: path.join(shots, 'finetune-dark.png'), fullPage: true });
+
+  // Hide/show: the reloaded view renders the same run from its saved state.
+  await page.reload();
+  await page.locator('#ft-explain').waitFor();
+  assert.equal(await page.locator('#ft-stat-step .stat-value').textContent(), '30 / 30');
+  assert.equal((await page.locator('.curve-train').getAttribute('points')).trim().split(' ').length, 30);
+  await checkClean(page, errors);
+  await context.close();
+});
+
+test('keyboard: Tab reaches every control, each with a name; light and high-contrast themes render', async () => {
+  for (const theme of ['light', 'hc']) {
+    const { page, context, errors } = await open(`theme=${theme}&body=${theme === 'hc' ? 'vscode-high-contrast' : 'vscode-light'}`);
+    await page.locator('#ft-base').selectOption('current');
+    await page.locator('#ft-mode').selectOption('lora');
+    await page.locator('#ft-rank').waitFor();
+    const reached = new Set();
+    await page.locator('#ft-use-active').focus();
+    for (let i = 0; i < 20; i++) {
+      const info = await page.evaluate(() => {
+        const el = document.activeElement;
+        const label = el.id ? document.querySelector(`label[for="${el.id}"]`)?.textContent : null;
+        return { id: el.id, name: el.getAttribute('aria-label') || label || el.textContent.trim() };
+      });
+      assert.ok(info.name, `${info.id} has an accessible name`);
+      reached.add(info.id);
+      await page.keyboard.press('Tab');
+    }
+    for (const id of ['ft-use-active', 'ft-pick-file', 'ft-base', 'ft-pick-folder', 'ft-mode', 'ft-rank', 'ft-steps', 'ft-lr',
+      'ft-optimizer', 'ft-seed', 'ft-prompt', 'ft-target', 'ft-start']) assert.ok(reached.has(id), `Tab reaches ${id}`);
+    await page.keyboard.press('Shift+Tab');
+    await page.locator('#ft-start').focus();
+    await page.keyboard.press('Enter');
+    const start = (await page.evaluate(() => window.__posted)).find((m) => m.type === 'start');
+    assert.equal(start.settings.mode, 'lora');
+    assert.equal(start.settings.loraRank, 8);
+    await page.evaluate(() => window.__release('finished'));
+    await page.locator('#ft-explain').waitFor();
+    await page.screenshot({ path: path.join(shots, `finetune-${theme}.png`), fullPage: true });
+    await checkClean(page, errors);
+    await context.close();
+  }
+});
+
+test('a refused file: the message shows and Start stays disabled', async () => {
+  const { page, context, errors } = await open();
+  await page.evaluate((ctx) => window.__send({ ...ctx, fileProblem: '/x/blob.bin looks like a binary file (it contains NUL bytes): train on text or code.' }), fixture.context);
+  await page.getByRole('alert').waitFor();
+  assert.match(await page.getByRole('alert').textContent(), /binary file/);
+  assert.equal(await page.locator('#ft-start').isDisabled(), true);
+  await checkClean(page, errors);
+  await context.close();
+});
