@@ -63,24 +63,25 @@ export class Tape {
     return new Value(this, name, shape);
   }
 
-  /** A float constant of the tape's dtype, stored in the graph. */
-  constant(values: ArrayLike<number>, shape: number[]): string {
+  /** A float constant of the tape's dtype, stored once in the graph (small ones by value, large ones by `key`). */
+  constant(values: ArrayLike<number>, shape: number[], key?: string): string {
     const small = values.length <= 16;
-    const key = small ? `${shape}:${Array.from(values)}` : '';
-    if (small && this.consts.has(key)) return this.consts.get(key)!;
+    if (!small && key) key = `${shape}:${key}`;
+    else key = small ? `${shape}:${Array.from(values)}` : undefined;
+    if (key && this.consts.has(key)) return this.consts.get(key)!;
     const data = this.dtype === 'float32' ? Float32Array.from(values) : Float64Array.from(values);
     const name = this.b.fresh('c');
     this.b.initializers.push({ name, dims: shape, dataType: this.elem,
       rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
-    if (small) this.consts.set(key, name);
+    if (key) this.consts.set(key, name);
     return name;
   }
 
   scalar(c: number): string { return this.constant([c], []); }
 
   /** A constant as a Value (no gradient), e.g. a causal mask or RoPE tables. */
-  constValue(values: ArrayLike<number>, shape: number[]): Value {
-    return new Value(this, this.constant(values, shape), shape);
+  constValue(values: ArrayLike<number>, shape: number[], key?: string): Value {
+    return new Value(this, this.constant(values, shape, key), shape);
   }
 
   op(type: string, inputs: string[], attrs: Record<string, AttrValue> = {}): string {

@@ -18,7 +18,7 @@ export function rope(x: Value, theta: number): Value {
       sin[p * half + i] = Math.sin(angle);
     }
   }
-  const c = x.t.constValue(cos, [T, half, 1]), s = x.t.constValue(sin, [T, half, 1]);
+  const c = x.t.constValue(cos, [T, half, 1], `rope_cos_${theta}`), s = x.t.constValue(sin, [T, half, 1], `rope_sin_${theta}`);
   const pairs = reshape(x, [B, H, T, half, 2]);
   const [x0, x1] = split(pairs, 4, 2);
   const y0 = sub(mul(x0, c), mul(x1, s));

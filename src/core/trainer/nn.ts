@@ -120,7 +120,7 @@ export function attention(q: Value, k: Value, v: Value, onProbs?: (p: Value) => 
   const Hkv = k.shape[1], rep = H / Hkv;
   const qg = reshape(scale(q, 1 / Math.sqrt(hd)), [B, Hkv, rep * T, hd]);
   const scores = matmul(qg, transpose(k, [0, 1, 3, 2]));
-  const probs = softmax(add(scores, q.t.constValue(causalMask(T, rep), [rep * T, T])));
+  const probs = softmax(add(scores, q.t.constValue(causalMask(T, rep), [rep * T, T], 'causal_mask')));
   onProbs?.(probs);
   const y = reshape(matmul(probs, v), [B, H, T, hd]);
   return reshape(transpose(y, [0, 2, 1, 3]), [B * T, H * hd]);
