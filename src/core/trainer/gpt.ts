@@ -34,8 +34,9 @@ export function gptForward(c: GPT2Config, w: ModelWeights, ids: Value, B: number
   const linear = (v: Value, name: string) => add(w.linear(v, name + '.weight'), w.get(name + '.bias'));
   for (let i = 0; i < c.n_layer; i++) {
     const p = `h.${i}.`;
-    const [q, k, v] = split(linear(ln(x, p + 'ln_1'), p + 'attn.c_attn'), 1, 3)
-      .map((m) => transpose(reshape(m, [B, T, H, hd]), [0, 2, 1, 3]));
+    // One transpose brings q, k and v to [B,H,T,hd] together: [B,T,3,H,hd] -> [3,B,H,T,hd].
+    const qkv = transpose(reshape(linear(ln(x, p + 'ln_1'), p + 'attn.c_attn'), [B, T, 3, H, hd]), [2, 0, 3, 1, 4]);
+    const [q, k, v] = split(qkv, 0, 3).map((m) => reshape(m, [B, H, T, hd]));
     x = add(x, linear(attention(q, k, v, w.onProbs), p + 'attn.c_proj'));
     const h = gelu(linear(ln(x, p + 'ln_2'), p + 'mlp.c_fc'));
     x = add(x, add(matmul(h, w.get(p + 'mlp.c_proj.weight')), w.get(p + 'mlp.c_proj.bias')));
