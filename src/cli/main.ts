@@ -102,6 +102,11 @@ async function tokenizerFor(config: import('../core/models/config').ModelConfig,
     const { gpt2TokenizerFiles } = await import('../core/tokenizers/gpt2');
     return gpt2TokenizerFiles();
   }
+  if (config.arch === 'llama') {
+    const { llama2cTokenizerFiles } = await import('../core/tokenizers/llama2c');
+    const { syntheticLlamaTokenizer } = await import('../core/tokenizers/synthetic');
+    return llama2cTokenizerFiles(syntheticLlamaTokenizer(config.vocab_size));
+  }
   throw new UsageError(`this preset has a ${config.vocab_size}-token vocabulary: give --tokenizer FILE (a llama2.c tokenizer.bin of that size)`);
 }
 

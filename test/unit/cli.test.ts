@@ -1,0 +1,82 @@
+// The token-lens command line, run as a user would (through tsx on the sources).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+
+const root = path.resolve(__dirname, '../..');
+const shared = path.resolve(root, '../shared/models/stories260K');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-cli-'));
+const model = path.join(tmp, 'stories260K');
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], {
+    encoding: 'utf8', cwd: root, env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache') },
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+before(() => {
+  const r = cli('import-llama2c', '--checkpoint', path.join(shared, 'stories260K.bin'), '--tokenizer', path.join(shared, 'tok512.bin'), '--out', model);
+  assert.equal(r.code, 0, r.err);
+});
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+test('explain --json --attention prints the documented shape', () => {
+  const text = 'Once upon a time, there was a little girl named';
+  const r = cli('explain', '--model', model, '--json', '--attention', '--top-k', '4', text);
+  assert.equal(r.code, 0, r.err);
+  const j = JSON.parse(r.out);
+  assert.equal(j.model, model);
+  assert.equal(j.tokens[0].text, '<s>');
+  assert.deepEqual([j.tokens[0].prob, j.tokens[0].rank, j.tokens[0].loss], [null, null, null]);
+  for (const t of j.tokens.slice(1)) {
+    assert.deepEqual(Object.keys(t), ['id', 'text', 'start', 'end', 'prob', 'rank', 'loss']);
+    assert.ok(t.prob > 0 && t.prob <= 1 && t.rank >= 1 && Math.abs(t.loss + Math.log(t.prob)) < 1e-6);
+  }
+  const losses = j.tokens.slice(1).map((t: { loss: number }) => t.loss);
+  assert.ok(Math.abs(j.meanLoss - losses.reduce((a: number, b: number) => a + b, 0) / losses.length) < 1e-9);
+  assert.equal(j.next.length, 4);
+  assert.equal(j.next[0].text, ' Lily');
+  assert.equal(j.attention.layers, 5);
+  assert.equal(j.attention.heads, 8);
+  const T = j.tokens.length;
+  assert.equal(j.attention.weights[4][7].length, T);
+  assert.equal(j.attention.weights[4][7][T - 1].length, T);
+});
+
+test('generate --greedy from an empty prompt starts the known story', () => {
+  const r = cli('generate', '--model', model, '--greedy', '--max-new-tokens', '20', '');
+  assert.equal(r.code, 0, r.err);
+  assert.ok(r.out.startsWith('Once upon a time, there was a little girl named Lily'), r.out);
+});
+
+test('write-random writes a loadable model of a real shape', () => {
+  const out = path.join(tmp, 'random-llama');
+  assert.equal(cli('write-random', '--arch', 'llama', '--preset', 'stories260K', '--out', out).code, 0);
+  const r = cli('explain', '--model', out, '--json', 'Hello');
+  assert.equal(r.code, 0, r.err);
+  assert.ok(JSON.parse(r.out).tokens.length > 1);
+});
+
+test('bad input: clear messages and non-zero exits', () => {
+  const missing = cli('explain', '--model', path.join(tmp, 'nope'), 'text');
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /Model folder not found/);
+  const empty = cli('explain', '--model', model, '');
+  assert.equal(empty.code, 2);
+  assert.match(empty.err, /empty/);
+  const unknown = cli('explain', '--model', model, '--bogus', 'x');
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.err, /bogus/);
+  const binary = path.join(tmp, 'blob.bin');
+  fs.writeFileSync(binary, Buffer.from([0x41, 0, 0x42]));
+  const bin = cli('explain', '--model', model, '--file', binary);
+  assert.equal(bin.code, 2);
+  assert.match(bin.err, /binary/);
+  const noCommand = cli('frobnicate');
+  assert.equal(noCommand.code, 2);
+  assert.equal(cli('write-random', '--arch', 'gpt2', '--preset', 'nope', '--out', path.join(tmp, 'x')).code, 2);
+});
