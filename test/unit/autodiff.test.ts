@@ -13,6 +13,7 @@ test('Add/Sub/Mul/Div broadcast and reduce their gradients back', async () => {
     build: (_, p) => add(mul(p.a, p.b), sub(p.c, p.a)) });
   await gradcheck({ params: { a: [2, 3, 4], b: [1, 4] }, init: positive, build: (_, p) => div(p.a, p.b) });
   await gradcheck({ params: { a: [3, 4] }, build: (_, p) => shift(scale(p.a, -1.5), 2) });
+  await gradcheck({ params: { a: [3] }, build: (_, p) => add(add(p.a, p.a), mul(p.a, p.a)) });   // one value used twice by one op
 });
 
 test('Exp, Log, Tanh, Rsqrt', async () => {

@@ -137,7 +137,9 @@ export class Tape {
       v.parents.forEach((p, j) => {
         if (!needs[j] || !pg[j]) return;
         const list = pending.get(p) ?? [];
-        if (!list.includes(pg[j]!)) list.push(pg[j]!);
+        // A deferred gradient is shared by sibling outputs and counts once; plain ones always add up
+        // (add(a, a) hands `a` the same gradient twice).
+        if (typeof pg[j] === 'string' || !list.includes(pg[j]!)) list.push(pg[j]!);
         pending.set(p, list);
       });
     }
