@@ -25,6 +25,8 @@ export const baseSettings = {
   'window.restoreWindows': 'none',
   'files.hotExit': 'off',
   'editor.minimap.enabled': false,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  'workbench.layoutControl.enabled': false,
 };
 
 function freePort() {

@@ -1,6 +1,6 @@
 // The real-VS-Code run: package + install the extension (or point at the repo with --dev), import stories260K
 // with the CLI, start one code-server, run the extension-host suite, then the UI scenarios; always stop it.
-// Assumes `npm run build` ran. Usage: node test/e2e/run.mjs [--dev] [--no-suite] [--no-ui] [--keep]
+// Assumes `npm run build` ran. Usage: node test/e2e/run.mjs [--dev] [--no-suite] [--no-ui] [--keep] [--verbose]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,16 +34,18 @@ function importModel() {
   return out;
 }
 
-function makeWorkspace(parent, name) {
+/** tokenLens.model is machine-overridable: a remote window may not take it from user settings, a folder's always count. */
+function makeWorkspace(parent, name, settings) {
   const dir = join(parent, name);
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(join(dir, '.vscode'), { recursive: true });
+  writeFileSync(join(dir, '.vscode', 'settings.json'), JSON.stringify(settings, null, 2));
   for (const [file, text] of Object.entries(workspaceFiles)) writeFileSync(join(dir, file), text);
   return dir;
 }
 
 function countSuite(lines) {
   const text = lines.join('\n');
-  const m = [...text.matchAll(/^(\d+) passed, (\d+) failed$/gm)].pop();
+  const m = [...text.matchAll(/^\[suite\] (\d+) passed, (\d+) failed$/gm)].pop();
   return { passed: m ? Number(m[1]) : 0, failed: m ? Number(m[2]) : 0, found: !!m };
 }
 
@@ -55,10 +57,8 @@ async function main() {
   setup();
   const model = importModel();
   const tmp = mkdtempSync(join(tmpdir(), 'token-lens-e2e-'));
-  const profile = makeProfile({
-    dir: join(tmp, 'cs'),
-    settings: { 'tokenLens.model': model, 'tokenLens.offline': true, 'editor.hover.delay': 300 },
-  });
+  const modelSettings = { 'tokenLens.model': model, 'tokenLens.offline': true };
+  const profile = makeProfile({ dir: join(tmp, 'cs'), settings: { ...modelSettings, 'editor.hover.delay': 300 } });
 
   let extensionPath = root;
   if (!argv.has('--dev')) {
@@ -80,8 +80,12 @@ async function main() {
     browser = await launchBrowser();
 
     if (suiteJs) {
-      const url = workbenchUrl(server.url, { folder: makeWorkspace(tmp, 'suite'), extensionDevelopmentPath: extensionPath, extensionTestsPath: suiteJs });
-      const { code, lines } = await runExtensionHostSuite(browser.context, url, { onLog: (l) => console.log(`  [host] ${l}`) });
+      const url = workbenchUrl(server.url, { folder: makeWorkspace(tmp, 'suite', modelSettings), extensionDevelopmentPath: extensionPath, extensionTestsPath: suiteJs });
+      const { code, lines } = await runExtensionHostSuite(browser.context, url, {
+        onLog: (l) => { if (l.startsWith('[suite] ') || argv.has('--verbose')) console.log(`  ${l}`); },
+      });
+      mkdirSync(resultsDir, { recursive: true });
+      writeFileSync(join(resultsDir, 'extension-host.log'), lines.join('\n') + '\n');
       const c = countSuite(lines);
       summary.passed += c.passed;
       summary.failed += c.failed;
@@ -90,7 +94,7 @@ async function main() {
     }
 
     if (!argv.has('--no-ui')) {
-      const ws = makeWorkspace(tmp, 'ui');
+      const ws = makeWorkspace(tmp, 'ui', modelSettings);
       const url = workbenchUrl(server.url, { folder: ws, extensionDevelopmentPath: argv.has('--dev') ? extensionPath : undefined });
       const page = await openWorkbench(browser.context, url);
       const results = await runScenarios({ page, dir: resultsDir, extensionPath });

@@ -35,7 +35,7 @@ async function textPoint(page, needle) {
 }
 
 async function firstCandidates(frame, n = 3) {
-  return frame.locator('#next .cand-text').evaluateAll((els, n) => els.slice(0, n).map((e) => e.textContent), n);
+  return frame.locator('#next ol.cands .cand-text').evaluateAll((els, n) => els.slice(0, n).map((e) => e.textContent), n);
 }
 
 export const scenarios = [
@@ -47,13 +47,14 @@ export const scenarios = [
       await cursorToEnd(page);
       await runCommand(page, 'Token Lens: Explain Next Token');
       const frame = webviewFrame(page);
-      await frame.locator('#next .cand-text').first().waitFor({ timeout: 120_000 });
+      await frame.locator('#next ol.cands .cand-text').first().waitFor({ timeout: 120_000 });
       let top = [];
       for (let i = 0; i < 40 && top[0] !== '·Lily'; i++) {
         top = await firstCandidates(frame);
         if (top[0] !== '·Lily') await page.waitForTimeout(250);
       }
       check(top[0] === '·Lily', `first candidates in the panel: ${JSON.stringify(top)}`);
+      await page.mouse.move(5, 5);
       await page.waitForTimeout(300);   // let the loss chart finish drawing
       return screenshot(page, dir, this.shot);
     },
@@ -83,7 +84,8 @@ export const scenarios = [
       await openFile(page, 'story.txt');
       const hover = page.locator('.monaco-hover:visible', { hasText: 'Next token here' });
       for (let i = 0; i < 8; i++) {
-        const p = await textPoint(page, 'Lily');
+        let p = null;
+        for (let t = 0; t < 40 && !p; t++) p = (await textPoint(page, 'Lily')) ?? (await page.waitForTimeout(250), null);
         check(p, '"Lily" is not on screen');
         await page.mouse.move(p.x - 40, p.y + 80);
         await page.mouse.move(p.x, p.y, { steps: 4 });
@@ -102,7 +104,8 @@ export const scenarios = [
       await page.mouse.move(5, 5);
       await page.keyboard.press('Escape');
       await openFile(page, 'story.txt');
-      const decorated = page.locator('.editor-group-container.active .view-lines span[class*="ced-"]');
+      // Range decorations with a background render as overlay divs whose class names start with "ced-".
+      const decorated = page.locator('.editor-group-container.active .monaco-editor [class*="ced-"]');
       await runCommand(page, 'Token Lens: Toggle Loss Heatmap');
       await decorated.first().waitFor({ timeout: 60_000 });
       const n = await decorated.count();
@@ -110,7 +113,8 @@ export const scenarios = [
       await page.waitForTimeout(300);
       const path = await screenshot(page, dir, this.shot);
       await runCommand(page, 'Token Lens: Toggle Loss Heatmap');
-      await decorated.first().waitFor({ state: 'detached', timeout: 10_000 });
+      await page.waitForFunction(() => !document.querySelector('.editor-group-container.active .monaco-editor [class*="ced-"]'),
+        null, { timeout: 10_000 });
       return path;
     },
   },
@@ -129,6 +133,15 @@ export const scenarios = [
   },
 ];
 
+/** A modal dialog left by a failed scenario would block every later one. */
+async function dismissDialogs(page) {
+  for (let i = 0; i < 3 && await page.locator('.monaco-dialog-box').count(); i++) {
+    await page.locator('.monaco-dialog-box .dialog-buttons a, .monaco-dialog-box .dialog-buttons button').first().click().catch(() => {});
+    await page.waitForTimeout(200);
+  }
+  await page.keyboard.press('Escape');
+}
+
 /** Runs every scenario in order on one page; a failed one still leaves a screenshot (suffix -failed). */
 export async function runScenarios(ctx, log = console.log) {
   const results = [];
@@ -137,6 +150,7 @@ export async function runScenarios(ctx, log = console.log) {
     if (why) { results.push({ name: s.name, skipped: why }); log(`skip - ${s.name}: ${why}`); continue; }
     const t0 = Date.now();
     try {
+      await dismissDialogs(ctx.page);
       const shot = await s.run.call(s, ctx);
       results.push({ name: s.name, ok: true, ms: Date.now() - t0, shot });
       log(`ok - ${s.name} (${Date.now() - t0} ms) ${shot}`);

@@ -10,7 +10,7 @@ export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** A fresh Chromium profile; close() also removes it. */
-export async function launchBrowser({ viewport = { width: 1400, height: 900 } } = {}) {
+export async function launchBrowser({ viewport = { width: 1600, height: 1000 } } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'token-lens-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.TOKEN_LENS_CHROMIUM ?? chromiumPath, headless: true, args: CHROMIUM_ARGS, viewport,

@@ -13,6 +13,10 @@ const COMMANDS = ['tokenLens.explainNextToken', 'tokenLens.toggleLossHeatmap', '
 
 let api: TokenLensApi;
 
+/** Suite output goes through the workbench log with everything else; the prefix tells it apart. */
+export const SUITE_PREFIX = '[suite] ';
+const note = (line: string) => console.log(SUITE_PREFIX + line);
+
 function workspaceFile(name: string): vscode.Uri {
   const folder = vscode.workspace.workspaceFolders?.[0];
   assert(folder, 'no workspace folder is open');
@@ -37,6 +41,9 @@ test('the extension activates and exposes its test API', async () => {
   api = await ext.activate();
   assert(typeof api?.lastAnalysis === 'function', 'activate() did not return the TokenLensApi');
   assert(api.modelState() !== 'error', `model state is ${api.modelState()}`);
+  const model = vscode.workspace.getConfiguration('tokenLens').get<string>('model');
+  note(`tokenLens.model = ${JSON.stringify(model)}`);
+  assert(model, 'tokenLens.model is not set: the model would have to be picked by hand');
 });
 
 test('every contributed command is registered', async () => {
@@ -51,7 +58,7 @@ test('Explain Next Token opens the panel with an analysis whose top candidate is
   const analysis = await eventually(() => api.lastAnalysis(), 'an analysis in the Explain panel', 90_000);
   assert(analysis.text === PROMPT, `analysed ${JSON.stringify(analysis.text)}`);
   const top = analysis.topK(analysis.tokens.length - 1, 5);
-  console.log(`top-5 after the prompt: ${top.map((c) => `${JSON.stringify(c.text)} ${c.prob.toFixed(3)}`).join(', ')}`);
+  note(`top-5 after the prompt: ${top.map((c) => `${JSON.stringify(c.text)} ${c.prob.toFixed(3)}`).join(', ')}`);
   assert(top[0]?.text === ' Lily', `top candidate is ${JSON.stringify(top[0]?.text)}`);
   assert(Number.isFinite(analysis.meanLoss) && analysis.meanLoss > 0, `mean loss ${analysis.meanLoss}`);
   const state = api.panelState();
@@ -86,6 +93,6 @@ test('the loss heatmap decorates the tokens and toggling it again removes them',
 }, 90_000);
 
 export async function run(): Promise<void> {
-  const summary = await runTests((line) => console.log(line));
+  const summary = await runTests(note);
   if (summary.failed > 0) throw new Error(`${summary.failed} of ${summary.passed + summary.failed} extension-host tests failed`);
 }
