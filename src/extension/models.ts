@@ -22,9 +22,17 @@ export async function rememberTrainedModel(state: vscode.Memento, ref: string, l
   await state.update(TRAINED_MODELS_KEY, [{ ref, label }, ...trained.filter((t) => t.ref !== ref)].slice(0, 12));
 }
 
-/** Makes `ref` the current model: writes the `tokenLens.model` setting, which every view follows. */
+/**
+ * Makes `ref` the current model: writes the `tokenLens.model` setting, which every view follows. It writes where
+ * the setting is set now, since a workspace value would hide a new user value.
+ */
 export async function useModel(ref: string): Promise<void> {
-  await vscode.workspace.getConfiguration('tokenLens').update('model', ref, vscode.ConfigurationTarget.Global);
+  // configuredRef() reads the first folder's value: write it the same way.
+  const config = vscode.workspace.getConfiguration('tokenLens', vscode.workspace.workspaceFolders?.[0]?.uri);
+  const where = config.inspect<string>('model');
+  const target = where?.workspaceFolderValue !== undefined ? vscode.ConfigurationTarget.WorkspaceFolder
+    : where?.workspaceValue !== undefined ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  await config.update('model', ref, target);
 }
 
 /** `~/x` and `./x` become absolute folders; anything else is passed on (a Hub id or an absolute folder). */
