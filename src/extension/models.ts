@@ -27,7 +27,7 @@ export async function rememberTrainedModel(state: vscode.Memento, ref: string, l
  * the setting is set now, since a workspace value would hide a new user value.
  */
 export async function useModel(ref: string): Promise<void> {
-  // configuredRef() reads the first folder's value: write it the same way.
+  // A folder-level value can only be read and written with the folder as scope.
   const config = vscode.workspace.getConfiguration('tokenLens', vscode.workspace.workspaceFolders?.[0]?.uri);
   const where = config.inspect<string>('model');
   const target = where?.workspaceFolderValue !== undefined ? vscode.ConfigurationTarget.WorkspaceFolder
