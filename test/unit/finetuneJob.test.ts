@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { importLlama2c } from '../../src/core/importers/llama2c';
 import { CHECKPOINT_FILE } from '../../src/core/trainer/checkpoint';
 import { fileProblem, FineTuneJob, saveModel, tokenLensFolderProblem } from '../../src/extension/fineTuneJob';
-import { defaultSettings, emptyRun, foldRun, type FineTuneHostToView, validateFineTuneMessage } from '../../src/protocol/finetune';
+import { defaultSettings, emptyRun, foldRun, type FineTuneHostToView, type ProbeResult, validateFineTuneMessage } from '../../src/protocol/finetune';
 
 const shared = join(__dirname, '../../../shared/models/stories260K');
 const dir = mkdtempSync(join(tmpdir(), 'finetune-'));
@@ -72,6 +72,18 @@ test('fine-tuning stories260K on one sentence: the probe shows " Zoo" rise to th
   assert.ok(readdirSync(join(dir, 'zoo-out')).includes(CHECKPOINT_FILE));
   assert.ok(!readdirSync(saved).includes(CHECKPOINT_FILE));
   assert.equal(tokenLensFolderProblem(saved), undefined);
+});
+
+test('LoRA (rank 4) on stories260K also puts the target first', async () => {
+  const base = await stories();
+  const probes: ProbeResult[] = [];
+  const job = new FineTuneJob({ file: join(dir, 'zoo.txt'), out: join(dir, 'lora-out'), from: base,
+    settings: { ...defaultSettings('current'), mode: 'lora', loraRank: 4, lr: 1e-2, steps: 40 }, cacheDir: join(dir, 'cache'),
+    threads: 1, createWorker }, (m) => { if (m.type === 'probe') probes.push(m.probe); });
+  assert.equal((await job.done)?.status, 'done');
+  assert.ok(probes[0].targetRank! > 1);
+  assert.equal(probes[1].targetRank, 1);
+  assert.ok(probes[1].targetProb! > 0.5);
 });
 
 // A toy step takes 100+ ms here: training on this thread would put every step's time into the delay. The bounds leave
