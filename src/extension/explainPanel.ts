@@ -200,10 +200,7 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
       this.selected = Math.min(this.selected, analysis.tokens.length - 1);
       this.postAnalysis(analysis);
       const note = describeWindow(analysis.window, analysis.tokens.length, text.length);
-      if (note) {
-        this.log.info(note);
-        void vscode.window.showInformationMessage(`Token Lens: ${note}`);
-      }
+      if (note) this.log.notify(note);
       return analysis;
     } catch (err) {
       if (request !== this.request) return undefined;

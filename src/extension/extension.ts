@@ -17,6 +17,7 @@ import type { Analysis } from './runtime';
  * - heatmapDecorationCount(): token ranges the loss heatmap decorated in its last update (0 when off);
  * - hoverText(uri, line, character): the hover's Markdown at a position (undefined: no hover there);
  * - modelState(): none | loading | ready | error;
+ * - lastMessage(): the last message Token Lens showed the user ({ severity, message }), if any;
  * - activationMs: how long `activate` took.
  */
 export interface TokenLensApi {
@@ -25,6 +26,7 @@ export interface TokenLensApi {
   heatmapDecorationCount(): number;
   hoverText(uri: string, line: number, character: number): Promise<string | undefined>;
   modelState(): ModelState;
+  lastMessage(): { severity: 'info' | 'error'; message: string } | undefined;
   /** The Toy Fine-tune view as the host sees it. */
   fineTuneState(): FineTuneViewState;
   activationMs: number;
@@ -92,6 +94,7 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
       return found?.contents.map((c) => (typeof c === 'string' ? c : c.value)).join('\n');
     },
     modelState: () => models.state,
+    lastMessage: () => log.lastShown,
     fineTuneState: () => fineTune.state,
     activationMs,
   };

@@ -82,6 +82,7 @@ export class Models implements vscode.Disposable {
   async session(): Promise<ModelSession> {
     let ref = this.configuredRef();
     if (!ref) {
+      this.log.info('No model configured (tokenLens.model): asking for one');
       const picked = await this.select();
       if (!picked) throw new Cancelled('No model selected');
       ref = this.configuredRef();

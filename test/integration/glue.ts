@@ -103,14 +103,14 @@ test('the surprisal heatmap decorates tokens and clears', async () => {
 
 test('a model folder that does not exist: error state and message, then recovery', async () => {
   const cfg = vscode.workspace.getConfiguration('tokenLens');
-  const good = cfg.get<string>('model');
+  const good = cfg.inspect<string>('model')?.globalValue;
   await cfg.update('model', '/nonexistent/model', vscode.ConfigurationTarget.Global);
   try {
     await showFile('prompt.txt');
     await explainAndWaitFor('a load error', () => api.modelState() === 'error');
     assert(/Model folder not found: \/nonexistent\/model/.test(api.lastMessage()?.message ?? ''), JSON.stringify(api.lastMessage()));
   } finally {
-    await cfg.update('model', good === cfg.inspect('model')?.globalValue ? good : undefined, vscode.ConfigurationTarget.Global);
+    await cfg.update('model', good, vscode.ConfigurationTarget.Global);
   }
   await explainAndWaitFor('the model back', () => api.modelState() === 'ready' && api.panelState()?.text === PROMPT);
 }, 90_000);
