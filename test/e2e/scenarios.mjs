@@ -7,28 +7,52 @@ import { cursorToEnd, openFile, runCommand, screenshot, webviewFrame } from './w
 export const PROMPT = 'Once upon a time, there was a little girl named';
 export const STORY = `${PROMPT} Lily. She liked to play outside.\n`;
 
+const TRAIN = Array.from({ length: 40 }, (_, i) => `${STORY}She had a dog called Max number ${i % 7}. `
+  + 'They went to the park and played with a red ball. At night Lily said thank you to her mom.\n').join('');
+
 /** Files the scenarios (and the extension-host suite) expect in the workspace folder. */
-export const workspaceFiles = { 'prompt.txt': PROMPT, 'story.txt': STORY };
+export const workspaceFiles = { 'prompt.txt': PROMPT, 'story.txt': STORY, 'train.txt': TRAIN };
+
+/** The first webview frame that contains `selector` (the Explain panel and the Fine-tune view may both be open). */
+async function webviewWith(page, selector, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const n = await page.locator('iframe.webview.ready').count();
+    for (let i = 0; i < n; i++) {
+      const frame = webviewFrame(page, i);
+      if (await frame.locator(selector).count().catch(() => 0)) return frame;
+    }
+    if (Date.now() > deadline) throw new Error(`no webview shows ${selector}`);
+    await page.waitForTimeout(250);
+  }
+}
 
 function check(cond, msg) {
   if (!cond) throw new Error(msg);
 }
 
-/** Screen coordinates of the middle of `needle` in the active editor's first line that contains it. */
+/** Screen coordinates of the second character of `needle` in the active editor (Monaco splits long runs of text). */
 async function textPoint(page, needle) {
   return page.evaluate((needle) => {
-    const editor = document.querySelector('.editor-group-container.active .monaco-editor .view-lines')
-      ?? document.querySelector('.monaco-editor .view-lines');
-    const walker = document.createTreeWalker(editor, NodeFilter.SHOW_TEXT);
-    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const editor = document.querySelector('.editor-group-container.active .monaco-editor .view-lines');
+    if (!editor) return null;
+    for (const line of editor.querySelectorAll('.view-line')) {
+      const nodes = [];
+      const walker = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) nodes.push(n);
       // Monaco renders spaces as U+00A0.
-      const i = n.textContent.replace(/\u00a0/g, ' ').indexOf(needle);
-      if (i < 0) continue;
-      const r = document.createRange();
-      r.setStart(n, i);
-      r.setEnd(n, i + needle.length);
-      const b = r.getBoundingClientRect();
-      return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
+      const text = nodes.map((n) => n.textContent).join('').replace(/\u00a0/g, ' ');
+      let at = text.indexOf(needle);
+      if (at < 0) continue;
+      at += Math.min(1, needle.length - 1);
+      for (const n of nodes) {
+        if (at >= n.textContent.length) { at -= n.textContent.length; continue; }
+        const r = document.createRange();
+        r.setStart(n, at);
+        r.setEnd(n, at + 1);
+        const b = r.getBoundingClientRect();
+        return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
+      }
     }
     return null;
   }, needle);
@@ -46,8 +70,7 @@ export const scenarios = [
       await openFile(page, 'prompt.txt');
       await cursorToEnd(page);
       await runCommand(page, 'Token Lens: Explain Next Token');
-      const frame = webviewFrame(page);
-      await frame.locator('#next ol.cands .cand-text').first().waitFor({ timeout: 120_000 });
+      const frame = await webviewWith(page, '#next ol.cands .cand-text', 120_000);
       let top = [];
       for (let i = 0; i < 40 && top[0] !== '·Lily'; i++) {
         top = await firstCandidates(frame);
@@ -63,10 +86,10 @@ export const scenarios = [
     name: 'the Explain panel shows attention',
     shot: 'attention.png',
     async run({ page, dir }) {
-      const frame = webviewFrame(page);
+      const frame = await webviewWith(page, '#attn');
       const att = frame.locator('#attn');
       await att.waitFor({ timeout: 30_000 });
-      await att.scrollIntoViewIfNeeded();
+      await att.evaluate((el) => el.scrollIntoView({ block: 'start' }));
       const canvas = frame.locator('#attn .heatmap-wrap canvas');
       const notice = frame.locator('#attn .notice');
       await canvas.or(notice).first().waitFor({ timeout: 60_000 });
@@ -108,8 +131,10 @@ export const scenarios = [
       const decorated = page.locator('.editor-group-container.active .monaco-editor [class*="ced-"]');
       await runCommand(page, 'Token Lens: Toggle Loss Heatmap');
       await decorated.first().waitFor({ timeout: 60_000 });
-      const n = await decorated.count();
-      check(n >= 10, `only ${n} decorated spans`);
+      // Adjacent tokens of one colour bucket merge into one overlay, so count the legend too.
+      const legend = page.locator('.statusbar-item', { hasText: 'mean loss' });
+      await legend.first().waitFor({ timeout: 10_000 });
+      check(await decorated.count() >= 1, 'no decorated ranges');
       await page.waitForTimeout(300);
       const path = await screenshot(page, dir, this.shot);
       await runCommand(page, 'Token Lens: Toggle Loss Heatmap');
@@ -119,15 +144,28 @@ export const scenarios = [
     },
   },
   {
-    name: 'the Toy Fine-tune view opens',
+    name: 'Toy Fine-tune trains a toy model on train.txt for 20 steps',
     shot: 'finetune.png',
     skip: ({ extensionPath }) => (existsSync(join(extensionPath, 'dist', 'webview', 'finetune.js')) ? false
-      : 'dist/webview/finetune.js is not built yet'),
+      : 'dist/webview/finetune.js is not built'),
     async run({ page, dir }) {
+      await openFile(page, 'train.txt');
       await runCommand(page, 'Token Lens: Focus on Toy Fine-tune View');
-      const frame = webviewFrame(page);
-      await frame.locator('body *').first().waitFor({ timeout: 30_000 });
-      await page.waitForTimeout(500);
+      const frame = await webviewWith(page, '#ft-start');
+      await frame.locator('#ft-use-active').click();
+      await frame.locator('#ft-file', { hasText: 'train.txt' }).waitFor({ timeout: 10_000 });
+      const steps = frame.locator('#ft-steps');
+      await steps.fill('20');
+      await steps.press('Tab');
+      await frame.locator('#ft-start').click();
+      await frame.locator('#app[data-phase="finished"], #app[data-phase="failed"]').waitFor({ timeout: 180_000 });
+      const phase = await frame.locator('#app').getAttribute('data-phase');
+      const error = await frame.locator('#app .error').allTextContents();
+      check(phase === 'finished', `training ended ${phase}: ${error.join(' ')}`);
+      const step = await frame.locator('#ft-stat-step .stat-value').textContent();
+      check(step?.trim() === '20 / 20', `step counter reads ${step}`);
+      await page.mouse.move(5, 5);
+      await page.waitForTimeout(300);
       return screenshot(page, dir, this.shot);
     },
   },

@@ -2,13 +2,15 @@
 // code-server's postinstall refuses Node < 24, so a Node 24 comes from the npm registry (it carries its
 // headers: npm_config_nodedir points node-gyp at them, so nothing is downloaded from elsewhere).
 // Usage: node test/e2e/setup.mjs            (prints what it does; safe to run again)
+// Needs root (or sudo) only when an apt package is missing.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const cacheDir = join(root, '.cache', 'e2e');
+// TOKEN_LENS_E2E_CACHE can point at a folder that outlives the checkout (CI), the install takes minutes.
+export const cacheDir = process.env.TOKEN_LENS_E2E_CACHE ?? join(root, '.cache', 'e2e');
 export const NODE_VERSION = process.env.TOKEN_LENS_E2E_NODE ?? '24.21.0';
 export const CODE_SERVER_VERSION = '4.139.1';
 const APT_PACKAGES = ['chromium', 'libkrb5-dev', 'build-essential'];
