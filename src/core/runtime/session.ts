@@ -66,7 +66,7 @@ export class ModelSession {
       model = await AutoModelForCausalLM.from_pretrained(prepared.folder, {
         local_files_only: true,
         dtype: 'fp32',
-        session_options: opts.threads ? { intraOpNumThreads: opts.threads } : {},
+        session_options: inferenceSessionOptions(opts.threads),
       });
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
@@ -199,6 +199,17 @@ export class ModelSession {
     this.cache.clear();
     await this.model.dispose();
   }
+}
+
+/**
+ * onnxruntime options for analysis sessions. Threads do not spin while waiting: the extension host and
+ * the editor share the machine, and on a busy machine spinning costs far more than it saves.
+ */
+export function inferenceSessionOptions(threads?: number): ort.InferenceSession.SessionOptions {
+  return {
+    ...(threads ? { intraOpNumThreads: threads } : {}),
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
 }
 
 function sessionOf(model: Model): ort.InferenceSession {
