@@ -58,7 +58,7 @@ export class Models implements vscode.Disposable {
     this.statusBar.name = 'Token Lens Model';
     this.statusBar.command = 'tokenLens.selectModel';
     this.disposables.push(vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('tokenLens.model') || e.affectsConfiguration('tokenLens.offline')) void this.unload();
+      if (['model', 'offline', 'hubEndpoint'].some((k) => e.affectsConfiguration(`tokenLens.${k}`))) void this.unload();
     }));
     this.render();
     this.statusBar.show();
@@ -133,7 +133,9 @@ export class Models implements vscode.Disposable {
   private async load(ref: string): Promise<ModelSession> {
     await this.unload();
     this.setState('loading', ref);
-    const offline = vscode.workspace.getConfiguration('tokenLens').get<boolean>('offline', false);
+    const config = vscode.workspace.getConfiguration('tokenLens');
+    const offline = config.get<boolean>('offline', false);
+    const remoteHost = config.get<string>('hubEndpoint', '').trim() || undefined;
     const cacheDir = vscode.Uri.joinPath(this.context.globalStorageUri, 'models').fsPath;
     this.log.info(`Loading model ${ref} (offline: ${offline}, cache: ${cacheDir})`);
     const started = Date.now();
@@ -146,11 +148,11 @@ export class Models implements vscode.Disposable {
           const { ModelSession } = await loadRuntime();
           this.log.info(`  runtime loaded (${Date.now() - started} ms)`);
           const loading = ModelSession.load(ref, {
-            cacheDir, offline, signal: abort.signal,
+            cacheDir, offline, remoteHost, signal: abort.signal,
             onProgress: (p) => {
               if (p.status === 'progress' && p.file) progress.report({ message: `${p.file} ${Math.round(p.progress ?? 0)}%` });
               else if (p.message) progress.report({ message: p.message });
-              if (p.status !== 'progress') this.log.info(`  ${p.status}${p.file ? ` ${p.file}` : ''}${p.message ? `: ${p.message}` : ''} (${Date.now() - started} ms)`);
+              if (p.status === 'done' || p.status === 'prepare' || p.status === 'ready') this.log.info(`  ${p.status}${p.file ? ` ${p.file}` : ''}${p.message ? `: ${p.message}` : ''} (${Date.now() - started} ms)`);
             },
           });
           // Cancel answers at once even if a step inside the runtime ignores the signal; a session that

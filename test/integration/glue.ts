@@ -1,6 +1,10 @@
 // Extension-host suite for the glue's edge cases: what is analysed, the messages users get, per-language
 // hover settings, the heatmap's surprisal style and a model that fails to load. Real stories260K model;
 // the workspace holds prompt.txt (exactly PROMPT) and story.txt (PROMPT + STORY_END), tokenLens.model set.
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { TokenLensApi } from '../../src/extension/extension';
 import { assert, eventually, runTests, test } from './runner';
@@ -114,6 +118,51 @@ test('a model folder that does not exist: error state and message, then recovery
   }
   await explainAndWaitFor('the model back', () => api.modelState() === 'ready' && api.panelState()?.text === PROMPT);
 }, 90_000);
+
+/** Serves a model folder the way the Hub does: /{owner}/{name}/resolve/{revision}/{file}. */
+async function serveHub(folder: string, id: string): Promise<{ server: Server; url: string; requested: string[] }> {
+  const requested: string[] = [];
+  const prefix = `/${id}/resolve/main/`;
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(req.url ?? '');
+    requested.push(path);
+    const file = path.startsWith(prefix) ? join(folder, path.slice(prefix.length)) : '';
+    if (!file || file.includes('..') || !existsSync(file)) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    const body = readFileSync(file);
+    res.writeHead(200, { 'content-length': body.length }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requested };
+}
+
+test('a Hub id is downloaded (from tokenLens.hubEndpoint) into the cache, and a missing one is reported', async () => {
+  const cfg = vscode.workspace.getConfiguration('tokenLens');
+  const saved = Object.fromEntries(['model', 'offline', 'hubEndpoint'].map((k) => [k, cfg.inspect(k)?.globalValue]));
+  const folder = cfg.get<string>('model')!;
+  const hub = await serveHub(folder, 'local-test/stories260K');
+  try {
+    await cfg.update('hubEndpoint', hub.url, vscode.ConfigurationTarget.Global);
+    await cfg.update('offline', false, vscode.ConfigurationTarget.Global);
+    await cfg.update('model', 'local-test/stories260K', vscode.ConfigurationTarget.Global);
+    await showFile('prompt.txt');
+    await explainAndWaitFor('the downloaded model analysing', () => api.modelState() === 'ready' && api.lastAnalysis()?.text === PROMPT, 90_000);
+    for (const f of ['config.json', 'tokenizer.json', 'onnx/model.onnx']) {
+      assert(hub.requested.includes(`/local-test/stories260K/resolve/main/${f}`), `${f} was not downloaded: ${hub.requested.join(', ')}`);
+    }
+    const a = api.lastAnalysis()!;
+    assert(a.topK(a.tokens.length - 1, 1)[0].text === ' Lily', 'the downloaded model predicts differently');
+
+    await cfg.update('model', 'local-test/missing', vscode.ConfigurationTarget.Global);
+    await explainAndWaitFor('a download error', () => api.modelState() === 'error', 60_000);
+    assert(/Could not download "local-test\/missing"/.test(api.lastMessage()?.message ?? ''), JSON.stringify(api.lastMessage()));
+  } finally {
+    hub.server.close();
+    for (const [k, v] of Object.entries(saved)) await cfg.update(k, v, vscode.ConfigurationTarget.Global);
+  }
+}, 150_000);
 
 export async function run(): Promise<void> {
   const summary = await runTests((line) => console.log(`[glue] ${line}`));
