@@ -92,8 +92,11 @@ export const scenarios = [
       await att.evaluate((el) => el.scrollIntoView({ block: 'start' }));
       const canvas = frame.locator('#attn .heatmap-wrap canvas');
       const notice = frame.locator('#attn .notice');
-      await canvas.or(notice).first().waitFor({ timeout: 60_000 });
-      check(await canvas.count() > 0, `no attention heatmap: ${await notice.textContent().catch(() => '')}`);
+      try {
+        await canvas.first().waitFor({ timeout: 60_000 });
+      } catch {
+        throw new Error(`no attention heatmap: ${(await notice.allTextContents()).join(' ') || 'nothing rendered'}`);
+      }
       const box = await canvas.first().boundingBox();
       check(box && box.width > 20 && box.height > 20, `attention canvas is ${JSON.stringify(box)}`);
       await page.waitForTimeout(300);
