@@ -4,7 +4,7 @@
 // Usage: node scripts/package.mjs [target ...] [--out DIR]     (default target: linux-x64; run `npm run build` first)
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -18,6 +18,13 @@ const ORT_BINARIES = {
   'win32-x64': 'win32/x64',
   'win32-arm64': 'win32/arm64',
 };
+// Windows builds also carry the DirectML execution provider (~38 MB). Neither onnxruntime.dll nor the binding
+// imports these (their PE import and delay-import tables name none of them): ORT loads them only when a session
+// asks for 'dml', and Token Lens runs on the CPU provider.
+const GPU_ONLY_FILES = new Set(['DirectML.dll', 'dxil.dll', 'dxcompiler.dll']);
+// On macOS the package holds libonnxruntime.<full version>.dylib as a byte-identical copy of libonnxruntime.1.dylib
+// (npm keeps no symlinks); the binding loads @rpath/libonnxruntime.1.dylib only.
+const DYLIB_COPY = /^libonnxruntime\.\d+\.\d+\.\d+\.dylib$/;
 // The only runtime requires of onnxruntime-node's dist/; adm-zip and global-agent serve its install script.
 const RUNTIME_MODULES = ['onnxruntime-node', 'onnxruntime-common'];
 
@@ -44,6 +51,7 @@ function copyModule(name, stage, binDir) {
         const m = rel.match(/^bin\/napi-v\d+\/([^/]+)(?:\/([^/]+))?/);
         if (m && m[1] !== binDir.split('/')[0]) return false;
         if (m && m[2] && `${m[1]}/${m[2]}` !== binDir) return false;
+        if (GPU_ONLY_FILES.has(basename(p)) || DYLIB_COPY.test(basename(p))) return false;
       }
       return !rel.endsWith('.map') && !rel.endsWith('.ts');
     },
