@@ -34,7 +34,7 @@ function importModel() {
   return out;
 }
 
-/** tokenLens.model is machine-overridable: a remote window may not take it from user settings, a folder's always count. */
+/** The model settings go in the folder too: once, the first window of a fresh server ran without the user value. */
 function makeWorkspace(parent, name, settings) {
   const dir = join(parent, name);
   mkdirSync(join(dir, '.vscode'), { recursive: true });
