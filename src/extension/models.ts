@@ -27,11 +27,10 @@ export async function rememberTrainedModel(state: vscode.Memento, ref: string, l
  * the setting is set now, since a workspace value would hide a new user value.
  */
 export async function useModel(ref: string): Promise<void> {
-  // A folder-level value can only be read and written with the folder as scope.
-  const config = vscode.workspace.getConfiguration('tokenLens', vscode.workspace.workspaceFolders?.[0]?.uri);
-  const where = config.inspect<string>('model');
-  const target = where?.workspaceFolderValue !== undefined ? vscode.ConfigurationTarget.WorkspaceFolder
-    : where?.workspaceValue !== undefined ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  const config = vscode.workspace.getConfiguration('tokenLens');
+  // tokenLens.model is machine-overridable: it has no folder scope, so a workspace value is the only one above the user's.
+  const target = config.inspect<string>('model')?.workspaceValue !== undefined
+    ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
   await config.update('model', ref, target);
 }
 
