@@ -28,7 +28,7 @@ export async function rememberTrainedModel(state: vscode.Memento, ref: string, l
  */
 export async function useModel(ref: string): Promise<void> {
   const config = vscode.workspace.getConfiguration('tokenLens');
-  // tokenLens.model is machine-overridable: it has no folder scope, so a workspace value is the only one above the user's.
+  // A workspace value wins over the user's, so a new choice goes where the current one came from.
   const target = config.inspect<string>('model')?.workspaceValue !== undefined
     ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
   await config.update('model', ref, target);
@@ -125,7 +125,7 @@ export class Models implements vscode.Disposable {
       ref = (await vscode.window.showInputBox({ title: 'Hugging Face Hub model id', placeHolder: 'owner/name', validateInput: (v) => (/^[\w.-]+\/[\w.-]+$/.test(v.trim()) ? undefined : 'Expected owner/name') }))?.trim();
     }
     if (!ref) return undefined;
-    await vscode.workspace.getConfiguration('tokenLens').update('model', ref, vscode.ConfigurationTarget.Global);
+    await useModel(ref);
     return ref;
   }
 
