@@ -38,15 +38,21 @@ function importModel() {
 function makeWorkspace(parent, name, settings) {
   const dir = join(parent, name);
   mkdirSync(join(dir, '.vscode'), { recursive: true });
-  writeFileSync(join(dir, '.vscode', 'settings.json'), JSON.stringify(settings, null, 2));
+  if (settings) writeFileSync(join(dir, '.vscode', 'settings.json'), JSON.stringify(settings, null, 2));
   for (const [file, text] of Object.entries(workspaceFiles)) writeFileSync(join(dir, file), text);
   return dir;
 }
 
-function countSuite(lines) {
-  const text = lines.join('\n');
-  const m = [...text.matchAll(/^\[suite\] (\d+) passed, (\d+) failed$/gm)].pop();
-  return { passed: m ? Number(m[1]) : 0, failed: m ? Number(m[2]) : 0, found: !!m };
+/** Extension-host suites, each in its own window; each logs its lines with its prefix. */
+const SUITES = [
+  { name: 'suite', entry: 'test/integration/index.ts', prefix: '[suite] ' },
+  // glue.ts changes tokenLens.* at user level, which a folder value would hide: it gets the user settings only.
+  { name: 'glue', entry: 'test/integration/glue.ts', prefix: '[glue] ', userSettingsOnly: true },
+].filter((s) => existsSync(join(root, s.entry)));
+
+function countSuite(lines, prefix) {
+  const closing = lines.filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length).match(/^(\d+) passed, (\d+) failed$/)).filter(Boolean).pop();
+  return { passed: closing ? Number(closing[1]) : 0, failed: closing ? Number(closing[2]) : 0 };
 }
 
 async function main() {
@@ -69,7 +75,9 @@ async function main() {
     extensionPath = join(profile.extensionsDir, installed);
   }
   log(`extension: ${extensionPath}`);
-  const suiteJs = argv.has('--no-suite') ? undefined : await buildSuite();
+  const suites = argv.has('--no-suite') ? [] : await Promise.all(SUITES.map(async (s) => ({
+    ...s, js: await buildSuite(join(root, s.entry), join(root, 'out', 'integration', `${s.name}.js`)),
+  })));
 
   const summary = { passed: 0, failed: 0, skipped: 0, lines: [] };
   let server;
@@ -79,18 +87,18 @@ async function main() {
     log(`code-server at ${server.url} (pid ${server.pid}) after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     browser = await launchBrowser();
 
-    if (suiteJs) {
-      const url = workbenchUrl(server.url, { folder: makeWorkspace(tmp, 'suite', modelSettings), extensionDevelopmentPath: extensionPath, extensionTestsPath: suiteJs });
+    for (const suite of suites) {
+      const url = workbenchUrl(server.url, { folder: makeWorkspace(tmp, suite.name, suite.userSettingsOnly ? undefined : modelSettings), extensionDevelopmentPath: extensionPath, extensionTestsPath: suite.js });
       const { code, lines } = await runExtensionHostSuite(browser.context, url, {
-        onLog: (l) => { if (l.startsWith('[suite] ') || argv.has('--verbose')) console.log(`  ${l}`); },
+        onLog: (l) => { if (l.startsWith(suite.prefix) || argv.has('--verbose')) console.log(`  ${l}`); },
       });
       mkdirSync(resultsDir, { recursive: true });
-      writeFileSync(join(resultsDir, 'extension-host.log'), lines.join('\n') + '\n');
-      const c = countSuite(lines);
+      writeFileSync(join(resultsDir, `extension-host-${suite.name}.log`), lines.join('\n') + '\n');
+      const c = countSuite(lines, suite.prefix);
       summary.passed += c.passed;
       summary.failed += c.failed;
       if (code !== 0 && c.failed === 0) summary.failed++;   // crashed or timed out before reporting
-      summary.lines.push(`extension-host suite: exit ${code}, ${c.passed} passed, ${c.failed} failed`);
+      summary.lines.push(`extension-host ${suite.entry}: exit ${code}, ${c.passed} passed, ${c.failed} failed`);
     }
 
     if (!argv.has('--no-ui')) {
