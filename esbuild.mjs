@@ -18,6 +18,16 @@ const sharpStub = {
   },
 };
 
+// The extension host loads the runtime (transformers.js, onnxruntime) from its own bundle at first use,
+// so that activation only parses the small glue bundle.
+const lazyRuntime = {
+  name: 'lazy-runtime',
+  setup(build) {
+    build.onResolve({ filter: /core\/runtime\/session$/ }, (args) =>
+      args.importer.includes('/src/extension/') ? { path: './runtime.js', external: true } : undefined);
+  },
+};
+
 const node = {
   bundle: true,
   platform: 'node',
@@ -34,7 +44,8 @@ const node = {
 };
 
 const entries = [
-  { ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' },
+  { ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', plugins: [sharpStub, lazyRuntime] },
+  { ...node, entryPoints: ['src/core/runtime/session.ts'], outfile: 'dist/runtime.js' },
   { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js',
     banner: { js: '#!/usr/bin/env node\n' + node.banner.js } },
   { ...node, entryPoints: ['src/core/trainer/worker.ts'], outfile: 'dist/trainerWorker.js' },

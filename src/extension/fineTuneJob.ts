@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { CHECKPOINT_FILE } from '../core/trainer/checkpoint';
 import { TrainerClient } from '../core/trainer/client';
+import { readTextFile } from '../core/trainer/textFile';
 import type { TrainOptions } from '../core/trainer/trainer';
 import { ftMessage, probeFrom, type FineTuneHostToView, type FineTuneSettings, type ProbeResult, type RunResult } from '../protocol/finetune';
 
@@ -147,8 +148,6 @@ export async function saveModel(out: string, dest: string): Promise<void> {
 export function fileProblem(file: string): string | undefined {
   try {
     // Reading the first MB (sampled beyond) is enough to refuse binaries and empty files.
-    // Required here, not imported at the top: data.ts pulls in transformers.js, which must not load at activation.
-    const { readTextFile } = require('../core/trainer/data') as typeof import('../core/trainer/data');
     readTextFile(file, 1024 * 1024);
     return undefined;
   } catch (e) {
