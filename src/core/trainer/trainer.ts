@@ -67,7 +67,7 @@ export interface TrainResult {
 
 export class Trainer {
   private stopRequested = false;
-  private pauseGate: { promise: Promise<void>; open: () => void } | null = null;
+  private pauseGate: { promise: Promise<void>; open: () => void; reached: () => void } | null = null;
   private step = 0;
   private readonly rng: Rng;
 
@@ -166,12 +166,18 @@ export class Trainer {
 
   stop(): void { this.stopRequested = true; this.resume(); }
 
-  pause(): void {
-    if (this.pauseGate) return;
+  /** Pauses before the next step; resolves once the step in flight has finished and the loop waits. */
+  pause(): Promise<void> {
+    if (this.pauseGate) return this.pausedAt ?? Promise.resolve();
     let open!: () => void;
+    let reached!: () => void;
     const promise = new Promise<void>((r) => (open = r));
-    this.pauseGate = { promise, open };
+    this.pausedAt = new Promise<void>((r) => (reached = r));
+    this.pauseGate = { promise, open, reached };
+    return this.pausedAt;
   }
+
+  private pausedAt: Promise<void> | null = null;
 
   resume(): void {
     const g = this.pauseGate;
@@ -192,7 +198,10 @@ export class Trainer {
     let status: TrainStatus = 'done', message = '';
     let elapsed = 0, timed = 0, tokensPerSec = 0;
     while (this.step < total) {
-      if (this.pauseGate) await this.pauseGate.promise;
+      if (this.pauseGate) {
+        this.pauseGate.reached();
+        await this.pauseGate.promise;
+      }
       if (this.stopRequested) { status = 'stopped'; message = `Stopped at step ${this.step}.`; break; }
       const t0 = performance.now();
       const { idx, targets } = getBatch(this.train, this.batch, this.block, this.rng);

@@ -14,7 +14,7 @@ function serve(): void {
   const control = (type: ToWorker['type']) => {
     if (!trainer) { early.push(type); return; }
     if (type === 'stop') trainer.stop();
-    else if (type === 'pause') { trainer.pause(); post({ type: 'paused' }); }
+    else if (type === 'pause') void trainer.pause().then(() => post({ type: 'paused' }));
     else if (type === 'resume') { trainer.resume(); post({ type: 'resumed' }); }
   };
   port.on('message', async (m: ToWorker) => {
