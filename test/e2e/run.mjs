@@ -61,6 +61,8 @@ async function main() {
     if (!existsSync(join(root, f))) throw new Error(`${f} is missing: run \`npm run build\` first`);
   }
   setup();
+  // Screenshots of failures belong to this run only.
+  if (existsSync(resultsDir)) for (const f of readdirSync(resultsDir)) if (f.endsWith('-failed.png')) rmSync(join(resultsDir, f));
   const model = importModel();
   const tmp = mkdtempSync(join(tmpdir(), 'token-lens-e2e-'));
   const modelSettings = { 'tokenLens.model': model, 'tokenLens.offline': true };
