@@ -1,8 +1,8 @@
 // A model folder transformers.js loads offline: config.json, tokenizer files, generation_config.json
 // and onnx/model.onnx. config.json also keeps our plain config under `token_lens`, so the weights can
 // be read back out of the ONNX file for fine-tuning.
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '../fsAtomic';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TokenizerFiles } from '../tokenizers/types';
@@ -79,18 +79,6 @@ function llamaJson(c: LlamaConfig, token_lens: TokenLensMeta) {
   };
 }
 
-/** Writes to a temporary name next to the target, then renames, so readers never see half a file. */
-async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
-
 const json = (o: unknown) => JSON.stringify(o, null, 2) + '\n';
 
 export async function writeModelFolder(dir: string, model: ModelFolder): Promise<void> {
@@ -98,15 +86,15 @@ export async function writeModelFolder(dir: string, model: ModelFolder): Promise
   const ids = specialIds(model.config, model.tokenizer);
   const bytes = writeModelOnnx(model.config, model.weights, { attentionOutputs, scoringHead: true });
   await mkdir(join(dir, 'onnx'), { recursive: true });
-  await writeAtomic(join(dir, MODEL_FILE), bytes);
-  await writeAtomic(join(dir, 'tokenizer.json'), json(model.tokenizer.tokenizer));
-  await writeAtomic(join(dir, 'tokenizer_config.json'), json(model.tokenizer.tokenizerConfig));
-  await writeAtomic(join(dir, 'generation_config.json'), json({
+  await writeFileAtomic(join(dir, MODEL_FILE), bytes);
+  await writeFileAtomic(join(dir, 'tokenizer.json'), json(model.tokenizer.tokenizer));
+  await writeFileAtomic(join(dir, 'tokenizer_config.json'), json(model.tokenizer.tokenizerConfig));
+  await writeFileAtomic(join(dir, 'generation_config.json'), json({
     bos_token_id: ids.bos, eos_token_id: ids.eos, max_length: contextLength(model.config),
   }));
-  if (model.description) await writeAtomic(join(dir, 'README.md'), model.description.trimEnd() + '\n');
+  if (model.description) await writeFileAtomic(join(dir, 'README.md'), model.description.trimEnd() + '\n');
   // config.json last: a folder with a config.json is complete.
-  await writeAtomic(join(dir, 'config.json'), json(hfConfig(model.config, ids, attentionOutputs)));
+  await writeFileAtomic(join(dir, 'config.json'), json(hfConfig(model.config, ids, attentionOutputs)));
 }
 
 export function readModelFolderMeta(dir: string): TokenLensMeta {

@@ -1,8 +1,8 @@
 // Checkpoints: weights + optimizer state + step + config in one file, written to a temporary name and
 // renamed so that a crash mid-write never leaves a broken checkpoint behind.
 // Layout: u32 header length, JSON header, zero padding to 4 bytes, then the float32 tensors in header order.
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../fsAtomic';
 import type { ModelConfig } from '../models/config';
 import type { TokenizerFiles } from '../tokenizers/types';
 import type { OptimConfig } from './optim';
@@ -51,14 +51,7 @@ export async function saveCheckpoint(path: string, c: Checkpoint): Promise<void>
   buf.set(header, 4);
   let o = start;
   for (const a of arrays) { buf.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), o); o += a.byteLength; }
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, buf);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  await writeFileAtomic(path, buf);
 }
 
 export async function loadCheckpoint(path: string): Promise<Checkpoint> {
