@@ -4,70 +4,30 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
-import { chromium } from 'playwright-core';
 import protocol from '../../src/protocol/index.ts';
+import { serveWebview } from './page.mjs';
 
-const { validateWebviewMessage, webviewHtml } = protocol; // a CommonJS module under tsx
+const { validateWebviewMessage } = protocol; // a CommonJS module under tsx
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..', '..');
 const fixture = JSON.parse(fs.readFileSync(path.join(here, 'fixtures', 'stories260K.json'), 'utf8'));
 const shots = process.env.TL_SHOTS || fs.mkdtempSync(path.join(os.tmpdir(), 'token-lens-shots-'));
-let server, browser, base;
+let web;
 
 before(async () => {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'token-lens-webview-'));
-  await esbuild.build({ entryPoints: [path.join(root, 'webview/explain/main.ts')], bundle: true, platform: 'browser',
-    format: 'iife', target: 'es2022', outfile: path.join(out, 'explain.js'), logLevel: 'warning' });
-  const files = {
-    '/dist/explain.js': [path.join(out, 'explain.js'), 'text/javascript'],
-    '/dist/explain.css': [path.join(out, 'explain.css'), 'text/css'],
-    '/stub.js': [path.join(here, 'stub.js'), 'text/javascript'],
-  };
-  const fixtureJs = `window.__fixture = ${JSON.stringify(fixture)};`;
-  server = http.createServer((req, res) => {
-    const url = new URL(req.url, base);
-    const theme = /^\/themes\/(dark|light|hc)\.css$/.exec(url.pathname);
-    if (url.pathname === '/') {
-      const nonce = 'TestNonce0123456789abcdef';
-      let html = webviewHtml({ cspSource: base, nonce, scriptUri: `${base}/dist/explain.js`, styleUri: `${base}/dist/explain.css`, title: 'Explain Next Token' });
-      // The workbench injects theme variables before the panel's own stylesheet and acquireVsCodeApi before its script.
-      html = html.replace('<link rel="stylesheet"', `<link rel="stylesheet" href="${base}/themes/${url.searchParams.get('theme') || 'dark'}.css">\n<link rel="stylesheet"`)
-        .replace(`<script nonce="${nonce}" src`, `<script nonce="${nonce}" src="${base}/fixture.js"></script>\n<script nonce="${nonce}" src="${base}/stub.js"></script>\n<script nonce="${nonce}" src`);
-      res.writeHead(200, { 'content-type': 'text/html' }).end(html);
-    } else if (url.pathname === '/fixture.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript' }).end(fixtureJs);
-    } else if (theme) {
-      res.writeHead(200, { 'content-type': 'text/css' }).end(fs.readFileSync(path.join(here, 'themes', `${theme[1]}.css`)));
-    } else if (files[url.pathname]) {
-      res.writeHead(200, { 'content-type': files[url.pathname][1] }).end(fs.readFileSync(files[url.pathname][0]));
-    } else if (url.pathname === '/favicon.ico') res.writeHead(204).end();
-    else res.writeHead(404).end();
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${server.address().port}`;
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu',
-    '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  web = await serveWebview({ name: 'explain', title: 'Explain Next Token', stub: 'stub.js', fixture });
 });
 
 after(async () => {
-  await browser?.close();
-  server?.close();
+  await web?.close();
 });
 
 async function open(query = '', viewport = { width: 1200, height: 1000 }) {
-  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
-  const page = await context.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  await page.goto(`${base}/?${query}`);
-  return { page, context, errors };
+  const opened = await web.open(query, viewport);
+  return opened;
 }
 
 /** Everything the webview posted must pass the host's validator; no CSP violation, no script error. */
@@ -235,7 +195,7 @@ test('state survives hide/show: a reload re-renders from getState before the hos
   await page.locator('canvas.heatmap').waitFor();
   await page.locator('#tok-12').click();
   await page.locator('details[data-note="loss"] > summary').click();
-  await page.goto(`${base}/?silent=1`);
+  await page.goto(`${web.base}/?silent=1`);
   await page.locator('.tok').first().waitFor();
   assert.equal(await page.locator('.tok.selected').getAttribute('id'), 'tok-12');
   assert.equal(await page.locator('details[data-note="loss"]').getAttribute('open'), '');
