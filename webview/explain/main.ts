@@ -1,7 +1,7 @@
 // The Explain panel: renders an analysis from the host and turns clicks and keys into protocol messages.
 // Importing the stylesheet makes esbuild emit dist/webview/explain.css beside the script.
 import '../../media/explain.css';
-import { h, mount } from '../shared/dom';
+import { h, keepingFocus, mount } from '../shared/dom';
 import { connect } from '../shared/vscode';
 import type { Candidate, SamplingControls } from '../../src/core/types';
 import { type ExplainState, initialState, reduce } from './state';
@@ -43,12 +43,6 @@ function save(): void {
   host.setState(state);
 }
 
-/** Rebuilding a section replaces its elements; keep keyboard focus on the same control. */
-function keepingFocus(fn: () => void): void {
-  const id = (document.activeElement as HTMLElement | null)?.id;
-  fn();
-  if (id) document.getElementById(id)?.focus({ preventScroll: true });
-}
 
 function select(position: number): void {
   if (!state.analysis || position < 0 || position >= state.analysis.tokens.length || position === state.selected) return;

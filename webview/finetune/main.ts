@@ -1,7 +1,7 @@
 // The Toy Fine-tune view: choose data, model and hyperparameters; watch the loss fall; compare the probe.
 // Importing the stylesheet makes esbuild emit dist/webview/finetune.css beside the script.
 import '../../media/finetune.css';
-import { h, mount } from '../shared/dom';
+import { h, keepingFocus, mount } from '../shared/dom';
 import { connect } from '../shared/vscode';
 import { FT_LIMITS, isActive, type FineTuneHostToView, type FineTuneSettings, type FineTuneViewToHost } from '../../src/protocol/finetune';
 import { curveLegend, lossCurve } from './lossCurve';
@@ -33,11 +33,6 @@ function save(): void {
   host.setState(state);
 }
 
-function keepingFocus(fn: () => void): void {
-  const id = (document.activeElement as HTMLElement | null)?.id;
-  fn();
-  if (id) document.getElementById(id)?.focus({ preventScroll: true });
-}
 
 function setForm(patch: Partial<FineTuneSettings>): void {
   state = { ...state, form: { ...state.form, ...patch } };

@@ -45,3 +45,10 @@ export function themeColor(name: string, fallback: string): string {
     || getComputedStyle(document.body).getPropertyValue(name).trim();
   return v || fallback;
 }
+
+/** Rebuilding a section replaces its elements; keep keyboard focus on the same control. */
+export function keepingFocus(fn: () => void): void {
+  const id = (document.activeElement as HTMLElement | null)?.id;
+  fn();
+  if (id) document.getElementById(id)?.focus({ preventScroll: true });
+}
