@@ -40,6 +40,14 @@ test('greedy decoding from BOS tells the known story', async () => {
   assert.ok(text.startsWith('Once upon a time, there was a little girl named Lily.'), text);
 });
 
+test('generation stops where the model predicts BOS, as llama2.c does', async () => {
+  const text = await session.generate('', { greedy: true, maxNewTokens: 500 });
+  assert.equal(text.split('Once upon a time').length, 2, `one story only:\n${text}`);
+  // The model's greedy choice right after the text is BOS: the story ended there.
+  const a = await session.analyze(text);
+  assert.equal(a.topK(a.tokens.length - 1, 1)[0].id, 1);
+});
+
 test('analysis matches the reference forward: tokens, offsets, loss, prob, rank, top-k, attention', async () => {
   const text = 'Once upon a time, there was a little girl named Lily. She loved to play outside.';
   const a = await session.analyze(text, { attention: true });

@@ -90,7 +90,10 @@ export async function writeModelFolder(dir: string, model: ModelFolder): Promise
   await writeFileAtomic(join(dir, 'tokenizer.json'), json(model.tokenizer.tokenizer));
   await writeFileAtomic(join(dir, 'tokenizer_config.json'), json(model.tokenizer.tokenizerConfig));
   await writeFileAtomic(join(dir, 'generation_config.json'), json({
-    bos_token_id: ids.bos, eos_token_id: ids.eos, max_length: contextLength(model.config),
+    bos_token_id: ids.bos,
+    // BOS separates documents in llama2.c's training data, and llama2.c stops generating at it: so do we.
+    eos_token_id: ids.bos === ids.eos ? ids.eos : [ids.eos, ids.bos],
+    max_length: contextLength(model.config),
   }));
   if (model.description) await writeFileAtomic(join(dir, 'README.md'), model.description.trimEnd() + '\n');
   // config.json last: a folder with a config.json is complete.
