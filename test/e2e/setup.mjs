@@ -61,7 +61,10 @@ function ensureNode() {
 
 /** Environment that puts Node 24 first on PATH and keeps node-gyp offline. */
 export function node24Env(extra = {}) {
-  return { ...process.env, PATH: `${join(nodeDir, 'bin')}:${process.env.PATH}`,
+  // Under `npm run`, npm_* variables describe the outer npm and Node 20 (code-server's postinstall reads
+  // npm_config_user_agent to check the Node version): drop them so the inner npm describes itself.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+  return { ...env, PATH: `${join(nodeDir, 'bin')}:${process.env.PATH}`,
     npm_config_nodedir: nodeDir, ...extra };
 }
 
