@@ -7,6 +7,9 @@ import { PRESETS } from '../core/trainer/presets';
 const USAGE = `usage: token-lens train --file FILE --out DIR [--from DIR] [--preset ${Object.keys(PRESETS).join('|')}]
        [--lora R] [--steps N] [--lr X] [--optimizer adamw|sgd] [--seed S] [--json]
        [--batch B] [--block T] [--eval-every N] [--checkpoint-every N] [--resume] [--max-memory-mb M] [--threads N]
+       [--clip X] [--warmup N]
+  --clip is the global gradient-norm limit (default 1; 0 turns clipping off); --warmup the warm-up steps
+  before cosine decay (default: a tenth of the steps, at most 100).
   Without --from, a GPT of the preset's size (default toy) learns the file's characters from scratch.
   --steps 0 writes the starting weights unchanged. Ctrl-C stops after the current step and writes the model.
   --json prints one line per step: {"step","loss","valLoss","tokensPerSec"}.`;
@@ -24,8 +27,10 @@ export async function runTrain(argv: string[]): Promise<number> {
     lora: { type: 'string' }, steps: { type: 'string' }, lr: { type: 'string' }, optimizer: { type: 'string' },
     seed: { type: 'string' }, json: { type: 'boolean' }, batch: { type: 'string' }, block: { type: 'string' },
     'eval-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' },
-    'max-memory-mb': { type: 'string' }, threads: { type: 'string' },
+    'max-memory-mb': { type: 'string' }, threads: { type: 'string' }, clip: { type: 'string' }, warmup: { type: 'string' },
   }, USAGE);
+  const clip = values.clip === undefined ? undefined : Number(values.clip);
+  if (clip !== undefined && !(Number.isFinite(clip) && clip >= 0)) throw new UsageError(`--clip must be a number >= 0, got "${values.clip}"`);
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"\n\n${USAGE}`);
   if (!values.file) throw new UsageError(`--file is required\n\n${USAGE}`);
   if (!values.out) throw new UsageError(`--out is required\n\n${USAGE}`);
@@ -48,6 +53,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     checkpointEvery: values['checkpoint-every'] ? intOption(values['checkpoint-every'], 'checkpoint-every', 0, 1) : undefined,
     resume: values.resume, maxMemoryMB: values['max-memory-mb'] ? intOption(values['max-memory-mb'], 'max-memory-mb', 0, 64) : undefined,
     threads: values.threads ? intOption(values.threads, 'threads', 2, 1) : undefined,
+    clip, warmup: values.warmup === undefined ? undefined : intOption(values.warmup, 'warmup', 0, 0),
   });
   for (const n of trainer.notes) say(n);
   const c = trainer.config;
