@@ -17,7 +17,7 @@ import { attentionOutputNames } from '../src/core/runtime/surgery';
 import { decodeModel, encodeModel } from '../src/core/onnx/builder';
 
 const json = process.argv.includes('--json');
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 11);
 const root = path.resolve(__dirname, '..');
 const cacheDir = path.join(root, '.cache', 'bench');
 const folder = path.join(cacheDir, 'gpt2-small-random');

@@ -35,16 +35,19 @@ export function addScoringHead(graph: onnx.IGraphProto): boolean {
   };
   const v = (name: string) => `${p}.${name}`;
   const logp = node('LogSoftmax', ['logits'], v('logp'), [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 }]);
-  const previous = node('Slice', [logp, zero, minusOne, axis1], v('previous'));
-  const targets = node('Slice', ['input_ids', one, end, axis1], v('targets'));
+  // Position t is scored by token t+1; the last position gets a padding index. Gathering from all of logp
+  // avoids copying a [B, T-1, V] slice of it, and logp has one reader only, so onnxruntime can free it early.
+  const next = node('Slice', ['input_ids', one, end, axis1], v('next'));
+  const pad = node('Slice', ['input_ids', zero, one, axis1], v('pad'));
+  const targets = node('Concat', [next, pad], v('targets'), [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }]);
   const index = node('Unsqueeze', [targets, axis2], v('index'));
-  const picked = node('GatherElements', [previous, index], v('picked'), [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 2 }]);
-  node('Squeeze', [picked, axis2], TARGET_LOGPROB);
-  // Any column gives the denominator: log Z = logit - log p.
-  const firstLogit = node('Slice', ['logits', zero, one, axis2], v('first_logit'));
-  const firstLogp = node('Slice', [logp, zero, one, axis2], v('first_logp'));
-  const lse = node('Sub', [firstLogit, firstLogp], v('lse'));
-  node('Squeeze', [lse, axis2], LOGSUMEXP);
+  const gather = (data: string, out: string) =>
+    node('GatherElements', [data, index], v(out), [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 2 }]);
+  const logprob = node('Squeeze', [gather(logp, 'picked_logp'), axis2], v('logprob'));
+  const logit = node('Squeeze', [gather('logits', 'picked_logit'), axis2], v('logit'));
+  node('Slice', [logprob, zero, minusOne, axis1], TARGET_LOGPROB);
+  // log Z = logit - log p, at any index: here the gathered one.
+  node('Sub', [logit, logprob], LOGSUMEXP);
   const out = (name: string, dims: string[]) => graph.output!.push({
     name, type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => ({ dimParam: d })) } } },
   });
