@@ -1,5 +1,5 @@
 // npm run demo: imports the pretrained stories260K into ./models/stories260K (once), explains a
-// sentence with it, generates a story, and builds the VS Code extension package.
+// sentence with it and generates a story. (npm run package builds the VS Code extension.)
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
