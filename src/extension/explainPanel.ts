@@ -101,7 +101,7 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
     panel.webview.options = this.webviewOptions();
     const asUri = (...p: string[]) => panel.webview.asWebviewUri(vscode.Uri.joinPath(this.context.extensionUri, ...p)).toString();
     panel.webview.html = webviewHtml({
-      cspSource: resourceSource(panel.webview.cspSource),
+      cspSource: panel.webview.cspSource,
       nonce: randomBytes(18).toString('base64url'),
       scriptUri: asUri('dist', 'webview', 'explain.js'),
       styleUri: asUri('dist', 'webview', 'explain.css'),
@@ -257,13 +257,4 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
     this.panel?.dispose();
     this.registration.dispose();
   }
-}
-
-/**
- * webviewHtml takes one CSP source expression, while VS Code's cspSource is a list such as
- * "'self' https://*.vscode-cdn.net". Every URI asWebviewUri makes lives under the host expression.
- */
-export function resourceSource(cspSource: string): string {
-  const hosts = cspSource.split(/\s+/).filter((s) => s && !s.startsWith("'"));
-  return hosts.length === 1 ? hosts[0] : cspSource;
 }

@@ -7,7 +7,6 @@ import * as vscode from 'vscode';
 import { PRESETS } from '../core/trainer/presets';
 import { emptyRun, foldRun, ftMessage, isActive, validateFineTuneMessage, webviewHtml, type FineTuneContext,
   type FineTuneHostToView, type FineTuneSettings, type FineTuneViewToHost, type RunSnapshot } from '../protocol';
-import { resourceSource } from './explainPanel';
 import { fileProblem, FineTuneJob, saveModel, tokenLensFolderProblem } from './fineTuneJob';
 import type { Log } from './log';
 import { rememberTrainedModel, useModel, type Models } from './models';
@@ -66,7 +65,7 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
     view.webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(root, 'dist'), vscode.Uri.joinPath(root, 'media')] };
     const asUri = (...p: string[]) => view.webview.asWebviewUri(vscode.Uri.joinPath(root, ...p)).toString();
     view.webview.html = webviewHtml({
-      cspSource: resourceSource(view.webview.cspSource), nonce: randomBytes(18).toString('base64url'),
+      cspSource: view.webview.cspSource, nonce: randomBytes(18).toString('base64url'),
       scriptUri: asUri('dist', 'webview', 'finetune.js'), styleUri: asUri('dist', 'webview', 'finetune.css'), title: 'Toy Fine-tune',
     });
     this.viewDisposables = [

@@ -29,4 +29,11 @@ test('a weak nonce or an injected CSP source is refused', () => {
   assert.throws(() => webviewHtml({ ...opts, nonce: 'short' }), /nonce/);
   assert.throws(() => webviewHtml({ ...opts, nonce: 'AbCdEfGhIjKlMnOp"><script>' }), /nonce/);
   assert.throws(() => webviewHtml({ ...opts, cspSource: "x; script-src 'unsafe-inline'" }), /cspSource/);
+  assert.throws(() => webviewHtml({ ...opts, cspSource: "'unsafe-inline' https://x" }), /cspSource/);
+});
+
+test("VS Code's own cspSource, a list with 'self', is taken as it is", () => {
+  const cspSource = "'self' https://*.vscode-cdn.net";
+  const html = webviewHtml({ ...opts, cspSource });
+  assert.match(html, /style-src 'self' https:\/\/\*\.vscode-cdn\.net;/);
 });

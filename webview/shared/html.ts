@@ -26,7 +26,11 @@ export function contentSecurityPolicy(cspSource: string, nonce: string): string 
 
 export function webviewHtml({ cspSource, nonce, scriptUri, styleUri, title }: WebviewHtmlOptions): string {
   if (!/^[A-Za-z0-9+/=_-]{16,}$/.test(nonce)) throw new Error('nonce must be at least 16 base64/alphanumeric characters');
-  if (/[\s;'"<>]/.test(cspSource)) throw new Error('cspSource must be one CSP source expression');
+  // VS Code's webview.cspSource is a list such as "'self' https://*.vscode-cdn.net".
+  const sources = cspSource.trim().split(/\s+/);
+  if (!sources.every((t) => t === "'self'" || /^[^\s;'"<>]+$/.test(t))) {
+    throw new Error('cspSource must be CSP source expressions (hosts or \'self\')');
+  }
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
