@@ -11,7 +11,12 @@ const TRAIN = Array.from({ length: 40 }, (_, i) => `${STORY}She had a dog called
   + 'They went to the park and played with a red ball. At night Lily said thank you to her mom.\n').join('');
 
 /** Files the scenarios (and the extension-host suite) expect in the workspace folder. */
-export const workspaceFiles = { 'prompt.txt': PROMPT, 'story.txt': STORY, 'train.txt': TRAIN };
+// Text the model never saw: its surprise shows as colour in the heatmap.
+const HELD_OUT = `${PROMPT} Lily. She liked to play outside with her dog.
+One day the quantum compiler refused to parse her sandwich.
+Lily laughed and said, "Let's go home and eat cake!"
+`;
+export const workspaceFiles = { 'prompt.txt': PROMPT, 'story.txt': STORY, 'train.txt': TRAIN, 'held-out.txt': HELD_OUT };
 
 /** The first webview frame that contains `selector` (the Explain panel and the Fine-tune view may both be open). */
 async function webviewWith(page, selector, timeoutMs = 30_000) {
@@ -129,7 +134,7 @@ export const scenarios = [
     async run({ page, dir }) {
       await page.mouse.move(5, 5);
       await page.keyboard.press('Escape');
-      await openFile(page, 'story.txt');
+      await openFile(page, 'held-out.txt');
       // Range decorations with a background render as overlay divs whose class names start with "ced-".
       const decorated = page.locator('.editor-group-container.active .monaco-editor [class*="ced-"]');
       await runCommand(page, 'Token Lens: Toggle Loss Heatmap');
