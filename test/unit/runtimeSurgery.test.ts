@@ -9,6 +9,7 @@ import type { LlamaConfig } from '../../src/core/models/config';
 import { writeModelFolder } from '../../src/core/models/folder';
 import { randomWeights } from '../../src/core/models/random';
 import { charTokenizerFiles, charVocabulary } from '../../src/core/tokenizers/chars';
+import { ModelLoadError } from '../../src/core/runtime/modelFiles';
 import { ModelSession } from '../../src/core/runtime/session';
 import { sharpen } from '../reference/ortRun';
 
@@ -90,4 +91,27 @@ test('an export with fused attention: a clear note, and everything else still wo
   } finally {
     await session.dispose();
   }
+});
+
+test('corrupt models: a clear message naming the broken file', async () => {
+  const cacheDir = path.join(tmp, 'cache-corrupt');
+  const good = path.join(tmp, 'with');
+  const brokenJson = path.join(tmp, 'broken-json');
+  fs.cpSync(good, brokenJson, { recursive: true });
+  fs.writeFileSync(path.join(brokenJson, 'config.json'), '{ not json');
+  await assert.rejects(ModelSession.load(brokenJson, { cacheDir }),
+    (e: Error) => e instanceof ModelLoadError && e.message.includes('config.json') && /not a valid JSON/.test(e.message));
+
+  const truncated = path.join(tmp, 'truncated');
+  fs.cpSync(good, truncated, { recursive: true });
+  const onnxFile = path.join(truncated, 'onnx', 'model.onnx');
+  fs.writeFileSync(onnxFile, fs.readFileSync(onnxFile).subarray(0, 4000));
+  await assert.rejects(ModelSession.load(truncated, { cacheDir }),
+    (e: Error) => e instanceof ModelLoadError && e.message.includes(truncated));
+  // The same truncated file in a folder that needs surgery first.
+  const cfg = JSON.parse(fs.readFileSync(path.join(truncated, 'config.json'), 'utf8'));
+  delete cfg.token_lens;
+  fs.writeFileSync(path.join(truncated, 'config.json'), JSON.stringify(cfg));
+  await assert.rejects(ModelSession.load(truncated, { cacheDir }),
+    (e: Error) => e instanceof ModelLoadError && /Could not read the model file/.test(e.message));
 });

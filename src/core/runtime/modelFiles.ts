@@ -45,6 +45,16 @@ export function checkModelFolder(dir: string, label = dir): void {
   }
 }
 
+/** Reads one of a model folder's JSON files, naming the file when it is broken. */
+export function readModelJson(dir: string, file: string): Record<string, any> {
+  const full = path.join(dir, file);
+  try {
+    return JSON.parse(fs.readFileSync(full, 'utf8'));
+  } catch (e) {
+    throw new ModelLoadError(`${full} is not a valid JSON file: ${(e as Error).message}`);
+  }
+}
+
 /** The folder in the cache where a Hub model's files live once downloaded. */
 export function cachedModelFolder(id: string, cacheDir: string): string {
   return path.join(cacheDir, id);

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeModel, encodeModel } from '../onnx/builder';
+import { ModelLoadError, readModelJson } from './modelFiles';
 import type { LoadProgress } from '../types';
 import { addScoringHead } from '../onnx/scoringHead';
 import { NO_ATTENTION_NOTE, exposeAttention, externalDataFiles } from './surgery';
@@ -24,7 +25,7 @@ const FORMAT = 2;
 
 export async function prepareModelFolder(folder: string, cacheDir: string,
   onProgress?: (p: LoadProgress) => void): Promise<PreparedModel> {
-  const config = JSON.parse(fs.readFileSync(path.join(folder, 'config.json'), 'utf8'));
+  const config = readModelJson(folder, 'config.json');
   if (config.token_lens?.attention_outputs === true && config.token_lens?.scoring_head === true) return { folder };
   const onnxFile = path.join(folder, 'onnx', 'model.onnx');
   const stat = fs.statSync(onnxFile);
@@ -35,7 +36,11 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
   const recordFile = path.join(prepared, 'surgery.json');
   if (!fs.existsSync(recordFile)) {
     onProgress?.({ status: 'prepare', message: 'Preparing the model for analysis (once per model file)…' });
-    writePrepared(folder, onnxFile, prepared);
+    try {
+      writePrepared(folder, onnxFile, prepared);
+    } catch (e) {
+      throw new ModelLoadError(`Could not read the model file ${onnxFile}: ${(e as Error).message}`);
+    }
   }
   const record = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as SurgeryRecord;
   return {

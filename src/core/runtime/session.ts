@@ -1,13 +1,11 @@
 // A loaded model: tokenizer + onnxruntime session through transformers.js, with an analysis cache.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { tokenBytes, tokenOffsets } from '../tokenizers/offsets';
 import type { AttentionData, LoadProgress, ModelInfo, Token } from '../types';
 import { Analysis } from './analysis';
 import { AnalysisCache } from './cache';
 import { CacheShape, forward } from './forward';
-import { FetchOptions, ModelLoadError, resolveModelFolder } from './modelFiles';
+import { FetchOptions, ModelLoadError, readModelJson, resolveModelFolder } from './modelFiles';
 import { prepareModelFolder } from './prepare';
 import { attentionOutputNames } from './surgery';
 import { transformers } from './transformers';
@@ -72,8 +70,8 @@ export class ModelSession {
       const reason = e instanceof Error ? e.message : String(e);
       throw new ModelLoadError(`Could not load the model in ${source}: ${firstLine(reason)}`, reason);
     }
-    const config = JSON.parse(fs.readFileSync(path.join(prepared.folder, 'config.json'), 'utf8'));
-    const tokenizerJson = JSON.parse(fs.readFileSync(path.join(prepared.folder, 'tokenizer.json'), 'utf8'));
+    const config = readModelJson(prepared.folder, 'config.json');
+    const tokenizerJson = readModelJson(prepared.folder, 'tokenizer.json');
     const session = sessionOf(model);
     const attentionNames = attentionOutputNames(session.outputNames);
     const heads = config.num_attention_heads ?? config.n_head ?? 0;
