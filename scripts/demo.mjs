@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const cli = (args) => execFileSync(process.execPath, [resolve(root, 'dist/cli.js'), ...args], { stdio: 'inherit', cwd: root });
-const source = resolve(root, process.env.STORIES260K ?? '../shared/models/stories260K');
+const source = resolve(root, process.env.STORIES260K ?? 'vendor/stories260K');
 const model = resolve(root, 'models/stories260K');
 
 if (!existsSync(resolve(model, 'config.json'))) {

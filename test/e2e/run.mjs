@@ -23,7 +23,7 @@ function importModel() {
   const cli = join(root, 'dist', 'cli.js');
   const marker = join(out, '.imported');
   if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(cli).mtimeMs) return out;
-  const src = join(root, '..', 'shared', 'models', 'stories260K');
+  const src = join(root, 'vendor', 'stories260K');
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   const args = [cli, 'import-llama2c', '--checkpoint', join(src, 'stories260K.bin'), '--tokenizer', join(src, 'tok512.bin'), '--out', out];

@@ -12,7 +12,7 @@ import { buildSuite } from './build.mjs';
 const cache = join(root, '.cache', 'vscode-test');
 const model = join(cache, 'models', 'stories260K');
 if (!existsSync(join(model, 'config.json'))) {
-  const src = join(root, '..', 'shared', 'models', 'stories260K');
+  const src = join(root, 'vendor', 'stories260K');
   const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'import-llama2c', '--checkpoint', join(src, 'stories260K.bin'),
     '--tokenizer', join(src, 'tok512.bin'), '--out', model], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(1);

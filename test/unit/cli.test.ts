@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 
 const root = path.resolve(__dirname, '../..');
-const shared = path.resolve(root, '../shared/models/stories260K');
+const shared = path.resolve(root, 'vendor/stories260K');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-cli-'));
 const model = path.join(tmp, 'stories260K');
 

@@ -11,7 +11,7 @@ import { describeWindow, explainTarget, isBinaryText, sliceAround } from '../../
 import { BUCKETS, bucketOf } from '../../src/extension/heatmapBuckets';
 import { hoverMarkdown, showToken } from '../../src/extension/hoverText';
 
-const shared = join(__dirname, '..', '..', '..', 'shared', 'models', 'stories260K');
+const shared = join(__dirname, '..', '..', 'vendor', 'stories260K');
 const PROMPT = 'Once upon a time, there was a little girl named';
 let tmp: string;
 let session: ModelSession;

@@ -12,7 +12,7 @@ import { CHECKPOINT_FILE } from '../../src/core/trainer/checkpoint';
 import { fileProblem, FineTuneJob, saveModel, tokenLensFolderProblem } from '../../src/extension/fineTuneJob';
 import { defaultSettings, emptyRun, foldRun, type FineTuneHostToView, type ProbeResult, validateFineTuneMessage } from '../../src/protocol/finetune';
 
-const shared = join(__dirname, '../../../shared/models/stories260K');
+const shared = join(__dirname, '../../vendor/stories260K');
 const dir = mkdtempSync(join(tmpdir(), 'finetune-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 // The worker runs the TypeScript entry through tsx, as the bundle would run dist/trainerWorker.js.

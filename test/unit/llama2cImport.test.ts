@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { importLlama2c, readLlama2cCheckpoint } from '../../src/core/importers/llama2c';
 import { llama2cEncode, readRawPieces } from '../reference/llama2cEncode';
 
-const dir = join(__dirname, '..', '..', '..', 'shared', 'models', 'stories260K');
+const dir = join(__dirname, '..', '..', 'vendor', 'stories260K');
 const CKPT = join(dir, 'stories260K.bin');
 const TOK = join(dir, 'tok512.bin');
 const file = readFileSync(CKPT);

@@ -12,7 +12,7 @@ import type { TokenizerFiles } from '../../src/core/tokenizers/types';
 import { bytesToUnicode, idToPiece, specialIdsOf, tokenBytes, tokenOffsets } from '../../src/core/tokenizers/offsets';
 import { storyText, unicodeText } from './tokenizerArbitraries';
 
-const TOK = join(__dirname, '../../../shared/models/stories260K/tok512.bin');
+const TOK = join(__dirname, '../../vendor/stories260K/tok512.bin');
 
 function setup(files: TokenizerFiles) {
   const tok = loadTokenizer(files);

@@ -11,7 +11,7 @@ import { referenceForward } from '../reference/forward';
 import { readLlama2c } from '../reference/llama2c';
 import { llama2cEncode, readRawPieces } from '../reference/llama2cEncode';
 
-const MODEL = path.resolve(__dirname, '../../../shared/models/stories260K');
+const MODEL = path.resolve(__dirname, '../../vendor/stories260K');
 const CHECKPOINT = path.join(MODEL, 'stories260K.bin');
 const TOKENIZER = path.join(MODEL, 'tok512.bin');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-runtime-'));

@@ -8,7 +8,7 @@ import { loadTokenizer } from '../../src/core/tokenizers/load';
 import { llama2cEncode, readRawPieces } from '../reference/llama2cEncode';
 import { storyText, unicodeText } from './tokenizerArbitraries';
 
-const TOK = join(__dirname, '../../../shared/models/stories260K/tok512.bin');
+const TOK = join(__dirname, '../../vendor/stories260K/tok512.bin');
 const buf = readFileSync(TOK);
 const raw = readRawPieces(buf);
 const files = llama2cTokenizerFiles(readLlama2cTokenizer(buf));

@@ -19,7 +19,7 @@ import { GraphSession } from '../../src/core/trainer/session';
 import { TrainStep } from '../../src/core/trainer/step';
 import { adamwDefaults } from '../../src/core/trainer/optim';
 
-const MODELS = join(__dirname, '../../../shared/models/stories260K');
+const MODELS = join(__dirname, '../../vendor/stories260K');
 const TEXT = 'Once upon a time, there was a little girl named Zoo.';
 
 test('fine-tuning stories260K on one sentence flips "...girl named" from " Lily" to " Zoo", and exports it', async () => {

@@ -8,7 +8,7 @@ import { decodeLlama2c, readLlama2c } from '../reference/llama2c';
 import { referenceForward } from '../reference/forward';
 import { maxAbsDiff, run, session } from '../reference/ortRun';
 
-const dir = join(__dirname, '..', '..', '..', 'shared', 'models', 'stories260K');
+const dir = join(__dirname, '..', '..', 'vendor', 'stories260K');
 
 test('stories260K written by the Llama writer greedily decodes the known opening', async () => {
   const { config, weights } = readLlama2c(join(dir, 'stories260K.bin'));

@@ -9,7 +9,7 @@ import { PRESETS } from '../../src/core/trainer/presets';
 import { FineTuneJob } from '../../src/extension/fineTuneJob';
 import { defaultSettings, ftMessage, type FineTuneHostToView } from '../../src/protocol/finetune';
 
-const shared = join(__dirname, '../../../shared/models/stories260K');
+const shared = join(__dirname, '../../vendor/stories260K');
 const workerEntry = resolve(__dirname, '../../src/core/trainer/worker.ts');
 
 async function main(): Promise<void> {
