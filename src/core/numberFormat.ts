@@ -18,7 +18,7 @@ export function percent(p: number): string {
 }
 
 const SUPERSCRIPT = '⁰¹²³⁴⁵⁶⁷⁸⁹';
-const superscript = (n: number): string => String(n).replace(/\d/g, (d) => SUPERSCRIPT[Number(d)]).replace('-', '⁻');
+const superscript = (n: number): string => String(n).replace(/\d/g, (d) => SUPERSCRIPT[Number(d)]);
 
 /**
  * A perplexity: two decimals while small, thousands grouped up to a million, then scientific notation
