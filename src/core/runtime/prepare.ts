@@ -7,7 +7,8 @@ import { decodeModel, encodeModel } from '../onnx/builder';
 import { ModelLoadError, readModelJson } from './modelFiles';
 import type { LoadProgress } from '../types';
 import { addScoringHead } from '../onnx/scoringHead';
-import { NO_ATTENTION_NOTE, exposeAttention, externalDataFiles } from './surgery';
+import { checkExternalData, externalDataRefs, linkOrCopy } from './externalData';
+import { NO_ATTENTION_NOTE, exposeAttention } from './surgery';
 
 export interface PreparedModel {
   /** The folder to load: the original, or the prepared copy. */
@@ -39,6 +40,7 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
     try {
       writePrepared(folder, onnxFile, prepared);
     } catch (e) {
+      if (e instanceof ModelLoadError) throw e;
       throw new ModelLoadError(`Could not read the model file ${onnxFile}: ${(e as Error).message}`);
     }
   }
@@ -51,6 +53,7 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
 
 function writePrepared(folder: string, onnxFile: string, prepared: string): void {
   const model = decodeModel(fs.readFileSync(onnxFile));
+  const dataFiles = checkExternalData(onnxFile, externalDataRefs(model));
   const graph = model.graph!;
   const record: SurgeryRecord = { attentionLayers: exposeAttention(graph), scoringHead: addScoringHead(graph) };
   const tmp = `${prepared}.tmp-${process.pid}-${Date.now()}`;
@@ -60,9 +63,7 @@ function writePrepared(folder: string, onnxFile: string, prepared: string): void
       if (fs.existsSync(path.join(folder, f))) fs.copyFileSync(path.join(folder, f), path.join(tmp, f));
     }
     fs.writeFileSync(path.join(tmp, 'onnx', 'model.onnx'), encodeModel(model));
-    for (const data of externalDataFiles(graph)) {
-      fs.symlinkSync(path.resolve(folder, 'onnx', data), path.join(tmp, 'onnx', data));
-    }
+    for (const data of dataFiles) linkOrCopy(path.join(folder, 'onnx', data), path.join(tmp, 'onnx', data));
     fs.writeFileSync(path.join(tmp, 'surgery.json'), JSON.stringify(record));
     fs.rmSync(prepared, { recursive: true, force: true });
     fs.renameSync(tmp, prepared);
