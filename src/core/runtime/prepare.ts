@@ -9,6 +9,7 @@ import type { LoadProgress } from '../types';
 import { addScoringHead } from '../onnx/scoringHead';
 import { checkExternalData, externalDataRefs, linkOrCopy } from './externalData';
 import { NO_ATTENTION_NOTE, exposeAttention } from './surgery';
+import { PREPARED_DIR, PREPARED_RECORD, evictPrepared, touchPrepared } from '../storage';
 
 export interface PreparedModel {
   /** The folder to load: the original, or the prepared copy. */
@@ -19,7 +20,13 @@ export interface PreparedModel {
 interface SurgeryRecord {
   attentionLayers: number;
   scoringHead: boolean;
+  /** The folder it was prepared from (shown when cleaning up storage). */
+  source?: string;
 }
+
+/** Prepared copies kept: the most recently used ones, none unused for longer than a month. */
+export const PREPARED_KEEP = 4;
+const PREPARED_MAX_AGE_DAYS = 30;
 
 const JSON_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
 const FORMAT = 2;
@@ -33,8 +40,8 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
   const key = createHash('sha256')
     .update(`${FORMAT}\0${fs.realpathSync(onnxFile)}\0${stat.size}\0${stat.mtimeMs}`)
     .digest('hex').slice(0, 24);
-  const prepared = path.join(cacheDir, 'prepared', key);
-  const recordFile = path.join(prepared, 'surgery.json');
+  const prepared = path.join(cacheDir, PREPARED_DIR, key);
+  const recordFile = path.join(prepared, PREPARED_RECORD);
   if (!fs.existsSync(recordFile)) {
     onProgress?.({ status: 'prepare', message: 'Preparing the model for analysis (once per model file)…' });
     try {
@@ -43,6 +50,10 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
       if (e instanceof ModelLoadError) throw e;
       throw new ModelLoadError(`Could not read the model file ${onnxFile}: ${(e as Error).message}`);
     }
+    // Each prepared copy is a whole model: without eviction they pile up, one per model file ever analysed.
+    evictPrepared(cacheDir, { keep: PREPARED_KEEP, maxAgeDays: PREPARED_MAX_AGE_DAYS, except: [prepared] });
+  } else {
+    touchPrepared(prepared);
   }
   const record = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as SurgeryRecord;
   return {
@@ -55,7 +66,7 @@ function writePrepared(folder: string, onnxFile: string, prepared: string): void
   const model = decodeModel(fs.readFileSync(onnxFile));
   const dataFiles = checkExternalData(onnxFile, externalDataRefs(model));
   const graph = model.graph!;
-  const record: SurgeryRecord = { attentionLayers: exposeAttention(graph), scoringHead: addScoringHead(graph) };
+  const record: SurgeryRecord = { attentionLayers: exposeAttention(graph), scoringHead: addScoringHead(graph), source: folder };
   const tmp = `${prepared}.tmp-${process.pid}-${Date.now()}`;
   fs.mkdirSync(path.join(tmp, 'onnx'), { recursive: true });
   try {
@@ -64,7 +75,7 @@ function writePrepared(folder: string, onnxFile: string, prepared: string): void
     }
     fs.writeFileSync(path.join(tmp, 'onnx', 'model.onnx'), encodeModel(model));
     for (const data of dataFiles) linkOrCopy(path.join(folder, 'onnx', data), path.join(tmp, 'onnx', data));
-    fs.writeFileSync(path.join(tmp, 'surgery.json'), JSON.stringify(record));
+    fs.writeFileSync(path.join(tmp, PREPARED_RECORD), JSON.stringify(record));
     fs.rmSync(prepared, { recursive: true, force: true });
     fs.renameSync(tmp, prepared);
   } catch (e) {
