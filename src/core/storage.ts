@@ -30,6 +30,8 @@ export const PREPARED_DIR = 'prepared';
 /** Marks a finished prepared copy; its modification time is the copy's last use. */
 export const PREPARED_RECORD = 'surgery.json';
 const CHECKPOINT_FILE = 'trainer-checkpoint.bin';
+/** Prepared copies kept: the most recently used few, none unused for longer than a month. */
+export const PREPARED_LIMITS = { keep: 4, maxAgeDays: 30 };
 
 /** Every item in the roots, largest first. */
 export function listStorage(roots: StorageRoots): StoredItem[] {

@@ -8,9 +8,8 @@ import { after, test } from 'node:test';
 import type { LlamaConfig } from '../../src/core/models/config';
 import { writeModelFolder } from '../../src/core/models/folder';
 import { randomWeights } from '../../src/core/models/random';
-import { PREPARED_KEEP } from '../../src/core/runtime/prepare';
 import { ModelSession } from '../../src/core/runtime/session';
-import { evictPrepared, listStorage, removeStored } from '../../src/core/storage';
+import { PREPARED_LIMITS, evictPrepared, listStorage, removeStored } from '../../src/core/storage';
 import { charTokenizerFiles, charVocabulary } from '../../src/core/tokenizers/chars';
 import { Trainer } from '../../src/core/trainer/trainer';
 
@@ -52,7 +51,7 @@ const preparedSources = () => listStorage({ cacheDir }).filter((i) => i.kind ===
 
 test('prepared copies are kept by last use: the least recently used goes first', async () => {
   const models = await Promise.all(['m0', 'm1', 'm2', 'm3', 'm4'].map((n, i) => foreignModel(n, i + 1)));
-  for (const m of models.slice(0, PREPARED_KEEP)) await load(m);
+  for (const m of models.slice(0, PREPARED_LIMITS.keep)) await load(m);
   assert.deepEqual(preparedSources(), ['m0', 'm1', 'm2', 'm3']);
   await load(models[0]);   // m0 is used again: m1 is now the least recently used
   await load(models[4]);

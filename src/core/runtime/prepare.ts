@@ -9,7 +9,7 @@ import type { LoadProgress } from '../types';
 import { addScoringHead } from '../onnx/scoringHead';
 import { checkExternalData, externalDataRefs, linkOrCopy } from './externalData';
 import { NO_ATTENTION_NOTE, exposeAttention } from './surgery';
-import { PREPARED_DIR, PREPARED_RECORD, evictPrepared, touchPrepared } from '../storage';
+import { PREPARED_DIR, PREPARED_LIMITS, PREPARED_RECORD, evictPrepared, touchPrepared } from '../storage';
 
 export interface PreparedModel {
   /** The folder to load: the original, or the prepared copy. */
@@ -23,10 +23,6 @@ interface SurgeryRecord {
   /** The folder it was prepared from (shown when cleaning up storage). */
   source?: string;
 }
-
-/** Prepared copies kept: the most recently used ones, none unused for longer than a month. */
-export const PREPARED_KEEP = 4;
-const PREPARED_MAX_AGE_DAYS = 30;
 
 const JSON_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
 const FORMAT = 2;
@@ -51,7 +47,7 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
       throw new ModelLoadError(`Could not read the model file ${onnxFile}: ${(e as Error).message}`);
     }
     // Each prepared copy is a whole model: without eviction they pile up, one per model file ever analysed.
-    evictPrepared(cacheDir, { keep: PREPARED_KEEP, maxAgeDays: PREPARED_MAX_AGE_DAYS, except: [prepared] });
+    evictPrepared(cacheDir, { ...PREPARED_LIMITS, except: [prepared] });
   } else {
     touchPrepared(prepared);
   }
