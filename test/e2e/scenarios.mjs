@@ -177,6 +177,35 @@ export const scenarios = [
       return screenshot(page, dir, this.shot);
     },
   },
+  {
+    name: 'Clean Up Storage lists the trained run with its size, and deletes it',
+    shot: 'cleanup.png',
+    skip: ({ extensionPath }) => (existsSync(join(extensionPath, 'dist', 'webview', 'finetune.js')) ? false
+      : 'needs the run of the Toy Fine-tune scenario'),
+    async run({ page, dir }) {
+      await page.keyboard.press('Escape');
+      await runCommand(page, 'Token Lens: Clean Up Storage');
+      const run = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Trained run: train-toy-' }).first();
+      await run.waitFor({ timeout: 15_000 });
+      const text = (await run.textContent()) ?? '';
+      check(/\d+(\.\d)? (KB|MB)/.test(text), `no size on the row: ${text}`);
+      check(await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Checkpoint only' }).count() === 1, 'no checkpoint row');
+      await run.click();
+      await page.waitForTimeout(200);
+      const path = await screenshot(page, dir, this.shot);
+      await page.keyboard.press('Enter');
+      const dialog = page.locator('.monaco-dialog-box');
+      await dialog.waitFor({ timeout: 10_000 });
+      const question = (await dialog.textContent()) ?? '';
+      check(/Delete train-toy-\S+ \(\d/.test(question), `confirmation reads: ${question}`);
+      await dialog.locator('.dialog-buttons > *', { hasText: 'Delete' }).first().click();
+      await page.locator('.notification-toast', { hasText: 'Freed' }).first().waitFor({ timeout: 15_000 });
+      // Asked again, the run is gone: nothing else is stored (the model is a local folder).
+      await runCommand(page, 'Token Lens: Clean Up Storage');
+      await page.locator('.notification-toast', { hasText: 'nothing to clean up' }).first().waitFor({ timeout: 15_000 });
+      return path;
+    },
+  },
 ];
 
 /** A modal dialog left by a failed scenario would block every later one. */
