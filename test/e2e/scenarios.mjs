@@ -190,6 +190,9 @@ export const scenarios = [
       const text = (await run.textContent()) ?? '';
       check(/\d+(\.\d)? (KB|MB)/.test(text), `no size on the row: ${text}`);
       check(await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Checkpoint only' }).count() === 1, 'no checkpoint row');
+      // The row's detail ends with the run's folder, on this machine: it must be gone afterwards.
+      const folder = text.match(/(\/\S*\/trained\/train-toy-[\d-]+)/)?.[1];
+      check(folder && existsSync(folder), `the run's folder ${folder} is not on disk`);
       await run.click();
       await page.waitForTimeout(200);
       const path = await screenshot(page, dir, this.shot);
@@ -198,11 +201,18 @@ export const scenarios = [
       await dialog.waitFor({ timeout: 10_000 });
       const question = (await dialog.textContent()) ?? '';
       check(/Delete train-toy-\S+ \(\d/.test(question), `confirmation reads: ${question}`);
-      await dialog.locator('.dialog-buttons > *', { hasText: 'Delete' }).first().click();
-      await page.locator('.notification-toast', { hasText: 'Freed' }).first().waitFor({ timeout: 15_000 });
+      await dialog.locator('.dialog-buttons a, .dialog-buttons button', { hasText: /^Delete$/ }).first().click();
+      for (let i = 0; i < 60 && existsSync(folder); i++) await page.waitForTimeout(250);
+      check(!existsSync(folder), `${folder} is still there`);
       // Asked again, the run is gone: nothing else is stored (the model is a local folder).
       await runCommand(page, 'Token Lens: Clean Up Storage');
-      await page.locator('.notification-toast', { hasText: 'nothing to clean up' }).first().waitFor({ timeout: 15_000 });
+      await page.waitForTimeout(500);
+      // Toasts may go straight to the notification centre here: read the messages there.
+      await runCommand(page, 'Notifications: Show Notifications');
+      const centre = page.locator('.notifications-center');
+      await centre.locator('.notification-list-item', { hasText: /Freed \d+(\.\d)? (KB|MB) \(1 item deleted\)/ }).first().waitFor({ timeout: 15_000 });
+      await centre.locator('.notification-list-item', { hasText: 'Nothing stored yet: nothing to clean up.' }).first().waitFor({ timeout: 15_000 });
+      await page.keyboard.press('Escape');
       return path;
     },
   },
