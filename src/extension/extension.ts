@@ -8,7 +8,7 @@ import { LossHeatmap } from './heatmap';
 import { EXPLAIN_FROM_HERE, type ExplainFromHereArgs, TokenHover } from './hover';
 import { Log, UserError } from './log';
 import { Models, type ModelState } from './models';
-import { cleanUpStorage, scheduleEviction } from './storageCleanup';
+import { cleanUpStorage, modelFoldersInUse, scheduleEviction } from './storageCleanup';
 import type { Analysis } from './runtime';
 
 /**
@@ -83,7 +83,7 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
 
   command('tokenLens.fineTuneOnFile', 'Fine-tune on This File', (uri?: vscode.Uri) => fineTune.useFile(uri));
 
-  const modelFolders = () => [models.configuredRef(), models.ready?.folder].filter((f): f is string => !!f);
+  const modelFolders = () => modelFoldersInUse(context, models.configuredRef(), models.ready?.folder);
   command('tokenLens.cleanUpStorage', 'Clean Up Storage', () => cleanUpStorage(context, log, { modelFolders: modelFolders(), fineTune: fineTune.state }));
   context.subscriptions.push(scheduleEviction(context, log, modelFolders));
 

@@ -30,6 +30,13 @@ export function storageRoots(context: vscode.ExtensionContext): StorageRoots {
   };
 }
 
+/** The folders the current model reads: its own (a Hub id lives in the cache) and its prepared copy. */
+export function modelFoldersInUse(context: vscode.ExtensionContext, ref: string, loadedFolder?: string): string[] {
+  const folders = loadedFolder ? [loadedFolder] : [];
+  if (ref) folders.push(path.isAbsolute(ref) ? ref : path.join(storageRoots(context).cacheDir, ref));
+  return folders;
+}
+
 export interface InUse {
   /** Folders the loaded model reads (its folder and its prepared copy). */
   modelFolders: string[];
