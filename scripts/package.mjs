@@ -91,8 +91,8 @@ function vsce(stage, target, outFile) {
   const bin = join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
   const args = [bin, 'package', '--target', target, '--out', outFile,
     '--allow-missing-repository', '--skip-license', '--no-update-package-json', '--no-git-tag-version'];
-  const r = spawnSync(process.execPath, args, { cwd: stage, stdio: ['ignore', 'inherit', 'inherit'] });
-  if (r.status !== 0) throw new Error(`vsce package --target ${target} exited with ${r.status ?? r.signal}`);
+  const r = spawnSync(process.execPath, args, { cwd: stage, stdio: ['ignore', 'inherit', 'inherit'], timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`vsce package --target ${target} ${r.error?.code === 'ETIMEDOUT' ? 'took over 5 min' : `exited with ${r.status ?? r.signal}`}`);
 }
 
 export function packageTargets(targets, out) {

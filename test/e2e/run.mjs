@@ -16,6 +16,27 @@ const argv = new Set(process.argv.slice(2));
 const EXTENSION_ID = 'token-lens.token-lens';
 const resultsDir = join(root, 'test-results');
 const log = (msg) => console.log(`[e2e] ${msg}`);
+// The whole run's time limit: past it, or on SIGINT/SIGTERM, the browser and code-server are stopped and
+// the run fails. (Blocking steps such as packaging carry their own limits.)
+const LIMIT_MIN = Number(process.env.TOKEN_LENS_E2E_LIMIT_MIN) || 20;
+
+/** What the run started and must stop, however it ends. */
+const running = { server: undefined, browser: undefined };
+async function stopAll() {
+  const { server, browser } = running;
+  running.server = running.browser = undefined;
+  await browser?.close();
+  await server?.stop();
+}
+
+function abortRun(why, exitCode) {
+  console.error(`[e2e] ${why}: stopping the browser and code-server`);
+  console.log('0 passed, 1 failed');
+  stopAll().finally(() => process.exit(exitCode));
+}
+process.once('SIGINT', () => abortRun('interrupted (SIGINT)', 130));
+process.once('SIGTERM', () => abortRun('stopped (SIGTERM)', 143));
+setTimeout(() => abortRun(`no result after ${LIMIT_MIN} min (TOKEN_LENS_E2E_LIMIT_MIN)`, 1), LIMIT_MIN * 60_000).unref();
 
 /** stories260K as a model folder, imported by the CLI; redone whenever dist/cli.js is newer. */
 function importModel() {
@@ -85,9 +106,9 @@ async function main() {
   let server;
   let browser;
   try {
-    server = await startCodeServer({ profile });
+    server = running.server = await startCodeServer({ profile });
     log(`code-server at ${server.url} (pid ${server.pid}) after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    browser = await launchBrowser();
+    browser = running.browser = await launchBrowser();
 
     for (const suite of suites) {
       const url = workbenchUrl(server.url, { folder: makeWorkspace(tmp, suite.name, suite.userSettingsOnly ? undefined : modelSettings), extensionDevelopmentPath: extensionPath, extensionTestsPath: suite.js });
@@ -120,8 +141,7 @@ async function main() {
     summary.lines.push(`harness error: ${e.stack ?? e.message}`);
     if (server) summary.lines.push(`code-server log tail:\n${server.log()}`);
   } finally {
-    await browser?.close();
-    await server?.stop();
+    await stopAll();
     if (!argv.has('--keep')) rmSync(tmp, { recursive: true, force: true });
     else log(`kept ${tmp}`);
   }
