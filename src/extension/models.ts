@@ -48,8 +48,8 @@ export class Models implements vscode.Disposable {
   private current?: ModelSession;
   private loading?: { ref: string; promise: Promise<ModelSession> };
   private stateValue: ModelState = 'none';
-  /** The model an empty `tokenLens.model` stands for. */
-  private readonly builtin: string | undefined;
+  /** The model an empty `tokenLens.model` stands for (undefined: this build has none). */
+  readonly builtin: string | undefined;
   private readonly statusBar = vscode.window.createStatusBarItem('tokenLens.model', vscode.StatusBarAlignment.Right, 100);
   private readonly changed = new vscode.EventEmitter<ModelSession | undefined>();
   private readonly disposables: vscode.Disposable[] = [this.statusBar, this.changed];

@@ -1,6 +1,6 @@
 // Extension-host suite for the glue's edge cases (runs on its own, or after index.ts when imported by it): what is analysed, the messages users get, per-language
-// hover settings, the heatmap's surprisal style and a model that fails to load. Real stories260K model;
-// the workspace holds prompt.txt (exactly PROMPT) and story.txt (PROMPT + STORY_END), tokenLens.model set.
+// hover settings, the heatmap's surprisal style and a model that fails to load. Real stories260K model (the
+// built-in one: tokenLens.model is unset); the workspace holds prompt.txt (exactly PROMPT) and story.txt.
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -142,7 +142,7 @@ async function serveHub(folder: string, id: string): Promise<{ server: Server; u
 test('a Hub id is downloaded (from tokenLens.hubEndpoint) into the cache, and a missing one is reported', async () => {
   const cfg = vscode.workspace.getConfiguration('tokenLens');
   const saved = Object.fromEntries(['model', 'offline', 'hubEndpoint'].map((k) => [k, cfg.inspect(k)?.globalValue]));
-  const folder = cfg.get<string>('model')!;
+  const folder = join(vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath, 'dist', 'models', 'stories260K');
   const hub = await serveHub(folder, 'local-test/stories260K');
   try {
     await cfg.update('hubEndpoint', hub.url, vscode.ConfigurationTarget.Global);
