@@ -1,7 +1,8 @@
 // The real-VS-Code run: package + install the extension (or point at the repo with --dev), start one code-server,
 // run the extension-host suites, then the UI scenarios; always stop it. Nothing sets tokenLens.model: everything
 // runs offline on the built-in stories260K the VSIX carries, as after a fresh install.
-// Assumes `npm run build` ran. Usage: node test/e2e/run.mjs [--dev] [--no-suite] [--no-ui] [--keep] [--verbose]
+// Assumes `npm run build` ran.
+// Usage: node test/e2e/run.mjs [--dev] [--no-suite] [--suite=suite|glue|walkthrough] [--no-ui] [--keep] [--verbose]
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { root, setup } from './setup.mjs';
 import { launchBrowser, openWorkbench, runExtensionHostSuite } from './workbench.mjs';
 
 const argv = new Set(process.argv.slice(2));
+const suiteArg = process.argv.find((a) => a.startsWith('--suite='));
 const EXTENSION_ID = 'token-lens.token-lens';
 const resultsDir = join(root, 'test-results');
 const log = (msg) => console.log(`[e2e] ${msg}`);
@@ -53,7 +55,7 @@ const SUITES = [
   // glue.ts changes tokenLens.* at user level, which a folder value would hide: it gets the user settings only.
   { name: 'glue', entry: 'test/integration/glue.ts', prefix: '[glue] ', userSettingsOnly: true },
   { name: 'walkthrough', entry: 'test/integration/walkthrough.ts', prefix: '[walkthrough] ', userSettingsOnly: true },
-].filter((s) => existsSync(join(root, s.entry)));
+].filter((s) => existsSync(join(root, s.entry)) && (!suiteArg || suiteArg === `--suite=${s.name}`));
 
 function countSuite(lines, prefix) {
   const closing = lines.filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length).match(/^(\d+) passed, (\d+) failed$/)).filter(Boolean).pop();

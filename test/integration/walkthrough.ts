@@ -21,6 +21,20 @@ function topAfterPrompt(): string | undefined {
   return a && a.text === PROMPT ? a.topK(a.tokens.length - 1, 1)[0]?.text : undefined;
 }
 
+/** Explains PROMPT + " Zoo." with `model` (the configured one) and returns the ranks of the tokens of " Zoo". */
+async function zooRanks(model: string): Promise<number[]> {
+  const text = `${PROMPT} Zoo.`;
+  const doc = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
+  const editor = await vscode.window.showTextDocument(doc, vscode.ViewColumn.One);
+  editor.selection = new vscode.Selection(doc.positionAt(text.length), doc.positionAt(text.length));
+  await vscode.commands.executeCommand('tokenLens.explainNextToken');
+  const a = await eventually(() => {
+    const last = api.lastAnalysis();
+    return last?.modelId === model && last.text === text ? last : undefined;
+  }, `an analysis by ${model}`, 60_000);
+  return a.tokens.filter((t) => t.start >= PROMPT.length && t.start < PROMPT.length + ' Zoo'.length).map((t) => t.rank!);
+}
+
 test('activate with tokenLens.model unset', async () => {
   ext = vscode.extensions.getExtension<TokenLensApi>(EXTENSION_ID)!;
   api = await ext.activate();
@@ -80,19 +94,17 @@ test('Run the Zoo Fine-tune: one click trains the built-in model, which then say
   assert(state.file?.endsWith(join('walkthrough', 'zoo.txt')), `trained on ${state.file}`);
   assert(state.visible, 'the Toy Fine-tune view is not showing the run');
   assert(cfg.get<string>('model') === '', 'the run changed tokenLens.model');
-  // Explain with the trained model: the name it learnt comes first.
+  // Explain with the trained model: every token of the name it learnt is now its first guess.
   await cfg.update('model', state.out, vscode.ConfigurationTarget.Global);
   try {
-    await vscode.commands.executeCommand('tokenLens.walkthrough.explainSample');
-    const top = await eventually(() => (api.lastAnalysis()?.modelId === state.out ? topAfterPrompt() : undefined), 'an analysis by the trained model', 60_000);
-    assert(top === ' Zoo', `the trained model's top candidate is ${JSON.stringify(top)}`);
+    const trained = await zooRanks(state.out!);
+    assert(trained.length > 0 && trained.every((r) => r === 1), `ranks of " Zoo" by the trained model: ${trained}`);
   } finally {
     await cfg.update('model', undefined, vscode.ConfigurationTarget.Global);
   }
-  // Unset again: back to the built-in model, which still says " Lily".
-  await vscode.commands.executeCommand('tokenLens.walkthrough.explainSample');
-  const back = await eventually(() => (api.lastAnalysis()?.modelId === builtin ? topAfterPrompt() : undefined), 'the built-in model again', 60_000);
-  assert(back === ' Lily', `the built-in model's top candidate is ${JSON.stringify(back)}`);
+  // Unset again: back to the built-in model, for which " Zoo" is no first guess (it says " Lily").
+  const before = await zooRanks(builtin);
+  assert(before[0] > 1, `ranks of " Zoo" by the built-in model: ${before}`);
 }, 300_000);
 
 export async function run(): Promise<void> {
