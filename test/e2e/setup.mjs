@@ -54,12 +54,14 @@ function ensureApt(packages = APT_PACKAGES) {
 
 /** The browser of the webview and UI tests: Debian's chromium unless TOKEN_LENS_CHROMIUM names another. */
 export function ensureChromium() {
-  if (process.env.TOKEN_LENS_CHROMIUM) {
-    if (!existsSync(chromiumPath)) throw new Error(`TOKEN_LENS_CHROMIUM=${chromiumPath} does not exist`);
-    return log(`chromium: ${chromiumPath}`);
-  }
-  ensureApt(['chromium']);
-  if (!existsSync(chromiumPath)) throw new Error(`the chromium package is installed but ${chromiumPath} is missing`);
+  if (!process.env.TOKEN_LENS_CHROMIUM) ensureApt(['chromium']);
+  checkChromium();
+}
+
+function checkChromium() {
+  if (existsSync(chromiumPath)) return log(`chromium: ${chromiumPath}`);
+  throw new Error(process.env.TOKEN_LENS_CHROMIUM ? `TOKEN_LENS_CHROMIUM=${chromiumPath} does not exist`
+    : `the chromium package is installed but ${chromiumPath} is missing`);
 }
 
 function ensureNode() {
@@ -94,9 +96,9 @@ function ensureCodeServer() {
 export function setup() {
   const t0 = Date.now();
   mkdirSync(cacheDir, { recursive: true });
-  // One apt-get run for everything on a fresh machine; ensureChromium() then only checks.
+  // One apt-get run for everything on a fresh machine.
   ensureApt(process.env.TOKEN_LENS_CHROMIUM ? APT_PACKAGES.filter((p) => p !== 'chromium') : APT_PACKAGES);
-  ensureChromium();
+  checkChromium();
   ensureNode();
   ensureCodeServer();
   log(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (${cacheDir})`);
