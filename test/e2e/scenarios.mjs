@@ -177,6 +177,21 @@ export const scenarios = [
       return screenshot(page, dir, this.shot);
     },
   },
+  {
+    name: 'Select Model… lists the built-in TinyStories model first, as the current one',
+    shot: 'select-model.png',
+    async run({ page, dir }) {
+      await runCommand(page, 'Token Lens: Select Model…');
+      const rows = page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
+      await rows.first().waitFor({ timeout: 10_000 });
+      const first = await rows.first().textContent();
+      check(first?.includes('Built-in: TinyStories (stories260K)'), `first row: ${first}`);
+      check(await rows.first().locator('.codicon-check').count() === 1, 'the built-in model is not marked as the current one');
+      const path = await screenshot(page, dir, this.shot);
+      await page.keyboard.press('Escape');
+      return path;
+    },
+  },
 ];
 
 /** A modal dialog left by a failed scenario would block every later one. */
