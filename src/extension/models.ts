@@ -121,7 +121,7 @@ export class Models implements vscode.Disposable {
       { label: '$(folder-opened) Local model folder…', detail: 'A folder with config.json, tokenizer.json and onnx/model.onnx', action: 'folder' },
       { label: '$(cloud-download) Hugging Face Hub id…', detail: 'Any causal language model with ONNX weights, e.g. Xenova/gpt2', action: 'hub' },
     ];
-    const pick = await vscode.window.showQuickPick(items, { title: 'Token Lens: Select Model', placeHolder: current || 'No model selected yet', matchOnDetail: true });
+    const pick = await vscode.window.showQuickPick(items, { title: 'Token Lens: Select Model', placeHolder: current === this.builtin ? BUILTIN_MODEL_LABEL : current || 'No model selected yet', matchOnDetail: true });
     if (!pick) return undefined;
     let ref = pick.ref;
     if (pick.action === 'builtin') {
