@@ -13,6 +13,7 @@ const note = (line: string) => console.log(`[walkthrough] ${line}`);
 let api: TokenLensApi;
 let ext: vscode.Extension<TokenLensApi>;
 let builtin: string;
+let trainedOut: string | undefined;
 
 interface Step { id: string; description: string; media: { image?: string; markdown?: string }; completionEvents?: string[] }
 
@@ -102,10 +103,32 @@ test('Run the Zoo Fine-tune: one click trains the built-in model, which then say
   } finally {
     await cfg.update('model', undefined, vscode.ConfigurationTarget.Global);
   }
-  // Unset again: back to the built-in model, for which " Zoo" is no first guess (it says " Lily").
+  trainedOut = state.out;
+}, 300_000);
+
+test('Select Model… offers the built-in model first: accepting it unsets tokenLens.model and brings it back', async () => {
+  assert(trainedOut, 'no trained model from the Zoo run');
+  const cfg = vscode.workspace.getConfiguration('tokenLens');
+  await cfg.update('model', trainedOut, vscode.ConfigurationTarget.Global);
+  try {
+    const picking = Promise.resolve(vscode.commands.executeCommand('tokenLens.selectModel'));
+    let done = false;
+    void picking.finally(() => { done = true; });
+    // Accept the first item as soon as the picker is up (Enter on its focused row).
+    for (let i = 0; i < 40 && !done; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+    }
+    await picking;
+    const inspected = cfg.inspect<string>('model');
+    assert(inspected?.globalValue === undefined && inspected?.workspaceValue === undefined, `tokenLens.model after the pick: ${JSON.stringify(inspected)}`);
+  } finally {
+    await cfg.update('model', undefined, vscode.ConfigurationTarget.Global);
+  }
+  // Back on the built-in model, " Zoo" is no first guess (it says " Lily").
   const before = await zooRanks(builtin);
   assert(before[0] > 1, `ranks of " Zoo" by the built-in model: ${before}`);
-}, 300_000);
+}, 120_000);
 
 export async function run(): Promise<void> {
   const summary = await runTests(note);
