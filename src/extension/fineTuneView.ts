@@ -60,6 +60,8 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
 
   /** Trains on `file` from the model in `folder` (the walkthrough's one-click fine-tune); resolves when it ends. */
   async startOn(file: vscode.Uri, folder: string, settings: FineTuneSettings): Promise<void> {
+    // Checked here too, so that a refused click leaves the running job's file and folder as they are.
+    if (this.job && isActive(this.run.phase)) throw new Error('A training run is already going: stop it first.');
     this.folder = folder;
     await this.useFile(file);
     await this.start({ ...settings, base: 'folder' });
