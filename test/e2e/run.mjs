@@ -23,7 +23,7 @@ const log = (msg) => console.log(`[e2e] ${msg}`);
 const LIMIT_MIN = Number(process.env.TOKEN_LENS_E2E_LIMIT_MIN) || 20;
 
 /** What the run started and must stop, however it ends. */
-const running = { server: undefined, browser: undefined };
+const running = { server: undefined, browser: undefined, tmp: undefined };
 async function stopAll() {
   const { server, browser } = running;
   running.server = running.browser = undefined;
@@ -31,10 +31,16 @@ async function stopAll() {
   await server?.stop();
 }
 
+function removeTmp() {
+  if (running.tmp && !argv.has('--keep')) rmSync(running.tmp, { recursive: true, force: true });
+  else if (running.tmp) log(`kept ${running.tmp}`);
+  running.tmp = undefined;
+}
+
 function abortRun(why, exitCode) {
   console.error(`[e2e] ${why}: stopping the browser and code-server`);
   console.log('0 passed, 1 failed');
-  stopAll().finally(() => process.exit(exitCode));
+  stopAll().finally(() => { removeTmp(); process.exit(exitCode); });
 }
 process.once('SIGINT', () => abortRun('interrupted (SIGINT)', 130));
 process.once('SIGTERM', () => abortRun('stopped (SIGTERM)', 143));
@@ -70,7 +76,7 @@ async function main() {
   setup();
   // Screenshots of failures belong to this run only.
   if (existsSync(resultsDir)) for (const f of readdirSync(resultsDir)) if (f.endsWith('-failed.png')) rmSync(join(resultsDir, f));
-  const tmp = mkdtempSync(join(tmpdir(), 'token-lens-e2e-'));
+  const tmp = running.tmp = mkdtempSync(join(tmpdir(), 'token-lens-e2e-'));
   const modelSettings = { 'tokenLens.offline': true };
   const profile = makeProfile({ dir: join(tmp, 'cs'), settings: { ...modelSettings, 'editor.hover.delay': 300 } });
 
@@ -127,8 +133,7 @@ async function main() {
     if (server) summary.lines.push(`code-server log tail:\n${server.log()}`);
   } finally {
     await stopAll();
-    if (!argv.has('--keep')) rmSync(tmp, { recursive: true, force: true });
-    else log(`kept ${tmp}`);
+    removeTmp();
   }
   for (const l of summary.lines) log(l);
   log(`screenshots in ${resultsDir}; total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
