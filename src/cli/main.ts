@@ -8,14 +8,14 @@ import { loadModel } from './load';
 const HELP = `token-lens: see what a language model predicts, how surprised it is, and where it looks.
 
 commands:
-  explain        --model DIR|HUB_ID [--top-k K] [--attention] [--json] (TEXT | --file FILE)
-  generate       --model DIR|HUB_ID [--max-new-tokens N] [--greedy | --temperature T] PROMPT
+  explain        [--model DIR|HUB_ID] [--top-k K] [--attention] [--json] (TEXT | --file FILE)
+  generate       [--model DIR|HUB_ID] [--max-new-tokens N] [--greedy | --temperature T] PROMPT
   import-llama2c --checkpoint FILE --tokenizer FILE --out DIR
   write-random   --arch gpt2|llama --preset NAME --out DIR [--seed S] [--tokenizer FILE]
   train          --file FILE [--from DIR] [--preset toy|nanogpt-cpu] [--lora R] [--steps N] [--lr X]
                  [--optimizer adamw|sgd] [--seed S] --out DIR [--json]
 
-model options: --cache-dir DIR (default ~/.cache/token-lens or $TOKEN_LENS_CACHE), --offline,
+model options: --model (default: the built-in stories260K), --cache-dir DIR (default ~/.cache/token-lens or $TOKEN_LENS_CACHE), --offline,
                --hub-host URL (where Hub ids are downloaded from)`;
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
@@ -27,7 +27,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
 };
 
 async function runGenerate(argv: string[]): Promise<number> {
-  const usage = 'usage: token-lens generate --model DIR|HUB_ID [--max-new-tokens N] [--greedy | --temperature T] PROMPT';
+  const usage = 'usage: token-lens generate [--model DIR|HUB_ID] [--max-new-tokens N] [--greedy | --temperature T] PROMPT';
   const { values, positionals } = parse(argv, {
     ...commonModelOptions,
     'max-new-tokens': { type: 'string' },

@@ -59,6 +59,15 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
     this.postContext();
   }
 
+  /** Trains on `file` from the model in `folder` (the walkthrough's one-click fine-tune); resolves when it ends. */
+  async startOn(file: vscode.Uri, folder: string, settings: FineTuneSettings): Promise<void> {
+    // Checked here too, so that a refused click leaves the running job's file and folder as they are.
+    if (this.job && isActive(this.run.phase)) throw new Error('A training run is already going: stop it first.');
+    this.folder = folder;
+    await this.useFile(file);
+    await this.start({ ...settings, base: 'folder' });
+  }
+
   resolveWebviewView(view: vscode.WebviewView): void {
     for (const d of this.viewDisposables) d.dispose();
     this.view = view;

@@ -263,6 +263,23 @@ export const scenarios = [
       return path;
     },
   },
+  {
+    name: 'Select Model… lists the built-in TinyStories model first, as the current one',
+    shot: 'select-model.png',
+    async run({ page, dir }) {
+      await runCommand(page, 'Token Lens: Select Model…');
+      // The palette's own list stays up until the model picker replaces it.
+      await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Token Lens: Select Model' }).waitFor({ timeout: 10_000 });
+      const rows = page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
+      await rows.filter({ hasText: 'Local model folder' }).first().waitFor({ timeout: 10_000 });
+      const first = await rows.first().textContent();
+      check(first?.includes('Built-in: TinyStories (stories260K)'), `first row: ${first}`);
+      check(await rows.first().locator('.codicon-check').count() === 1, 'the built-in model is not marked as the current one');
+      const path = await screenshot(page, dir, this.shot);
+      await page.keyboard.press('Escape');
+      return path;
+    },
+  },
 ];
 
 /** A modal dialog left by a failed scenario would block every later one. */

@@ -19,7 +19,7 @@ let web;
 
 before(async () => {
   web = await serveWebview({ name: 'finetune', title: 'Toy Fine-tune', stub: 'finetune-stub.js', fixture });
-});
+}, { timeout: 90_000 });
 
 after(async () => {
   await web?.close();
@@ -140,6 +140,26 @@ test('keyboard: Tab reaches every control, each with a name; light and high-cont
     await checkClean(page, errors);
     await context.close();
   }
+});
+
+test('a run the host starts (the walkthrough\'s one click) shows its settings in the locked form', async () => {
+  const { page, context, errors } = await open();
+  // The host chose a model folder and started: the form had the preset defaults until then.
+  assert.equal(await page.locator('#ft-base').inputValue(), 'toy');
+  const settings = { ...run[0].settings, base: 'folder', steps: 25, lr: 0.002 };
+  await page.evaluate(([ctx, settings]) => {
+    window.__send({ ...ctx, folder: '/ext/dist/models/stories260K' });
+    window.__send({ type: 'runStarting', settings, fileName: 'zoo.txt', steps: settings.steps });
+  }, [fixture.context, settings]);
+  await page.waitForFunction(() => document.querySelector('#app')?.getAttribute('data-phase') === 'starting');
+  assert.equal(await page.locator('#ft-base').inputValue(), 'folder');
+  assert.equal(await page.locator('#ft-base option:checked').textContent(), 'Folder: stories260K');
+  assert.equal(await page.locator('#ft-steps').inputValue(), '25');
+  assert.equal(await page.locator('#ft-lr').inputValue(), '0.002');
+  assert.equal(await page.locator('#ft-target').inputValue(), ' Zoo');
+  assert.equal(await page.locator('#ft-steps').isDisabled(), true, 'the form is locked while the run goes');
+  await checkClean(page, errors);
+  await context.close();
 });
 
 test('a refused file: the message shows and Start stays disabled', async () => {

@@ -1,5 +1,5 @@
 // The view's whole state as one plain object, saved with setState so a hidden and re-shown view looks the same.
-import { defaultSettings, emptyRun, foldRun, type FineTuneContext, type FineTuneHostToView, type FineTuneSettings,
+import { defaultSettings, emptyRun, foldRun, isActive, type FineTuneContext, type FineTuneHostToView, type FineTuneSettings,
   type RunSnapshot } from '../../src/protocol/finetune';
 
 export interface FineTuneViewState {
@@ -23,7 +23,11 @@ export function reduce(state: FineTuneViewState, msg: FineTuneHostToView): FineT
     const { type: _, ...context } = msg;
     return { ...state, form, context };
   }
-  return { ...state, run: foldRun(state.run, msg) };
+  const run = foldRun(state.run, msg);
+  // A run the host started (the walkthrough's one click, or one going on while the view was closed) shows
+  // its own settings in the form.
+  const hostRun = msg.type === 'runStarting' || (msg.type === 'snapshot' && isActive(run.phase));
+  return { ...state, run, form: hostRun && run.settings ? run.settings : state.form };
 }
 
 /** Switching between from-scratch and fine-tuning changes what sane defaults are. */
