@@ -29,6 +29,8 @@ export interface TokenLensApi {
   lastMessage(): { severity: 'info' | 'error'; message: string } | undefined;
   /** The Toy Fine-tune view as the host sees it. */
   fineTuneState(): FineTuneViewState;
+  /** Hands a message to the Toy Fine-tune host as if its view had sent it; resolves once handled (a start: once the run ended). */
+  fineTuneMessage(message: unknown): Promise<void>;
   activationMs: number;
 }
 
@@ -96,6 +98,7 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
     modelState: () => models.state,
     lastMessage: () => log.lastShown,
     fineTuneState: () => fineTune.state,
+    fineTuneMessage: (message) => fineTune.receive(message),
     activationMs,
   };
 }
