@@ -5,10 +5,10 @@ import { cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { CHECKPOINT_FILE } from '../core/trainer/checkpoint';
-import { TrainerClient } from '../core/trainer/client';
+import { TrainerClient, type TrainerEvents } from '../core/trainer/client';
 import { readTextFile } from '../core/trainer/textFile';
 import { CHAR_UNK, unknownChars } from '../core/tokenizers/chars';
-import type { TrainOptions } from '../core/trainer/trainer';
+import type { TrainOptions, TrainResult } from '../core/trainer/trainer';
 import { ftMessage, probeFrom, probeFromText, type FineTuneHostToView, type FineTuneSettings, type ProbeResult, type RunResult } from '../protocol/finetune';
 
 export interface JobSpec {
@@ -127,22 +127,31 @@ export class FineTuneJob {
   }
 
   private async train(options: TrainOptions, report: boolean): Promise<RunResult> {
-    const client = new TrainerClient(options, report ? {
-      onStarted: (i) => this.post(ftMessage('started', { batch: i.batch, block: i.block, notes: i.notes })),
-      onProgress: (p) => this.post(ftMessage('progress', { ...p })),
-      onPaused: () => this.post(ftMessage('paused', {})),
-      onResumed: () => this.post(ftMessage('resumed', {})),
-    } : {}, this.spec.createWorker);
+    const client = new TrainerClient(options, report ? trainerEvents(this.post) : {}, this.spec.createWorker);
     this.client = client;
     // Controls pressed while the zero-step start or the probe ran apply now.
     if (this.stopped) {
       if (report) client.stop();
       else void client.kill();
     } else if (report && this.pausedNow) client.pause();
-    const r = await client.result;
-    return { status: r.status, message: r.message, step: r.step, loss: r.loss, valLoss: r.valLoss, exported: r.exported,
-      ...(r.warning ? { warning: r.warning } : {}) };
+    return runResultOf(await client.result);
   }
+}
+
+/** The trainer's events as view messages. */
+export function trainerEvents(post: (m: FineTuneHostToView) => void): TrainerEvents {
+  return {
+    onStarted: (i) => post(ftMessage('started', { batch: i.batch, block: i.block, notes: i.notes })),
+    onProgress: (p) => post(ftMessage('progress', { ...p })),
+    onPaused: () => post(ftMessage('paused', {})),
+    onResumed: () => post(ftMessage('resumed', {})),
+  };
+}
+
+/** The trainer's result as the view sees it (the output folder stays with the host). */
+export function runResultOf(r: TrainResult): RunResult {
+  return { status: r.status, message: r.message, step: r.step, loss: r.loss, valLoss: r.valLoss, exported: r.exported,
+    ...(r.warning ? { warning: r.warning } : {}) };
 }
 
 /** The probe at the model in `folder`: one analysis of prompt + target. */

@@ -235,11 +235,6 @@ export class Trainer {
       const stepMs = performance.now() - t0;
       tokensPerSec = Math.round((this.batch * this.block) / (stepMs / 1000));
       if (this.step % evalEvery === 0 || this.step === total) valLoss = await this.validate();
-      if (valLoss !== null && !Number.isFinite(valLoss)) {
-        status = 'diverged';
-        message = `The validation loss became ${valLoss} at step ${this.step}: training stopped. Try a lower learning rate (now ${rate.toPrecision(3)}).`;
-        break;
-      }
       elapsed += performance.now() - t0;
       timed++;
       onProgress?.({ step: this.step, steps: total, loss, valLoss, tokensPerSec, lr: rate,
