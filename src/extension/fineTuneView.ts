@@ -23,6 +23,8 @@ export interface FineTuneViewState {
   step: number;
   out?: string;
   result?: RunSnapshot['result'];
+  /** The last error the view shows (a refused start, a failed run). */
+  error: string | null;
   visible: boolean;
 }
 
@@ -46,7 +48,7 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
 
   get state(): FineTuneViewState {
     return { file: this.file, fileProblem: this.fileProblem, folder: this.folder, busy: this.run.busy, phase: this.run.phase, step: this.run.last?.step ?? 0, out: this.out,
-      result: this.run.result, visible: this.view?.visible ?? false };
+      result: this.run.result, error: this.run.error, visible: this.view?.visible ?? false };
   }
 
   /** The training file (explorer command, active editor); shows the view. */

@@ -152,7 +152,7 @@ export const scenarios = [
     },
   },
   {
-    name: 'Toy Fine-tune trains a toy model on train.txt for 20 steps',
+    name: 'Toy Fine-tune: Stop while the model initialises unlocks the view; the next Start trains for 20 steps',
     shot: 'finetune.png',
     skip: ({ extensionPath }) => (existsSync(join(extensionPath, 'dist', 'webview', 'finetune.js')) ? false
       : 'dist/webview/finetune.js is not built'),
@@ -162,6 +162,15 @@ export const scenarios = [
       const frame = await webviewWith(page, '#ft-start');
       await frame.locator('#ft-use-active').click();
       await frame.locator('#ft-file', { hasText: 'train.txt' }).waitFor({ timeout: 10_000 });
+      // Stop during initialisation: the run ends and every control comes back.
+      await frame.locator('#ft-start').click();
+      await frame.locator('#ft-status', { hasText: 'Initialising the model' }).waitFor({ timeout: 30_000 });
+      await frame.locator('#ft-stop').click();
+      await frame.locator('#app[data-phase="finished"]').waitFor({ timeout: 30_000 });
+      const stopped = await frame.locator('#ft-status').textContent();
+      check(/^Stopped before training started/.test(stopped ?? ''), `after Stop the status reads ${stopped}`);
+      check(!(await frame.locator('#ft-start').isDisabled()) && !(await frame.locator('#ft-steps').isDisabled()), 'the view stayed locked');
+      check(await frame.locator('#ft-explain').count() === 0, 'an untrained model is offered');
       const steps = frame.locator('#ft-steps');
       await steps.fill('20');
       await steps.press('Tab');
