@@ -143,6 +143,7 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
         if (problem) throw new Error(problem);
         this.folder = folder;
         this.postContext();
+        this.post(ftMessage('folderChosen', {}));
         return;
       }
       case 'start': return this.start(msg.settings);

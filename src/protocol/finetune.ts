@@ -116,6 +116,8 @@ export interface FineTuneContext {
 
 export interface FineTuneHostMessages {
   context: FineTuneContext;
+  /** The user chose the model folder in `context.folder` just now: it becomes the model to start from. */
+  folderChosen: Record<never, never>;
   /** The whole run state (sent on `ready`, so a re-shown view matches the host). */
   snapshot: { run: RunSnapshot };
   runStarting: { settings: FineTuneSettings; fileName: string; steps: number };

@@ -162,10 +162,20 @@ export const scenarios = [
       const frame = await webviewWith(page, '#ft-start');
       await frame.locator('#ft-use-active').click();
       await frame.locator('#ft-file', { hasText: 'train.txt' }).waitFor({ timeout: 10_000 });
-      // Stop during initialisation: the run ends and every control comes back.
+      // Stop during initialisation: the run ends and every control comes back. Initialising a toy model takes
+      // well under a second, so Stop is pressed from inside the view the moment the status says so.
+      const stopWhileInitialising = frame.locator('#app').evaluate(() => new Promise((resolve) => {
+        const press = () => {
+          if (!document.querySelector('#ft-status')?.textContent?.startsWith('Initialising')) return;
+          observer.disconnect();
+          document.querySelector('#ft-stop').click();
+          resolve(document.querySelector('#ft-status').textContent);
+        };
+        const observer = new MutationObserver(press);
+        observer.observe(document.body, { subtree: true, childList: true, characterData: true });
+      }));
       await frame.locator('#ft-start').click();
-      await frame.locator('#ft-status', { hasText: 'Initialising the model' }).waitFor({ timeout: 30_000 });
-      await frame.locator('#ft-stop').click();
+      check(/^Initialising/.test(await stopWhileInitialising), 'Stop was not pressed while initialising');
       await frame.locator('#app[data-phase="finished"]').waitFor({ timeout: 30_000 });
       const stopped = await frame.locator('#ft-status').textContent();
       check(/^Stopped before training started/.test(stopped ?? ''), `after Stop the status reads ${stopped}`);

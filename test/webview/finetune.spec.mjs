@@ -190,10 +190,15 @@ test('out-of-range numbers stay as typed with a message giving the range; Start 
 test('a model folder the user chose becomes "Start from"; the probe follows the file until the user writes one', async () => {
   const { page, context, errors } = await open();
   assert.equal(await page.locator('#ft-base').inputValue(), 'toy');
-  await page.evaluate((ctx) => window.__send({ ...ctx, folder: '/models/my-llama' }), fixture.context);
+  // What the host sends after the folder dialog.
+  await page.evaluate((ctx) => { window.__send({ ...ctx, folder: '/models/my-llama' }); window.__send({ type: 'folderChosen' }); }, fixture.context);
   await page.waitForFunction(() => document.querySelector('#ft-base')?.value === 'folder');
   assert.match(await page.locator('#ft-base option:checked').textContent(), /Folder: my-llama/);
   assert.equal(await page.locator('#ft-steps').inputValue(), '40', 'fine-tuning defaults');
+  // Chosen again after switching back to a preset: selected again.
+  await page.locator('#ft-base').selectOption('toy');
+  await page.evaluate((ctx) => { window.__send({ ...ctx, folder: '/models/my-llama' }); window.__send({ type: 'folderChosen' }); }, fixture.context);
+  await page.waitForFunction(() => document.querySelector('#ft-base')?.value === 'folder');
 
   // A code file: its own line is the probe.
   const probe = { prompt: 'import { readFileSync }', target: ' from' };

@@ -242,7 +242,7 @@ window.addEventListener('message', (event: MessageEvent) => {
     if (state.run.phase === 'running' && !wasActive) keepingFocus(renderControls);
     return;
   }
-  if (msg.type === 'context' || wasActive !== isActive(state.run.phase)) keepingFocus(renderForm);
+  if (msg.type === 'context' || msg.type === 'folderChosen' || wasActive !== isActive(state.run.phase)) keepingFocus(renderForm);
   keepingFocus(() => { renderControls(); renderProgress(); renderResults(); });
 });
 

@@ -22,14 +22,14 @@ export function reduce(state: FineTuneViewState, msg: FineTuneHostToView): FineT
     let form = state.form;
     // A base that is no longer offered falls back to the first preset.
     if ((form.base === 'current' && !msg.current?.usable) || (form.base === 'folder' && !msg.folder)) form = { ...form, base: 'toy', mode: 'full' };
-    // A folder the user has just chosen is the model to start from.
-    if (msg.folder && msg.folder !== state.context?.folder) form = withBase(form, 'folder');
     // The probe follows the file until the user writes their own.
     const untouched = [DEFAULT_PROBE, state.context?.probe].some((p) => p && p.prompt === form.prompt && p.target === form.target);
     if (msg.probe && untouched) form = { ...form, ...msg.probe };
     const { type: _, ...context } = msg;
     return { ...state, form, context };
   }
+  // A folder the user has just chosen is the model to start from.
+  if (msg.type === 'folderChosen') return state.context?.folder ? { ...state, form: withBase(state.form, 'folder') } : state;
   return { ...state, run: foldRun(state.run, msg) };
 }
 
