@@ -174,12 +174,10 @@ export async function saveModel(out: string, dest: string): Promise<void> {
   await cp(out, dest, { recursive: true, filter: (src) => !src.endsWith(CHECKPOINT_FILE) });
 }
 
-/** Why a file cannot be trained on (binary, empty, too short, not UTF-8, missing), checked before a worker starts. */
-export function fileProblem(file: string): string | undefined {
-  return inspectFile(file).problem;
-}
-
-/** The file's problem if any, else a probe taken from its text. */
+/**
+ * Why a file cannot be trained on (binary, empty, too short, not UTF-8, missing), checked before a worker starts;
+ * without a problem, a probe taken from its text.
+ */
 export function inspectFile(file: string): { problem?: string; probe: { prompt: string; target: string } | null } {
   try {
     // Reading the first MB (sampled beyond) is enough to refuse binaries and empty files.

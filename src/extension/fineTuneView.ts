@@ -47,8 +47,8 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
   }
 
   get state(): FineTuneViewState {
-    return { file: this.file, fileProblem: this.fileProblem, folder: this.folder, busy: this.run.busy, phase: this.run.phase, step: this.run.last?.step ?? 0, out: this.out,
-      result: this.run.result, error: this.run.error, visible: this.view?.visible ?? false };
+    return { file: this.file, fileProblem: this.fileProblem, folder: this.folder, busy: this.run.busy, phase: this.run.phase,
+      step: this.run.last?.step ?? 0, out: this.out, result: this.run.result, error: this.run.error, visible: this.view?.visible ?? false };
   }
 
   /** The training file (explorer command, active editor); shows the view. */

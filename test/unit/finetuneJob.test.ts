@@ -9,7 +9,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { importLlama2c } from '../../src/core/importers/llama2c';
 import { CHECKPOINT_FILE } from '../../src/core/trainer/checkpoint';
-import { fileProblem, FineTuneJob, inspectFile, saveModel, tokenLensFolderProblem } from '../../src/extension/fineTuneJob';
+import { FineTuneJob, inspectFile, saveModel, tokenLensFolderProblem } from '../../src/extension/fineTuneJob';
 import { DEFAULT_PROBE, defaultSettings, emptyRun, foldRun, type FineTuneHostToView, isActive, type ProbeResult, probeFromText,
   validateFineTuneMessage } from '../../src/protocol/finetune';
 
@@ -157,6 +157,7 @@ test('the view\'s start message is validated field by field', () => {
 });
 
 test('files are checked before a worker starts: binary, empty, folders and missing files are refused', () => {
+  const fileProblem = (file: string) => inspectFile(file).problem;
   const write = (name: string, data: string | Uint8Array) => { const p = join(dir, name); writeFileSync(p, data); return p; };
   assert.equal(fileProblem(write('ok.txt', 'hello\n')), undefined);
   assert.match(fileProblem(write('b.bin', Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, 0, 1])))!, /binary/);

@@ -46,14 +46,17 @@ function field(id: string, label: string, input: HTMLElement | HTMLElement[], hi
   return h('div', { class: 'field' }, h('label', { for: id }, label), ...[input].flat(), hint ? h('span', { class: 'hint' }, hint) : null);
 }
 
-/** What the user typed, checked against the field's range on every keystroke; only an allowed value reaches the form. */
+/** The problem with what the user typed into a number field (an empty field is no number). */
 function rangeProblemOf(field: RangedSetting, raw: string): string | null {
   return rangeProblem(field, raw.trim() === '' ? Number.NaN : Number(raw));
 }
 
 const invalidFields = (): RangedSetting[] => (Object.keys(state.drafts) as RangedSetting[]);
 
-/** A number field and its error line; an out-of-range value stays as typed, with a message that gives the range. */
+/**
+ * A number field and its error line, checked on every keystroke: an allowed value goes to the form at once; any other
+ * stays as typed (a draft), with a message that gives the range, and keeps Start disabled.
+ */
 function numberInput(field: RangedSetting, id: string, step: string): HTMLElement[] {
   const r = FT_RANGES[field];
   const draft = state.drafts[field];
@@ -161,7 +164,7 @@ function renderControls(): void {
 }
 
 function start(): void {
-  // Inputs commit on change; a value typed but not yet committed counts too.
+  // The probe's fields commit on change; a text typed but not yet committed counts too.
   (document.activeElement as HTMLElement | null)?.blur();
   if (invalidFields().length) return;
   post({ type: 'start', settings: state.form });
