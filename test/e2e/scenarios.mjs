@@ -185,6 +185,8 @@ export const scenarios = [
       await steps.fill('20');
       await steps.press('Tab');
       await frame.locator('#ft-start').click();
+      // The stopped run's "finished" stays until the host answers the new Start.
+      await frame.locator('#app:not([data-phase="finished"])').waitFor({ timeout: 10_000 });
       await frame.locator('#app[data-phase="finished"], #app[data-phase="failed"]').waitFor({ timeout: 180_000 });
       const phase = await frame.locator('#app').getAttribute('data-phase');
       const error = await frame.locator('#app .error').allTextContents();
