@@ -41,6 +41,8 @@ export interface TokenLensApi {
   messagesShown(): number;
   /** The Toy Fine-tune view as the host sees it. */
   fineTuneState(): FineTuneViewState;
+  /** Hands a message to the Toy Fine-tune host as if its view had sent it; resolves once handled (a start: once the run ended). */
+  fineTuneMessage(message: unknown): Promise<void>;
   activationMs: number;
 }
 
@@ -132,6 +134,7 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
     lastMessage: () => log.lastShown,
     messagesShown: () => log.shownCount,
     fineTuneState: () => fineTune.state,
+    fineTuneMessage: (message) => fineTune.receive(message),
     activationMs,
   };
 }

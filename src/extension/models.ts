@@ -50,6 +50,8 @@ export class Models implements vscode.Disposable {
   private stateValue: ModelState = 'none';
   /** The model an empty `tokenLens.model` stands for (undefined: this build has none). */
   readonly builtin: string | undefined;
+  /** A model used in this window only ("Explain with This Model"): the `tokenLens.model` setting stays as it is. */
+  private windowRef?: string;
   private readonly statusBar = vscode.window.createStatusBarItem('tokenLens.model', vscode.StatusBarAlignment.Right, 100);
   private readonly changed = new vscode.EventEmitter<ModelSession | undefined>();
   private readonly disposables: vscode.Disposable[] = [this.statusBar, this.changed];
@@ -61,6 +63,7 @@ export class Models implements vscode.Disposable {
     this.statusBar.name = 'Token Lens Model';
     this.statusBar.command = 'tokenLens.selectModel';
     this.disposables.push(vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('tokenLens.model')) this.windowRef = undefined;
       if (['model', 'offline', 'hubEndpoint'].some((k) => e.affectsConfiguration(`tokenLens.${k}`))) void this.unload();
     }));
     this.render();
@@ -76,8 +79,16 @@ export class Models implements vscode.Disposable {
     return this.current;
   }
 
+  /** Uses `ref` in this window until a model is selected again; every view follows, other windows do not. */
+  async useInThisWindow(ref: string): Promise<void> {
+    if (this.windowRef === ref) return;
+    this.windowRef = ref;
+    await this.unload();
+  }
+
   /** The model to use: the `tokenLens.model` setting, or the built-in model when it is empty. */
   configuredRef(): string {
+    if (this.windowRef) return this.windowRef;
     const ref = vscode.workspace.getConfiguration('tokenLens').get<string>('model', '');
     return resolveModelRef(ref, vscode.workspace.workspaceFolders?.[0]?.uri.fsPath) || (this.builtin ?? '');
   }
@@ -134,7 +145,10 @@ export class Models implements vscode.Disposable {
       ref = (await vscode.window.showInputBox({ title: 'Hugging Face Hub model id', placeHolder: 'owner/name', validateInput: (v) => (/^[\w.-]+\/[\w.-]+$/.test(v.trim()) ? undefined : 'Expected owner/name') }))?.trim();
     }
     if (!ref) return undefined;
+    const wasWindowOnly = this.windowRef !== undefined;
+    this.windowRef = undefined;
     await useModel(ref);
+    if (wasWindowOnly) await this.unload();
     return ref;
   }
 
@@ -214,7 +228,7 @@ export class Models implements vscode.Disposable {
   private render(ref = this.configuredRef()): void {
     const name = !ref ? 'no model' : ref === this.builtin ? 'stories260K (built-in)' : path.basename(ref);
     const icon = { none: '$(hubot)', loading: '$(loading~spin)', ready: '$(hubot)', error: '$(error)' }[this.stateValue];
-    this.statusBar.text = `${icon} ${name}`;
+    this.statusBar.text = `${icon} ${name}${this.windowRef ? ' (this window)' : ''}`;
     const info = this.current?.info;
     this.statusBar.tooltip = !ref ? 'Token Lens: no model selected. Click to choose one.'
       : this.stateValue === 'ready' && info

@@ -61,6 +61,7 @@ const SUITES = [
   // glue.ts changes tokenLens.* at user level, which a folder value would hide: it gets the user settings only.
   { name: 'glue', entry: 'test/integration/glue.ts', prefix: '[glue] ', userSettingsOnly: true },
   { name: 'walkthrough', entry: 'test/integration/walkthrough.ts', prefix: '[walkthrough] ', userSettingsOnly: true },
+  { name: 'finetune', entry: 'test/integration/finetune.ts', prefix: '[finetune] ' },
 ].filter((s) => existsSync(join(root, s.entry)) && (!suiteArg || suiteArg === `--suite=${s.name}`));
 
 function countSuite(lines, prefix) {
