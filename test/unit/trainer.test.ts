@@ -70,7 +70,7 @@ test('training from scratch checkpoints, and resumes exactly where it stopped', 
   // The exported folder holds the trained weights.
   const cfg = readModelFolderConfig(join(dir, 'a'));
   const exported = readWeightsFromOnnx(readFileSync(join(dir, 'a', MODEL_FILE)), cfg);
-  assert.deepEqual(exported.get('wte')!.data, wa.get('wte'));
+  assert.deepEqual(exported.get('tok_emb')!.data, wa.get('tok_emb'));
 });
 
 test('stop, pause and resume control a running loop; a stopped run still exports', async () => {

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { AutoModelForCausalLM, AutoTokenizer, env, Tensor } from '@huggingface/transformers';
-import type { GPT2Config, LlamaConfig, ModelConfig } from '../../src/core/models/config';
+import type { DecoderConfig } from '../../src/core/models/config';
 import { readModelFolderConfig, readModelFolderMeta, readWeightsFromOnnx, writeModelFolder } from '../../src/core/models/folder';
-import { PRESETS } from '../../src/core/models/presets';
+import { MODEL_PRESETS, gpt2Config, llamaConfig } from '../../src/core/models/presets';
 import { randomWeights } from '../../src/core/models/random';
 import type { TokenizerFiles } from '../../src/core/tokenizers/types';
 import { referenceGreedy } from '../reference/forward';
@@ -36,9 +36,14 @@ function wordTokenizer(n: number): TokenizerFiles {
   };
 }
 
-const cases: [string, ModelConfig][] = [
-  ['gpt2', { ...(PRESETS['gpt2-tiny'] as GPT2Config), vocab_size: 60, block_size: 64 }],
-  ['llama', PRESETS['llama-tiny'] as LlamaConfig],
+const cases: [string, DecoderConfig][] = [
+  ['gpt2', { ...MODEL_PRESETS['gpt2-tiny'], vocab_size: 60, block_size: 64 }],
+  ['llama', MODEL_PRESETS['llama-tiny']],
+  // Other families load as the model_type transformers.js knows them by; the cache follows the graph.
+  ['gpt_neox', gpt2Config({ arch: 'gpt_neox', n_layer: 2, n_head: 4, n_embd: 32, block_size: 64, vocab_size: 60,
+    position: 'rope', rope_layout: 'half', rotary_dim: 4, parallel_residual: true, gelu: 'exact', tied_head: false })],
+  ['qwen2', llamaConfig({ arch: 'qwen2', n_layer: 2, n_head: 4, n_kv_head: 1, n_embd: 32, d_ff: 48, block_size: 64,
+    vocab_size: 60, rope_layout: 'half', bias: { qkv: true, o: false, mlp: false, norm: false } })],
 ];
 
 for (const [label, config] of cases) {
@@ -69,7 +74,7 @@ for (const [label, config] of cases) {
 
       const attention_mask = new Tensor('int64', BigInt64Array.from(ids.map(() => 1n)), [1, ids.length]);
       const fwd = await model({ input_ids, attention_mask });
-      const layers = config.arch === 'gpt2' ? config.n_layer : config.n_layers;
+      const layers = config.n_layer;
       for (let i = 0; i < layers; i++) assert.equal(fwd[`attentions.${i}`].dims.join(), [1, 4, ids.length, ids.length].join());
       assert.deepEqual(fwd.logits.dims, [1, ids.length, config.vocab_size]);
     } finally {
@@ -77,8 +82,7 @@ for (const [label, config] of cases) {
     }
 
     const back = readWeightsFromOnnx(readFileSync(join(dir, 'onnx', 'model.onnx')), config);
-    assert.deepEqual(back.get(config.arch === 'gpt2' ? 'h.1.mlp.c_fc.weight' : 'layers.1.feed_forward.w2')!.data,
-      weights.get(config.arch === 'gpt2' ? 'h.1.mlp.c_fc.weight' : 'layers.1.feed_forward.w2')!.data);
+    assert.deepEqual(back.get('layers.1.mlp.down.weight')!.data, weights.get('layers.1.mlp.down.weight')!.data);
     assert.ok(existsSync(join(dir, 'README.md')));
   });
 }
