@@ -46,6 +46,7 @@ configs.forEach(([label, config], n) => {
     await writeModelFolder(dir, { config, weights, tokenizer: charTokenizerFiles(chars), attentionOutputs: true });
     const s = await ModelSession.load(dir, { cacheDir: path.join(tmp, 'cache') });
     try {
+      assert.equal(s.info.arch, config.arch);
       const a = await s.analyze(TEXT, { attention: true });
       const ids = a.tokens.map((t) => t.id);
       const ref = referenceForward(config, weights, ids);

@@ -9,7 +9,9 @@ import { readTextFile, encodeChars, getBatch, splitTokens, DataError } from '../
 import { Rng } from '../../src/core/trainer/rng';
 import { Trainer } from '../../src/core/trainer/trainer';
 import { CHECKPOINT_FILE, loadCheckpoint } from '../../src/core/trainer/checkpoint';
-import { MODEL_FILE, readModelFolderConfig, readWeightsFromOnnx } from '../../src/core/models/folder';
+import { MODEL_FILE, readModelFolderConfig, readModelFolderSpecialTokens, readWeightsFromOnnx, writeModelFolder } from '../../src/core/models/folder';
+import { llamaConfig } from '../../src/core/models/presets';
+import { randomWeights } from '../../src/core/models/random';
 import { runTrain } from '../../src/cli/train';
 import { Worker } from 'node:worker_threads';
 
@@ -160,4 +162,21 @@ test('TrainerClient reports a job that cannot start as an error', async () => {
   const client = new TrainerClient({ file: join(dir, 'nope.txt'), out: join(dir, 'x'), steps: 1 }, {},
     sourceWorker);
   await assert.rejects(client.result, /does not exist/);
+});
+
+test('fine-tuning a folder keeps its special tokens and trains its architecture (rotate-half RoPE, biases, GQA)', async () => {
+  const enc = encodeChars(TEXT);
+  const config = llamaConfig({ arch: 'qwen2', n_layer: 1, n_head: 4, n_kv_head: 2, n_embd: 16, d_ff: 32, block_size: 32,
+    vocab_size: enc.vocabSize, rope_layout: 'half', bias: { qkv: true, o: false, mlp: false, norm: false } });
+  const base = join(dir, 'qwen-base');
+  await writeModelFolder(base, { config, weights: randomWeights(config, 1), tokenizer: enc.tokenizer, specialTokens: { bos: 3, eos: [4, 5] } });
+  const t = await Trainer.create({ ...small, preset: undefined, file: textFile, from: base, out: join(dir, 'qwen-tuned'), steps: 3 });
+  const r = await t.run();
+  await t.dispose();
+  assert.equal(r.status, 'done');
+  assert.deepEqual(readModelFolderSpecialTokens(join(dir, 'qwen-tuned')), { bos: 3, eos: [4, 5] });
+  assert.deepEqual(readModelFolderConfig(join(dir, 'qwen-tuned')), config);
+  const before = readWeightsFromOnnx(readFileSync(join(base, MODEL_FILE)), config).get('layers.0.attn.q.bias')!.data;
+  const after = readWeightsFromOnnx(readFileSync(join(dir, 'qwen-tuned', MODEL_FILE)), config).get('layers.0.attn.q.bias')!.data;
+  assert.notDeepEqual(after, before, 'the q bias trained');
 });

@@ -1,7 +1,7 @@
 // A written model folder loads in transformers.js offline, generates like the reference, and
 // exposes attention; config.json round-trips the plain config.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -86,3 +86,32 @@ for (const [label, config] of cases) {
     assert.ok(existsSync(join(dir, 'README.md')));
   });
 }
+
+test('special tokens an importer knows decide config.json, generation_config.json and where generation stops', async () => {
+  const config = MODEL_PRESETS['llama-tiny'];
+  const weights = sharpen(randomWeights(config, 3), 5);
+  const prompt = [1, 7, 12, 30, 4];
+  const next = referenceGreedy(config, weights, prompt, 1).at(-1)!;
+  assert.ok(![1, 2].includes(next), 'the tokenizer\'s own BOS and EOS would not stop here');
+  const dir = join(root, 'special');
+  await writeModelFolder(dir, { config, weights, tokenizer: wordTokenizer(config.vocab_size), specialTokens: { bos: 1, eos: [next, 63] } });
+  const hf = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  const gen = JSON.parse(readFileSync(join(dir, 'generation_config.json'), 'utf8'));
+  assert.deepEqual([hf.bos_token_id, hf.eos_token_id, gen.eos_token_id], [1, [next, 63], [next, 63]]);
+  const model = await AutoModelForCausalLM.from_pretrained(dir, { local_files_only: true });
+  try {
+    const input_ids = new Tensor('int64', BigInt64Array.from(prompt.map(BigInt)), [1, prompt.length]);
+    const out = await model.generate({ input_ids, max_new_tokens: 10, do_sample: false }) as Tensor;
+    assert.deepEqual(Array.from(out.data as BigInt64Array, Number), [...prompt, next]);
+  } finally {
+    await model.dispose();
+  }
+});
+
+test('a folder written by an older Token Lens is refused with a message that says what to do', () => {
+  const dir = join(root, 'old');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'llama', token_lens: { config: {
+    arch: 'llama', dim: 64, hidden_dim: 172, n_layers: 5, n_heads: 8, n_kv_heads: 4, vocab_size: 512, seq_len: 512 } } }));
+  assert.throws(() => readModelFolderConfig(dir), /written by an older Token Lens.*import or write the model again/);
+});
