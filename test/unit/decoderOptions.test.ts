@@ -37,6 +37,8 @@ const configs: [string, DecoderConfig][] = [
   ['Llama 3: rotate-half RoPE with llama3 rope scaling, GQA', llamaConfig({ ...sizes, n_kv_head: 2, d_ff: 48,
     rope_layout: 'half', rope_theta: 500000,
     rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 256 } })],
+  ['Mistral: head_dim apart from n_embd / n_head, sliding window', llamaConfig({ ...sizes, arch: 'mistral', n_kv_head: 2,
+    head_dim: 16, d_ff: 48, rope_layout: 'half', sliding_window: 48 })],
 ];
 
 configs.forEach(([label, config], n) => {
@@ -47,6 +49,7 @@ configs.forEach(([label, config], n) => {
     const s = await ModelSession.load(dir, { cacheDir: path.join(tmp, 'cache') });
     try {
       assert.equal(s.info.arch, config.arch);
+      assert.equal(s.info.contextLength, Math.min(config.block_size, config.sliding_window ?? Infinity));
       const a = await s.analyze(TEXT, { attention: true });
       const ids = a.tokens.map((t) => t.id);
       const ref = referenceForward(config, weights, ids);

@@ -20,8 +20,8 @@ const configs: [string, DecoderConfig][] = [
     position: 'rope', rope_layout: 'half', rotary_dim: 2, parallel_residual: true, gelu: 'exact', tied_head: false })],
   ['llama2.c: interleaved RoPE, GQA, SwiGLU, own head', llamaConfig({ ...sizes, n_head: 4, n_kv_head: 2, d_ff: 12,
     tied_head: false })],
-  ['Qwen2 / Llama 3: rotate-half RoPE, q/k/v biases, llama3 rope scaling, GQA', llamaConfig({ ...sizes, n_head: 2,
-    n_kv_head: 1, d_ff: 12, arch: 'qwen2', rope_layout: 'half', bias: { ...noBias, qkv: true }, rope_theta: 500,
+  ['Qwen2 / Llama 3: rotate-half RoPE, q/k/v biases, llama3 rope scaling, GQA, head_dim of its own', llamaConfig({ ...sizes,
+    n_head: 2, n_kv_head: 1, head_dim: 6, d_ff: 12, arch: 'qwen2', rope_layout: 'half', bias: { ...noBias, qkv: true }, rope_theta: 500,
     rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 } })],
 ];
 

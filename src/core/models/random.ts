@@ -1,4 +1,4 @@
-// Fresh weights for a model config: the shapes every weight has, and GPT-2's initialisation
+// Fresh weights for any decoder config (shapes from decoder.ts) with GPT-2's initialisation
 // (normal(0, 0.02), residual projections scaled by 1/sqrt(2 * n_layer), norms 1, biases 0).
 import type { DecoderConfig, Weights } from './config';
 import { weightShapes } from './decoder';
