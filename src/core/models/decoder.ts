@@ -12,8 +12,11 @@ import type { DecoderConfig } from './config';
 export interface Ops<T> {
   /** A weight by its name in config.ts. */
   weight(name: string): T;
-  /** x @ W for a linear weight stored [in, out] (the tape adds LoRA adapters here). */
-  linear(x: T, name: string): T;
+  /**
+   * x @ W (+ b) for each linear layer named (weights `${name}.weight` stored [in, out], biases `${name}.bias`).
+   * Layers reading the same x may be computed as one product; the tape adds LoRA adapters here.
+   */
+  linear(x: T, names: string[], bias: boolean): T[];
   /** Rows of an embedding table at the input tokens: [B, T, C]. */
   embed(table: T): T;
   /** Rows of a table at the input positions: [T, C]. */
@@ -136,8 +139,7 @@ function rope<T>(c: DecoderConfig, ops: Ops<T>, x: T, r: Rotary<T>): T {
 }
 
 function linear<T>(ops: Ops<T>, x: T, name: string, bias: boolean): T {
-  const y = ops.linear(x, `${name}.weight`);
-  return bias ? ops.add(y, ops.weight(`${name}.bias`)) : y;
+  return ops.linear(x, [name], bias)[0];
 }
 
 function norm<T>(c: DecoderConfig, ops: Ops<T>, x: T, name: string): T {
@@ -157,9 +159,10 @@ function repeatKv<T>(c: DecoderConfig, ops: Ops<T>, x: T): T {
 function attention<T>(c: DecoderConfig, ops: Ops<T>, x: T, layer: number, r: Rotary<T> | null): T {
   const p = `layers.${layer}.attn.`;
   const hd = c.head_dim;
-  const heads = (name: string, n: number) => ops.reshape(linear(ops, x, p + name, c.bias.qkv), [0, 0, n, hd]);
-  let q = heads('q', c.n_head), k = heads('k', c.n_kv_head);
-  const v = heads('v', c.n_kv_head);
+  const [qx, kx, vx] = ops.linear(x, [p + 'q', p + 'k', p + 'v'], c.bias.qkv);
+  const heads = (t: T, n: number) => ops.reshape(t, [0, 0, n, hd]);
+  let q = heads(qx, c.n_head), k = heads(kx, c.n_kv_head);
+  const v = heads(vx, c.n_kv_head);
   if (r) { q = rope(c, ops, q, r); k = rope(c, ops, k, r); }
   const toHeads = (t: T) => ops.transpose(t, [0, 2, 1, 3]);
   const [keys, values] = ops.cache(layer, toHeads(k), toHeads(v));
@@ -173,7 +176,7 @@ function attention<T>(c: DecoderConfig, ops: Ops<T>, x: T, layer: number, r: Rot
 function mlp<T>(c: DecoderConfig, ops: Ops<T>, x: T, layer: number): T {
   const p = `layers.${layer}.mlp.`;
   const up = linear(ops, x, p + 'up', c.bias.mlp);
-  const h = c.mlp === 'swiglu' ? ops.mul(ops.silu(ops.linear(x, p + 'gate.weight')), up) : ops.gelu(up, c.gelu);
+  const h = c.mlp === 'swiglu' ? ops.mul(ops.silu(linear(ops, x, p + 'gate', false)), up) : ops.gelu(up, c.gelu);
   return linear(ops, h, p + 'down', c.bias.mlp);
 }
 

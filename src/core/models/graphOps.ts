@@ -52,7 +52,13 @@ class GraphOps implements Ops<string> {
   }
 
   weight(name: string): string { return name; }
-  linear(x: string, name: string): string { return this.g.op('MatMul', [x, name]); }
+  linear(x: string, names: string[], bias: boolean): string[] {
+    // One MatMul per weight: concatenating weights in the graph would copy them when the session loads.
+    return names.map((n) => {
+      const y = this.g.op('MatMul', [x, `${n}.weight`]);
+      return bias ? this.g.op('Add', [y, `${n}.bias`]) : y;
+    });
+  }
   embed(table: string): string { return this.g.op('Gather', [table, this.ids]); }
   atPositions(table: string): string { return this.g.op('Gather', [table, this.positions]); }
 

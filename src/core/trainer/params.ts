@@ -30,9 +30,8 @@ export class ModelWeights {
     return v;
   }
 
-  /** x @ W, plus (x @ A) @ B * alpha/r when W carries a LoRA adapter. */
-  linear(x: Value, name: string): Value {
-    const y = matmul(x, this.get(name));
+  /** y (= x @ W), plus (x @ A) @ B * alpha/r when W carries a LoRA adapter. */
+  adapt(x: Value, name: string, y: Value): Value {
     if (!this.lora || !isLoraTarget(name)) return y;
     const [fin, fout] = this.shapes.get(name)!;
     const A = this.t.param(loraA(name), [fin, this.lora.rank]);

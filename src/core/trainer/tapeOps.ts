@@ -16,9 +16,25 @@ export class TapeOps implements Ops<Value> {
   }
 
   weight(name: string): Value { return this.w.get(name); }
-  linear(x: Value, name: string): Value { return this.w.linear(x, name); }
+  /**
+   * Layers reading the same x share one product against their weights side by side, and the rows are
+   * flattened so that onnxruntime fuses the product with the bias (fewer, larger kernels).
+   */
+  linear(x: Value, names: string[], bias: boolean): Value[] {
+    const rows = x.shape.slice(0, -1);
+    const flat = reshape(x, [-1, x.shape[x.shape.length - 1]]);
+    const side = (suffix: string, axis: number) => {
+      const vs = names.map((n) => this.w.get(n + suffix));
+      return vs.length === 1 ? vs[0] : concat(vs, axis);
+    };
+    let y = matmul(flat, side('.weight', 1));
+    if (bias) y = add(y, side('.bias', 0));
+    const sizes = names.map((n) => this.w.get(`${n}.weight`).shape[1]);
+    const parts = names.length === 1 ? [y] : split(y, 1, sizes);
+    return parts.map((part, i) => reshape(this.w.adapt(flat, `${names[i]}.weight`, part), [...rows, sizes[i]]));
+  }
   embed(table: Value): Value { return gather(table, this.ids); }
-  atPositions(table: Value): Value { return slice(table, 0, 0, this.T); }
+  atPositions(table: Value): Value { return this.T === table.shape[0] ? table : slice(table, 0, 0, this.T); }
 
   rotary(invFreq: Float32Array): { cos: Value; sin: Value } {
     const half = invFreq.length;
