@@ -39,10 +39,12 @@ export function readWeightsFromOnnx(bytes: Uint8Array, config: DecoderConfig): W
   }
   const missing = [...shapes.keys()].filter((n) => !weights.has(n));
   if (missing.length) {
-    throw new Error(`the model file lacks ${missing.length} weight(s) its ${config.arch} config needs: ${missing.slice(0, 5).join(', ')}`);
+    const names = missing.slice(0, 5).join(', ');
+    throw new Error(`the model file lacks ${missing.length} weight(s) its ${config.arch} config needs: ${names}`);
   }
   if (unknown.length) {
-    throw new Error(`the model file has ${unknown.length} weight(s) its ${config.arch} config does not know: ${unknown.slice(0, 5).join(', ')}`);
+    const names = unknown.slice(0, 5).join(', ');
+    throw new Error(`the model file has ${unknown.length} weight(s) its ${config.arch} config does not know: ${names}`);
   }
   return weights;
 }

@@ -74,7 +74,8 @@ export function geluExact(x: Value): Value {
   const y = t.op('Mul', [x.name, phi]);
   return new Value(t, y, x.shape, [x], (g) => {
     // d/dx = Phi(x) + x * exp(-x^2/2) / sqrt(2 pi)
-    const density = t.op('Mul', [t.op('Exp', [t.op('Mul', [t.op('Mul', [x.name, x.name]), t.scalar(-0.5)])]), t.scalar(1 / Math.sqrt(2 * Math.PI))]);
+    const gauss = t.op('Exp', [t.op('Mul', [t.op('Mul', [x.name, x.name]), t.scalar(-0.5)])]);
+    const density = t.op('Mul', [gauss, t.scalar(1 / Math.sqrt(2 * Math.PI))]);
     return [t.op('Mul', [g, t.op('Add', [phi, t.op('Mul', [x.name, density])])])];
   });
 }
@@ -90,11 +91,14 @@ function erfSeries(x: Value, u: string): string {
   for (let n = 1; n < N; n++) logDoubleFactorial[n] = logDoubleFactorial[n - 1] + Math.log(2 * n + 1);
   const clamped = t.op('Max', [t.op('Min', [u, t.scalar(6)]), t.scalar(-6)]);
   const u2 = t.op('Mul', [clamped, clamped]);
-  const logRatio = t.op('Unsqueeze', [t.op('Log', [t.op('Add', [t.op('Mul', [u2, t.scalar(2)]), t.scalar(1e-300)])]), t.b.constInt64([-1])]);
+  // log(2u^2) on a new last axis; the tiny term keeps u = 0 finite (its n = 0 term is then exactly u).
+  const logRatio = t.op('Unsqueeze', [t.op('Log', [t.op('Add', [t.op('Mul', [u2, t.scalar(2)]), t.scalar(1e-300)])]),
+    t.b.constInt64([-1])]);
   const n = t.constant(Array.from({ length: N }, (_, i) => i), [N], 'erf_n');
   const terms = t.op('Exp', [t.op('Sub', [t.op('Mul', [logRatio, n]), t.constant(logDoubleFactorial, [N], 'erf_lfact')])]);
   const sum = t.op('ReduceSum', [terms, t.b.constInt64([-1])], { keepdims: 0 });
-  return t.op('Mul', [t.op('Mul', [clamped, t.op('Exp', [t.op('Neg', [u2])])]), t.op('Mul', [sum, t.scalar(2 / Math.sqrt(Math.PI))])]);
+  const scale = t.op('Mul', [clamped, t.op('Exp', [t.op('Neg', [u2])])]);
+  return t.op('Mul', [scale, t.op('Mul', [sum, t.scalar(2 / Math.sqrt(Math.PI))])]);
 }
 
 /** SiLU / swish: x * sigmoid(x). */

@@ -281,8 +281,8 @@ export class Trainer {
     await mkdir(this.opts.out, { recursive: true });
     const s = this.stepper;
     await saveCheckpoint(join(this.opts.out, CHECKPOINT_FILE), {
-      meta: { version: 2, config: this.config, tokenizer: this.tokenizer, specialTokens: this.specialTokens, lora: this.lora, optim: s.setup.optim,
-        step: this.step, optimStep: s.state.step, rngState: this.rng.state, batch: this.batch, block: this.block },
+      meta: { version: 2, config: this.config, tokenizer: this.tokenizer, specialTokens: this.specialTokens, lora: this.lora,
+        optim: s.setup.optim, step: this.step, optimStep: s.state.step, rngState: this.rng.state, batch: this.batch, block: this.block },
       params: s.setup.params, slots: s.state.slots, frozen: this.frozen,
     });
   }
