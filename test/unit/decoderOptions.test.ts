@@ -1,6 +1,7 @@
 // Every architecture option of the one decoder, exported and loaded the way a user loads a model
 // (writeModelFolder, then ModelSession): logits, per-token losses and every attention weight against the
-// independent reference forward, and the KV-cache path against the full pass.
+// independent reference forward, and the KV-cache path against the full pass. The training graph built
+// from the same definition computes the same logits.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -10,6 +11,8 @@ import type { DecoderConfig } from '../../src/core/models/config';
 import { writeModelFolder } from '../../src/core/models/folder';
 import { gpt2Config, llamaConfig } from '../../src/core/models/presets';
 import { randomWeights } from '../../src/core/models/random';
+import { GraphSession } from '../../src/core/trainer/graphSession';
+import { buildModelGraph } from '../../src/core/trainer/model';
 import { ModelSession } from '../../src/core/runtime/session';
 import { charTokenizerFiles, charVocabulary } from '../../src/core/tokenizers/chars';
 import { referenceForward, referenceLosses } from '../reference/forward';
@@ -85,5 +88,20 @@ configs.forEach(([label, config], n) => {
     assert.ok(maxAbsDiff(pieces, full.out.logits.data as Float32Array) < 1e-4, 'KV cache');
     assert.deepEqual(third.out['present.0.key'].dims, [1, config.n_kv_head, 12, config.head_dim]);
     assert.deepEqual(third.out['attentions.1'].dims, [1, config.n_head, 1, 12]);
+  });
+});
+
+configs.forEach(([label, config], n) => {
+  test(`${label}: the training graph's logits equal the reference`, async () => {
+    const weights = sharpen(randomWeights(config, 3 + n), 5 + n);
+    const rows = [0, 1].map((b) => Array.from({ length: 9 }, (_, i) => (i * 5 + b * 11 + n) % vocab));
+    const g = buildModelGraph({ config, batch: 2, block: 9, grads: false, logits: true });
+    const s = await GraphSession.create(g.tape, 1);
+    const ids = BigInt64Array.from(rows.flat().map(BigInt));
+    const out = (await s.run(new Map([...weights].map(([k, t]) => [k, t.data])), { idx: ids, targets: ids })).outputs;
+    await s.dispose();
+    const logits = out.get('logits')!;
+    const want = rows.flatMap((r) => referenceForward(config, weights, r).logits.flatMap((l) => Array.from(l)));
+    assert.ok(maxAbsDiff(logits, want) < 1e-4);
   });
 });
