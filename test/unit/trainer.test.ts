@@ -2,7 +2,7 @@
 // exactly, stop/pause/resume, divergence and memory limits, export, and the CLI's JSON lines.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readTextFile, encodeChars, getBatch, splitTokens, DataError } from '../../src/core/trainer/data';
@@ -179,4 +179,15 @@ test('fine-tuning a folder keeps its special tokens and trains its architecture 
   const before = readWeightsFromOnnx(readFileSync(join(base, MODEL_FILE)), config).get('layers.0.attn.q.bias')!.data;
   const after = readWeightsFromOnnx(readFileSync(join(dir, 'qwen-tuned', MODEL_FILE)), config).get('layers.0.attn.q.bias')!.data;
   assert.notDeepEqual(after, before, 'the q bias trained');
+});
+
+test('a checkpoint from an older Token Lens is refused with a message, not misread', async () => {
+  const out = join(dir, 'old-ckpt');
+  mkdirSync(out, { recursive: true });
+  const header = Buffer.from(JSON.stringify({ meta: { version: 1, config: { arch: 'gpt2', n_layer: 2 } }, entries: [] }));
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(header.length, 0);
+  writeFileSync(join(out, CHECKPOINT_FILE), Buffer.concat([len, header]));
+  await assert.rejects(Trainer.create({ ...small, file: textFile, out, steps: 1, resume: true }),
+    /Cannot resume: .* was written by an older Token Lens whose model config this version cannot read: start a new run/);
 });
