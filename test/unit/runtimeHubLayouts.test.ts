@@ -1,0 +1,155 @@
+// Exports made the way torch.onnx and Optimum make them (test/fixtures/hub, written by
+// make_hub_exports.py + make_hub_variants.ts from the same random weights) load through the Hub download
+// path and give torch's logits and attention probabilities: older opsets, a merged decoder (`If` on
+// use_cache_branch), and a float16 export.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { ModelSession } from '../../src/core/runtime/session';
+
+const HUB = path.join(__dirname, '..', 'fixtures', 'hub');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-layouts-'));
+const requests: string[] = [];
+let server: http.Server;
+let host = '';
+
+interface Reference { text: string; ids: number[]; logits: number[]; attention: number[][][] }
+const reference = (family: string): Reference => JSON.parse(fs.readFileSync(path.join(HUB, `${family}.reference.json`), 'utf8'));
+
+before(async () => {
+  server = http.createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    // The Hub's layout: /{owner}/{name}/resolve/{revision}/{file}; each fixture folder is one repository.
+    const m = /^\/token-lens-test\/([\w.-]+)\/resolve\/main\/(.+)$/.exec(decodeURIComponent(req.url ?? ''));
+    const file = m && path.join(HUB, m[1], m[2]);
+    if (!file || !file.startsWith(HUB) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    const body = fs.readFileSync(file);
+    res.writeHead(200, { 'content-length': body.length, 'content-type': 'application/octet-stream' });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  host = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+});
+
+after(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/**
+ * Tolerances. float32 exports: 1e-4 on logits (torch and onnxruntime sum in different orders; seen ~1e-6).
+ * float16: every weight is rounded to 11 significant bits (relative error up to 2^-11 = 4.9e-4) and every
+ * intermediate too, through two layers; logits here reach |8|, so an absolute 0.05 on logits and 0.01 on
+ * attention probabilities is a few ulps of float16 at those magnitudes, while a wrong layer, head or mask
+ * would be off by 0.1 - 1.
+ */
+const FP32 = { logits: 1e-4, attention: 1e-5, rowSum: 1e-5 };
+const FP16 = { logits: 0.05, attention: 0.01, rowSum: 2e-3 };
+
+async function checkLayout(session: ModelSession, ref: Reference, tol: typeof FP32): Promise<void> {
+  assert.equal(session.info.attention, 'available', session.info.attentionNote);
+  const a = await session.analyze(ref.text, { attention: true });
+  assert.deepEqual(a.tokens.map((t) => t.id), ref.ids);
+  const T = ref.ids.length;
+  const V = a.vocabSize;
+  let worst = 0;
+  for (let t = 0; t < T; t++) {
+    const row = a.row(t);
+    for (let v = 0; v < V; v++) worst = Math.max(worst, Math.abs(row[v] - ref.logits[t * V + v]));
+  }
+  assert.ok(worst <= tol.logits, `logits differ from torch by ${worst}`);
+  // The loss the scoring head computes is torch's cross-entropy.
+  for (let t = 1; t < T; t++) {
+    const row = ref.logits.slice((t - 1) * V, t * V);
+    const max = Math.max(...row);
+    const lse = max + Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
+    assert.ok(Math.abs(a.tokens[t].loss! - (lse - row[ref.ids[t]])) <= 2 * tol.logits, `loss at ${t}`);
+  }
+  const att = a.attention!;
+  assert.ok(att, 'attention was asked for');
+  assert.equal(att.layers, ref.attention.length);
+  assert.equal(att.heads, ref.attention[0].length);
+  let worstAtt = 0;
+  for (let l = 0; l < att.layers; l++) {
+    for (let h = 0; h < att.heads; h++) {
+      const w = att.weights[l][h];
+      for (let q = 0; q < T; q++) {
+        let sum = 0;
+        for (let k = 0; k < T; k++) {
+          sum += w[q * T + k];
+          if (k > q) assert.equal(w[q * T + k], 0, `causal zero at layer ${l} head ${h} (${q}, ${k})`);
+          worstAtt = Math.max(worstAtt, Math.abs(w[q * T + k] - ref.attention[l][h][q * T + k]));
+        }
+        assert.ok(Math.abs(sum - 1) <= tol.rowSum, `row ${q} sums to ${sum}`);
+      }
+    }
+  }
+  assert.ok(worstAtt <= tol.attention, `attention differs from torch by ${worstAtt}`);
+}
+
+async function fromHub(name: string, cacheDir = path.join(tmp, 'cache')): Promise<ModelSession> {
+  return ModelSession.load(`token-lens-test/${name}`, { cacheDir, remoteHost: host });
+}
+
+for (const opset of [11, 12, 13]) {
+  test(`a GPT-2 export at opset ${opset} loads from the Hub with torch's logits and attention`, async () => {
+    const session = await fromHub(`gpt2-opset${opset}`);
+    try {
+      await checkLayout(session, reference('gpt2'), FP32);
+    } finally {
+      await session.dispose();
+    }
+  });
+}
+
+test('a Llama export with grouped-query attention at opset 14 gives torch\'s logits and attention', async () => {
+  const session = await fromHub('llama-opset14');
+  try {
+    await checkLayout(session, reference('llama'), FP32);
+  } finally {
+    await session.dispose();
+  }
+});
+
+test('a merged decoder (decoder_model_merged.onnx only) is found, downloaded, and gives attention from its If branches', async () => {
+  const session = await fromHub('gpt2-merged');
+  try {
+    assert.ok(requests.some((r) => r.includes('gpt2-merged/resolve/main/onnx/decoder_model_merged.onnx')));
+    await checkLayout(session, reference('gpt2'), FP32);
+    // generate() drives the same file with a growing cache (use_cache_branch true after the first step).
+    const continuation = await session.generate('the', { maxNewTokens: 4, greedy: true });
+    assert.equal(continuation.length, 4);
+  } finally {
+    await session.dispose();
+  }
+  const local = await ModelSession.load(path.join(HUB, 'gpt2-merged'), { cacheDir: path.join(tmp, 'cache-local') });
+  try {
+    await checkLayout(local, reference('gpt2'), FP32);
+  } finally {
+    await local.dispose();
+  }
+});
+
+test('a float16 export (onnx/model_fp16.onnx only) loads with attention, cast to float32', async () => {
+  const session = await fromHub('llama-fp16');
+  try {
+    assert.ok(requests.some((r) => r.includes('llama-fp16/resolve/main/onnx/model_fp16.onnx')));
+    await checkLayout(session, reference('llama'), FP16);
+  } finally {
+    await session.dispose();
+  }
+  const local = await ModelSession.load(path.join(HUB, 'llama-fp16'), { cacheDir: path.join(tmp, 'cache-local') });
+  try {
+    await checkLayout(local, reference('llama'), FP16);
+  } finally {
+    await local.dispose();
+  }
+});
