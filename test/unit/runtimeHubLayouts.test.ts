@@ -45,14 +45,16 @@ after(async () => {
 });
 
 /**
- * Tolerances. float32 exports: 1e-4 on logits (torch and onnxruntime sum in different orders; seen ~1e-6).
- * float16: every weight is rounded to 11 significant bits (relative error up to 2^-11 = 4.9e-4) and every
- * intermediate too, through two layers; logits here reach |8|, so an absolute 0.05 on logits and 0.01 on
- * attention probabilities is a few ulps of float16 at those magnitudes, while a wrong layer, head or mask
- * would be off by 0.1 - 1.
+ * Tolerances. float32 exports: torch and onnxruntime sum in different orders (seen: 1.7e-5 on logits,
+ * 7e-6 on attention), far below 1e-4.
+ * float16: every weight and every intermediate is rounded to 11 significant bits (relative error up to
+ * 2^-11 = 4.9e-4 each time) through two layers, and these random weights make sharp attention, where a
+ * small error in a score moves a probability most. Seen: 0.035 on logits (which reach |8.2|, where one
+ * float16 step is 0.008) and 0.011 on attention probabilities. The bounds leave 3x room; a wrong layer,
+ * head or mask would be off by 0.1 - 1 in attention.
  */
 const FP32 = { logits: 1e-4, attention: 1e-5, rowSum: 1e-5 };
-const FP16 = { logits: 0.05, attention: 0.01, rowSum: 2e-3 };
+const FP16 = { logits: 0.1, attention: 0.03, rowSum: 2e-3 };
 
 async function checkLayout(session: ModelSession, ref: Reference, tol: typeof FP32): Promise<void> {
   assert.equal(session.info.attention, 'available', session.info.attentionNote);
@@ -143,6 +145,14 @@ test('a float16 export (onnx/model_fp16.onnx only) loads with attention, cast to
   try {
     assert.ok(requests.some((r) => r.includes('llama-fp16/resolve/main/onnx/model_fp16.onnx')));
     await checkLayout(session, reference('llama'), FP16);
+    // generate() runs on the float16 cache, and picks what the float32 export of the same weights picks.
+    const plain = await fromHub('llama-opset14');
+    try {
+      assert.equal(await session.generate('the', { maxNewTokens: 5, greedy: true }),
+        await plain.generate('the', { maxNewTokens: 5, greedy: true }));
+    } finally {
+      await plain.dispose();
+    }
   } finally {
     await session.dispose();
   }

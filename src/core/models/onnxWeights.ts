@@ -10,7 +10,7 @@ import { weightShapes } from './random';
 export function writeModelOnnx(config: ModelConfig, weights: Weights, opts: WriteOptions = {}): Uint8Array {
   const graph = config.arch === 'gpt2' ? buildGpt2Graph(config, weights, opts) : buildLlamaGraph(config, weights, opts);
   const model = graph.toModel();
-  if (opts.scoringHead) addScoringHead(model.graph!);
+  if (opts.scoringHead) addScoringHead(model);
   return encodeModel(model);
 }
 
