@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { ModelLoadError } from '../../src/core/runtime/modelFiles';
 import { ModelSession } from '../../src/core/runtime/session';
 
 const HUB = path.join(__dirname, '..', 'fixtures', 'hub');
@@ -25,8 +26,10 @@ before(async () => {
     requests.push(`${req.method} ${req.url}`);
     // The Hub's layout: /{owner}/{name}/resolve/{revision}/{file}; each fixture folder is one repository.
     const m = /^\/token-lens-test\/([\w.-]+)\/resolve\/main\/(.+)$/.exec(decodeURIComponent(req.url ?? ''));
-    const file = m && path.join(HUB, m[1], m[2]);
-    if (!file || !file.startsWith(HUB) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+    // Repositories named local-* are folders a test writes into its temporary directory.
+    const root = m && (m[1].startsWith('local-') ? tmp : HUB);
+    const file = m && path.join(root!, m[1], m[2]);
+    if (!file || !file.startsWith(root!) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
       res.writeHead(404).end('not found');
       return;
     }
@@ -162,4 +165,16 @@ test('a float16 export (onnx/model_fp16.onnx only) loads with attention, cast to
   } finally {
     await local.dispose();
   }
+});
+
+test('a folder or a Hub repository without any decoder file says which files it looked for', async () => {
+  const dir = path.join(tmp, 'no-decoder');
+  fs.mkdirSync(path.join(dir, 'onnx'), { recursive: true });
+  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(HUB, 'gpt2-merged', f), path.join(dir, f));
+  fs.copyFileSync(path.join(HUB, 'gpt2-merged', 'onnx', 'decoder_model_merged.onnx'), path.join(dir, 'onnx', 'decoder_model_quantized.onnx'));
+  await assert.rejects(ModelSession.load(dir, { cacheDir: path.join(tmp, 'cache-none') }),
+    (e: Error) => e instanceof ModelLoadError && /missing onnx\/model\.onnx or onnx\/decoder_model_merged\.onnx or onnx\/model_fp16\.onnx/.test(e.message));
+  fs.cpSync(dir, path.join(tmp, 'local-no-decoder'), { recursive: true });
+  await assert.rejects(fromHub('local-no-decoder', path.join(tmp, 'cache-none-hub')),
+    (e: Error) => e instanceof ModelLoadError && /has no ONNX decoder \(looked for onnx\/model\.onnx or /.test(e.message));
 });
