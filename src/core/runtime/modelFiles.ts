@@ -143,7 +143,8 @@ async function downloadDecoder(id: string, options: Record<string, unknown>,
       return;
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
-      if (!(/Could not locate file/.test(reason) && reason.includes(choice.file))) throw e;
+      // transformers.js says `Could not locate file: "<url>".`; the quote keeps model.onnx_data from matching.
+      if (!(/Could not locate file/.test(reason) && reason.includes(`/${choice.file}"`))) throw e;
     }
   }
   throw new Error(`the repository has no ONNX decoder (looked for ${ONNX_FILE_LIST})`);
