@@ -49,14 +49,14 @@ after(async () => {
 
 /**
  * Tolerances. float32 exports: torch and onnxruntime sum in different orders (seen: 1.7e-5 on logits,
- * 7e-6 on attention), far below 1e-4.
+ * 7e-6 on attention): bounds of 1e-4 and 5e-5.
  * float16: every weight and every intermediate is rounded to 11 significant bits (relative error up to
  * 2^-11 = 4.9e-4 each time) through two layers, and these random weights make sharp attention, where a
  * small error in a score moves a probability most. Seen (Llama / GPT-2): 0.035 / 0.009 on logits (which
  * reach |8.2| / |9.4|, where one float16 step is 0.008) and 0.011 / 0.004 on attention probabilities. The
  * bounds leave about 3x room; a wrong layer, head or mask would be off by 0.1 - 1 in attention.
  */
-const FP32 = { logits: 1e-4, attention: 1e-5, rowSum: 1e-5 };
+const FP32 = { logits: 1e-4, attention: 5e-5, rowSum: 1e-5 };
 const FP16 = { logits: 0.1, attention: 0.03, rowSum: 2e-3 };
 
 async function checkLayout(session: ModelSession, ref: Reference, tol: typeof FP32): Promise<void> {
