@@ -104,7 +104,7 @@ async function fromHub(name: string, cacheDir = path.join(tmp, 'cache')): Promis
   return ModelSession.load(`token-lens-test/${name}`, { cacheDir, remoteHost: host });
 }
 
-for (const opset of [11, 12, 13]) {
+for (const opset of [10, 11, 12, 13]) {
   test(`a GPT-2 export at opset ${opset} loads from the Hub with torch's logits and attention`, async () => {
     const session = await fromHub(`gpt2-opset${opset}`);
     try {

@@ -27,6 +27,8 @@ export function addScoringHead(model: onnx.IModelProto): boolean {
   const names = new Set([...(graph.input ?? []), ...(graph.output ?? [])].map((v) => v.name));
   if (!names.has('input_ids') || !names.has('logits')) return false;
   if (hasScoringHead((graph.output ?? []).map((o) => o.name ?? ''))) return true;
+  // GatherElements arrived in opset 11; older files are scored in JavaScript instead (slower, same numbers).
+  if (defaultOpset(model) < 11) return false;
   const p = 'token_lens.scoring';
   const ints = (name: string, values: number[]) => {
     graph.initializer!.push(tensorProto(`${p}.${name}`, BigInt64Array.from(values.map(BigInt)), [values.length]));
