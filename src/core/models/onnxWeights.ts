@@ -10,7 +10,7 @@ export type { WriteOptions } from './graphOps';
 
 export function writeModelOnnx(config: DecoderConfig, weights: Weights, opts: WriteOptions = {}): Uint8Array {
   const model = buildDecoderGraph(config, weights, opts).toModel();
-  if (opts.scoringHead) addScoringHead(model.graph!);
+  if (opts.scoringHead) addScoringHead(model);
   return encodeModel(model);
 }
 
