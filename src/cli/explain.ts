@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import { ModelSession } from '../core/runtime/session';
 import type { Analysis } from '../core/runtime/analysis';
+import { TOP_KEPT } from '../core/runtime/topRows';
 import { UsageError, commonModelOptions, intOption, parse } from './args';
 import { loadModel } from './load';
 
@@ -16,6 +17,7 @@ export async function runExplain(argv: string[]): Promise<number> {
     file: { type: 'string' },
   }, USAGE);
   const topK = intOption(values['top-k'], 'top-k', 10, 1);
+  if (topK > TOP_KEPT) throw new UsageError(`--top-k must be at most ${TOP_KEPT}, got ${topK}`);
   const text = readText(values.file, positionals);
   const session = await loadModel(values);
   try {

@@ -46,6 +46,8 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
   private controls = DEFAULT_CONTROLS;
   private request = 0;
   private pending?: Promise<Analysis | undefined>;
+  /** The analysis in flight: a newer one supersedes it before it reaches the model. */
+  private inflight?: AbortController;
   private readonly registration: vscode.Disposable;
 
   constructor(private readonly context: vscode.ExtensionContext, private readonly models: Models, private readonly log: Log) {
@@ -113,6 +115,7 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
         this.panel = undefined;
         this.analysis = undefined;
         this.request++;
+        this.inflight?.abort();
         this.disposePanel();
       }),
       this.models.onDidChange((session) => {
@@ -141,17 +144,17 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
       case 'ready': {
         // A message posted before the webview listened may be lost: send the analysis (again) now.
         const ready = a ?? (this.pending ? await this.pending.catch(() => undefined) : this.text ? await this.analyse() : undefined);
-        if (ready && ready === this.analysis) this.postAnalysis(ready);
+        if (ready && ready === this.analysis) await this.postAnalysis(ready);
         return;
       }
       case 'selectPosition':
         if (!a || msg.position >= a.tokens.length) return;
         this.selected = msg.position;
-        this.postDistribution(a);
+        await this.postDistribution(a);
         return;
       case 'setControls':
         this.controls = { temperature: msg.temperature, topK: msg.topK, topP: msg.topP };
-        if (a) this.postDistribution(a);
+        if (a) await this.postDistribution(a);
         return;
       case 'requestAttention': {
         const att = a?.attention;
@@ -189,16 +192,18 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
   private async analyseNow(): Promise<Analysis | undefined> {
     const request = ++this.request;
     const text = this.text;
+    this.inflight?.abort();
+    const abort = (this.inflight = new AbortController());
     try {
       this.post(hostMessage('busy', { message: this.models.ready ? 'Analysing…' : 'Loading the model…' }));
       const session = await this.models.session();
       if (request !== this.request) return undefined;
       this.post(hostMessage('busy', { message: 'Analysing…' }));
-      const analysis = await session.analyze(text, { attention: true });
+      const analysis = await session.analyze(text, { attention: true, signal: abort.signal });
       if (request !== this.request || !this.panel) return undefined;
       this.analysis = analysis;
       this.selected = Math.min(this.selected, analysis.tokens.length - 1);
-      this.postAnalysis(analysis);
+      await this.postAnalysis(analysis);
       const note = describeWindow(analysis.window, analysis.tokens.length, text.length);
       if (note) this.log.notify(note);
       return analysis;
@@ -211,23 +216,26 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
     }
   }
 
-  private postAnalysis(a: Analysis): void {
+  private async postAnalysis(a: Analysis): Promise<void> {
     const info = this.models.ready?.info;
     if (!info) return;
     const selected = Math.min(this.selected, a.tokens.length - 1);
+    const candidates = await a.distribution(selected, this.controls, this.topK());
     const att = a.attention;
     const attention: AttentionSummary = att
       ? { available: true, layers: att.layers, heads: att.heads, size: att.size }
       : { available: false, layers: info.layers, heads: info.heads, size: 0, note: a.attentionNote ?? info.attentionNote };
     this.post(hostMessage('analysis', {
       model: info, text: a.text, tokens: a.tokens, meanLoss: a.meanLoss, perplexity: a.perplexity, window: a.window,
-      selected, controls: this.controls, candidates: a.distribution(selected, this.controls, this.topK()), attention,
+      selected, controls: this.controls, candidates, attention,
     }));
   }
 
-  private postDistribution(a: Analysis): void {
+  private async postDistribution(a: Analysis): Promise<void> {
+    const position = this.selected;
+    const candidates = await a.distribution(position, this.controls, this.topK());
     this.post(hostMessage('distribution', {
-      position: this.selected, controls: this.controls, candidates: a.distribution(this.selected, this.controls, this.topK()),
+      position, controls: this.controls, candidates,
     }));
   }
 

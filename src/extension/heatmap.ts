@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { DocumentAnalyses, DocumentAnalysis } from './documentAnalyses';
 import { BUCKETS, bucketOf, type HeatmapStyle } from './heatmapBuckets';
-import type { Log } from './log';
+import { isAbort, type Log } from './log';
 import type { Models } from './models';
 
 const DEBOUNCE_MS = 250;
@@ -13,6 +13,8 @@ export class LossHeatmap implements vscode.Disposable {
   private enabled = false;
   private timer?: NodeJS.Timeout;
   private generation = 0;
+  /** The update in flight: any edit, scroll or new editor aborts it, so stale analyses never reach the model. */
+  private inflight?: AbortController;
   private decorationCount = 0;
   private readonly types = new Map<HeatmapStyle, vscode.TextEditorDecorationType[]>();
   private readonly legend = vscode.window.createStatusBarItem('tokenLens.heatmap', vscode.StatusBarAlignment.Right, 99);
@@ -66,8 +68,11 @@ export class LossHeatmap implements vscode.Disposable {
 
   private schedule(): void {
     if (!this.enabled) return;
+    this.inflight?.abort();
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.update().catch((err) => this.log.report('Loss heatmap', err)), DEBOUNCE_MS);
+    this.timer = setTimeout(() => void this.update().catch((err) => {
+      if (!isAbort(err)) this.log.report('Loss heatmap', err);
+    }), DEBOUNCE_MS);
   }
 
   /** Decorates every visible editor now; answers from a newer update supersede this one. */
@@ -75,6 +80,8 @@ export class LossHeatmap implements vscode.Disposable {
     clearTimeout(this.timer);
     if (!this.enabled || !this.models.ready) return;
     const generation = ++this.generation;
+    this.inflight?.abort();
+    const abort = (this.inflight = new AbortController());
     const style = this.style();
     const types = this.typesFor(style);
     let count = 0;
@@ -85,7 +92,7 @@ export class LossHeatmap implements vscode.Disposable {
       const version = doc.version;
       const ranges: vscode.Range[][] = types.map(() => []);
       for (const visible of editor.visibleRanges) {
-        for (const found of await this.windowsOver(doc, doc.offsetAt(visible.start), doc.offsetAt(visible.end))) {
+        for (const found of await this.windowsOver(doc, doc.offsetAt(visible.start), doc.offsetAt(visible.end), abort.signal)) {
           for (const t of found.analysis.tokens) {
             const start = found.base + t.start;
             const end = found.base + t.end;
@@ -97,7 +104,7 @@ export class LossHeatmap implements vscode.Disposable {
           }
         }
       }
-      if (generation !== this.generation || doc.version !== version || !this.enabled) return;
+      if (generation !== this.generation || abort.signal.aborted || doc.version !== version || !this.enabled) return;
       types.forEach((type, b) => editor.setDecorations(type, ranges[b]));
       for (const [other, otherTypes] of this.types) if (other !== style) otherTypes.forEach((t) => editor.setDecorations(t, []));
       count += ranges.reduce((n, r) => n + r.length, 0);
@@ -106,16 +113,25 @@ export class LossHeatmap implements vscode.Disposable {
     this.renderLegend(style, lossCount ? lossSum / lossCount : undefined);
   }
 
-  private async windowsOver(doc: vscode.TextDocument, start: number, end: number): Promise<DocumentAnalysis[]> {
+  /**
+   * Analyses covering the visible characters [start, end] and the context before them, and no more: on a
+   * long file the model sees what is on screen plus what the context window holds before it. Windows go
+   * backwards from the end; each next one ends where the previous one's analysed text begins.
+   */
+  private async windowsOver(doc: vscode.TextDocument, start: number, end: number, signal: AbortSignal): Promise<DocumentAnalysis[]> {
     const found: DocumentAnalysis[] = [];
-    let at = start;
-    for (let i = 0; i < MAX_WINDOWS_PER_RANGE && at <= end; i++) {
-      const w = await this.analyses.covering(doc, at);
+    let to = end;
+    for (let i = 0; i < MAX_WINDOWS_PER_RANGE && to >= start; i++) {
+      // Aborted: a newer update is coming; the caller sees the signal and decorates nothing.
+      const w = await this.analyses.covering(doc, start, to, signal).catch((err) => {
+        if (isAbort(err)) return undefined;
+        throw err;
+      });
       if (!w) break;
       found.push(w);
-      const next = w.base + w.analysis.window.end;
-      if (next <= at) break;
-      at = next + 1;
+      const first = w.base + w.analysis.window.start;
+      if (first <= start || first >= to) break;
+      to = first;
     }
     return found;
   }
@@ -150,6 +166,7 @@ export class LossHeatmap implements vscode.Disposable {
 
   private clear(): void {
     this.generation++;
+    this.inflight?.abort();
     for (const editor of vscode.window.visibleTextEditors) {
       for (const types of this.types.values()) types.forEach((t) => editor.setDecorations(t, []));
     }
@@ -158,6 +175,7 @@ export class LossHeatmap implements vscode.Disposable {
 
   dispose(): void {
     clearTimeout(this.timer);
+    this.inflight?.abort();
     for (const types of this.types.values()) types.forEach((t) => t.dispose());
     for (const d of this.disposables) d.dispose();
   }

@@ -13,14 +13,15 @@ export interface AnalysisLike {
   vocabSize: number;
   attention: AttentionData | null;
   attentionNote?: string;
-  distribution(position: number, controls: SamplingControls, k: number): Candidate[] & { kept?: number };
+  /** Async: the full row may have to be recomputed (the runtime keeps logits within a memory budget). */
+  distribution(position: number, controls: SamplingControls, k: number): Promise<Candidate[] & { kept?: number }>;
 }
 
 /** The panel opens on the last token: "what comes next" is the question it answers first. */
-export function analysisMessage(info: ModelInfo, a: AnalysisLike,
-  opts: { controls: SamplingControls; k: number; selected?: number }): HostMessage<'analysis'> {
+export async function analysisMessage(info: ModelInfo, a: AnalysisLike,
+  opts: { controls: SamplingControls; k: number; selected?: number }): Promise<HostMessage<'analysis'>> {
   const selected = Math.min(a.tokens.length - 1, Math.max(0, opts.selected ?? a.tokens.length - 1));
-  const d = a.distribution(selected, opts.controls, opts.k);
+  const d = await a.distribution(selected, opts.controls, opts.k);
   return {
     type: 'analysis', model: info, text: a.text, tokens: a.tokens, meanLoss: a.meanLoss, perplexity: a.perplexity,
     window: a.window, selected, controls: opts.controls, candidates: [...d], kept: d.kept,
@@ -30,8 +31,8 @@ export function analysisMessage(info: ModelInfo, a: AnalysisLike,
   };
 }
 
-export function distributionMessage(a: AnalysisLike, position: number, controls: SamplingControls, k: number): HostMessage<'distribution'> {
-  const d = a.distribution(position, controls, k);
+export async function distributionMessage(a: AnalysisLike, position: number, controls: SamplingControls, k: number): Promise<HostMessage<'distribution'>> {
+  const d = await a.distribution(position, controls, k);
   return { type: 'distribution', position, controls, candidates: [...d], kept: d.kept };
 }
 

@@ -110,7 +110,7 @@ test('a later question is a lookup: the same analysis object, no new forward pas
   const first = await session.analyze(text, { attention: true });
   assert.equal(await session.analyze(text), first);
   assert.equal(await session.analyze(text, { attention: true }), first);
-  const controlled = first.distribution(2, { temperature: 0.7, topK: 5, topP: 1 }, 10);
+  const controlled = await first.distribution(2, { temperature: 0.7, topK: 5, topP: 1 }, 10);
   assert.equal(controlled.length, 5);
   assert.ok(Math.abs(controlled.reduce((s, c) => s + c.prob, 0) - 1) < 1e-6);
   assert.deepEqual(controlled.map((c) => c.id), first.topK(2, 5).map((c) => c.id));

@@ -34,8 +34,8 @@ async function main(): Promise<void> {
     const a = await session.analyze(TEXT, { attention: true });
     const last = a.tokens.length - 1;
     const distributions: Record<string, unknown> = {};
-    for (let p = 0; p <= last; p++) distributions[controlsKey(p, DEFAULT)] = distributionMessage(a, p, DEFAULT, K);
-    for (const c of TEST_CONTROLS) distributions[controlsKey(last, c)] = distributionMessage(a, last, c, K);
+    for (let p = 0; p <= last; p++) distributions[controlsKey(p, DEFAULT)] = await distributionMessage(a, p, DEFAULT, K);
+    for (const c of TEST_CONTROLS) distributions[controlsKey(last, c)] = await distributionMessage(a, last, c, K);
     const attention: Record<string, unknown> = {};
     const grids: Record<string, unknown> = {};
     for (let l = 0; l < a.attention!.layers; l++) {
@@ -50,13 +50,13 @@ async function main(): Promise<void> {
     const appended = await session.analyze(TEXT + top.text, { attention: true });
     const fixture = {
       source: { model: 'stories260K (llama2.c tinyllamas, imported with token-lens import-llama2c)', text: TEXT, k: K },
-      analysis: analysisMessage(session.info, a, { controls: DEFAULT, k: K }),
+      analysis: await analysisMessage(session.info, a, { controls: DEFAULT, k: K }),
       distributions,
       attention,
       grids,
-      appended: { tokenId: top.id, text: top.text, analysis: analysisMessage(session.info, appended, { controls: DEFAULT, k: K }) },
+      appended: { tokenId: top.id, text: top.text, analysis: await analysisMessage(session.info, appended, { controls: DEFAULT, k: K }) },
       // What the host sends for an export that fuses attention into one op (the same text otherwise).
-      noAttention: analysisMessage({ ...session.info, attention: 'unavailable', attentionNote: FUSED_NOTE },
+      noAttention: await analysisMessage({ ...session.info, attention: 'unavailable', attentionNote: FUSED_NOTE },
         { ...fields(a), attention: null, attentionNote: FUSED_NOTE, distribution: (p, c, k) => a.distribution(p, c, k) },
         { controls: DEFAULT, k: K }),
     };

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LoadProgress } from '../types';
-import { transformers } from './transformers';
+import { transformers, withTransformersEnv } from './transformers';
 
 export const REQUIRED_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx'];
 
@@ -90,6 +90,11 @@ export async function resolveModelFolder(ref: string, opts: FetchOptions): Promi
 }
 
 async function download(id: string, opts: FetchOptions): Promise<void> {
+  const cancelled = () => new ModelLoadError(`Download of "${id}" was cancelled.`);
+  await withTransformersEnv(opts.signal, cancelled, () => downloadNow(id, opts));
+}
+
+async function downloadNow(id: string, opts: FetchOptions): Promise<void> {
   const { env, AutoConfig, AutoTokenizer, AutoModelForCausalLM } = await transformers();
   const saved = { ...pick(env) };
   env.allowRemoteModels = true;
