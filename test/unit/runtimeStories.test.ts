@@ -139,3 +139,31 @@ test('a cancelled request is dropped', async () => {
   controller.abort();
   await assert.rejects(session.analyze('Cancelled before it ran.', { signal: controller.signal }), /Cancelled/);
 });
+
+test('requests cancelled while they wait in the queue never run the model', async () => {
+  const forwards = session.forwardCount;
+  const running = session.analyze('One at a time: this one runs first.');
+  const stale = Array.from({ length: 5 }, (_, i) => {
+    const controller = new AbortController();
+    const result = session.analyze(`Superseded while waiting, number ${i}.`, { signal: controller.signal });
+    controller.abort();
+    return result;
+  });
+  const newest = session.analyze('The newest request runs.');
+  for (const r of stale) await assert.rejects(r, (e: Error) => e.name === 'AbortError');
+  assert.equal((await running).text, 'One at a time: this one runs first.');
+  assert.equal((await newest).text, 'The newest request runs.');
+  assert.equal(session.forwardCount - forwards, 2, 'only the two requests still wanted ran the model');
+});
+
+test('a request cancelled while the model runs it still keeps the result for the next asker', async () => {
+  const controller = new AbortController();
+  const text = 'Cancelled while running, cached anyway.';
+  const result = session.analyze(text, { signal: controller.signal });
+  await new Promise((r) => setImmediate(r));
+  controller.abort();
+  const first = await result;
+  const forwards = session.forwardCount;
+  assert.equal(await session.analyze(text), first);
+  assert.equal(session.forwardCount, forwards);
+});

@@ -2,7 +2,7 @@
 import type * as ort from 'onnxruntime-node';
 import { tokenBytes, tokenOffsets } from '../tokenizers/offsets';
 import type { AttentionData, LoadProgress, ModelInfo, Token } from '../types';
-import { Analysis } from './analysis';
+import { Analysis, type AnalysisInput } from './analysis';
 import { AnalysisCache, DEFAULT_MEMORY_BUDGET_MB, MemoryBudget } from './cache';
 import { CacheShape, forward } from './forward';
 import { FetchOptions, ModelLoadError, readModelJson, resolveModelFolder } from './modelFiles';
@@ -187,10 +187,10 @@ export class ModelSession {
       window,
       attention,
       attentionNote: wantAttention && !attention ? this.info.attentionNote : undefined,
-      decode: (id) => this.vocab.pieceText(id),
       scores: result.scores,
       memory: this.memory,
-      recompute: () => this.enqueue(async () => (await this.forward(ids, null)).logits),
+      // Made outside this scope: a closure made here would keep `result`, and with it the logits, alive.
+      ...this.analysisLinks(ids),
     });
     if (analysis.tokens.some((t) => t.loss !== null && !Number.isFinite(t.loss))) {
       this.memory.release(analysis);
@@ -198,6 +198,14 @@ export class ModelSession {
     }
     this.cache.set(text, limit, wantAttention, analysis);
     return analysis;
+  }
+
+  /** What an analysis keeps of its session: how to name a token, and how to recompute its logits. */
+  private analysisLinks(ids: number[]): Pick<AnalysisInput, 'decode' | 'recompute'> {
+    return {
+      decode: (id) => this.vocab.pieceText(id),
+      recompute: () => this.enqueue(async () => (await this.forward(ids, null)).logits),
+    };
   }
 
   /** Continues a prompt (empty: from BOS) and returns only the new text. */
