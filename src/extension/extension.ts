@@ -18,6 +18,7 @@ import type { Analysis } from './runtime';
  * - hoverText(uri, line, character): the hover's Markdown at a position (undefined: no hover there);
  * - modelState(): none | loading | ready | error;
  * - lastMessage(): the last message Token Lens showed the user ({ severity, message }), if any;
+ * - runtimeStats(): forward passes run and bytes kept by the loaded model's analyses (undefined: no model);
  * - activationMs: how long `activate` took.
  */
 export interface TokenLensApi {
@@ -27,6 +28,7 @@ export interface TokenLensApi {
   hoverText(uri: string, line: number, character: number): Promise<string | undefined>;
   modelState(): ModelState;
   lastMessage(): { severity: 'info' | 'error'; message: string } | undefined;
+  runtimeStats(): { forwards: number; retainedBytes: number; budgetBytes: number } | undefined;
   /** The Toy Fine-tune view as the host sees it. */
   fineTuneState(): FineTuneViewState;
   activationMs: number;
@@ -95,6 +97,10 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
     },
     modelState: () => models.state,
     lastMessage: () => log.lastShown,
+    runtimeStats: () => {
+      const s = models.ready;
+      return s && { forwards: s.forwardCount, retainedBytes: s.memory.usedBytes, budgetBytes: s.memory.budgetBytes };
+    },
     fineTuneState: () => fineTune.state,
     activationMs,
   };

@@ -1,6 +1,6 @@
 // The real-VS-Code run: package + install the extension (or point at the repo with --dev), import stories260K
 // with the CLI, start one code-server, run the extension-host suite, then the UI scenarios; always stop it.
-// Assumes `npm run build` ran. Usage: node test/e2e/run.mjs [--dev] [--no-suite] [--no-ui] [--keep] [--verbose]
+// Assumes `npm run build` ran. Usage: node test/e2e/run.mjs [--dev] [--no-suite] [--suite=NAME,...] [--no-ui] [--keep] [--verbose]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,12 +34,24 @@ function importModel() {
   return out;
 }
 
+/** A GPT-2-small-shaped model with random weights and a 256-token context, written by the CLI (memory suite). */
+function writeGpt2Model() {
+  const out = join(cacheDir, 'models', 'gpt2-small-ctx256');
+  const cli = join(root, 'dist', 'cli.js');
+  if (existsSync(join(out, 'onnx', 'model.onnx'))) return out;
+  const args = [cli, 'write-random', '--arch', 'gpt2', '--preset', 'gpt2-small', '--context', '256', '--out', out];
+  log(`$ node ${args.map((a) => a.replace(root + '/', '')).join(' ')}`);
+  const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`write-random exited with ${r.status ?? r.signal}`);
+  return out;
+}
+
 /** The model settings go in the folder too: once, the first window of a fresh server ran without the user value. */
-function makeWorkspace(parent, name, settings) {
+function makeWorkspace(parent, name, settings, extraFiles = {}) {
   const dir = join(parent, name);
   mkdirSync(join(dir, '.vscode'), { recursive: true });
   if (settings) writeFileSync(join(dir, '.vscode', 'settings.json'), JSON.stringify(settings, null, 2));
-  for (const [file, text] of Object.entries(workspaceFiles)) writeFileSync(join(dir, file), text);
+  for (const [file, text] of Object.entries({ ...workspaceFiles, ...extraFiles })) writeFileSync(join(dir, file), text);
   return dir;
 }
 
@@ -48,6 +60,8 @@ const SUITES = [
   { name: 'suite', entry: 'test/integration/index.ts', prefix: '[suite] ' },
   // glue.ts changes tokenLens.* at user level, which a folder value would hide: it gets the user settings only.
   { name: 'glue', entry: 'test/integration/glue.ts', prefix: '[glue] ', userSettingsOnly: true },
+  // 1,000 hovers and model loads on a GPT-2-small-shaped model: minutes on a busy 2-core machine.
+  { name: 'memory', entry: 'test/integration/memory.ts', prefix: '[memory] ', userSettingsOnly: true, timeoutMs: 1_200_000, gpt2: true },
 ].filter((s) => existsSync(join(root, s.entry)));
 
 function countSuite(lines, prefix) {
@@ -64,6 +78,9 @@ async function main() {
   // Screenshots of failures belong to this run only.
   if (existsSync(resultsDir)) for (const f of readdirSync(resultsDir)) if (f.endsWith('-failed.png')) rmSync(join(resultsDir, f));
   const model = importModel();
+  const only = [...argv].find((a) => a.startsWith('--suite='))?.slice('--suite='.length);
+  const chosen = SUITES.filter((s) => !only || only.split(',').includes(s.name));
+  const gpt2 = chosen.some((s) => s.gpt2) && !argv.has('--no-suite') ? writeGpt2Model() : undefined;
   const tmp = mkdtempSync(join(tmpdir(), 'token-lens-e2e-'));
   const modelSettings = { 'tokenLens.model': model, 'tokenLens.offline': true };
   const profile = makeProfile({ dir: join(tmp, 'cs'), settings: { ...modelSettings, 'editor.hover.delay': 300 } });
@@ -77,7 +94,7 @@ async function main() {
     extensionPath = join(profile.extensionsDir, installed);
   }
   log(`extension: ${extensionPath}`);
-  const suites = argv.has('--no-suite') ? [] : await Promise.all(SUITES.map(async (s) => ({
+  const suites = argv.has('--no-suite') ? [] : await Promise.all(chosen.map(async (s) => ({
     ...s, js: await buildSuite(join(root, s.entry), join(root, 'out', 'integration', `${s.name}.js`)),
   })));
 
@@ -90,8 +107,10 @@ async function main() {
     browser = await launchBrowser();
 
     for (const suite of suites) {
-      const url = workbenchUrl(server.url, { folder: makeWorkspace(tmp, suite.name, suite.userSettingsOnly ? undefined : modelSettings), extensionDevelopmentPath: extensionPath, extensionTestsPath: suite.js });
+      const extra = suite.gpt2 ? { 'models.json': JSON.stringify({ gpt2, stories260K: model }) } : {};
+      const url = workbenchUrl(server.url, { folder: makeWorkspace(tmp, suite.name, suite.userSettingsOnly ? undefined : modelSettings, extra), extensionDevelopmentPath: extensionPath, extensionTestsPath: suite.js });
       const { code, lines } = await runExtensionHostSuite(browser.context, url, {
+        timeoutMs: suite.timeoutMs,
         onLog: (l) => { if (l.startsWith(suite.prefix) || argv.has('--verbose')) console.log(`  ${l}`); },
       });
       mkdirSync(resultsDir, { recursive: true });

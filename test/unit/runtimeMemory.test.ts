@@ -112,7 +112,7 @@ test('a smaller budget lets go of logits at once', async () => {
   assert.equal(a.hasLogits, true);
   session.memory.budgetBytes = BLOCK / 2;
   assert.equal(a.hasLogits, false);
-  assert.equal(session.memory.usedBytes, 0);
+  assert.ok(session.memory.usedBytes <= BLOCK / 2, 'only the scores of live analyses are left');
   // A block larger than the whole budget is used for the question and not kept.
   const row = await a.row(3);
   assert.equal(row.length, VOCAB);

@@ -78,6 +78,7 @@ export class Analysis {
     });
     this.meanLoss = counted ? total / counted : NaN;
     this.perplexity = Math.exp(this.meanLoss);
+    this.memory.pin(this, this.pinnedBytes);
     this.keep(input.logits);
   }
 

@@ -1,7 +1,9 @@
 // What Token Lens keeps in memory between questions, bounded by one budget (tokenLens.memoryBudgetMB).
 // - MemoryBudget: a byte-bounded LRU of the large parts that can be recomputed (the [T, V] logits of
 //   each analysis), shared by every analysis of a model, so a second question about the same text is a
-//   lookup while memory stays bounded however many documents are open.
+//   lookup while memory stays bounded however many documents are open. The small parts every live
+//   analysis keeps (scores, top candidates, attention) count against the same budget until it is
+//   garbage-collected.
 // - AnalysisCache: recent analyses by text, so asking again about the same text runs nothing.
 import type { Analysis } from './analysis';
 
@@ -15,6 +17,8 @@ interface Held {
 export class MemoryBudget {
   private readonly held = new Map<object, Held>();
   private used = 0;
+  private pinned = 0;
+  private readonly unpin = new FinalizationRegistry<number>((bytes) => { this.pinned -= bytes; });
 
   constructor(private budget = DEFAULT_MEMORY_BUDGET_MB * 2 ** 20) {}
 
@@ -27,9 +31,16 @@ export class MemoryBudget {
     this.evict();
   }
 
-  /** Bytes held now; never more than the budget. */
+  /** Bytes kept now: what can be let go, plus what live analyses pin. */
   get usedBytes(): number {
-    return this.used;
+    return this.used + this.pinned;
+  }
+
+  /** Counts `bytes` that `owner` keeps for as long as it lives (they leave the count once it is collected). */
+  pin(owner: object, bytes: number): void {
+    this.pinned += bytes;
+    this.unpin.register(owner, bytes);
+    this.evict();
   }
 
   /**
@@ -38,7 +49,7 @@ export class MemoryBudget {
    */
   hold(owner: object, bytes: number, drop: () => void): boolean {
     this.release(owner);
-    if (bytes > this.budget) return false;
+    if (this.pinned + bytes > this.budget) return false;
     this.held.set(owner, { bytes, drop });
     this.used += bytes;
     this.evict();
@@ -66,7 +77,7 @@ export class MemoryBudget {
 
   private evict(): void {
     for (const owner of this.held.keys()) {
-      if (this.used <= this.budget) break;
+      if (this.used + this.pinned <= this.budget) break;
       this.dropOne(owner);
     }
   }

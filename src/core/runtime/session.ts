@@ -135,9 +135,13 @@ export class ModelSession {
     return this.enqueue(() => this.analyzeNow(text, limit, !!opts.attention, opts.signal, opts.fresh));
   }
 
-  /** One forward pass at a time: onnxruntime already uses every core. */
+  /**
+   * One forward pass at a time: onnxruntime already uses every core. onnxruntime-node runs the model on
+   * this thread, so events (an edit, a hover moving on) are handled only between forward passes: each
+   * turn starts after one round of the event loop, so that an abort they bring is seen before it runs.
+   */
   private enqueue<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work);
+    const run = this.queue.then(() => new Promise((resolve) => setImmediate(resolve))).then(work);
     this.queue = run.catch(() => undefined);
     return run;
   }
