@@ -234,6 +234,7 @@ export class Models implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.loadAbort?.abort();
     void this.current?.dispose();
     this.current = undefined;
     for (const d of this.disposables) d.dispose();

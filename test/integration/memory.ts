@@ -100,7 +100,7 @@ test('1,000 hovers across 20 documents: the extension host retains no more than 
   const growth = after.total - before.total;
   note(`1000 hovers in ${((Date.now() - t0) / 1000).toFixed(1)} s, ${shown} shown, ${api.runtimeStats()!.forwards - forwardsBefore} forward passes; ` +
     `heap ${((after.heap - before.heap) / MB).toFixed(1)} MB, external ${((after.external - before.external) / MB).toFixed(1)} MB, ` +
-    `Token Lens keeps ${(api.runtimeStats()!.retainedBytes / MB).toFixed(1)} MB of logits (budget ${(budget / MB).toFixed(0)} MB)`);
+    `Token Lens counts ${(api.runtimeStats()!.retainedBytes / MB).toFixed(1)} MB kept (budget ${(budget / MB).toFixed(0)} MB)`);
   assert(shown > 900, `only ${shown} of 1000 hovers showed predictions`);
   assert(growth <= budget, `the extension host grew by ${(growth / MB).toFixed(0)} MB, more than the ${(budget / MB).toFixed(0)} MB budget`);
 }, 600_000);
