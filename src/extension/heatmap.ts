@@ -96,7 +96,7 @@ export class LossHeatmap implements vscode.Disposable {
           for (const t of found.analysis.tokens) {
             const start = found.base + t.start;
             const end = found.base + t.end;
-            const b = t.special || end <= start ? -1 : bucketOf(style, t);
+            const b = t.special || end <= start || end > found.until ? -1 : bucketOf(style, t);
             if (b < 0 || !visible.intersection(new vscode.Range(doc.positionAt(start), doc.positionAt(end)))) continue;
             ranges[b].push(new vscode.Range(doc.positionAt(start), doc.positionAt(end)));
             lossSum += t.loss ?? 0;
@@ -116,11 +116,14 @@ export class LossHeatmap implements vscode.Disposable {
   /**
    * Analyses covering the visible characters [start, end] and the context before them, and no more: on a
    * long file the model sees what is on screen plus what the context window holds before it. Windows go
-   * backwards from the end; each next one ends where the previous one's analysed text begins.
+   * backwards from the end; each next one ends where the previous one's analysed text begins, and its
+   * tokens count `until` there (a later window scored what follows with more context).
    */
-  private async windowsOver(doc: vscode.TextDocument, start: number, end: number, signal: AbortSignal): Promise<DocumentAnalysis[]> {
-    const found: DocumentAnalysis[] = [];
+  private async windowsOver(doc: vscode.TextDocument, start: number, end: number,
+    signal: AbortSignal): Promise<(DocumentAnalysis & { until: number })[]> {
+    const found: (DocumentAnalysis & { until: number })[] = [];
     let to = end;
+    let until = Infinity;
     for (let i = 0; i < MAX_WINDOWS_PER_RANGE && to >= start; i++) {
       // Aborted: a newer update is coming; the caller sees the signal and decorates nothing.
       const w = await this.analyses.covering(doc, start, to, signal).catch((err) => {
@@ -128,10 +131,11 @@ export class LossHeatmap implements vscode.Disposable {
         throw err;
       });
       if (!w) break;
-      found.push(w);
+      found.push({ ...w, until });
       const first = w.base + w.analysis.window.start;
-      if (first <= start || first >= to) break;
-      to = first;
+      if (first <= start || first > to) break;
+      to = first - 1;
+      until = first;
     }
     return found;
   }
