@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const cached = await session.analyze(text, { attention: true });
     cached.topK(position, 10);
-    cached.distribution(position, { temperature: 0.8, topK: 40, topP: 0.95 }, 10);
+    await cached.distribution(position, { temperature: 0.8, topK: 40, topP: 0.95 }, 10);
     lookups.push(performance.now() - t0);
   }
   const result = {

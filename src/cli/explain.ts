@@ -2,8 +2,10 @@
 import * as fs from 'node:fs';
 import { ModelSession } from '../core/runtime/session';
 import type { Analysis } from '../core/runtime/analysis';
+import type { Candidate } from '../core/types';
 import { percent, perplexity } from '../core/numberFormat';
 import { decodeText } from '../core/textBytes';
+import { TOP_KEPT } from '../core/runtime/topRows';
 import { UsageError, commonModelOptions, intOption, parse } from './args';
 import { loadModel } from './load';
 
@@ -27,11 +29,11 @@ export async function runExplain(argv: string[]): Promise<number> {
     const capped = topK < requestedTopK ? { requested: requestedTopK, used: topK } : undefined;
     if (capped) process.stderr.write(`--top-k ${requestedTopK} is more than the model's vocabulary: showing all ${topK} tokens.\n`);
     const analysis = await session.analyze(text, { attention: values.attention });
-    const last = analysis.tokens.length - 1;
+    const next = await nextCandidates(analysis, topK);
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ ...toJson(session, analysis, topK, !!values.attention), ...(capped ? { topKCapped: capped } : {}) })}\n`);
+      process.stdout.write(`${JSON.stringify({ ...toJson(session, analysis, next, !!values.attention), ...(capped ? { topKCapped: capped } : {}) })}\n`);
     } else {
-      printTable(session, analysis, analysis.topK(last, topK));
+      printTable(session, analysis, next);
     }
   } finally {
     await session.dispose();
@@ -52,13 +54,21 @@ function readText(file: string | undefined, positionals: string[]): string {
   return positionals[0];
 }
 
-export function toJson(session: ModelSession, a: Analysis, topK: number, attention: boolean) {
+/** The k most likely tokens after the text: from the kept top rows, or from the full row beyond them. */
+async function nextCandidates(a: Analysis, k: number): Promise<Candidate[]> {
+  const last = a.tokens.length - 1;
+  if (k <= TOP_KEPT) return a.topK(last, k);
+  const all = await a.distribution(last, { temperature: 1, topK: 0, topP: 1 }, k);
+  return all.map(({ id, text, prob, logit }) => ({ id, text, prob, logit }));
+}
+
+export function toJson(session: ModelSession, a: Analysis, next: Candidate[], attention: boolean) {
   return {
     model: session.ref,
     tokens: a.tokens.map((t) => ({ id: t.id, text: t.text, start: t.start, end: t.end, prob: t.prob, rank: t.rank, loss: t.loss })),
     meanLoss: a.meanLoss,
     perplexity: a.perplexity,
-    next: a.topK(a.tokens.length - 1, topK),
+    next,
     ...(a.window.truncated ? { window: a.window } : {}),
     ...(attention ? {
       attention: a.attention

@@ -11,7 +11,7 @@ commands:
   explain        [--model DIR|HUB_ID] [--top-k K] [--attention] [--json] (TEXT | --file FILE)
   generate       [--model DIR|HUB_ID] [--max-new-tokens N] [--greedy | --temperature T] PROMPT
   import-llama2c --checkpoint FILE --tokenizer FILE --out DIR
-  write-random   --arch gpt2|llama --preset NAME --out DIR [--seed S] [--tokenizer FILE]
+  write-random   --arch gpt2|llama --preset NAME --out DIR [--seed S] [--tokenizer FILE] [--context N]
   train          --file FILE [--from DIR] [--preset toy|nanogpt-cpu] [--lora R] [--steps N] [--lr X]
                  [--optimizer adamw|sgd] [--seed S] --out DIR [--json]
 
@@ -66,18 +66,21 @@ async function runImport(argv: string[]): Promise<number> {
 }
 
 async function runWriteRandom(argv: string[]): Promise<number> {
-  const usage = 'usage: token-lens write-random --arch gpt2|llama --preset NAME --out DIR [--seed S] [--tokenizer FILE]';
+  const usage = 'usage: token-lens write-random --arch gpt2|llama --preset NAME --out DIR [--seed S] [--tokenizer FILE] [--context N]';
   const { values } = parse(argv, {
     arch: { type: 'string' }, preset: { type: 'string' }, out: { type: 'string' },
-    seed: { type: 'string' }, tokenizer: { type: 'string' },
+    seed: { type: 'string' }, tokenizer: { type: 'string' }, context: { type: 'string' },
   }, usage);
   if (!values.arch || !values.preset || !values.out) throw new UsageError(`--arch, --preset and --out are required\n\n${usage}`);
   const { MODEL_PRESETS } = await import('../core/models/presets');
-  const config = MODEL_PRESETS[values.preset];
-  if (!config || config.arch !== values.arch) {
+  const named = MODEL_PRESETS[values.preset];
+  if (!named || named.arch !== values.arch) {
     const names = Object.entries(MODEL_PRESETS).filter(([, c]) => c.arch === values.arch).map(([n]) => n);
     throw new UsageError(`unknown ${values.arch} preset "${values.preset}"; choose one of: ${names.join(', ') || '(none: --arch is gpt2 or llama)'}`);
   }
+  // A shorter context window: the same layer shapes, a smaller position table (quicker tests and benchmarks).
+  const context = intOption(values.context, 'context', 0, 2) || undefined;
+  const config = context ? { ...named, block_size: context } : named;
   const tokenizer = await tokenizerFor(config, values.tokenizer);
   const { randomWeights } = await import('../core/models/random');
   const { writeModelFolder } = await import('../core/models/folder');

@@ -49,6 +49,8 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
   private pending?: Promise<Analysis | undefined>;
   /** The last message of each type posted to the webview (for tests: what the panel was actually sent). */
   private readonly lastPosted = new Map<HostToWebview['type'], HostToWebview>();
+  /** The analysis in flight: a newer one supersedes it before it reaches the model. */
+  private inflight?: AbortController;
   private readonly registration: vscode.Disposable;
 
   constructor(private readonly context: vscode.ExtensionContext, private readonly models: Models, private readonly log: Log) {
@@ -122,6 +124,7 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
         this.panel = undefined;
         this.analysis = undefined;
         this.request++;
+        this.inflight?.abort();
         this.disposePanel();
       }),
       this.models.onDidChange((session) => {
@@ -150,17 +153,17 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
       case 'ready': {
         // A message posted before the webview listened may be lost: send the analysis (again) now.
         const ready = a ?? (this.pending ? await this.pending.catch(() => undefined) : this.text ? await this.analyse() : undefined);
-        if (ready && ready === this.analysis) this.postAnalysis(ready);
+        if (ready && ready === this.analysis) await this.postAnalysis(ready);
         return;
       }
       case 'selectPosition':
         if (!a || msg.position >= a.tokens.length) return;
         this.selected = msg.position;
-        this.postDistribution(a);
+        await this.postDistribution(a);
         return;
       case 'setControls':
         this.controls = { temperature: msg.temperature, topK: msg.topK, topP: msg.topP };
-        if (a) this.postDistribution(a);
+        if (a) await this.postDistribution(a);
         return;
       case 'requestAttention': {
         const replies = a ? attentionMessages(a, msg.layer, msg.head) : null;
@@ -198,16 +201,18 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
   private async analyseNow(): Promise<Analysis | undefined> {
     const request = ++this.request;
     const text = this.text;
+    this.inflight?.abort();
+    const abort = (this.inflight = new AbortController());
     try {
       this.post(hostMessage('busy', { message: this.models.ready ? 'Analysing…' : 'Loading the model…' }));
       const session = await this.models.session();
       if (request !== this.request) return undefined;
       this.post(hostMessage('busy', { message: 'Analysing…' }));
-      const analysis = await session.analyze(text, { attention: true });
+      const analysis = await session.analyze(text, { attention: true, signal: abort.signal });
       if (request !== this.request || !this.panel) return undefined;
       this.analysis = analysis;
       this.selected = Math.min(this.selected, analysis.tokens.length - 1);
-      this.postAnalysis(analysis);
+      await this.postAnalysis(analysis);
       const note = describeWindow(analysis.window, analysis.tokens.length, text.length);
       if (note) this.log.notify(note);
       return analysis;
@@ -220,14 +225,14 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
     }
   }
 
-  private postAnalysis(a: Analysis): void {
+  private async postAnalysis(a: Analysis): Promise<void> {
     const info = this.models.ready?.info;
     if (!info) return;
-    this.post(analysisMessage(info, a, { controls: this.controls, k: this.topK(), selected: this.selected }));
+    this.post(await analysisMessage(info, a, { controls: this.controls, k: this.topK(), selected: this.selected }));
   }
 
-  private postDistribution(a: Analysis): void {
-    this.post(distributionMessage(a, this.selected, this.controls, this.topK()));
+  private async postDistribution(a: Analysis): Promise<void> {
+    this.post(await distributionMessage(a, this.selected, this.controls, this.topK()));
   }
 
   private topK(): number {

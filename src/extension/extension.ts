@@ -26,6 +26,7 @@ import { EXPLAIN_SAMPLE, OPEN_SAMPLE, openSample, ZOO_FINE_TUNE, zooFile, zooSet
  * - modelState(): none | loading | ready | error;
  * - lastMessage(): the last message Token Lens showed the user ({ severity, message }), if any;
  * - messagesShown(): how many messages Token Lens has shown the user;
+ * - runtimeStats(): forward passes run and bytes kept by the loaded model's analyses (undefined: no model);
  * - activationMs: how long `activate` took.
  */
 export interface TokenLensApi {
@@ -39,6 +40,7 @@ export interface TokenLensApi {
   modelState(): ModelState;
   lastMessage(): { severity: 'info' | 'error'; message: string } | undefined;
   messagesShown(): number;
+  runtimeStats(): { forwards: number; retainedBytes: number; budgetBytes: number } | undefined;
   /** The Toy Fine-tune view as the host sees it. */
   fineTuneState(): FineTuneViewState;
   /** Hands a message to the Toy Fine-tune host as if its view had sent it; resolves once handled (a start: once the run ended). */
@@ -133,6 +135,10 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
     modelState: () => models.state,
     lastMessage: () => log.lastShown,
     messagesShown: () => log.shownCount,
+    runtimeStats: () => {
+      const s = models.ready;
+      return s && { forwards: s.forwardCount, retainedBytes: s.memory.usedBytes, budgetBytes: s.memory.budgetBytes };
+    },
     fineTuneState: () => fineTune.state,
     fineTuneMessage: (message) => fineTune.receive(message),
     activationMs,

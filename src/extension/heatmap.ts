@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import type { DocumentAnalyses, DocumentAnalysis } from './documentAnalyses';
 import { BUCKETS, bucketOf, type HeatmapStyle } from './heatmapBuckets';
 import { legendMarkdown, legendText } from './heatmapLegend';
-import type { Log } from './log';
+import { isAbort, type Log } from './log';
 import type { Models } from './models';
 import { ReportOnce } from './reportOnce';
 
@@ -15,6 +15,8 @@ export class LossHeatmap implements vscode.Disposable {
   private enabled = false;
   private timer?: NodeJS.Timeout;
   private generation = 0;
+  /** The update in flight: any edit, scroll or new editor aborts it, so stale analyses never reach the model. */
+  private inflight?: AbortController;
   private decorationCount = 0;
   private readonly types = new Map<HeatmapStyle, vscode.TextEditorDecorationType[]>();
   private readonly legend = vscode.window.createStatusBarItem('tokenLens.heatmap', vscode.StatusBarAlignment.Right, 99);
@@ -76,8 +78,11 @@ export class LossHeatmap implements vscode.Disposable {
 
   private schedule(): void {
     if (!this.enabled) return;
+    this.inflight?.abort();
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.update().catch((err) => this.failures.report(err)), DEBOUNCE_MS);
+    this.timer = setTimeout(() => void this.update().catch((err) => {
+      if (!isAbort(err)) this.failures.report(err);
+    }), DEBOUNCE_MS);
   }
 
   /** Decorates every visible editor now; answers from a newer update supersede this one. */
@@ -85,6 +90,8 @@ export class LossHeatmap implements vscode.Disposable {
     clearTimeout(this.timer);
     if (!this.enabled || !this.models.ready) return;
     const generation = ++this.generation;
+    this.inflight?.abort();
+    const abort = (this.inflight = new AbortController());
     const style = this.style();
     const types = this.typesFor(style);
     let count = 0;
@@ -95,11 +102,11 @@ export class LossHeatmap implements vscode.Disposable {
       const version = doc.version;
       const ranges: vscode.Range[][] = types.map(() => []);
       for (const visible of editor.visibleRanges) {
-        for (const found of await this.windowsOver(doc, doc.offsetAt(visible.start), doc.offsetAt(visible.end))) {
+        for (const found of await this.windowsOver(doc, doc.offsetAt(visible.start), doc.offsetAt(visible.end), abort.signal)) {
           for (const t of found.analysis.tokens) {
             const start = found.base + t.start;
             const end = found.base + t.end;
-            const b = t.special || end <= start ? -1 : bucketOf(style, t, found.analysis.vocabSize);
+            const b = t.special || end <= start || end > found.until ? -1 : bucketOf(style, t, found.analysis.vocabSize);
             if (b < 0 || !visible.intersection(new vscode.Range(doc.positionAt(start), doc.positionAt(end)))) continue;
             ranges[b].push(new vscode.Range(doc.positionAt(start), doc.positionAt(end)));
             lossSum += t.loss ?? 0;
@@ -107,7 +114,7 @@ export class LossHeatmap implements vscode.Disposable {
           }
         }
       }
-      if (generation !== this.generation || doc.version !== version || !this.enabled) return;
+      if (generation !== this.generation || abort.signal.aborted || doc.version !== version || !this.enabled) return;
       types.forEach((type, b) => editor.setDecorations(type, ranges[b]));
       for (const [other, otherTypes] of this.types) if (other !== style) otherTypes.forEach((t) => editor.setDecorations(t, []));
       count += ranges.reduce((n, r) => n + r.length, 0);
@@ -116,16 +123,29 @@ export class LossHeatmap implements vscode.Disposable {
     this.renderLegend(style, lossCount ? lossSum / lossCount : undefined);
   }
 
-  private async windowsOver(doc: vscode.TextDocument, start: number, end: number): Promise<DocumentAnalysis[]> {
-    const found: DocumentAnalysis[] = [];
-    let at = start;
-    for (let i = 0; i < MAX_WINDOWS_PER_RANGE && at <= end; i++) {
-      const w = await this.analyses.covering(doc, at);
+  /**
+   * Analyses covering the visible characters [start, end] and the context before them, and no more: on a
+   * long file the model sees what is on screen plus what the context window holds before it. Windows go
+   * backwards from the end; each next one ends where the previous one's analysed text begins, and its
+   * tokens count `until` there (a later window scored what follows with more context).
+   */
+  private async windowsOver(doc: vscode.TextDocument, start: number, end: number,
+    signal: AbortSignal): Promise<(DocumentAnalysis & { until: number })[]> {
+    const found: (DocumentAnalysis & { until: number })[] = [];
+    let to = end;
+    let until = Infinity;
+    for (let i = 0; i < MAX_WINDOWS_PER_RANGE && to >= start; i++) {
+      // Aborted: a newer update is coming; the caller sees the signal and decorates nothing.
+      const w = await this.analyses.covering(doc, start, to, signal).catch((err) => {
+        if (isAbort(err)) return undefined;
+        throw err;
+      });
       if (!w) break;
-      found.push(w);
-      const next = w.base + w.analysis.window.end;
-      if (next <= at) break;
-      at = next + 1;
+      found.push({ ...w, until });
+      const first = w.base + w.analysis.window.start;
+      if (first <= start || first > to) break;
+      to = first - 1;
+      until = first;
     }
     return found;
   }
@@ -166,6 +186,7 @@ export class LossHeatmap implements vscode.Disposable {
 
   private clear(): void {
     this.generation++;
+    this.inflight?.abort();
     for (const editor of vscode.window.visibleTextEditors) {
       for (const types of this.types.values()) types.forEach((t) => editor.setDecorations(t, []));
     }
@@ -174,6 +195,7 @@ export class LossHeatmap implements vscode.Disposable {
 
   dispose(): void {
     clearTimeout(this.timer);
+    this.inflight?.abort();
     for (const types of this.types.values()) types.forEach((t) => t.dispose());
     for (const d of this.disposables) d.dispose();
   }

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { DocumentAnalyses } from './documentAnalyses';
 import { HOVER_COMMANDS, hoverMarkdown, noModelMarkdown } from './hoverText';
-import type { Log } from './log';
+import { isAbort, type Log } from './log';
 import type { Models } from './models';
 
 export const EXPLAIN_FROM_HERE = 'tokenLens.explainFromHere';
@@ -28,12 +28,18 @@ export class TokenHover implements vscode.HoverProvider, vscode.Disposable {
     if (!this.models.ready) return this.noModelHint();
     const version = document.version;
     const offset = document.offsetAt(position);
+    // The editor cancels a hover when the pointer moves on: the analysis is then dropped before it runs.
+    const abort = new AbortController();
+    const listener = token.onCancellationRequested(() => abort.abort());
+    if (token.isCancellationRequested) abort.abort();
     let found;
     try {
-      found = await this.analyses.covering(document, offset);
+      found = await this.analyses.covering(document, offset, offset, abort.signal);
     } catch (err) {
-      this.log.channel.warn(`Hover analysis failed: ${err instanceof Error ? err.message : String(err)}`);
+      if (!isAbort(err)) this.log.channel.warn(`Hover analysis failed: ${err instanceof Error ? err.message : String(err)}`);
       return undefined;
+    } finally {
+      listener.dispose();
     }
     // Drop answers the user no longer waits for: cancelled, or computed for an older text.
     if (!found || token.isCancellationRequested || document.version !== version || found.version !== version) return undefined;

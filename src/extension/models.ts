@@ -47,6 +47,10 @@ export function resolveModelRef(ref: string, workspaceFolder?: string): string {
 export class Models implements vscode.Disposable {
   private current?: ModelSession;
   private loading?: { ref: string; promise: Promise<ModelSession> };
+  /** Counts loads: only the newest one may change the state or the status bar. */
+  private loads = 0;
+  /** Cancels the load in flight when the configured model changes under it. */
+  private loadAbort?: AbortController;
   private stateValue: ModelState = 'none';
   /** The model an empty `tokenLens.model` stands for (undefined: this build has none). */
   readonly builtin: string | undefined;
@@ -64,7 +68,11 @@ export class Models implements vscode.Disposable {
     this.statusBar.command = 'tokenLens.selectModel';
     this.disposables.push(vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('tokenLens.model')) this.windowRef = undefined;
-      if (['model', 'offline', 'hubEndpoint'].some((k) => e.affectsConfiguration(`tokenLens.${k}`))) void this.unload();
+      if (['model', 'offline', 'hubEndpoint'].some((k) => e.affectsConfiguration(`tokenLens.${k}`))) {
+        this.loadAbort?.abort();
+        void this.unload();
+      }
+      if (e.affectsConfiguration('tokenLens.memoryBudgetMB') && this.current) this.current.memory.budgetBytes = this.memoryBudgetBytes();
     }));
     this.render();
     this.statusBar.show();
@@ -152,7 +160,17 @@ export class Models implements vscode.Disposable {
     return ref;
   }
 
+  /** `tokenLens.memoryBudgetMB` in bytes: what analyses may keep (logits, attention, scores). */
+  memoryBudgetBytes(): number {
+    const mb = vscode.workspace.getConfiguration('tokenLens').get<number>('memoryBudgetMB', 300);
+    return Math.max(16, Number.isFinite(mb) ? mb : 300) * 2 ** 20;
+  }
+
   private async load(ref: string): Promise<ModelSession> {
+    const load = ++this.loads;
+    const newest = () => load === this.loads;
+    this.loadAbort?.abort();
+    const abort = (this.loadAbort = new AbortController());
     await this.unload();
     this.setState('loading', ref);
     const config = vscode.workspace.getConfiguration('tokenLens');
@@ -165,12 +183,11 @@ export class Models implements vscode.Disposable {
       const session = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Token Lens: loading ${ref}`, cancellable: true },
         async (progress, token) => {
-          const abort = new AbortController();
           token.onCancellationRequested(() => abort.abort());
           const { ModelSession } = await loadRuntime();
           this.log.info(`  runtime loaded (${Date.now() - started} ms)`);
           const loading = ModelSession.load(ref, {
-            cacheDir, offline, remoteHost, signal: abort.signal,
+            cacheDir, offline, remoteHost, signal: abort.signal, memoryBudgetBytes: this.memoryBudgetBytes(),
             onProgress: (p) => {
               if (p.status === 'progress' && p.file) progress.report({ message: `${p.file} ${Math.round(p.progress ?? 0)}%` });
               else if (p.message) progress.report({ message: p.message });
@@ -184,7 +201,7 @@ export class Models implements vscode.Disposable {
           void loading.then((s) => (abort.signal.aborted ? s.dispose() : undefined), () => undefined);
           return Promise.race([loading, cancelled]);
         });
-      if (this.configuredRef() !== ref) {
+      if (this.configuredRef() !== ref || !newest()) {
         await session.dispose();
         throw new Cancelled(`Loading ${ref}`);
       }
@@ -195,12 +212,15 @@ export class Models implements vscode.Disposable {
       this.changed.fire(session);
       return session;
     } catch (err) {
-      if (err instanceof Cancelled || isAbort(err)) {
-        this.setState('none', ref);
+      // A load superseded by a newer one says nothing: the status bar belongs to the newer one.
+      if (err instanceof Cancelled || isAbort(err) || abort.signal.aborted) {
+        if (newest()) this.setState('none', ref);
         throw new Cancelled(`Loading ${ref}`);
       }
-      this.setState('error', ref);
+      if (newest()) this.setState('error', ref);
       throw explainLoadError(ref, offline, err);
+    } finally {
+      if (this.loadAbort === abort) this.loadAbort = undefined;
     }
   }
 
@@ -238,6 +258,7 @@ export class Models implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.loadAbort?.abort();
     void this.current?.dispose();
     this.current = undefined;
     for (const d of this.disposables) d.dispose();

@@ -15,30 +15,32 @@ export interface AnalysisLike {
   vocabSize: number;
   attention: AttentionData | null;
   attentionNote?: string;
-  distribution(position: number, controls: SamplingControls, k: number): Candidate[] & { kept?: number };
+  /** Async: the full row may have to be recomputed (the runtime keeps logits within a memory budget). */
+  distribution(position: number, controls: SamplingControls, k: number): Promise<Candidate[] & { kept?: number }>;
 }
 
 /** The candidates as a plain array, and how many tokens survive the controls (all of them when not said). */
-function candidatesAt(a: AnalysisLike, position: number, controls: SamplingControls, k: number): { candidates: Candidate[]; kept: number } {
-  const d = a.distribution(position, controls, k);
+async function candidatesAt(a: AnalysisLike, position: number, controls: SamplingControls, k: number): Promise<{ candidates: Candidate[]; kept: number }> {
+  const d = await a.distribution(position, controls, k);
   return { candidates: d.map((c) => ({ id: c.id, text: c.text, prob: c.prob, logit: c.logit })), kept: d.kept ?? a.vocabSize };
 }
 
 /** The panel opens on the last token: "what comes next" is the question it answers first. */
-export function analysisMessage(info: ModelInfo, a: AnalysisLike,
-  opts: { controls: SamplingControls; k: number; selected?: number }): HostMessage<'analysis'> {
+export async function analysisMessage(info: ModelInfo, a: AnalysisLike,
+  opts: { controls: SamplingControls; k: number; selected?: number }): Promise<HostMessage<'analysis'>> {
   const selected = Math.min(a.tokens.length - 1, Math.max(0, opts.selected ?? a.tokens.length - 1));
+  const candidates = await candidatesAt(a, selected, opts.controls, opts.k);
   return {
     type: 'analysis', model: info, text: a.text, tokens: a.tokens, meanLoss: a.meanLoss, perplexity: a.perplexity,
-    window: a.window, selected, controls: opts.controls, ...candidatesAt(a, selected, opts.controls, opts.k),
+    window: a.window, selected, controls: opts.controls, ...candidates,
     attention: a.attention
       ? { available: true, layers: a.attention.layers, heads: a.attention.heads, size: a.attention.size }
       : { available: false, layers: 0, heads: 0, size: 0, note: a.attentionNote ?? info.attentionNote },
   };
 }
 
-export function distributionMessage(a: AnalysisLike, position: number, controls: SamplingControls, k: number): HostMessage<'distribution'> {
-  return { type: 'distribution', position, controls, ...candidatesAt(a, position, controls, k) };
+export async function distributionMessage(a: AnalysisLike, position: number, controls: SamplingControls, k: number): Promise<HostMessage<'distribution'>> {
+  return { type: 'distribution', position, controls, ...await candidatesAt(a, position, controls, k) };
 }
 
 /** The answer to `requestAttention`: the head's matrix and its layer's grid; null when attention is unavailable

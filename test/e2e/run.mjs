@@ -2,7 +2,8 @@
 // run the extension-host suites, then the UI scenarios; always stop it. Nothing sets tokenLens.model: everything
 // runs offline on the built-in stories260K the VSIX carries, as after a fresh install.
 // Assumes `npm run build` ran.
-// Usage: node test/e2e/run.mjs [--dev] [--no-suite] [--suite=suite|glue|walkthrough] [--no-ui] [--keep] [--verbose]
+// Usage: node test/e2e/run.mjs [--dev] [--no-suite] [--suite=NAME,...] [--no-ui] [--keep] [--verbose]
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { packageTargets } from '../../scripts/package.mjs';
 import { buildSuite } from '../integration/build.mjs';
 import { installExtension, makeProfile, startCodeServer, workbenchUrl } from './codeServer.mjs';
 import { runScenarios, workspaceFiles } from './scenarios.mjs';
-import { root, setup } from './setup.mjs';
+import { cacheDir, root, setup } from './setup.mjs';
 import { launchBrowser, openWorkbench, runExtensionHostSuite } from './workbench.mjs';
 
 const argv = new Set(process.argv.slice(2));
@@ -20,7 +21,7 @@ const resultsDir = join(root, 'test-results');
 const log = (msg) => console.log(`[e2e] ${msg}`);
 // The whole run's time limit: past it, or on SIGINT/SIGTERM, the browser and code-server are stopped and
 // the run fails. (Blocking steps such as packaging carry their own limits.)
-const LIMIT_MIN = Number(process.env.TOKEN_LENS_E2E_LIMIT_MIN) || 20;
+const LIMIT_MIN = Number(process.env.TOKEN_LENS_E2E_LIMIT_MIN) || 40;
 
 /** What the run started and must stop, however it ends. */
 const running = { server: undefined, browser: undefined, tmp: undefined };
@@ -46,12 +47,24 @@ process.once('SIGINT', () => abortRun('interrupted (SIGINT)', 130));
 process.once('SIGTERM', () => abortRun('stopped (SIGTERM)', 143));
 setTimeout(() => abortRun(`no result after ${LIMIT_MIN} min (TOKEN_LENS_E2E_LIMIT_MIN)`, 1), LIMIT_MIN * 60_000).unref();
 
-/** The settings go in the folder too: once, the first window of a fresh server ran without the user value. */
-function makeWorkspace(parent, name, settings) {
+/** A GPT-2-small-shaped model with random weights and a 256-token context, written by the CLI (memory suite). */
+function writeGpt2Model() {
+  const out = join(cacheDir, 'models', 'gpt2-small-ctx256');
+  const cli = join(root, 'dist', 'cli.js');
+  if (existsSync(join(out, 'onnx', 'model.onnx'))) return out;
+  const args = [cli, 'write-random', '--arch', 'gpt2', '--preset', 'gpt2-small', '--context', '256', '--out', out];
+  log(`$ node ${args.map((a) => a.replace(root + '/', '')).join(' ')}`);
+  const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`write-random exited with ${r.status ?? r.signal}`);
+  return out;
+}
+
+/** The model settings go in the folder too: once, the first window of a fresh server ran without the user value. */
+function makeWorkspace(parent, name, settings, extraFiles = {}) {
   const dir = join(parent, name);
   mkdirSync(join(dir, '.vscode'), { recursive: true });
   if (settings) writeFileSync(join(dir, '.vscode', 'settings.json'), JSON.stringify(settings, null, 2));
-  for (const [file, text] of Object.entries(workspaceFiles)) writeFileSync(join(dir, file), text);
+  for (const [file, text] of Object.entries({ ...workspaceFiles, ...extraFiles })) writeFileSync(join(dir, file), text);
   return dir;
 }
 
@@ -62,7 +75,9 @@ const SUITES = [
   { name: 'glue', entry: 'test/integration/glue.ts', prefix: '[glue] ', userSettingsOnly: true },
   { name: 'walkthrough', entry: 'test/integration/walkthrough.ts', prefix: '[walkthrough] ', userSettingsOnly: true },
   { name: 'finetune', entry: 'test/integration/finetune.ts', prefix: '[finetune] ' },
-].filter((s) => existsSync(join(root, s.entry)) && (!suiteArg || suiteArg === `--suite=${s.name}`));
+  // 1,000 hovers and model loads on a GPT-2-small-shaped model: minutes on a busy 2-core machine.
+  { name: 'memory', entry: 'test/integration/memory.ts', prefix: '[memory] ', userSettingsOnly: true, timeoutMs: 1_200_000, gpt2: true },
+].filter((s) => existsSync(join(root, s.entry)));
 
 function countSuite(lines, prefix) {
   const closing = lines.filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length).match(/^(\d+) passed, (\d+) failed$/)).filter(Boolean).pop();
@@ -77,6 +92,11 @@ async function main() {
   setup();
   // Screenshots of failures belong to this run only.
   if (existsSync(resultsDir)) for (const f of readdirSync(resultsDir)) if (f.endsWith('-failed.png')) rmSync(join(resultsDir, f));
+  const only = suiteArg?.slice('--suite='.length);
+  const chosen = SUITES.filter((s) => !only || only.split(',').includes(s.name));
+  // The memory suite switches between a GPT-2-small-shaped model and stories260K (the built-in model's files).
+  const model = join(root, 'dist', 'models', 'stories260K');
+  const gpt2 = chosen.some((s) => s.gpt2) && !argv.has('--no-suite') ? writeGpt2Model() : undefined;
   const tmp = running.tmp = mkdtempSync(join(tmpdir(), 'token-lens-e2e-'));
   const modelSettings = { 'tokenLens.offline': true };
   const profile = makeProfile({ dir: join(tmp, 'cs'), settings: { ...modelSettings, 'editor.hover.delay': 300 } });
@@ -90,7 +110,7 @@ async function main() {
     extensionPath = join(profile.extensionsDir, installed);
   }
   log(`extension: ${extensionPath}`);
-  const suites = argv.has('--no-suite') ? [] : await Promise.all(SUITES.map(async (s) => ({
+  const suites = argv.has('--no-suite') ? [] : await Promise.all(chosen.map(async (s) => ({
     ...s, js: await buildSuite(join(root, s.entry), join(root, 'out', 'integration', `${s.name}.js`)),
   })));
 
@@ -103,8 +123,10 @@ async function main() {
     browser = running.browser = await launchBrowser();
 
     for (const suite of suites) {
-      const url = workbenchUrl(server.url, { folder: makeWorkspace(tmp, suite.name, suite.userSettingsOnly ? undefined : modelSettings), extensionDevelopmentPath: extensionPath, extensionTestsPath: suite.js });
+      const extra = suite.gpt2 ? { 'models.json': JSON.stringify({ gpt2, stories260K: model }) } : {};
+      const url = workbenchUrl(server.url, { folder: makeWorkspace(tmp, suite.name, suite.userSettingsOnly ? undefined : modelSettings, extra), extensionDevelopmentPath: extensionPath, extensionTestsPath: suite.js });
       const { code, lines } = await runExtensionHostSuite(browser.context, url, {
+        timeoutMs: suite.timeoutMs,
         onLog: (l) => { if (l.startsWith(suite.prefix) || argv.has('--verbose')) console.log(`  ${l}`); },
       });
       mkdirSync(resultsDir, { recursive: true });

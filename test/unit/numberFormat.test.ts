@@ -75,7 +75,7 @@ test('every probability of real analyses reads as a plain percentage within its 
 
 test('the top 10 at temperature 0.5 hold almost all, but not all, of the probability: not "100%"', async () => {
   const a = await session.analyze(PROMPT);
-  const d = a.distribution(a.tokens.length - 1, { temperature: 0.5, topK: 0, topP: 1 }, 10);
+  const d = await a.distribution(a.tokens.length - 1, { temperature: 0.5, topK: 0, topP: 1 }, 10);
   const mass = d.reduce((s, c) => s + c.prob, 0);
   assert.ok(mass < 1 && mass > 0.9995, `mass ${mass}`);
   assert.equal(percent(mass), '>99.9%');

@@ -67,7 +67,7 @@ async function checkLayout(session: ModelSession, ref: Reference, tol: typeof FP
   const V = a.vocabSize;
   let worst = 0;
   for (let t = 0; t < T; t++) {
-    const row = a.row(t);
+    const row = await a.row(t);
     for (let v = 0; v < V; v++) worst = Math.max(worst, Math.abs(row[v] - ref.logits[t * V + v]));
   }
   assert.ok(worst <= tol.logits, `logits differ from torch by ${worst}`);

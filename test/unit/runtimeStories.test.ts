@@ -110,7 +110,7 @@ test('a later question is a lookup: the same analysis object, no new forward pas
   const first = await session.analyze(text, { attention: true });
   assert.equal(await session.analyze(text), first);
   assert.equal(await session.analyze(text, { attention: true }), first);
-  const controlled = first.distribution(2, { temperature: 0.7, topK: 5, topP: 1 }, 10);
+  const controlled = await first.distribution(2, { temperature: 0.7, topK: 5, topP: 1 }, 10);
   assert.equal(controlled.length, 5);
   assert.ok(Math.abs(controlled.reduce((s, c) => s + c.prob, 0) - 1) < 1e-6);
   assert.deepEqual(controlled.map((c) => c.id), first.topK(2, 5).map((c) => c.id));
@@ -138,4 +138,33 @@ test('a cancelled request is dropped', async () => {
   const controller = new AbortController();
   controller.abort();
   await assert.rejects(session.analyze('Cancelled before it ran.', { signal: controller.signal }), /Cancelled/);
+});
+
+test('requests cancelled while they wait in the queue never run the model', async () => {
+  const forwards = session.forwardCount;
+  const running = session.analyze('One at a time: this one runs first.');
+  const stale = Array.from({ length: 5 }, (_, i) => {
+    const controller = new AbortController();
+    const result = session.analyze(`Superseded while waiting, number ${i}.`, { signal: controller.signal });
+    controller.abort();
+    return result;
+  });
+  const newest = session.analyze('The newest request runs.');
+  for (const r of stale) await assert.rejects(r, (e: Error) => e.name === 'AbortError');
+  assert.equal((await running).text, 'One at a time: this one runs first.');
+  assert.equal((await newest).text, 'The newest request runs.');
+  assert.equal(session.forwardCount - forwards, 2, 'only the two requests still wanted ran the model');
+});
+
+test('a request cancelled while the model runs it still keeps the result for the next asker', async () => {
+  const controller = new AbortController();
+  const text = 'Cancelled while running, cached anyway.';
+  const started = session.forwardCount;
+  const result = session.analyze(text, { signal: controller.signal });
+  while (session.forwardCount === started) await new Promise((r) => setImmediate(r));
+  controller.abort();
+  const first = await result;
+  const forwards = session.forwardCount;
+  assert.equal(await session.analyze(text), first);
+  assert.equal(session.forwardCount, forwards);
 });

@@ -38,8 +38,8 @@ export async function recordFixture(session: ModelSession): Promise<unknown> {
   const a = await session.analyze(TEXT, { attention: true });
   const last = a.tokens.length - 1;
   const distributions: Record<string, unknown> = {};
-  for (let p = 0; p <= last; p++) distributions[controlsKey(p, DEFAULT)] = distributionMessage(a, p, DEFAULT, K);
-  for (const c of TEST_CONTROLS) distributions[controlsKey(last, c)] = distributionMessage(a, last, c, K);
+  for (let p = 0; p <= last; p++) distributions[controlsKey(p, DEFAULT)] = await distributionMessage(a, p, DEFAULT, K);
+  for (const c of TEST_CONTROLS) distributions[controlsKey(last, c)] = await distributionMessage(a, last, c, K);
   const attention: Record<string, unknown> = {};
   const grids: Record<string, unknown> = {};
   for (let l = 0; l < a.attention!.layers; l++) {
@@ -54,13 +54,13 @@ export async function recordFixture(session: ModelSession): Promise<unknown> {
   const appended = await session.analyze(TEXT + top.text, { attention: true });
   return round({
     source: { model: 'stories260K (llama2.c tinyllamas, imported with token-lens import-llama2c)', text: TEXT, k: K },
-    analysis: analysisMessage(info, a, { controls: DEFAULT, k: K }),
+    analysis: await analysisMessage(info, a, { controls: DEFAULT, k: K }),
     distributions,
     attention,
     grids,
-    appended: { tokenId: top.id, text: top.text, analysis: analysisMessage(info, appended, { controls: DEFAULT, k: K }) },
+    appended: { tokenId: top.id, text: top.text, analysis: await analysisMessage(info, appended, { controls: DEFAULT, k: K }) },
     // What the host sends for an export that fuses attention into one op (the same text otherwise).
-    noAttention: analysisMessage({ ...info, attention: 'unavailable', attentionNote: FUSED_NOTE },
+    noAttention: await analysisMessage({ ...info, attention: 'unavailable', attentionNote: FUSED_NOTE },
       { ...fields(a), attention: null, attentionNote: FUSED_NOTE, distribution: (p, c, k) => a.distribution(p, c, k) },
       { controls: DEFAULT, k: K }),
   });

@@ -1,8 +1,12 @@
-// The result of one forward pass over a text: tokens with their scores, and everything needed to
-// answer later questions (another position's distribution, other sampling controls, attention)
-// without running the model again.
-import { controlledDistribution, logSumExp, rankOf, scoreRow, topIndices } from '../analysis/distribution';
+// The result of one forward pass over a text: tokens with their scores, and what is needed to answer
+// later questions (another position's candidates, other sampling controls, attention).
+// What it keeps is bounded: the per-token scores and each position's best candidates always; the full
+// [T, V] logits only while the shared MemoryBudget has room, recomputed (one forward pass) when a full row
+// is asked for after they were let go.
+import { controlledDistribution, logSumExp } from '../analysis/distribution';
 import type { AnalysisWindow, AttentionData, Candidate, SamplingControls, ScoredToken, Token } from '../types';
+import type { MemoryBudget } from './cache';
+import { rankAndTop, type TopRows } from './topRows';
 
 export interface AnalysisInput {
   modelId: string;
@@ -17,7 +21,14 @@ export interface AnalysisInput {
   decode: (id: number) => string;
   /** Computed inside the graph (the scoring head): log p of each actual next token, and log Z per row. */
   scores?: { targetLogprob: Float32Array; logSumExp: Float32Array } | null;
+  /** Where the logits are kept while there is room. */
+  memory: MemoryBudget;
+  /** Runs the model again on the same tokens and returns the logits (after the budget let them go). */
+  recompute: () => Promise<Float32Array>;
 }
+
+/** Rough size of one token object (fields, offsets, scores) on the JS heap, for the accounting. */
+const TOKEN_BYTES = 120;
 
 export class Analysis {
   readonly modelId: string;
@@ -29,9 +40,13 @@ export class Analysis {
   readonly vocabSize: number;
   readonly attention: AttentionData | null;
   readonly attentionNote?: string;
-  private readonly logits: Float32Array;
+  private logits?: Float32Array;
+  private reloading?: Promise<Float32Array>;
+  private readonly top: TopRows;
   private readonly logSumExps: Float64Array;
   private readonly decode: (id: number) => string;
+  private readonly memory: MemoryBudget;
+  private readonly recompute: () => Promise<Float32Array>;
 
   constructor(input: AnalysisInput) {
     this.modelId = input.modelId;
@@ -40,50 +55,70 @@ export class Analysis {
     this.vocabSize = input.vocabSize;
     this.attention = input.attention;
     this.attentionNote = input.attentionNote;
-    this.logits = input.logits;
     this.decode = input.decode;
+    this.memory = input.memory;
+    this.recompute = input.recompute;
     const n = input.tokens.length;
-    this.logSumExps = new Float64Array(n).fill(NaN);
+    const V = input.vocabSize;
+    const targets = Int32Array.from({ length: n }, (_, t) => (t + 1 < n ? input.tokens[t + 1].id : -1));
+    const { ranks, top } = rankAndTop(input.logits, V, targets);
+    this.top = top;
+    const scores = input.scores;
+    this.logSumExps = scores
+      ? Float64Array.from(scores.logSumExp)
+      : Float64Array.from({ length: n }, (_, t) => logSumExp(input.logits.subarray(t * V, (t + 1) * V)));
     let total = 0;
     let counted = 0;
-    const scores = input.scores;
-    if (scores) this.logSumExps.set(scores.logSumExp);
     this.tokens = input.tokens.map((token, t) => {
       if (t === 0) return { ...token, prob: null, rank: null, loss: null };
-      const row = this.row(t - 1);
-      const s = scores
-        ? { loss: -scores.targetLogprob[t - 1], rank: rankOf(row, token.id) }
-        : scoreRow(row, token.id);
-      if (!scores) this.logSumExps[t - 1] = (s as { logSumExp: number }).logSumExp;
-      total += s.loss;
+      const loss = scores ? -scores.targetLogprob[t - 1] : this.logSumExps[t - 1] - input.logits[(t - 1) * V + token.id];
+      total += loss;
       counted++;
-      return { ...token, prob: Math.exp(-s.loss), rank: s.rank, loss: s.loss };
+      return { ...token, prob: Math.exp(-loss), rank: ranks[t - 1], loss };
     });
     this.meanLoss = counted ? total / counted : NaN;
     this.perplexity = Math.exp(this.meanLoss);
+    this.memory.pin(this, this.pinnedBytes);
+    this.keep(input.logits);
   }
 
-  get byteSize(): number {
+  /** Bytes this analysis keeps for as long as it lives: scores, best candidates, attention. */
+  get pinnedBytes(): number {
     const att = this.attention ? this.attention.layers * this.attention.heads * this.attention.size ** 2 * 4 : 0;
-    return this.logits.byteLength + att;
+    return this.tokens.length * TOKEN_BYTES + this.logSumExps.byteLength + this.top.ids.byteLength +
+      this.top.logits.byteLength + att;
   }
 
-  /** Logits of the distribution after tokens[position] (a view, not a copy). */
-  row(position: number): Float32Array {
+  /** Whether the full logits are in memory now (false once the memory budget let them go). */
+  get hasLogits(): boolean {
+    return this.logits !== undefined;
+  }
+
+  /** Logits of the distribution after tokens[position]; runs the model again if they were let go. */
+  async row(position: number): Promise<Float32Array> {
     this.checkPosition(position);
-    return this.logits.subarray(position * this.vocabSize, (position + 1) * this.vocabSize);
+    const logits = this.logits ?? await this.reload();
+    this.memory.touch(this);
+    return logits.subarray(position * this.vocabSize, (position + 1) * this.vocabSize);
   }
 
-  /** The k most likely next tokens after tokens[position], with softmax probabilities. */
+  /** The k (at most 100) most likely next tokens after tokens[position], with softmax probabilities. */
   topK(position: number, k: number): Candidate[] {
-    const row = this.row(position);
-    const lse = this.lseAt(position);
-    return topIndices(row, k).map((id) => ({ id, text: this.decode(id), prob: Math.exp(row[id] - lse), logit: row[id] }));
+    this.checkPosition(position);
+    const K = this.top.k;
+    k = Math.max(0, Math.min(k, this.vocabSize));
+    if (k > K) throw new RangeError(`at most ${K} candidates are kept per position, ${k} were asked for`);
+    const lse = this.logSumExps[position];
+    return Array.from({ length: k }, (_, j) => {
+      const id = this.top.ids[position * K + j];
+      const logit = this.top.logits[position * K + j];
+      return { id, text: this.decode(id), prob: Math.exp(logit - lse), logit };
+    });
   }
 
   /** The next-token distribution after tokens[position] under sampling controls, renormalised exactly. */
-  distribution(position: number, controls: SamplingControls, k: number): Candidate[] & { kept?: number } {
-    const { tokens, kept } = controlledDistribution(this.row(position), controls, k);
+  async distribution(position: number, controls: SamplingControls, k: number): Promise<Candidate[] & { kept?: number }> {
+    const { tokens, kept } = controlledDistribution(await this.row(position), controls, k);
     const out: Candidate[] & { kept?: number } = tokens.map((t) => ({ id: t.id, text: this.decode(t.id), prob: t.prob, logit: t.logit }));
     out.kept = kept;
     return out;
@@ -101,14 +136,21 @@ export class Analysis {
     return found;
   }
 
-  private lseAt(position: number): number {
-    let v = this.logSumExps[position];
-    if (Number.isNaN(v)) v = this.logSumExps[position] = logSumExp(this.row(position));
-    return v;
+  private keep(logits: Float32Array): void {
+    this.logits = logits;
+    if (!this.memory.hold(this, logits.byteLength, () => { this.logits = undefined; })) this.logits = undefined;
+  }
+
+  private reload(): Promise<Float32Array> {
+    this.reloading ??= this.recompute().then((logits) => {
+      this.keep(logits);
+      return logits;
+    }).finally(() => { this.reloading = undefined; });
+    return this.reloading;
   }
 
   private checkPosition(position: number): void {
-    const count = this.logits.length / this.vocabSize;
+    const count = this.tokens.length;
     if (!Number.isInteger(position) || position < 0 || position >= count) {
       throw new RangeError(`position ${position} is outside 0..${count - 1}`);
     }

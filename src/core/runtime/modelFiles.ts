@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LoadProgress } from '../types';
 import { ONNX_FILES, ONNX_FILE_LIST, findOnnxFile } from './onnxFile';
-import { transformers } from './transformers';
+import { transformers, withTransformersEnv } from './transformers';
 
 /** Besides these, a model folder needs one decoder file of ONNX_FILES. */
 export const REQUIRED_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json'];
@@ -93,6 +93,11 @@ export async function resolveModelFolder(ref: string, opts: FetchOptions): Promi
 }
 
 async function download(id: string, opts: FetchOptions): Promise<void> {
+  const cancelled = () => new ModelLoadError(`Download of "${id}" was cancelled.`);
+  await withTransformersEnv(opts.signal, cancelled, () => downloadNow(id, opts));
+}
+
+async function downloadNow(id: string, opts: FetchOptions): Promise<void> {
   const { env, AutoConfig, AutoTokenizer, AutoModelForCausalLM } = await transformers();
   const saved = { ...pick(env) };
   env.allowRemoteModels = true;

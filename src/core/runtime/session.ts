@@ -2,18 +2,20 @@
 import type * as ort from 'onnxruntime-node';
 import { tokenBytes, tokenOffsets } from '../tokenizers/offsets';
 import type { AttentionData, LoadProgress, ModelInfo, Token } from '../types';
-import { Analysis } from './analysis';
-import { AnalysisCache } from './cache';
+import { Analysis, type AnalysisInput } from './analysis';
+import { AnalysisCache, DEFAULT_MEMORY_BUDGET_MB, MemoryBudget } from './cache';
 import { CacheShape, forward } from './forward';
 import { FetchOptions, ModelLoadError, readModelJson, resolveModelFolder } from './modelFiles';
 import { prepareModelFolder } from './prepare';
 import { attentionOutputNames } from './surgery';
-import { transformers } from './transformers';
+import { transformers, withTransformersEnv } from './transformers';
 import { Vocabulary } from './vocabulary';
 
 export interface LoadOptions extends FetchOptions {
   /** onnxruntime intra-op threads (default: onnxruntime's choice). */
   threads?: number;
+  /** What analyses may keep in memory (logits, attention, scores); default 300 MB. */
+  memoryBudgetBytes?: number;
 }
 
 export interface AnalyzeOptions {
@@ -36,8 +38,11 @@ type Tokenizer = Awaited<ReturnType<Awaited<ReturnType<typeof transformers>>['Au
 type Model = Awaited<ReturnType<Awaited<ReturnType<typeof transformers>>['AutoModelForCausalLM']['from_pretrained']>>;
 
 export class ModelSession {
-  private readonly cache = new AnalysisCache();
+  /** Bounds what analyses keep; shared by every analysis of this model. */
+  readonly memory: MemoryBudget;
+  private readonly cache: AnalysisCache;
   private queue: Promise<unknown> = Promise.resolve();
+  private forwardsRun = 0;
 
   private constructor(
     readonly ref: string,
@@ -48,7 +53,16 @@ export class ModelSession {
     private readonly vocab: Vocabulary,
     private readonly cacheShape: CacheShape,
     private readonly attentionNames: string[],
-  ) {}
+    memoryBudgetBytes = DEFAULT_MEMORY_BUDGET_MB * 2 ** 20,
+  ) {
+    this.memory = new MemoryBudget(memoryBudgetBytes);
+    this.cache = new AnalysisCache(8, () => this.memory.budgetBytes);
+  }
+
+  /** How many forward passes the model ran (analyses and recomputed logits). */
+  get forwardCount(): number {
+    return this.forwardsRun;
+  }
 
   static async load(ref: string, opts: LoadOptions): Promise<ModelSession> {
     const source = await resolveModelFolder(ref, opts);
@@ -56,17 +70,22 @@ export class ModelSession {
     const prepared = await prepareModelFolder(source, opts.cacheDir, opts.onProgress);
     opts.onProgress?.({ status: 'prepare', message: 'Starting onnxruntime…' });
     const { AutoTokenizer, AutoModelForCausalLM, env } = await transformers();
-    env.allowLocalModels = true;
     let tokenizer: Tokenizer;
     let model: Model;
     try {
-      tokenizer = await AutoTokenizer.from_pretrained(prepared.folder, { local_files_only: true });
-      model = await AutoModelForCausalLM.from_pretrained(prepared.folder, {
-        local_files_only: true,
-        dtype: 'fp32',
-        session_options: inferenceSessionOptions(opts.threads),
+      // A download elsewhere sets env.allowLocalModels = false while it runs: load in turn with it.
+      [tokenizer, model] = await withTransformersEnv(opts.signal, () => new AnalysisCancelled(), async () => {
+        env.allowLocalModels = true;
+        const t = await AutoTokenizer.from_pretrained(prepared.folder, { local_files_only: true });
+        const m = await AutoModelForCausalLM.from_pretrained(prepared.folder, {
+          local_files_only: true,
+          dtype: 'fp32',
+          session_options: inferenceSessionOptions(opts.threads),
+        });
+        return [t, m] as const;
       });
     } catch (e) {
+      if (e instanceof AnalysisCancelled) throw e;
       const reason = e instanceof Error ? e.message : String(e);
       throw new ModelLoadError(`Could not load the model in ${source}: ${firstLine(reason)}`, reason);
     }
@@ -92,7 +111,7 @@ export class ModelSession {
       attentionNote: attentionNames.length ? undefined : prepared.attentionNote ?? 'attention not available for this model export',
     };
     opts.onProgress?.({ status: 'ready' });
-    return new ModelSession(ref, prepared.folder, info, tokenizer, model, vocab, cacheShape, attentionNames);
+    return new ModelSession(ref, prepared.folder, info, tokenizer, model, vocab, cacheShape, attentionNames, opts.memoryBudgetBytes);
   }
 
   /** Token ids of a text as the model sees it (BOS included when the tokenizer adds one). */
@@ -113,14 +132,28 @@ export class ModelSession {
     const limit = Math.max(2, Math.min(opts.maxTokens ?? Infinity, this.info.contextLength));
     const cached = opts.fresh ? undefined : this.cache.get(text, limit, !!opts.attention);
     if (cached) return Promise.resolve(cached);
-    // One forward pass at a time: onnxruntime already uses every core.
-    const run = this.queue.then(() => this.analyzeNow(text, limit, !!opts.attention, opts.signal, opts.fresh));
+    return this.enqueue(() => this.analyzeNow(text, limit, !!opts.attention, opts.signal, opts.fresh));
+  }
+
+  /**
+   * One forward pass at a time: onnxruntime already uses every core. onnxruntime-node runs the model on
+   * this thread, so events (an edit, a hover moving on) are handled only between forward passes: each
+   * turn starts after one round of the event loop, so that an abort they bring is seen before it runs.
+   */
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => new Promise((resolve) => setImmediate(resolve))).then(work);
     this.queue = run.catch(() => undefined);
     return run;
   }
 
+  private forward(ids: number[], attentionNames: string[] | null) {
+    this.forwardsRun++;
+    return forward(sessionOf(this.model), ids, this.cacheShape, attentionNames);
+  }
+
   private async analyzeNow(text: string, limit: number, wantAttention: boolean, signal?: AbortSignal,
     fresh = false): Promise<Analysis> {
+    // Checked when this request's turn comes: a request superseded while it waited never runs the model.
     throwIfAborted(signal);
     const cached = fresh ? undefined : this.cache.get(text, limit, wantAttention);
     if (cached) return cached;
@@ -138,8 +171,9 @@ export class ModelSession {
       truncated: all.length > limit,
     };
     const names = wantAttention && this.attentionNames.length ? this.attentionNames : null;
-    const result = await forward(sessionOf(this.model), tokens.map((t) => t.id), this.cacheShape, names);
-    throwIfAborted(signal);
+    const ids = tokens.map((t) => t.id);
+    // Once the model ran, the result is kept (and cached) even if its caller gave up meanwhile.
+    const result = await this.forward(ids, names);
     const T = tokens.length;
     const attention: AttentionData | null = result.attentions ? {
       layers: result.attentions.length,
@@ -157,14 +191,25 @@ export class ModelSession {
       window,
       attention,
       attentionNote: wantAttention && !attention ? this.info.attentionNote : undefined,
-      decode: (id) => this.vocab.pieceText(id),
       scores: result.scores,
+      memory: this.memory,
+      // Made outside this scope: a closure made here would keep `result`, and with it the logits, alive.
+      ...this.analysisLinks(ids),
     });
     if (analysis.tokens.some((t) => t.loss !== null && !Number.isFinite(t.loss))) {
+      this.memory.release(analysis);
       throw new AnalysisError('The model produced NaN or infinite logits for this text; its weights may be corrupt.');
     }
     this.cache.set(text, limit, wantAttention, analysis);
     return analysis;
+  }
+
+  /** What an analysis keeps of its session: how to name a token, and how to recompute its logits. */
+  private analysisLinks(ids: number[]): Pick<AnalysisInput, 'decode' | 'recompute'> {
+    return {
+      decode: (id) => this.vocab.pieceText(id),
+      recompute: () => this.enqueue(async () => (await this.forward(ids, null)).logits),
+    };
   }
 
   /** Continues a prompt (empty: from BOS) and returns only the new text. */
@@ -195,6 +240,7 @@ export class ModelSession {
 
   async dispose(): Promise<void> {
     this.cache.clear();
+    this.memory.clear();
     await this.model.dispose();
   }
 }
@@ -217,8 +263,16 @@ function sessionOf(model: Model): ort.InferenceSession {
   return session;
 }
 
+/** An analysis nobody waits for any more (the text changed, the view scrolled): never shown as an error. */
+export class AnalysisCancelled extends Error {
+  constructor() {
+    super('Cancelled.');
+    this.name = 'AbortError';
+  }
+}
+
 function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw new AnalysisError('Cancelled.');
+  if (signal?.aborted) throw new AnalysisCancelled();
 }
 
 function firstLine(s: string): string {
