@@ -18,15 +18,20 @@ export interface ForwardResult {
   scores: { targetLogprob: Float32Array; logSumExp: Float32Array } | null;
 }
 
-/** Builds the feeds a decoder expects for a plain forward pass over `ids` (batch 1, no past). */
-export function decoderFeeds(inputNames: readonly string[], ids: number[], cache: CacheShape): Record<string, ort.Tensor> {
-  const T = ids.length;
+/**
+ * Builds the feeds a decoder expects for a plain forward pass over `ids` (no past): one sequence, or a batch
+ * of sequences of equal length.
+ */
+export function decoderFeeds(inputNames: readonly string[], ids: number[] | number[][], cache: CacheShape): Record<string, ort.Tensor> {
+  const rows = typeof ids[0] === 'number' ? [ids as number[]] : ids as number[][];
+  const B = rows.length, T = rows[0].length;
+  if (rows.some((r) => r.length !== T)) throw new Error('decoderFeeds: the sequences of a batch must have one length');
   const feeds: Record<string, ort.Tensor> = {};
   for (const name of inputNames) {
-    if (name === 'input_ids') feeds[name] = new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, T]);
-    else if (name === 'attention_mask') feeds[name] = new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]);
-    else if (name === 'position_ids') feeds[name] = new ort.Tensor('int64', BigInt64Array.from({ length: T }, (_, i) => BigInt(i)), [1, T]);
-    else if (name.startsWith('past_key_values.')) feeds[name] = new ort.Tensor('float32', new Float32Array(0), [1, cache.kvHeads, 0, cache.headDim]);
+    if (name === 'input_ids') feeds[name] = new ort.Tensor('int64', BigInt64Array.from(rows.flat(), BigInt), [B, T]);
+    else if (name === 'attention_mask') feeds[name] = new ort.Tensor('int64', new BigInt64Array(B * T).fill(1n), [B, T]);
+    else if (name === 'position_ids') feeds[name] = new ort.Tensor('int64', BigInt64Array.from({ length: B * T }, (_, i) => BigInt(i % T)), [B, T]);
+    else if (name.startsWith('past_key_values.')) feeds[name] = new ort.Tensor('float32', new Float32Array(0), [B, cache.kvHeads, 0, cache.headDim]);
     else if (name === 'use_cache_branch') feeds[name] = new ort.Tensor('bool', new Uint8Array([0]), [1]);
     else throw new Error(`This model needs an input Token Lens does not know how to fill: "${name}".`);
   }
