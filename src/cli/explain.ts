@@ -6,7 +6,7 @@ import { percent, perplexity } from '../core/numberFormat';
 import { decodeText } from '../core/textBytes';
 import { UsageError, commonModelOptions, intOption, parse } from './args';
 import { loadModel } from './load';
-import { lensOptions, printLenses, runLenses } from './lenses';
+import { lensJson, lensOptions, printLenses, runLenses } from './lenses';
 
 const USAGE = `usage: token-lens explain [--model DIR|HUB_ID] [--top-k K] [--attention] [--logit-lens]
          [--attribution occlusion|gradient|integrated-gradients [--target TOKEN] [--contrast TOKEN] [--steps N]]
@@ -40,7 +40,7 @@ export async function runExplain(argv: string[]): Promise<number> {
     const last = analysis.tokens.length - 1;
     const extra = await runLenses(session, text, topK, lenses);
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ ...toJson(session, analysis, topK, !!values.attention), ...(capped ? { topKCapped: capped } : {}), ...extra })}\n`);
+      process.stdout.write(`${JSON.stringify({ ...toJson(session, analysis, topK, !!values.attention), ...(capped ? { topKCapped: capped } : {}), ...lensJson(extra) })}\n`);
     } else {
       printTable(session, analysis, analysis.topK(last, topK));
       printLenses(analysis, extra);

@@ -70,6 +70,16 @@ export async function runLenses(session: ModelSession, text: string, topK: numbe
   return out;
 }
 
+/** The lenses' part of `explain --json`, fields in their documented order. */
+export function lensJson(r: LensResults) {
+  const a = r.attribution;
+  return {
+    ...(r.logitLens ? { logitLens: r.logitLens } : {}),
+    ...(a ? { attribution: { method: a.method, target: a.target, contrast: a.contrast, scores: a.scores, value: a.value,
+      baselineValue: a.baselineValue, baseline: a.baseline, steps: a.steps } } : {}),
+  };
+}
+
 export function printLenses(a: Analysis, r: LensResults): void {
   const out: string[] = [];
   const lens = r.logitLens;
