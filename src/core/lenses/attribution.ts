@@ -47,7 +47,7 @@ export const DEFAULT_IG_STEPS = 64;
 export const IG_BASELINE = 'mean token embedding';
 
 /** Activation memory one onnxruntime call may use, roughly: the batch of gradient inputs is cut to fit. */
-const ACTIVATION_BUDGET = 256 * 1024 * 1024;
+const ACTIVATION_BUDGET = 512 * 1024 * 1024;
 /** Logits one occlusion call may return (floats). */
 const LOGIT_BUDGET = 1 << 24;
 

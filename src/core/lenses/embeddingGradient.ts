@@ -2,7 +2,7 @@
 // by the project's autodiff from the same decoder definition every model runs (src/core/models/decoder.ts):
 // the rows come in as a differentiable input instead of the ids' gather, and a batch of B inputs (the steps
 // of integrated gradients) runs in one onnxruntime call.
-import { decoder, head, weightShapes } from '../models/decoder';
+import { decoder, weightShapes } from '../models/decoder';
 import { Tape, Value } from '../trainer/autodiff';
 import { GraphSession } from '../trainer/graphSession';
 import { ModelWeights } from '../trainer/params';
@@ -13,11 +13,10 @@ import { ProjectModel, weightFeeds } from './projectModel';
 /** f = log p(target), or logit(target) - logit(contrast) when a contrast is given. */
 export interface Objective { target: number; contrast: number | null }
 
-/** Reads the residual stream after the last block: f needs the head at the last position only. */
-class LastBlockOps extends TapeOps {
-  last: Value | null = null;
-  constructor(w: ModelWeights, embeddings: Value, private readonly lastLayer: number) { super(w, embeddings, true); }
-  exposeHidden(layer: number, x: Value): void { if (layer === this.lastLayer) this.last = x; }
+/** The decoder on embedding rows, with the head applied at the last position only: f needs no other. */
+class LastPositionOps extends TapeOps {
+  constructor(w: ModelWeights, embeddings: Value, private readonly length: number) { super(w, embeddings, true); }
+  logits(x: Value, table: Value): Value { return super.logits(slice(x, 1, this.length - 1, this.length), table); }
 }
 
 /** f of each row of logits [B, V] ([B]), with its gradient. */
@@ -57,9 +56,7 @@ export class EmbeddingGradient {
     const tape = new Tape('attribution');
     const w = new ModelWeights(tape, weightShapes(c), undefined, true);
     const embeddings = tape.param('embeddings', [batch, length, c.n_embd]);
-    const ops = new LastBlockOps(w, embeddings, c.n_layer - 1);
-    decoder(c, ops);
-    const f = objective(head(c, ops, slice(ops.last!, 1, length - 1, length)), o);
+    const f = objective(decoder(c, new LastPositionOps(w, embeddings, length)), o);
     tape.finish({ f }, tape.backward(f));
     const all = weightFeeds(m);
     const feeds = new Map(tape.frozen.map((v) => [v.name, all.get(v.name)!]));
