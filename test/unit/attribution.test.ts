@@ -156,3 +156,23 @@ test('bad targets are refused with a message; foreign exports support occlusion 
     await foreign.dispose();
   }
 });
+
+test('progress reaches the total; a cancelled request stops with "Cancelled."', async () => {
+  const m = await stories(tmp);
+  const s = await load(m.dir);
+  try {
+    for (const method of ['occlusion', 'integrated-gradients'] as const) {
+      const seen: [number, number][] = [];
+      await attribute(s, m.text, { method, onProgress: (done, total) => seen.push([done, total]) });
+      assert.ok(seen.length > 0 && seen.at(-1)![0] === seen.at(-1)![1], `${method}: ${JSON.stringify(seen)}`);
+    }
+    const stop = new AbortController();
+    stop.abort();
+    for (const method of ['occlusion', 'gradient', 'integrated-gradients'] as const) {
+      // A text not analysed yet: the cached analysis would otherwise answer at once.
+      await assert.rejects(attribute(s, `${m.text} Lily`, { method, signal: stop.signal }), /Cancelled/);
+    }
+  } finally {
+    await s.dispose();
+  }
+});
