@@ -110,3 +110,22 @@ test('lens flags: clear messages and exit 2 for bad input', () => {
     assert.match(r.err, message);
   }
 });
+
+test('an ONNX export Token Lens did not write: the lens says why it is missing, occlusion works, gradients are refused', () => {
+  const foreign = path.join(tmp, 'foreign');
+  fs.cpSync(model, foreign, { recursive: true });
+  const cfgFile = path.join(foreign, 'config.json');
+  const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+  delete cfg.token_lens;
+  fs.writeFileSync(cfgFile, JSON.stringify(cfg));
+  const lens = cli('explain', '--model', foreign, '--logit-lens', '--json', TEXT);
+  assert.equal(lens.code, 0, lens.err);
+  const j = JSON.parse(lens.out);
+  assert.equal(j.logitLens.layers, 0);
+  assert.match(j.logitLens.note, /needs a model Token Lens wrote/);
+  assert.equal(j.next[0].text, ' Lily', 'the rest of the analysis is there');
+  assert.equal(cli('explain', '--model', foreign, '--attribution', 'occlusion', '--json', TEXT).code, 0);
+  const grad = cli('explain', '--model', foreign, '--attribution', 'gradient', TEXT);
+  assert.equal(grad.code, 2);
+  assert.match(grad.err, /supports occlusion only/);
+});

@@ -71,7 +71,13 @@ export async function attribute(session: ModelSession, text: string, opts: Attri
   if (opts.method === 'occlusion') {
     return { ...common, scores: await occlusion(session, ids, o, value, opts), baselineValue: null, baseline: null, steps: null };
   }
-  const model = projectModel(session, opts.method === 'gradient' ? 'Gradient attribution' : 'Integrated gradients');
+  let model: ProjectModel;
+  try {
+    model = projectModel(session, opts.method === 'gradient' ? 'Gradient attribution' : 'Integrated gradients');
+  } catch (e) {
+    if (!(e instanceof LensUnavailableError)) throw e;
+    throw new LensUnavailableError(`${e.message} This model supports occlusion only (--attribution occlusion).`);
+  }
   if (opts.method === 'gradient') {
     const { grads } = await gradients(model, ids, [1], o, opts);
     const e = embeddingRows(model, ids);
