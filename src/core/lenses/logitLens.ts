@@ -29,7 +29,7 @@ export const NO_HIDDEN_STATES_NOTE = 'the logit lens needs the hidden states aft
 const LOGIT_BUDGET = 1 << 24;
 
 export async function logitLens(session: ModelSession, text: string, k: number,
-  opts: { signal?: AbortSignal } = {}): Promise<LogitLens> {
+  opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<LogitLens> {
   const names = session.hiddenStateNames;
   if (!names.length) throw new LensUnavailableError(`No logit lens for ${session.ref}: ${NO_HIDDEN_STATES_NOTE}.`);
   const model = projectModel(session, 'The logit lens');
@@ -58,6 +58,7 @@ export async function logitLens(session: ModelSession, text: string, k: number,
           return { id, text: session.tokenText(id), prob: Math.exp(logits[r * kk + j] - logSumExp[r]) };
         }));
       }
+      opts.onProgress?.(Math.min(rows, start + chunk), rows);
     }
   } finally {
     await lensHead.dispose();
