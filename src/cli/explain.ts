@@ -8,19 +8,29 @@ import { decodeText } from '../core/textBytes';
 import { TOP_KEPT } from '../core/runtime/topRows';
 import { UsageError, commonModelOptions, intOption, parse } from './args';
 import { loadModel } from './load';
+import { lensJson, lensOptions, printLenses, runLenses } from './lenses';
 
-const USAGE = `usage: token-lens explain [--model DIR|HUB_ID] [--top-k K] [--attention] [--json] (TEXT | --file FILE)`;
+const USAGE = `usage: token-lens explain [--model DIR|HUB_ID] [--top-k K] [--attention] [--logit-lens]
+         [--attribution occlusion|gradient|integrated-gradients [--target TOKEN] [--contrast TOKEN] [--steps N]]
+         [--json] (TEXT | --file FILE)
+  TOKEN: a token id, or the token's text exactly as the candidates show it (leading space included)`;
 
 export async function runExplain(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     ...commonModelOptions,
     'top-k': { type: 'string' },
     attention: { type: 'boolean' },
+    'logit-lens': { type: 'boolean' },
+    attribution: { type: 'string' },
+    target: { type: 'string' },
+    contrast: { type: 'string' },
+    steps: { type: 'string' },
     json: { type: 'boolean' },
     file: { type: 'string' },
   }, USAGE);
   const requestedTopK = intOption(values['top-k'], 'top-k', 10, 1);
   const text = readText(values.file, positionals);
+  const lenses = lensOptions(values);
   const session = await loadModel(values);
   try {
     // More candidates than the vocabulary has cannot be shown: say so rather than print fewer silently.
@@ -30,10 +40,12 @@ export async function runExplain(argv: string[]): Promise<number> {
     if (capped) process.stderr.write(`--top-k ${requestedTopK} is more than the model's vocabulary: showing all ${topK} tokens.\n`);
     const analysis = await session.analyze(text, { attention: values.attention });
     const next = await nextCandidates(analysis, topK);
+    const extra = await runLenses(session, text, topK, lenses);
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ ...toJson(session, analysis, next, !!values.attention), ...(capped ? { topKCapped: capped } : {}) })}\n`);
+      process.stdout.write(`${JSON.stringify({ ...toJson(session, analysis, next, !!values.attention), ...(capped ? { topKCapped: capped } : {}), ...lensJson(extra) })}\n`);
     } else {
       printTable(session, analysis, next);
+      printLenses(analysis, extra);
     }
   } finally {
     await session.dispose();

@@ -8,7 +8,9 @@ import { loadModel } from './load';
 const HELP = `token-lens: see what a language model predicts, how surprised it is, and where it looks.
 
 commands:
-  explain        [--model DIR|HUB_ID] [--top-k K] [--attention] [--json] (TEXT | --file FILE)
+  explain        [--model DIR|HUB_ID] [--top-k K] [--attention] [--logit-lens]
+                 [--attribution occlusion|gradient|integrated-gradients [--target TOKEN] [--contrast TOKEN] [--steps N]]
+                 [--json] (TEXT | --file FILE)
   generate       [--model DIR|HUB_ID] [--max-new-tokens N] [--greedy | --temperature T] PROMPT
   import-llama2c --checkpoint FILE --tokenizer FILE --out DIR
   write-random   --arch gpt2|llama --preset NAME --out DIR [--seed S] [--tokenizer FILE] [--context N]

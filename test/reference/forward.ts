@@ -8,6 +8,17 @@ export interface ReferenceOutput {
   logits: Float64Array[];
   /** attention[layer][head] is T x T row-major (query row, key column), one matrix per query head. */
   attention: Float64Array[][];
+  /** hidden[layer][t]: the residual stream after block `layer`. */
+  hidden: Float64Array[][];
+  /** The logit lens, when asked: lens[layer][t] = logits of hidden[layer][t] through ln_f and the head. */
+  lens?: Float64Array[][];
+}
+
+export interface ReferenceOptions {
+  /** Token-embedding rows to use instead of tok_emb's rows of the tokens (positions are still added). */
+  embeddings?: ArrayLike<number>[];
+  /** Also decode every layer's residual stream (the logit lens). */
+  lens?: boolean;
 }
 
 type Vec = Float64Array;
@@ -141,7 +152,8 @@ function classify(x: Vec, E: Float32Array, V: number): Vec {
 }
 
 /** mask[j] = 0 hides key j (padding); positions are 0..T-1 either way. */
-export function referenceForward(c: DecoderConfig, W: Weights, tokens: number[], mask?: number[]): ReferenceOutput {
+export function referenceForward(c: DecoderConfig, W: Weights, tokens: number[], mask?: number[],
+  opts: ReferenceOptions = {}): ReferenceOutput {
   const m = mask ?? tokens.map(() => 1);
   const C = c.n_embd, qDim = c.n_head * c.head_dim, kvDim = c.n_kv_head * c.head_dim;
   const opt = (name: string) => W.get(name)?.data;
@@ -153,10 +165,11 @@ export function referenceForward(c: DecoderConfig, W: Weights, tokens: number[],
   const gelu = c.gelu === 'exact' ? geluExact : geluTanh;
 
   let x = tokens.map((t, p) => {
-    const e = row(w(W, 'tok_emb'), t, C);
+    const e = opts.embeddings ? Float64Array.from(opts.embeddings[p]) : row(w(W, 'tok_emb'), t, C);
     return c.position === 'learned' ? e.map((v, i) => v + w(W, 'pos_emb')[p * C + i]) : e;
   });
   const attention: Float64Array[][] = [];
+  const hidden: Float64Array[][] = [];
   for (let l = 0; l < c.n_layer; l++) {
     const p = `layers.${l}.`;
     const h = x.map((xt) => norm(xt, p + 'ln_1'));
@@ -187,10 +200,11 @@ export function referenceForward(c: DecoderConfig, W: Weights, tokens: number[],
       const f = mlp(norm(y, p + 'ln_2'));
       return y.map((val, i) => val + f[i]);
     });
+    hidden.push(x);
   }
   const E = c.tied_head ? w(W, 'tok_emb') : opt('head.weight')!;
-  const logits = x.map((xt) => classify(norm(xt, 'ln_f'), E, c.vocab_size));
-  return { logits, attention };
+  const decode = (xs: Vec[]) => xs.map((xt) => classify(norm(xt, 'ln_f'), E, c.vocab_size));
+  return { logits: decode(x), attention, hidden, lens: opts.lens ? hidden.map(decode) : undefined };
 }
 
 /** Greedy decoding with the reference: argmax of the last position, stopping after `eos`. */

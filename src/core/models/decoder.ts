@@ -48,6 +48,8 @@ export interface Ops<T> {
   causal(scores: T): T;
   /** Sees each layer's attention probabilities [B, H, T, S], one matrix per query head. */
   expose(layer: number, probs: T): void;
+  /** Sees the residual stream [B, T, C] after each block (the logit lens reads it). */
+  exposeHidden?(layer: number, x: T): void;
   /** Logits x @ E^T against an embedding-shaped [V, C] matrix, over the model's whole vocabulary. */
   logits(x: T, table: T): T;
 }
@@ -201,6 +203,12 @@ export function decoder<T>(c: DecoderConfig, ops: Ops<T>): T {
       x = ops.add(x, a);
       x = ops.add(x, mlp(c, ops, norm(c, ops, x, `layers.${i}.ln_2`), i));
     }
+    ops.exposeHidden?.(i, x);
   }
+  return head(c, ops, x);
+}
+
+/** The final norm and the unembedding: logits of a residual stream (the last block's, or any block's). */
+export function head<T>(c: DecoderConfig, ops: Ops<T>, x: T): T {
   return ops.logits(norm(c, ops, x, 'ln_f'), ops.weight(c.tied_head ? 'tok_emb' : 'head.weight'));
 }

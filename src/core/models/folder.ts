@@ -32,6 +32,8 @@ export interface TokenLensMeta {
   config: DecoderConfig;
   attention_outputs: boolean;
   scoring_head?: boolean;
+  /** The graph outputs the residual stream after each block as `hidden_states.{i}`. */
+  hidden_states?: boolean;
 }
 
 export const MODEL_FILE = join('onnx', 'model.onnx');
@@ -78,7 +80,7 @@ const TRANSFORMERS_JS_TYPES = new Set(['gpt2', 'llama', 'qwen2', 'mistral', 'gpt
 
 /** config.json: Hugging Face's field names for every family, our plain config under `token_lens`. */
 export function hfConfig(c: DecoderConfig, ids: Ids, attentionOutputs: boolean) {
-  const token_lens: TokenLensMeta = { config: c, attention_outputs: attentionOutputs, scoring_head: true };
+  const token_lens: TokenLensMeta = { config: c, attention_outputs: attentionOutputs, scoring_head: true, hidden_states: true };
   const model_type = TRANSFORMERS_JS_TYPES.has(c.arch) ? c.arch : 'llama';
   // Mistral's sliding window: the context an analysis may use is the window.
   const context = Math.min(c.block_size, c.sliding_window ?? Infinity);
@@ -102,7 +104,7 @@ const json = (o: unknown) => JSON.stringify(o, null, 2) + '\n';
 export async function writeModelFolder(dir: string, model: ModelFolder): Promise<void> {
   const attentionOutputs = model.attentionOutputs ?? false;
   const ids = specialIds(model.specialTokens, model.tokenizer);
-  const bytes = writeModelOnnx(model.config, model.weights, { attentionOutputs, scoringHead: true });
+  const bytes = writeModelOnnx(model.config, model.weights, { attentionOutputs, scoringHead: true, hiddenStates: true });
   await mkdir(join(dir, 'onnx'), { recursive: true });
   await writeFileAtomic(join(dir, MODEL_FILE), bytes);
   await writeFileAtomic(join(dir, 'tokenizer.json'), json(model.tokenizer.tokenizer));

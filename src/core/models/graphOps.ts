@@ -1,6 +1,7 @@
 // The decoder as the ONNX graph transformers.js runs: inputs `input_ids`, `attention_mask` and the KV
 // cache `past_key_values.{i}.key/value`; outputs `logits`, `present.{i}.key/value` and, when asked,
-// each layer's attention probabilities `attentions.{i}` (one matrix per query head).
+// each layer's attention probabilities `attentions.{i}` (one matrix per query head) and the residual
+// stream after each block `hidden_states.{i}`.
 //
 // Dimension names matter: transformers.js builds the empty first-step cache from the declared input
 // shapes, turning numbers into sizes and unknown names into 0, and knows only "batch_size".
@@ -19,6 +20,8 @@ const MASKED = -3.4028234663852886e38;
 export interface WriteOptions {
   /** Also output each layer's attention probabilities as `attentions.{i}`. */
   attentionOutputs?: boolean;
+  /** Also output the residual stream after each block as `hidden_states.{i}` [B, T, C] (the logit lens). */
+  hiddenStates?: boolean;
   /** Also output the scoring head (src/core/onnx/scoringHead.ts) that analyses read. */
   scoringHead?: boolean;
 }
@@ -30,7 +33,8 @@ class GraphOps implements Ops<string> {
   /** bool [B, 1, T, S]: key j is visible from query i when j <= past_len + i and attention_mask[j] = 1. */
   private readonly mask: string;
 
-  constructor(readonly g: GraphBuilder, private readonly c: DecoderConfig, private readonly attentionOutputs: boolean) {
+  constructor(readonly g: GraphBuilder, private readonly c: DecoderConfig, private readonly attentionOutputs: boolean,
+    private readonly hiddenStates = false) {
     this.ids = g.input('input_ids', INT64, [BATCH, SEQ]);
     const attentionMask = g.input('attention_mask', INT64, [BATCH, TOTAL]);
     for (let i = 0; i < c.n_layer; i++) {
@@ -126,6 +130,10 @@ class GraphOps implements Ops<string> {
     if (this.attentionOutputs) this.g.op('Identity', [probs], {}, `attentions.${layer}`);
   }
 
+  exposeHidden(layer: number, x: string): void {
+    if (this.hiddenStates) this.g.op('Identity', [x], {}, `hidden_states.${layer}`);
+  }
+
   logits(x: string, table: string): string {
     // Gemm with transB reads the [V, C] table in place: no transposed copy of the embedding.
     const g = this.g;
@@ -152,7 +160,7 @@ function addWeights(g: GraphBuilder, c: DecoderConfig, weights: Weights): void {
 export function buildDecoderGraph(c: DecoderConfig, weights: Weights, opts: WriteOptions = {}): GraphBuilder {
   const g = new GraphBuilder(c.arch);
   const attentionOutputs = opts.attentionOutputs ?? false;
-  const ops = new GraphOps(g, c, attentionOutputs);
+  const ops = new GraphOps(g, c, attentionOutputs, opts.hiddenStates);
   addWeights(g, c, weights);
   decoder(c, ops);
   g.output('logits', FLOAT, [BATCH, SEQ, c.vocab_size]);
@@ -161,6 +169,9 @@ export function buildDecoderGraph(c: DecoderConfig, weights: Weights, opts: Writ
   }
   if (attentionOutputs) {
     for (let i = 0; i < c.n_layer; i++) g.output(`attentions.${i}`, FLOAT, [BATCH, c.n_head, SEQ, TOTAL]);
+  }
+  if (opts.hiddenStates) {
+    for (let i = 0; i < c.n_layer; i++) g.output(`hidden_states.${i}`, FLOAT, [BATCH, SEQ, c.n_embd]);
   }
   return g;
 }

@@ -19,20 +19,22 @@ export interface ForwardResult {
 }
 
 /**
- * Builds the feeds a decoder expects for a plain forward pass over `ids` (batch 1, no past). The empty
- * past has the cache's element type: float16 in a float16 export.
+ * Builds the feeds a decoder expects for a plain forward pass over `ids` (no past): one sequence, or a batch
+ * of sequences of equal length. The empty past has the cache's element type: float16 in a float16 export.
  */
-export function decoderFeeds(inputNames: readonly string[], ids: number[], cache: CacheShape,
+export function decoderFeeds(inputNames: readonly string[], ids: number[] | number[][], cache: CacheShape,
   pastType: 'float32' | 'float16' = 'float32'): Record<string, ort.Tensor> {
-  const T = ids.length;
+  const rows = typeof ids[0] === 'number' ? [ids as number[]] : ids as number[][];
+  const B = rows.length, T = rows[0].length;
+  if (rows.some((r) => r.length !== T)) throw new Error('decoderFeeds: the sequences of a batch must have one length');
   const feeds: Record<string, ort.Tensor> = {};
   for (const name of inputNames) {
-    if (name === 'input_ids') feeds[name] = new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, T]);
-    else if (name === 'attention_mask') feeds[name] = new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]);
-    else if (name === 'position_ids') feeds[name] = new ort.Tensor('int64', BigInt64Array.from({ length: T }, (_, i) => BigInt(i)), [1, T]);
+    if (name === 'input_ids') feeds[name] = new ort.Tensor('int64', BigInt64Array.from(rows.flat(), BigInt), [B, T]);
+    else if (name === 'attention_mask') feeds[name] = new ort.Tensor('int64', new BigInt64Array(B * T).fill(1n), [B, T]);
+    else if (name === 'position_ids') feeds[name] = new ort.Tensor('int64', BigInt64Array.from({ length: B * T }, (_, i) => BigInt(i % T)), [B, T]);
     else if (name.startsWith('past_key_values.')) {
       const empty = pastType === 'float16' ? new Uint16Array(0) : new Float32Array(0);
-      feeds[name] = new ort.Tensor(pastType, empty, [1, cache.kvHeads, 0, cache.headDim]);
+      feeds[name] = new ort.Tensor(pastType, empty, [B, cache.kvHeads, 0, cache.headDim]);
     }
     else if (name === 'use_cache_branch') feeds[name] = new ort.Tensor('bool', new Uint8Array([0]), [1]);
     else throw new Error(`This model needs an input Token Lens does not know how to fill: "${name}".`);

@@ -4,7 +4,7 @@ import { tokenBytes, tokenOffsets } from '../tokenizers/offsets';
 import type { AttentionData, LoadProgress, ModelInfo, Token } from '../types';
 import { Analysis, type AnalysisInput } from './analysis';
 import { AnalysisCache, DEFAULT_MEMORY_BUDGET_MB, MemoryBudget } from './cache';
-import { CacheShape, forward } from './forward';
+import { CacheShape, decoderFeeds, forward } from './forward';
 import { FetchOptions, ModelLoadError, readModelJson, resolveModelFolder } from './modelFiles';
 import { prepareModelFolder } from './prepare';
 import { attentionOutputNames } from './surgery';
@@ -57,7 +57,11 @@ export class ModelSession {
   ) {
     this.memory = new MemoryBudget(memoryBudgetBytes);
     this.cache = new AnalysisCache(8, () => this.memory.budgetBytes);
+    this.hiddenStateNames = hiddenStateOutputNames(sessionOf(model).outputNames);
   }
+
+  /** The graph's residual-stream outputs `hidden_states.{i}` in layer order; empty when the export has none. */
+  readonly hiddenStateNames: string[];
 
   /** How many forward passes the model ran (analyses and recomputed logits). */
   get forwardCount(): number {
@@ -212,6 +216,30 @@ export class ModelSession {
     };
   }
 
+  /**
+   * One forward pass over a batch of token sequences of equal length (no cache), fetching the named outputs.
+   * Queued with the analyses: one pass at a time.
+   */
+  run(rows: number[][], outputs: string[], signal?: AbortSignal): Promise<Record<string, ort.Tensor>> {
+    return this.enqueue(async () => {
+      throwIfAborted(signal);
+      const s = sessionOf(this.model);
+      return s.run(decoderFeeds(s.inputNames, rows, this.cacheShape), outputs);
+    });
+  }
+
+  /** A token's text as analyses show it (`Candidate.text`). */
+  tokenText(id: number): string {
+    return this.vocab.pieceText(id);
+  }
+
+  /** Every id whose text (as `tokenText` shows it) is exactly `text`. */
+  idsOfText(text: string): number[] {
+    const ids: number[] = [];
+    for (let id = 0; id < this.info.vocabSize; id++) if (this.vocab.pieceText(id) === text) ids.push(id);
+    return ids;
+  }
+
   /** Continues a prompt (empty: from BOS) and returns only the new text. */
   async generate(prompt: string, opts: { maxNewTokens?: number; greedy?: boolean; temperature?: number } = {}): Promise<string> {
     const { Tensor } = await transformers();
@@ -254,6 +282,13 @@ export function inferenceSessionOptions(threads?: number): ort.InferenceSession.
     ...(threads ? { intraOpNumThreads: threads } : {}),
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
+}
+
+const HIDDEN_STATE_OUTPUT = /^hidden_states\.(\d+)$/;
+
+function hiddenStateOutputNames(outputNames: readonly string[]): string[] {
+  return outputNames.filter((n) => HIDDEN_STATE_OUTPUT.test(n))
+    .sort((a, b) => Number(HIDDEN_STATE_OUTPUT.exec(a)![1]) - Number(HIDDEN_STATE_OUTPUT.exec(b)![1]));
 }
 
 function sessionOf(model: Model): ort.InferenceSession {

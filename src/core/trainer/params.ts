@@ -17,14 +17,16 @@ export const loraB = (name: string) => `${name}.lora_B`;
 export class ModelWeights {
   private values = new Map<string, Value>();
 
-  constructor(readonly t: Tape, private readonly shapes: Map<string, number[]>, readonly lora?: LoraSpec) {}
+  /** `frozen`: every weight is fed in without a gradient (attribution differentiates the input instead). */
+  constructor(readonly t: Tape, private readonly shapes: Map<string, number[]>, readonly lora?: LoraSpec,
+    private readonly frozen = false) {}
 
   get(name: string): Value {
     let v = this.values.get(name);
     if (!v) {
       const shape = this.shapes.get(name);
       if (!shape) throw new Error(`unknown weight ${name}`);
-      v = this.lora ? this.t.weight(name, shape) : this.t.param(name, shape);
+      v = this.lora || this.frozen ? this.t.weight(name, shape) : this.t.param(name, shape);
       this.values.set(name, v);
     }
     return v;

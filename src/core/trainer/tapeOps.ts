@@ -10,9 +10,12 @@ import { concat, expand, reshape, slice, split, transpose } from './shape';
 export class TapeOps implements Ops<Value> {
   private readonly T: number;
 
-  /** `ids` are the input tokens [B, T]. */
-  constructor(private readonly w: ModelWeights, private readonly ids: Value) {
-    this.T = ids.shape[1];
+  /**
+   * `tokens` are the input token ids [B, T], or (`embedded`) their token-embedding rows [B, T, C] as a value
+   * of their own, so that gradients can reach them (attribution).
+   */
+  constructor(private readonly w: ModelWeights, private readonly tokens: Value, private readonly embedded = false) {
+    this.T = tokens.shape[1];
   }
 
   weight(name: string): Value { return this.w.get(name); }
@@ -34,8 +37,7 @@ export class TapeOps implements Ops<Value> {
     const parts = names.length === 1 ? [y] : split(y, 1, sizes);
     return parts.map((part, i) => reshape(this.w.adapt(flat, `${names[i]}.weight`, part), [...rows, sizes[i]]));
   }
-
-  embed(table: Value): Value { return gather(table, this.ids); }
+  embed(table: Value): Value { return this.embedded ? this.tokens : gather(table, this.tokens); }
   atPositions(table: Value): Value { return this.T === table.shape[0] ? table : slice(table, 0, 0, this.T); }
 
   rotary(invFreq: Float32Array): { cos: Value; sin: Value } {
