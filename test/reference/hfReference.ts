@@ -5,35 +5,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { readSafetensorsRef, RefTensor } from './safetensors';
+
 type Vec = Float64Array;
-export type HfTensors = Map<string, { shape: number[]; data: Float64Array }>;
-
-function half(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 31;
-  const f = h & 1023;
-  return e === 0 ? s * f * 2 ** -24 : e === 31 ? (f ? NaN : s * Infinity) : s * (1 + f / 1024) * 2 ** (e - 15);
-}
-
-function readOne(path: string, into: HfTensors): void {
-  const buf = readFileSync(path);
-  const n = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.toString('utf8', 8, 8 + n));
-  for (const [name, e] of Object.entries<{ dtype: string; shape: number[]; data_offsets: [number, number] }>(header)) {
-    if (name === '__metadata__') continue;
-    const at = 8 + n + e.data_offsets[0];
-    const count = e.shape.reduce((a, b) => a * b, 1);
-    const data = new Float64Array(count);
-    for (let i = 0; i < count; i++) {
-      if (e.dtype === 'F32') data[i] = buf.readFloatLE(at + 4 * i);
-      else if (e.dtype === 'F16') data[i] = half(buf.readUInt16LE(at + 2 * i));
-      else if (e.dtype === 'BF16') data[i] = new Float32Array(new Uint32Array([buf.readUInt16LE(at + 2 * i) << 16]).buffer)[0];
-      else if (e.dtype === 'U8') data[i] = buf[at + i];
-      else throw new Error(`reference: dtype ${e.dtype}`);
-    }
-    into.set(name, { shape: e.shape, data });
-  }
-}
+export type HfTensors = Map<string, RefTensor>;
 
 export function readHfFolder(dir: string): { config: Record<string, any>; tensors: HfTensors } {
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
@@ -41,9 +16,9 @@ export function readHfFolder(dir: string): { config: Record<string, any>; tensor
   const index = join(dir, 'model.safetensors.index.json');
   if (existsSync(index)) {
     const files = new Set(Object.values<string>(JSON.parse(readFileSync(index, 'utf8')).weight_map));
-    for (const f of files) readOne(join(dir, f), tensors);
+    for (const f of files) readSafetensorsRef(join(dir, f), tensors);
   } else {
-    readOne(join(dir, 'model.safetensors'), tensors);
+    readSafetensorsRef(join(dir, 'model.safetensors'), tensors);
   }
   return { config, tensors };
 }
