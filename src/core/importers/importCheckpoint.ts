@@ -3,7 +3,6 @@
 // --from is a Hugging Face model folder, a nanoGPT ckpt.pt, or a llama2.c .bin. The folder is written
 // beside --out under a temporary name and renamed into place only when complete, so a failure or a
 // cancellation never leaves a half-written --out behind.
-import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -18,6 +17,9 @@ import { isHfFolder, readHfCheckpoint } from './hfFolder';
 import { checkTokenizerFits, describe, ImportedModel, withMaxLength } from './imported';
 import { metaPklTokenizerFiles } from './metaPkl';
 import { readNanoGptCheckpoint } from './nanogpt';
+import { ImportCancelled, stagingDirFor } from './staging';
+
+export { ImportCancelled } from './staging';
 
 export type CheckpointKind = 'huggingface' | 'nanogpt' | 'llama2c';
 
@@ -38,13 +40,6 @@ export interface ImportResult {
   out: string;
 }
 
-export class ImportCancelled extends Error {
-  constructor() {
-    super('The import was cancelled.');
-    this.name = 'ImportCancelled';
-  }
-}
-
 const ZIP_MAGIC = 0x04034b50;
 
 export function checkpointKind(from: string): CheckpointKind {
@@ -59,12 +54,6 @@ export function checkpointKind(from: string): CheckpointKind {
   if (head.length === 4 && head.readUInt32LE(0) === ZIP_MAGIC) return 'nanogpt';
   if (/\.(pt|pth|ckpt)$/.test(from)) return 'nanogpt'; // not a zip: the reader says why
   return 'llama2c';
-}
-
-/** The staging folder for `out`: beside it, so that the final rename stays on one file system. */
-export function stagingDirFor(out: string): string {
-  const abs = resolve(out);
-  return join(dirname(abs), `.${basename(abs)}.importing-${process.pid}-${randomBytes(3).toString('hex')}`);
 }
 
 /** --out may be new, an empty folder, or a model folder to replace; anything else is kept safe. */
