@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import { ModelSession } from '../core/runtime/session';
 import type { Analysis } from '../core/runtime/analysis';
+import { percent, perplexity } from '../core/numberFormat';
 import { UsageError, commonModelOptions, intOption, parse } from './args';
 import { loadModel } from './load';
 
@@ -79,8 +80,8 @@ function printTable(session: ModelSession, a: Analysis, next: ReturnType<Analysi
     const l = t.loss === null ? '     -' : t.loss.toFixed(3);
     out.push(`${String(i).padStart(5)}  ${JSON.stringify(t.text).padEnd(20).slice(0, 20)}  ${p}  ${r}  ${l}`);
   });
-  out.push(`mean loss ${a.meanLoss.toFixed(4)} nats, perplexity ${a.perplexity.toFixed(2)}`);
+  out.push(`mean loss ${a.meanLoss.toFixed(4)} nats, perplexity ${perplexity(a.perplexity)}`);
   out.push('next token:');
-  for (const c of next) out.push(`  ${(c.prob * 100).toFixed(2).padStart(6)}%  logit ${c.logit.toFixed(3).padStart(8)}  ${JSON.stringify(c.text)}`);
+  for (const c of next) out.push(`  ${percent(c.prob).padStart(7)}  logit ${c.logit.toFixed(3).padStart(8)}  ${JSON.stringify(c.text)}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }

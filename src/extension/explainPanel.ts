@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { SamplingControls } from '../core/types';
 import {
-  attentionGridMessage, attentionMessage, hostMessage, validateWebviewMessage, webviewHtml,
-  type AttentionSummary, type HostToWebview, type WebviewToHost,
+  analysisMessage, attentionMessages, distributionMessage, hostMessage, validateWebviewMessage,
+  type HostToWebview, type WebviewToHost,
 } from '../protocol';
 import { describeWindow } from './documentText';
 import { Cancelled, isAbort, type Log } from './log';
 import type { Models } from './models';
 import type { Analysis } from './runtime';
+import { webviewHtml } from './webviewHtml';
 
 export const EXPLAIN_VIEW_TYPE = 'tokenLens.explain';
 const DEFAULT_CONTROLS: SamplingControls = { temperature: 1, topK: 0, topP: 1 };
@@ -46,6 +47,8 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
   private controls = DEFAULT_CONTROLS;
   private request = 0;
   private pending?: Promise<Analysis | undefined>;
+  /** The last message of each type posted to the webview (for tests: what the panel was actually sent). */
+  private readonly lastPosted = new Map<HostToWebview['type'], HostToWebview>();
   private readonly registration: vscode.Disposable;
 
   constructor(private readonly context: vscode.ExtensionContext, private readonly models: Models, private readonly log: Log) {
@@ -54,6 +57,12 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
 
   get lastAnalysis(): Analysis | undefined {
     return this.analysis;
+  }
+
+  /** The last message of a type posted to the webview, as the webview receives it (copied as data). */
+  posted(type: HostToWebview['type']): unknown {
+    const msg = this.lastPosted.get(type);
+    return msg === undefined ? undefined : JSON.parse(JSON.stringify(msg));
   }
 
   get state(): ExplainPanelState | undefined {
@@ -154,11 +163,11 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
         if (a) this.postDistribution(a);
         return;
       case 'requestAttention': {
-        const att = a?.attention;
-        if (!att) throw new Error(a?.attentionNote ?? 'Attention is not available for this analysis.');
-        if (msg.layer >= att.layers || msg.head >= att.heads) throw new Error(`No head ${msg.head} in layer ${msg.layer}.`);
-        this.post(attentionMessage(att, msg.layer, msg.head));
-        this.post(attentionGridMessage(att, msg.layer));
+        const replies = a ? attentionMessages(a, msg.layer, msg.head) : null;
+        if (!replies) {
+          throw new Error(a?.attention ? `No head ${msg.head} in layer ${msg.layer}.` : a?.attentionNote ?? 'Attention is not available for this analysis.');
+        }
+        for (const reply of replies) this.post(reply);
         return;
       }
       case 'appendToken':
@@ -214,21 +223,11 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
   private postAnalysis(a: Analysis): void {
     const info = this.models.ready?.info;
     if (!info) return;
-    const selected = Math.min(this.selected, a.tokens.length - 1);
-    const att = a.attention;
-    const attention: AttentionSummary = att
-      ? { available: true, layers: att.layers, heads: att.heads, size: att.size }
-      : { available: false, layers: info.layers, heads: info.heads, size: 0, note: a.attentionNote ?? info.attentionNote };
-    this.post(hostMessage('analysis', {
-      model: info, text: a.text, tokens: a.tokens, meanLoss: a.meanLoss, perplexity: a.perplexity, window: a.window,
-      selected, controls: this.controls, candidates: a.distribution(selected, this.controls, this.topK()), attention,
-    }));
+    this.post(analysisMessage(info, a, { controls: this.controls, k: this.topK(), selected: this.selected }));
   }
 
   private postDistribution(a: Analysis): void {
-    this.post(hostMessage('distribution', {
-      position: this.selected, controls: this.controls, candidates: a.distribution(this.selected, this.controls, this.topK()),
-    }));
+    this.post(distributionMessage(a, this.selected, this.controls, this.topK()));
   }
 
   private topK(): number {
@@ -244,7 +243,9 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
   }
 
   private post(msg: HostToWebview): void {
-    void this.panel?.webview.postMessage(msg);
+    if (!this.panel) return;
+    this.lastPosted.set(msg.type, msg);
+    void this.panel.webview.postMessage(msg);
   }
 
   private disposePanel(): void {

@@ -8,25 +8,34 @@ import { LossHeatmap } from './heatmap';
 import { EXPLAIN_FROM_HERE, type ExplainFromHereArgs, TokenHover } from './hover';
 import { Log, UserError } from './log';
 import { Models, type ModelState } from './models';
+import type { HostToWebview } from '../protocol';
 import type { Analysis } from './runtime';
 
 /**
  * What `activate` returns, for integration tests (`vscode.extensions.getExtension(id).exports`):
  * - lastAnalysis(): the Explain panel's current analysis;
  * - panelState(): the Explain panel as the host sees it (undefined when closed);
+ * - panelPosted(type): the last message of that type the Explain panel posted, as its webview received it;
  * - heatmapDecorationCount(): token ranges the loss heatmap decorated in its last update (0 when off);
+ * - heatmapLegend(): the heatmap's status-bar text and tooltip Markdown (undefined when off);
+ * - heatmapFailures(): how many heatmap updates failed since it was turned on;
  * - hoverText(uri, line, character): the hover's Markdown at a position (undefined: no hover there);
  * - modelState(): none | loading | ready | error;
  * - lastMessage(): the last message Token Lens showed the user ({ severity, message }), if any;
+ * - messagesShown(): how many messages Token Lens has shown the user;
  * - activationMs: how long `activate` took.
  */
 export interface TokenLensApi {
   lastAnalysis(): Analysis | undefined;
   panelState(): ExplainPanelState | undefined;
+  panelPosted(type: HostToWebview['type']): unknown;
   heatmapDecorationCount(): number;
+  heatmapLegend(): { text: string; tooltip: string } | undefined;
+  heatmapFailures(): number;
   hoverText(uri: string, line: number, character: number): Promise<string | undefined>;
   modelState(): ModelState;
   lastMessage(): { severity: 'info' | 'error'; message: string } | undefined;
+  messagesShown(): number;
   /** The Toy Fine-tune view as the host sees it. */
   fineTuneState(): FineTuneViewState;
   activationMs: number;
@@ -78,6 +87,10 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
     if (ref && (heatmap.isEnabled || panel.state)) await models.session();
   });
 
+  command('tokenLens.loadModel', 'Load Model', async () => {
+    await models.session();
+  });
+
   command('tokenLens.showLog', 'Show Log', () => log.channel.show());
 
   command('tokenLens.fineTuneOnFile', 'Fine-tune on This File', (uri?: vscode.Uri) => fineTune.useFile(uri));
@@ -87,7 +100,10 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
   return {
     lastAnalysis: () => panel.lastAnalysis,
     panelState: () => panel.state,
+    panelPosted: (type) => panel.posted(type),
     heatmapDecorationCount: () => heatmap.count,
+    heatmapLegend: () => heatmap.legendShown,
+    heatmapFailures: () => heatmap.failureCount,
     hoverText: async (uri, line, character) => {
       const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));
       const found = await hover.provideHover(doc, new vscode.Position(line, character), new vscode.CancellationTokenSource().token);
@@ -95,6 +111,7 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
     },
     modelState: () => models.state,
     lastMessage: () => log.lastShown,
+    messagesShown: () => log.shownCount,
     fineTuneState: () => fineTune.state,
     activationMs,
   };

@@ -5,10 +5,11 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { PRESETS } from '../core/trainer/presets';
-import { emptyRun, foldRun, ftMessage, isActive, validateFineTuneMessage, webviewHtml, type FineTuneContext,
+import { emptyRun, foldRun, ftMessage, isActive, validateFineTuneMessage, type FineTuneContext,
   type FineTuneHostToView, type FineTuneSettings, type FineTuneViewToHost, type RunSnapshot } from '../protocol';
 import { fileProblem, FineTuneJob, saveModel, tokenLensFolderProblem } from './fineTuneJob';
 import type { Log } from './log';
+import { webviewHtml } from './webviewHtml';
 import { rememberTrainedModel, useModel, type Models } from './models';
 
 export const FINE_TUNE_VIEW = 'tokenLens.fineTune';

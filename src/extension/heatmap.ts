@@ -1,8 +1,10 @@
 import * as vscode from 'vscode';
 import type { DocumentAnalyses, DocumentAnalysis } from './documentAnalyses';
 import { BUCKETS, bucketOf, type HeatmapStyle } from './heatmapBuckets';
+import { legendMarkdown, legendText } from './heatmapLegend';
 import type { Log } from './log';
 import type { Models } from './models';
+import { ReportOnce } from './reportOnce';
 
 const DEBOUNCE_MS = 250;
 /** A visible range may need more than one analysis window when the context is short. */
@@ -17,6 +19,8 @@ export class LossHeatmap implements vscode.Disposable {
   private readonly types = new Map<HeatmapStyle, vscode.TextEditorDecorationType[]>();
   private readonly legend = vscode.window.createStatusBarItem('tokenLens.heatmap', vscode.StatusBarAlignment.Right, 99);
   private readonly disposables: vscode.Disposable[] = [this.legend];
+  private readonly failures = new ReportOnce((err) => this.log.report('Loss heatmap', err),
+    (err) => this.log.channel.warn(`Loss heatmap (failed again, shown once): ${err instanceof Error ? err.message : String(err)}`));
 
   constructor(private readonly models: Models, private readonly analyses: DocumentAnalyses, private readonly log: Log) {
     this.legend.name = 'Token Lens Heatmap Legend';
@@ -42,6 +46,11 @@ export class LossHeatmap implements vscode.Disposable {
     return this.enabled;
   }
 
+  /** How many updates failed since the heatmap was turned on (each cause is shown once). */
+  get failureCount(): number {
+    return this.failures.failures;
+  }
+
   /** How many token ranges the last update decorated (0 when off). */
   get count(): number {
     return this.decorationCount;
@@ -55,19 +64,20 @@ export class LossHeatmap implements vscode.Disposable {
       return;
     }
     this.enabled = true;
+    this.failures.reset();
     try {
       await this.models.session();
     } catch (err) {
       this.enabled = false;
       throw err;
     }
-    await this.update();
+    await this.update().catch((err) => this.failures.report(err));
   }
 
   private schedule(): void {
     if (!this.enabled) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.update().catch((err) => this.log.report('Loss heatmap', err)), DEBOUNCE_MS);
+    this.timer = setTimeout(() => void this.update().catch((err) => this.failures.report(err)), DEBOUNCE_MS);
   }
 
   /** Decorates every visible editor now; answers from a newer update supersede this one. */
@@ -89,7 +99,7 @@ export class LossHeatmap implements vscode.Disposable {
           for (const t of found.analysis.tokens) {
             const start = found.base + t.start;
             const end = found.base + t.end;
-            const b = t.special || end <= start ? -1 : bucketOf(style, t);
+            const b = t.special || end <= start ? -1 : bucketOf(style, t, found.analysis.vocabSize);
             if (b < 0 || !visible.intersection(new vscode.Range(doc.positionAt(start), doc.positionAt(end)))) continue;
             ranges[b].push(new vscode.Range(doc.positionAt(start), doc.positionAt(end)));
             lossSum += t.loss ?? 0;
@@ -139,13 +149,19 @@ export class LossHeatmap implements vscode.Disposable {
   }
 
   private renderLegend(style: HeatmapStyle, meanLoss: number | undefined): void {
-    const buckets = BUCKETS[style].map((b) => b.label).join(' · ');
-    this.legend.text = `$(symbol-color) ${style === 'rank' ? 'rank' : 'surprisal'}: ${buckets}` +
-      (meanLoss === undefined ? '' : `  (mean loss ${meanLoss.toFixed(2)})`);
-    const colours = style === 'rank' ? 'green, yellow, red, purple' : 'clear to red to magenta';
-    this.legend.tooltip = `Token Lens loss heatmap, ${style} style (${colours}): ${buckets}.\n` +
-      `Mean loss of the visible tokens in nats per token. Click to turn the heatmap off; change the style in the setting tokenLens.heatmap.style.`;
+    const legend = { style, vocabSize: this.models.ready?.info.vocabSize ?? 0, meanLoss };
+    this.legend.text = legendText(legend);
+    const tooltip = new vscode.MarkdownString(legendMarkdown(legend));
+    tooltip.supportHtml = true;
+    this.legend.tooltip = tooltip;
     this.legend.show();
+  }
+
+  /** The legend as shown: its text and its tooltip's Markdown (for tests). */
+  get legendShown(): { text: string; tooltip: string } | undefined {
+    if (!this.enabled || !this.legend.text) return undefined;
+    const t = this.legend.tooltip;
+    return { text: this.legend.text, tooltip: typeof t === 'string' ? t : t?.value ?? '' };
   }
 
   private clear(): void {

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { DocumentAnalyses } from './documentAnalyses';
-import { hoverMarkdown } from './hoverText';
+import { HOVER_COMMANDS, hoverMarkdown, noModelMarkdown } from './hoverText';
 import type { Log } from './log';
 import type { Models } from './models';
 
@@ -24,7 +24,8 @@ export class TokenHover implements vscode.HoverProvider, vscode.Disposable {
 
   async provideHover(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
     const config = vscode.workspace.getConfiguration('tokenLens', { uri: document.uri, languageId: document.languageId });
-    if (!config.get<boolean>('hover.enabled', true) || !this.models.ready) return undefined;
+    if (!config.get<boolean>('hover.enabled', true)) return undefined;
+    if (!this.models.ready) return this.noModelHint();
     const version = document.version;
     const offset = document.offsetAt(position);
     let found;
@@ -44,10 +45,18 @@ export class TokenHover implements vscode.HoverProvider, vscode.Disposable {
     const candidates = i > 0 ? analysis.topK(i - 1, k) : [];
     const args: ExplainFromHereArgs = { uri: document.uri.toString(), offset: base + actual.start };
     const explainCommand = `command:${EXPLAIN_FROM_HERE}?${encodeURIComponent(JSON.stringify(args))}`;
-    const markdown = new vscode.MarkdownString(hoverMarkdown({ candidates, actual, model: this.models.ready.ref, explainCommand }), true);
+    const markdown = new vscode.MarkdownString(hoverMarkdown({ candidates, actual, explainCommand }), true);
     markdown.isTrusted = { enabledCommands: [EXPLAIN_FROM_HERE] };
     const range = new vscode.Range(document.positionAt(base + actual.start), document.positionAt(base + actual.end));
     return new vscode.Hover(markdown, range);
+  }
+
+  /** Hovers never load a model (that may mean a download): they say how to load one instead. */
+  private noModelHint(): vscode.Hover {
+    const state = this.models.state === 'ready' ? 'none' : this.models.state;
+    const markdown = new vscode.MarkdownString(noModelMarkdown(state, this.models.configuredRef()), true);
+    markdown.isTrusted = { enabledCommands: HOVER_COMMANDS };
+    return new vscode.Hover(markdown);
   }
 
   dispose(): void {

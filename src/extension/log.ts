@@ -15,6 +15,8 @@ export class Log implements vscode.Disposable {
   readonly channel = vscode.window.createOutputChannel('Token Lens', { log: true });
   /** The last message shown to the user, for tests. */
   lastShown?: { severity: 'info' | 'error'; message: string };
+  /** How many messages were shown to the user, for tests. */
+  shownCount = 0;
 
   info(message: string): void {
     this.channel.info(message);
@@ -24,6 +26,7 @@ export class Log implements vscode.Disposable {
   notify(message: string): void {
     this.channel.info(message);
     this.lastShown = { severity: 'info', message };
+    this.shownCount++;
     void vscode.window.showInformationMessage(`Token Lens: ${message}`);
   }
 
@@ -32,6 +35,7 @@ export class Log implements vscode.Disposable {
     if (err instanceof Cancelled || isAbort(err)) {
       this.channel.info(`${context}: cancelled (${err instanceof Error ? err.message : String(err)})`);
       this.lastShown = { severity: 'info', message: `${context} cancelled.` };
+      this.shownCount++;
       void vscode.window.showInformationMessage(`Token Lens: ${context} cancelled.`);
       return;
     }
@@ -40,6 +44,7 @@ export class Log implements vscode.Disposable {
     if (err instanceof UserError && err.detail) this.channel.error(err.detail);
     else if (err instanceof Error && err.stack && !(err instanceof UserError)) this.channel.error(err.stack);
     this.lastShown = { severity: 'error', message };
+    this.shownCount++;
     void vscode.window.showErrorMessage(`Token Lens: ${message}`, 'Show Log').then((pick) => {
       if (pick) this.channel.show(true);
     });

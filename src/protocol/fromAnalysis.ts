@@ -1,4 +1,6 @@
-// Builds host->webview messages from a runtime Analysis. Typed structurally, so this module stays browser-safe.
+// The one builder of the Explain panel's host->webview messages from a runtime Analysis: the host posts what
+// these return and the browser tests' fixtures are recorded from them. Typed structurally, so this module stays
+// browser-safe. Every field is a plain value: postMessage copies data, not the extra properties of an array.
 import type { AnalysisWindow, AttentionData, Candidate, ModelInfo, SamplingControls, ScoredToken } from '../core/types';
 import type { HostMessage } from './messages';
 import { attentionGridMessage, attentionMessage } from './attention';
@@ -16,14 +18,19 @@ export interface AnalysisLike {
   distribution(position: number, controls: SamplingControls, k: number): Candidate[] & { kept?: number };
 }
 
+/** The candidates as a plain array, and how many tokens survive the controls (all of them when not said). */
+function candidatesAt(a: AnalysisLike, position: number, controls: SamplingControls, k: number): { candidates: Candidate[]; kept: number } {
+  const d = a.distribution(position, controls, k);
+  return { candidates: d.map((c) => ({ id: c.id, text: c.text, prob: c.prob, logit: c.logit })), kept: d.kept ?? a.vocabSize };
+}
+
 /** The panel opens on the last token: "what comes next" is the question it answers first. */
 export function analysisMessage(info: ModelInfo, a: AnalysisLike,
   opts: { controls: SamplingControls; k: number; selected?: number }): HostMessage<'analysis'> {
   const selected = Math.min(a.tokens.length - 1, Math.max(0, opts.selected ?? a.tokens.length - 1));
-  const d = a.distribution(selected, opts.controls, opts.k);
   return {
     type: 'analysis', model: info, text: a.text, tokens: a.tokens, meanLoss: a.meanLoss, perplexity: a.perplexity,
-    window: a.window, selected, controls: opts.controls, candidates: [...d], kept: d.kept,
+    window: a.window, selected, controls: opts.controls, ...candidatesAt(a, selected, opts.controls, opts.k),
     attention: a.attention
       ? { available: true, layers: a.attention.layers, heads: a.attention.heads, size: a.attention.size }
       : { available: false, layers: 0, heads: 0, size: 0, note: a.attentionNote ?? info.attentionNote },
@@ -31,8 +38,7 @@ export function analysisMessage(info: ModelInfo, a: AnalysisLike,
 }
 
 export function distributionMessage(a: AnalysisLike, position: number, controls: SamplingControls, k: number): HostMessage<'distribution'> {
-  const d = a.distribution(position, controls, k);
-  return { type: 'distribution', position, controls, candidates: [...d], kept: d.kept };
+  return { type: 'distribution', position, controls, ...candidatesAt(a, position, controls, k) };
 }
 
 /** The answer to `requestAttention`: the head's matrix and its layer's grid; null when attention is unavailable

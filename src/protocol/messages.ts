@@ -1,4 +1,5 @@
 // Every message between the extension host and the webviews, as one discriminated union per direction.
+// The host builds analysis, distribution and attention messages only through fromAnalysis.ts.
 // Browser-safe: imports types only, so the webview bundle carries no Node or vscode code.
 import type { AnalysisWindow, Candidate, ModelInfo, SamplingControls, ScoredToken } from '../core/types';
 
@@ -27,7 +28,8 @@ export interface HostMessages {
     selected: number;
     controls: SamplingControls;
     candidates: Candidate[];
-    kept?: number;
+    /** How many tokens of the vocabulary survive top-k and top-p. */
+    kept: number;
     attention: AttentionSummary;
   };
   /** The exact renormalised distribution after `tokens[position]` under `controls`. */
@@ -35,8 +37,8 @@ export interface HostMessages {
     position: number;
     controls: SamplingControls;
     candidates: Candidate[];
-    /** How many tokens of the vocabulary survive top-k and top-p (when known). */
-    kept?: number;
+    /** How many tokens of the vocabulary survive top-k and top-p. */
+    kept: number;
   };
   /** One head's T x T attention probabilities, row-major (query row, key column). */
   attention: { layer: number; head: number; size: number; weights: number[] };

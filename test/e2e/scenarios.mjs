@@ -63,11 +63,38 @@ async function textPoint(page, needle) {
   }, needle);
 }
 
+/** Hovers the second character of `needle` in the active editor until `hover` shows (hover delay, a model loading). */
+async function hoverText(page, needle, hover) {
+  for (let i = 0; i < 8; i++) {
+    let p = null;
+    for (let t = 0; t < 40 && !p; t++) p = (await textPoint(page, needle)) ?? (await page.waitForTimeout(250), null);
+    check(p, `"${needle}" is not on screen`);
+    await page.mouse.move(p.x - 40, p.y + 80);
+    await page.mouse.move(p.x, p.y, { steps: 4 });
+    try { await hover.waitFor({ timeout: 5_000 }); return; } catch { /* not yet */ }
+  }
+  await hover.waitFor({ timeout: 5_000 });
+}
+
 async function firstCandidates(frame, n = 3) {
   return frame.locator('#next ol.cands .cand-text').evaluateAll((els, n) => els.slice(0, n).map((e) => e.textContent), n);
 }
 
 export const scenarios = [
+  {
+    name: 'before a model is loaded, the hover says how to load one',
+    shot: 'hover-no-model.png',
+    async run({ page, dir }) {
+      await openFile(page, 'story.txt');
+      const hint = page.locator('.monaco-hover:visible', { hasText: 'to see its predictions here' });
+      await hoverText(page, 'Lily', hint);
+      check(await hint.locator('a', { hasText: 'Load' }).count() === 1, `no Load link in: ${await hint.textContent()}`);
+      const path = await screenshot(page, dir, this.shot);
+      await page.mouse.move(5, 5);
+      await page.keyboard.press('Escape');
+      return path;
+    },
+  },
   {
     name: 'palette -> Explain Next Token lists " Lily" first',
     shot: 'explain-panel.png',
@@ -84,7 +111,20 @@ export const scenarios = [
       check(top[0] === '·Lily', `first candidates in the panel: ${JSON.stringify(top)}`);
       await page.mouse.move(5, 5);
       await page.waitForTimeout(300);   // let the loss chart finish drawing
-      return screenshot(page, dir, this.shot);
+      const path = await screenshot(page, dir, this.shot);
+      // The real host answers top-k 3 with the kept count the footer reads.
+      await frame.locator('#ctl-topk').fill('3');
+      await frame.locator('#ctl-topk').press('Enter');
+      const foot = frame.locator('.dist-foot', { hasText: 'sampling keeps 3' });
+      try {
+        await foot.waitFor({ timeout: 15_000 });
+      } catch {
+        throw new Error(`the footer does not say what sampling keeps: ${await frame.locator('.dist-foot').textContent()}`);
+      }
+      check(/^Top 3 of 512 tokens hold 100% of the probability/.test(await foot.textContent()), await foot.textContent());
+      await frame.locator('.controls button', { hasText: 'Reset' }).click();
+      await frame.locator('.dist-foot', { hasText: 'Top 10 of 512' }).waitFor({ timeout: 15_000 });
+      return path;
     },
   },
   {
@@ -113,18 +153,15 @@ export const scenarios = [
     shot: 'hover.png',
     async run({ page, dir }) {
       await openFile(page, 'story.txt');
-      const hover = page.locator('.monaco-hover:visible', { hasText: 'Next token here' });
-      for (let i = 0; i < 8; i++) {
-        let p = null;
-        for (let t = 0; t < 40 && !p; t++) p = (await textPoint(page, 'Lily')) ?? (await page.waitForTimeout(250), null);
-        check(p, '"Lily" is not on screen');
-        await page.mouse.move(p.x - 40, p.y + 80);
-        await page.mouse.move(p.x, p.y, { steps: 4 });
-        try { await hover.waitFor({ timeout: 5_000 }); break; } catch { /* model still loading or hover delay */ }
-      }
-      await hover.waitFor({ timeout: 5_000 });
+      const hover = page.locator('.monaco-hover:visible', { hasText: 'Explain from here' });
+      await hoverText(page, 'Lily', hover);
       const firstRow = await hover.locator('tbody tr').first().textContent();
       check(firstRow?.includes('␣Lily'), `first hover row: ${firstRow}`);
+      // The actual token and the link are on screen without scrolling the hover.
+      const box = await hover.boundingBox();
+      const link = await hover.locator('a', { hasText: 'Explain from here' }).boundingBox();
+      check(box && link && link.y >= box.y && link.y + link.height <= box.y + box.height,
+        `"Explain from here" is outside the hover: ${JSON.stringify({ box, link })}`);
       return screenshot(page, dir, this.shot);
     },
   },
@@ -143,8 +180,17 @@ export const scenarios = [
       const legend = page.locator('.statusbar-item', { hasText: 'mean loss' });
       await legend.first().waitFor({ timeout: 10_000 });
       check(await decorated.count() >= 1, 'no decorated ranges');
+      check((await legend.first().textContent()).includes('top-4 · top-14 · top-54 · rest'), await legend.first().textContent());
       await page.waitForTimeout(300);
       const path = await screenshot(page, dir, this.shot);
+      // The legend's tooltip paints a swatch per bucket in the heatmap's own theme colours.
+      await legend.first().hover();
+      const tip = page.locator('.monaco-hover:visible', { hasText: 'Token Lens loss heatmap' });
+      await tip.waitFor({ timeout: 10_000 });
+      const swatches = await tip.locator('span[style*="background-color"]').evaluateAll((els) => els.map((e) => getComputedStyle(e).backgroundColor));
+      check(swatches.length === 4 && swatches.every((c) => c !== 'rgba(0, 0, 0, 0)' && c !== 'transparent'), `swatches: ${JSON.stringify(swatches)}`);
+      await screenshot(page, dir, 'heatmap-legend.png');
+      await page.mouse.move(5, 5);
       await runCommand(page, 'Token Lens: Toggle Loss Heatmap');
       await page.waitForFunction(() => !document.querySelector('.editor-group-container.active .monaco-editor [class*="ced-"]'),
         null, { timeout: 10_000 });

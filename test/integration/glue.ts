@@ -1,7 +1,8 @@
 // Extension-host suite for the glue's edge cases (runs on its own, or after index.ts when imported by it): what is analysed, the messages users get, per-language
-// hover settings, the heatmap's surprisal style and a model that fails to load. Real stories260K model;
+// hover settings, the heatmap's styles, legend and failures, and a model that fails to load. Real stories260K model;
 // the workspace holds prompt.txt (exactly PROMPT) and story.txt (PROMPT + STORY_END), tokenLens.model set.
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -105,6 +106,53 @@ test('the surprisal heatmap decorates tokens and clears', async () => {
     await cfg.update('heatmap.style', undefined, vscode.ConfigurationTarget.Global);
   }
 });
+
+test('the rank legend names the buckets scaled to stories260K\'s 512 tokens, with a colour swatch each', async () => {
+  await showFile('story.txt', 0);
+  await vscode.commands.executeCommand('tokenLens.toggleLossHeatmap');
+  try {
+    const legend = await eventually(() => api.heatmapLegend(), 'the heatmap legend');
+    assert(/^\$\(symbol-color\) rank: top-4 · top-14 · top-54 · rest {2}\(mean loss \d+\.\d\d\)$/.test(legend.text), legend.text);
+    for (const id of ['rankTop10', 'rankTop100', 'rankTop1000', 'rankRest']) {
+      const span = `<span style="background-color:var(--vscode-tokenLens-heatmap-${id}Background);border-radius:3px;">`;
+      assert(legend.tooltip.includes(span), `no ${id} swatch in\n${legend.tooltip}`);
+    }
+    assert(legend.tooltip.includes('**rest** ranks 55–512'), legend.tooltip);
+  } finally {
+    await vscode.commands.executeCommand('tokenLens.toggleLossHeatmap');
+  }
+  assert(api.heatmapLegend() === undefined, 'the legend stayed after the heatmap was turned off');
+});
+
+test('a heatmap that keeps failing shows the cause once, however often edits rerun it', async () => {
+  const cfg = vscode.workspace.getConfiguration('tokenLens');
+  const good = cfg.inspect<string>('model')?.globalValue;
+  assert(good, 'tokenLens.model is not set for the user');
+  // A real fault: config.json claims a longer context than the graph's position tables (512 rows) cover,
+  // so every analysis of more than 512 tokens fails inside onnxruntime.
+  const broken = join(mkdtempSync(join(tmpdir(), 'token-lens-broken-')), 'stories260K-long-config');
+  cpSync(good, broken, { recursive: true });
+  const config = JSON.parse(readFileSync(join(broken, 'config.json'), 'utf8'));
+  writeFileSync(join(broken, 'config.json'), JSON.stringify({ ...config, max_position_embeddings: 4096 }));
+  await cfg.update('model', broken, vscode.ConfigurationTarget.Global);
+  try {
+    const editor = await showText(`${PROMPT} Lily. She liked to play outside with her dog.\n`.repeat(60));
+    const shown = api.messagesShown();
+    await vscode.commands.executeCommand('tokenLens.toggleLossHeatmap');
+    await eventually(() => api.heatmapFailures() >= 1, 'the first heatmap failure', 60_000);
+    assert(api.messagesShown() === shown + 1 && /Gather/.test(api.lastMessage()?.message ?? ''), JSON.stringify(api.lastMessage()));
+    // Each edit reruns the heatmap (as scrolling does), and each run fails the same way.
+    for (let i = 1; i <= 3; i++) {
+      await editor.edit((e) => e.insert(new vscode.Position(i, 0), 'Then '));
+      await eventually(() => api.heatmapFailures() > i, `failure ${i + 1}, after edit ${i} (${api.heatmapFailures()} so far)`, 30_000);
+    }
+    assert(api.messagesShown() === shown + 1, `${api.messagesShown() - shown} messages for ${api.heatmapFailures()} failures of one cause`);
+  } finally {
+    await vscode.commands.executeCommand('tokenLens.toggleLossHeatmap');
+    await cfg.update('model', good, vscode.ConfigurationTarget.Global);
+    rmSync(broken, { recursive: true, force: true });
+  }
+}, 120_000);
 
 test('a model folder that does not exist: error state and message, then recovery', async () => {
   const cfg = vscode.workspace.getConfiguration('tokenLens');

@@ -24,6 +24,16 @@ before(() => {
 });
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
+test('explain as text: perplexity grouped in thousands, candidates as plain percentages', () => {
+  const r = cli('explain', '--model', model, '--top-k', '10', 'SELECT * FROM users WHERE id = 42; zzqx');
+  assert.equal(r.code, 0, r.err);
+  // stories260K never saw SQL: its perplexity is in the thousands, and it once printed as "8401.78".
+  assert.match(r.out, /^mean loss \d+\.\d{4} nats, perplexity \d{1,3}(,\d{3})+$/m);
+  const probs = r.out.split('\n').filter((l) => /logit/.test(l)).map((l) => l.trim().split(/\s+/)[0]);
+  assert.equal(probs.length, 10);
+  for (const p of probs) assert.match(p, /^(<0\.01|\d+\.\d{1,3})%$/);
+});
+
 test('explain --json --attention prints the documented shape', () => {
   const text = 'Once upon a time, there was a little girl named';
   const r = cli('explain', '--model', model, '--json', '--attention', '--top-k', '4', text);

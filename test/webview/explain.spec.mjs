@@ -59,6 +59,12 @@ test('renders the real analysis: tokens, the distribution after the last token, 
   // The tooltip of a token carries its probability, rank and loss.
   const t = a.tokens[10];
   assert.match(await page.locator('#tok-10').getAttribute('title'), new RegExp(`rank ${t.rank}, loss ${t.loss.toFixed(2)} nats`));
+  // The footer: the share the listed candidates hold, read from the recorded numbers; nothing is cut by default.
+  const foot = await page.locator('.dist-foot').textContent();
+  const held = /Top 10 of 512 tokens hold (\d+\.\d)% of the probability\. Click/.exec(foot);
+  assert.ok(held, foot);
+  assert.ok(Math.abs(Number(held[1]) / 100 - a.candidates.reduce((s, c) => s + c.prob, 0)) <= 0.0005, foot);
+  assert.equal(a.kept, 512);
   // One bar per predicted token in the loss chart.
   assert.equal(await page.locator('.loss-bar').count(), a.tokens.filter((x) => x.loss !== null).length);
   await checkClean(page, errors);
@@ -102,7 +108,14 @@ test('sampling controls send setControls and show the exact renormalised distrib
   await page.waitForFunction(() => document.querySelectorAll('.cand').length === 3);
   assert.deepEqual(await page.locator('.cand .prob').allTextContents(), d3.candidates.map((c) => `${(c.prob * 100).toFixed(c.prob >= 0.1 ? 1 : 2)}%`));
   assert.ok(Math.abs(d3.candidates.reduce((s, c) => s + c.prob, 0) - 1) < 1e-4);
-  assert.match(await page.locator('.dist-foot').textContent(), /sampling keeps 3/);
+  // Every kept token is listed, so they hold all of it (not a float sum shown as ">99.9%"); the host said how many.
+  assert.equal(d3.kept, 3);
+  assert.match(await page.locator('.dist-foot').textContent(), /^Top 3 of 512 tokens hold 100% of the probability \(sampling keeps 3\)\./);
+  // Top-p 0.9 on top of it keeps fewer: the footer follows the host's count.
+  const dp = fixture.distributions[`${last}|0.5|3|0.9`];
+  assert.ok(dp.kept < 3, `kept ${dp.kept}`);
+  await page.locator('#ctl-topp').fill('0.9');
+  await page.waitForFunction((n) => document.querySelector('.dist-foot')?.textContent?.includes(`sampling keeps ${n})`), dp.kept);
   await checkClean(page, errors);
   await context.close();
 });

@@ -7,9 +7,9 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
-import protocol from '../../src/protocol/index.ts';
+import html from '../../src/extension/webviewHtml.ts';
 
-const { webviewHtml } = protocol; // a CommonJS module under tsx
+const { webviewHtml } = html; // a CommonJS module under tsx
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
 

@@ -69,7 +69,9 @@ export function samplingControls(controls: SamplingControls, vocabSize: number, 
 
 export function distributionTable(p: DistributionProps): HTMLElement {
   const max = Math.max(1e-12, ...p.candidates.map((c) => c.prob));
-  const shownMass = p.candidates.reduce((a, c) => a + c.prob, 0);
+  // When every kept token is listed they hold all of it; summing would show float error as ">99.9%".
+  const all = p.kept !== undefined && p.candidates.length >= p.kept;
+  const shownMass = all ? 1 : p.candidates.reduce((a, c) => a + c.prob, 0);
   const rows = p.candidates.map((c, i) => {
     const isActual = p.actualNext !== undefined && p.actualNext.id === c.id;
     const bar = h('span', { class: 'bar-fill' });

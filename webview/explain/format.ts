@@ -9,12 +9,7 @@ export function showToken(text: string): string {
 /** Quoted token for sentences and tooltips. */
 export const quote = (text: string): string => `“${showToken(text)}”`;
 
-export function pct(p: number): string {
-  if (p >= 0.995) return `${(p * 100).toFixed(0)}%`;
-  if (p >= 0.1) return `${(p * 100).toFixed(1)}%`;
-  if (p >= 0.001) return `${(p * 100).toFixed(2)}%`;
-  return p === 0 ? '0%' : `${(p * 100).toExponential(1)}%`;
-}
+export { percent as pct, perplexity } from '../../src/core/numberFormat';
 
 export const fixed = (x: number, digits = 2): string => (Number.isFinite(x) ? x.toFixed(digits) : '–');
 

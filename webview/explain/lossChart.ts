@@ -1,7 +1,7 @@
 // Loss per token as bars: each bar is one prediction (tokens before -> this token), the dashed line the mean.
 import { h, s } from '../shared/dom';
 import type { ScoredToken } from '../../src/core/types';
-import { fixed, lossBand } from './format';
+import { fixed, lossBand, perplexity as showPerplexity } from './format';
 import { tokenTitle } from './tokens';
 
 const HEIGHT = 150;
@@ -19,7 +19,7 @@ export function lossChart(tokens: ScoredToken[], meanLoss: number, perplexity: n
 
   const svg = s('svg', {
     class: 'loss-chart', width, height: HEIGHT, viewBox: `0 0 ${width} ${HEIGHT}`, role: 'img',
-    'aria-label': `Loss per token. Mean ${fixed(meanLoss)} nats, perplexity ${fixed(perplexity)}.`,
+    'aria-label': `Loss per token. Mean ${fixed(meanLoss)} nats, perplexity ${showPerplexity(perplexity)}.`,
   });
   const step = top <= 4 ? 1 : top <= 10 ? 2 : 5;
   for (let v = 0; v <= top; v += step) {
@@ -47,7 +47,7 @@ export function lossChart(tokens: ScoredToken[], meanLoss: number, perplexity: n
   return h('div', { class: 'loss-wrap' },
     h('div', { class: 'stats' },
       stat('Mean loss', `${fixed(meanLoss, 3)} nats`, 'Average of −ln p over the predicted tokens'),
-      stat('Perplexity', fixed(perplexity, 2), 'exp(mean loss): as unsure as a fair choice among this many tokens'),
+      stat('Perplexity', showPerplexity(perplexity), 'exp(mean loss): as unsure as a fair choice among this many tokens'),
       stat('Predicted tokens', String(scored.length), 'Every token but the first is predicted from the ones before it')),
     svg);
 }

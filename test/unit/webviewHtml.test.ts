@@ -1,7 +1,7 @@
 // The webview HTML shell: a strict CSP, one nonce'd script, nothing inline, everything escaped.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { webviewHtml } from '../../src/protocol';
+import { webviewHtml } from '../../src/extension/webviewHtml';
 
 const opts = {
   cspSource: 'https://file+.vscode-resource.vscode-cdn.net',

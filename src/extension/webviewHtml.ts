@@ -1,5 +1,6 @@
-// The HTML shell of every Token Lens webview. A plain string builder so the extension host can use it.
-// The CSP allows only the extension's own files and one nonce'd script: no inline styles, no remote hosts.
+// The HTML shell of every Token Lens webview, written by the extension host. A plain string builder (no vscode),
+// so the browser tests serve the same page. The CSP allows only the extension's own files and one nonce'd script:
+// no inline styles, no remote hosts.
 
 export interface WebviewHtmlOptions {
   /** `webview.cspSource` */
