@@ -40,6 +40,28 @@ test('import: a Hugging Face folder, a nanoGPT ckpt.pt and a llama2.c .bin, then
   }
 });
 
+test('train and LoRA fine-tune imported models of every family: the loss falls', () => {
+  const file = path.join(tmp, 'story.txt');
+  fs.writeFileSync(file, 'Once upon a time, the cat sat on the mat. The cat was happy. '.repeat(4));
+  for (const [name, from, extra] of [
+    ['gpt2', path.join(FIX, 'gpt2'), ['--lora', '4']], ['gpt_neox', path.join(FIX, 'gpt_neox'), ['--lora', '4']],
+    ['llama3', path.join(FIX, 'llama3'), []], ['mistral', path.join(FIX, 'mistral'), ['--lora', '4']],
+    ['nanogpt', path.join(FIX, 'nanogpt-char', 'ckpt.pt'), []],
+  ] as [string, string, string[]][]) {
+    const model = path.join(tmp, `train-${name}`);
+    const r = cli('import', '--from', from, '--out', model);
+    assert.equal(r.code, 0, r.err);
+    const t = cli('train', '--file', file, '--from', model, '--steps', '8', '--lr', '0.01', '--batch', '2', '--block', '12',
+      ...extra, '--out', `${model}-tuned`, '--json');
+    assert.equal(t.code, 0, `${name}: ${t.err}`);
+    const losses = t.out.trim().split('\n').map((l) => JSON.parse(l).loss as number);
+    assert.equal(losses.length, 8, name);
+    assert.ok(losses.every(Number.isFinite) && losses.at(-1)! < losses[0], `${name}: ${losses.join(' ')}`);
+    const e = cli('explain', '--model', `${model}-tuned`, '--json', 'the cat sat');
+    assert.equal(e.code, 0, `${name}: ${e.err}`);
+  }
+});
+
 test('import: refusals name the problem, exit 1, and write nothing', () => {
   const out = path.join(tmp, 'refused');
   const bert = path.join(tmp, 'bert');
