@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readMetaPkl } from '../../src/core/importers/metaPkl';
+import { metaPklTokenizerFiles, readMetaPkl } from '../../src/core/importers/metaPkl';
+import { tokenizerIdCount } from '../../src/core/importers/imported';
+import { loadTokenizer } from '../../src/core/tokenizers/load';
 import { unpickle } from '../../src/core/importers/pickle';
 import { openSafetensors, openShardedSafetensors } from '../../src/core/importers/safetensors';
 import { readTorchCheckpoint, TorchTensor } from '../../src/core/importers/torchCheckpoint';
@@ -122,6 +124,13 @@ test("meta.pkl: nanoGPT's character vocabulary, in id order", () => {
   const chars = readMetaPkl(join(FIX, 'nanogpt-char', 'meta.pkl'));
   assert.equal(chars.length, 30);
   assert.deepEqual(chars.slice(0, 6), ['\n', ' ', ',', '.', ':', 'A']);
+  // As a tokenizer: exactly the model's 30 ids, one per character, no BOS; an unseen character is skipped
+  // (the model has no id for it).
+  const files = metaPklTokenizerFiles(join(FIX, 'nanogpt-char', 'meta.pkl'), 32);
+  assert.equal(tokenizerIdCount(files.tokenizer), 30);
+  const tok = loadTokenizer(files);
+  assert.deepEqual(tok.encode('All: hear'), [...'All: hear'].map((c) => chars.indexOf(c)));
+  assert.deepEqual(tok.encode('Allé!'), [...'All'].map((c) => chars.indexOf(c)));
   const dir = tmp();
   try {
     writeFileSync(join(dir, 'meta.pkl'), Buffer.from('80047d942e', 'hex')); // {}

@@ -21,8 +21,11 @@ export function readMetaPkl(path: string): string[] {
   return chars;
 }
 
-/** The character tokenizer of a meta.pkl: no BOS, as nanoGPT's sample.py encodes. */
+/**
+ * The character tokenizer of a meta.pkl: no BOS, as nanoGPT's sample.py encodes, and exactly the model's
+ * vocabulary (no <unk> the model could not embed: a character it never saw is skipped).
+ */
 export function metaPklTokenizerFiles(path: string, modelMaxLength: number): TokenizerFiles {
-  const files = charTokenizerFiles(readMetaPkl(path));
+  const files = charTokenizerFiles(readMetaPkl(path), { unk: false });
   return { tokenizer: files.tokenizer, tokenizerConfig: { ...files.tokenizerConfig, model_max_length: modelMaxLength } };
 }
