@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import { ModelSession } from '../core/runtime/session';
 import type { Analysis } from '../core/runtime/analysis';
 import { percent, perplexity } from '../core/numberFormat';
+import { decodeText } from '../core/textBytes';
 import { UsageError, commonModelOptions, intOption, parse } from './args';
 import { loadModel } from './load';
 
@@ -16,14 +17,19 @@ export async function runExplain(argv: string[]): Promise<number> {
     json: { type: 'boolean' },
     file: { type: 'string' },
   }, USAGE);
-  const topK = intOption(values['top-k'], 'top-k', 10, 1);
+  const requestedTopK = intOption(values['top-k'], 'top-k', 10, 1);
   const text = readText(values.file, positionals);
   const session = await loadModel(values);
   try {
+    // More candidates than the vocabulary has cannot be shown: say so rather than print fewer silently.
+    const vocabulary = session.info.vocabSize;
+    const topK = Math.min(requestedTopK, vocabulary);
+    const capped = topK < requestedTopK ? { requested: requestedTopK, used: topK } : undefined;
+    if (capped) process.stderr.write(`--top-k ${requestedTopK} is more than the model's vocabulary: showing all ${topK} tokens.\n`);
     const analysis = await session.analyze(text, { attention: values.attention });
     const last = analysis.tokens.length - 1;
     if (values.json) {
-      process.stdout.write(`${JSON.stringify(toJson(session, analysis, topK, !!values.attention))}\n`);
+      process.stdout.write(`${JSON.stringify({ ...toJson(session, analysis, topK, !!values.attention), ...(capped ? { topKCapped: capped } : {}) })}\n`);
     } else {
       printTable(session, analysis, analysis.topK(last, topK));
     }
@@ -37,9 +43,7 @@ function readText(file: string | undefined, positionals: string[]): string {
   if (file !== undefined && positionals.length) throw new UsageError(`give either TEXT or --file, not both\n\n${USAGE}`);
   if (file !== undefined) {
     if (!fs.existsSync(file)) throw new UsageError(`no such file: ${file}`);
-    const bytes = fs.readFileSync(file);
-    if (bytes.includes(0)) throw new UsageError(`${file} looks like a binary file (it contains NUL bytes).`);
-    const text = bytes.toString('utf8');
+    const text = decodeText(fs.readFileSync(file), file);
     if (!text.length) throw new UsageError(`${file} is empty: nothing to explain.`);
     return text;
   }

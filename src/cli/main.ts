@@ -1,14 +1,15 @@
 // token-lens: the headless CLI over the Token Lens core.
 import * as fs from 'node:fs';
-import { UsageError, commonModelOptions, intOption, parse } from './args';
+import { UsageError, commonModelOptions, intOption, numberOption, parse } from './args';
 import { runExplain } from './explain';
+import { NotTextError } from '../core/textBytes';
 import { loadModel } from './load';
 
 const HELP = `token-lens: see what a language model predicts, how surprised it is, and where it looks.
 
 commands:
-  explain        --model DIR|HUB_ID [--top-k K] [--attention] [--json] (TEXT | --file FILE)
-  generate       --model DIR|HUB_ID [--max-new-tokens N] [--greedy] PROMPT
+  explain        [--model DIR|HUB_ID] [--top-k K] [--attention] [--json] (TEXT | --file FILE)
+  generate       [--model DIR|HUB_ID] [--max-new-tokens N] [--greedy | --temperature T] PROMPT
   import         --from PATH --out DIR [--tokenizer FILE|gpt2]
                  PATH: a Hugging Face model folder (gpt2, llama, qwen2, mistral, gpt_neox), a nanoGPT
                  ckpt.pt (--tokenizer meta.pkl|gpt2) or a llama2.c .bin (--tokenizer tokenizer.bin)
@@ -30,7 +31,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
 };
 
 async function runGenerate(argv: string[]): Promise<number> {
-  const usage = 'usage: token-lens generate --model DIR|HUB_ID [--max-new-tokens N] [--greedy] PROMPT';
+  const usage = 'usage: token-lens generate --model DIR|HUB_ID [--max-new-tokens N] [--greedy | --temperature T] PROMPT';
   const { values, positionals } = parse(argv, {
     ...commonModelOptions,
     'max-new-tokens': { type: 'string' },
@@ -39,13 +40,11 @@ async function runGenerate(argv: string[]): Promise<number> {
   }, usage);
   if (positionals.length > 1) throw new UsageError(`give one PROMPT argument (quote it)\n\n${usage}`);
   const maxNewTokens = intOption(values['max-new-tokens'], 'max-new-tokens', 128, 1);
+  const temperature = numberOption(values.temperature, 'temperature', { above: 0 });
+  if (temperature !== undefined && values.greedy) throw new UsageError('--greedy always takes the top token: give --greedy or --temperature, not both');
   const session = await loadModel(values);
   try {
-    const text = await session.generate(positionals[0] ?? '', {
-      maxNewTokens,
-      greedy: values.greedy,
-      temperature: values.temperature === undefined ? undefined : Number(values.temperature),
-    });
+    const text = await session.generate(positionals[0] ?? '', { maxNewTokens, greedy: values.greedy, temperature });
     process.stdout.write(`${text}\n`);
   } finally {
     await session.dispose();
@@ -106,7 +105,7 @@ async function runWriteRandom(argv: string[]): Promise<number> {
   const { writeModelFolder } = await import('../core/models/folder');
   await writeModelFolder(values.out, {
     config,
-    weights: randomWeights(config, intOption(values.seed, 'seed', 0)),
+    weights: randomWeights(config, intOption(values.seed, 'seed', 0, 0, 0xffffffff)),
     tokenizer,
     attentionOutputs: true,
     description: `random weights, preset ${values.preset}`,
@@ -149,7 +148,8 @@ export async function main(argv: string[]): Promise<number> {
     const err = e as Error;
     process.stderr.write(`token-lens ${command}: ${err.message}\n`);
     if (process.env.TOKEN_LENS_DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
-    return err instanceof UsageError ? 2 : 1;
+    // Bad input (flags, a file that is not text) exits 2, as usage errors do; failures while running exit 1.
+    return err instanceof UsageError || err instanceof NotTextError ? 2 : 1;
   }
 }
 

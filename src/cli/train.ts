@@ -1,6 +1,6 @@
 // token-lens train: train a small GPT on a file from scratch, or fine-tune a model folder (fully or with LoRA),
 // then write the result as a model folder the rest of Token Lens can load.
-import { UsageError, intOption, parse } from './args';
+import { UsageError, intOption, numberOption, parse } from './args';
 import { Trainer, TrainProgress } from '../core/trainer/trainer';
 import { PRESETS } from '../core/trainer/presets';
 
@@ -14,13 +14,6 @@ const USAGE = `usage: token-lens train --file FILE --out DIR [--from DIR] [--pre
   --steps 0 writes the starting weights unchanged. Ctrl-C stops after the current step and writes the model.
   --json prints one line per step: {"step","loss","valLoss","tokensPerSec"}.`;
 
-function numberOption(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number, got "${value}"`);
-  return n;
-}
-
 export async function runTrain(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     file: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, preset: { type: 'string' },
@@ -29,8 +22,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     'eval-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' },
     'max-memory-mb': { type: 'string' }, threads: { type: 'string' }, clip: { type: 'string' }, warmup: { type: 'string' },
   }, USAGE);
-  const clip = values.clip === undefined ? undefined : Number(values.clip);
-  if (clip !== undefined && !(Number.isFinite(clip) && clip >= 0)) throw new UsageError(`--clip must be a number >= 0, got "${values.clip}"`);
+  const clip = numberOption(values.clip, 'clip', { min: 0 });
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"\n\n${USAGE}`);
   if (!values.file) throw new UsageError(`--file is required\n\n${USAGE}`);
   if (!values.out) throw new UsageError(`--out is required\n\n${USAGE}`);
@@ -45,15 +37,14 @@ export async function runTrain(argv: string[]): Promise<number> {
 
   const trainer = await Trainer.create({
     file: values.file, out: values.out, from: values.from, preset: values.preset, lora,
-    steps: intOption(values.steps, 'steps', 500, 0), lr: numberOption(values.lr, 'lr'), optimizer,
-    seed: intOption(values.seed, 'seed', 1337, 0),
-    batch: values.batch ? intOption(values.batch, 'batch', 0, 1) : undefined,
-    block: values.block ? intOption(values.block, 'block', 0, 1) : undefined,
-    evalEvery: values['eval-every'] ? intOption(values['eval-every'], 'eval-every', 0, 1) : undefined,
-    checkpointEvery: values['checkpoint-every'] ? intOption(values['checkpoint-every'], 'checkpoint-every', 0, 1) : undefined,
-    resume: values.resume, maxMemoryMB: values['max-memory-mb'] ? intOption(values['max-memory-mb'], 'max-memory-mb', 0, 64) : undefined,
-    threads: values.threads ? intOption(values.threads, 'threads', 2, 1) : undefined,
-    clip, warmup: values.warmup === undefined ? undefined : intOption(values.warmup, 'warmup', 0, 0),
+    steps: intOption(values.steps, 'steps', 500, 0), lr: numberOption(values.lr, 'lr', { above: 0 }), optimizer,
+    seed: intOption(values.seed, 'seed', 1337, 0, 0xffffffff),
+    batch: optionalInt(values.batch, 'batch', 1), block: optionalInt(values.block, 'block', 1),
+    evalEvery: optionalInt(values['eval-every'], 'eval-every', 1),
+    checkpointEvery: optionalInt(values['checkpoint-every'], 'checkpoint-every', 1),
+    resume: values.resume, maxMemoryMB: optionalInt(values['max-memory-mb'], 'max-memory-mb', 64),
+    threads: optionalInt(values.threads, 'threads', 1, 256),
+    clip, warmup: optionalInt(values.warmup, 'warmup', 0),
   });
   for (const n of trainer.notes) say(n);
   const c = trainer.config;
@@ -88,3 +79,6 @@ export async function runTrain(argv: string[]): Promise<number> {
 }
 
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
+
+const optionalInt = (value: string | undefined, name: string, min: number, max?: number) =>
+  value === undefined ? undefined : intOption(value, name, 0, min, max);

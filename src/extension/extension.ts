@@ -10,6 +10,7 @@ import { importCheckpointFlow, type ImportRequest } from './importCheckpoint';
 import { Log, UserError } from './log';
 import { Models, useModel, type ModelState } from './models';
 import type { HostToWebview } from '../protocol';
+import { cleanUpStorage, modelFoldersInUse, scheduleEviction } from './storageCleanup';
 import type { Analysis } from './runtime';
 
 /**
@@ -104,6 +105,10 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
   command('tokenLens.showLog', 'Show Log', () => log.channel.show());
 
   command('tokenLens.fineTuneOnFile', 'Fine-tune on This File', (uri?: vscode.Uri) => fineTune.useFile(uri));
+
+  const modelFolders = () => modelFoldersInUse(context, models.configuredRef(), models.ready?.folder);
+  command('tokenLens.cleanUpStorage', 'Clean Up Storage', () => cleanUpStorage(context, log, { modelFolders: modelFolders(), fineTune: fineTune.state }));
+  context.subscriptions.push(scheduleEviction(context, log, modelFolders));
 
   const activationMs = performance.now() - started;
   log.info(`Activated in ${activationMs.toFixed(1)} ms`);

@@ -11,7 +11,8 @@ export const EXTENSION_ID = 'token-lens.token-lens';
 export const PROMPT = 'Once upon a time, there was a little girl named';
 export const STORY_END = ' Lily. She liked to play outside.\n';
 const COMMANDS = ['tokenLens.explainNextToken', 'tokenLens.toggleLossHeatmap', 'tokenLens.selectModel',
-  'tokenLens.loadModel', 'tokenLens.showLog', 'tokenLens.explainFromHere', 'tokenLens.fineTuneOnFile', 'tokenLens.importCheckpoint'];
+  'tokenLens.loadModel', 'tokenLens.showLog', 'tokenLens.explainFromHere', 'tokenLens.fineTuneOnFile', 'tokenLens.cleanUpStorage',
+  'tokenLens.importCheckpoint'];
 
 let api: TokenLensApi;
 

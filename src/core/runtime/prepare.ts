@@ -7,7 +7,9 @@ import { decodeModel, encodeModel } from '../onnx/builder';
 import { ModelLoadError, readModelJson } from './modelFiles';
 import type { LoadProgress } from '../types';
 import { addScoringHead } from '../onnx/scoringHead';
-import { NO_ATTENTION_NOTE, exposeAttention, externalDataFiles } from './surgery';
+import { checkExternalData, externalDataRefs, linkOrCopy } from './externalData';
+import { NO_ATTENTION_NOTE, exposeAttention } from './surgery';
+import { PREPARED_DIR, PREPARED_LIMITS, PREPARED_RECORD, evictPrepared, touchPrepared } from '../storage';
 
 export interface PreparedModel {
   /** The folder to load: the original, or the prepared copy. */
@@ -18,6 +20,8 @@ export interface PreparedModel {
 interface SurgeryRecord {
   attentionLayers: number;
   scoringHead: boolean;
+  /** The folder it was prepared from (shown when cleaning up storage). */
+  source?: string;
 }
 
 const JSON_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
@@ -32,15 +36,20 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
   const key = createHash('sha256')
     .update(`${FORMAT}\0${fs.realpathSync(onnxFile)}\0${stat.size}\0${stat.mtimeMs}`)
     .digest('hex').slice(0, 24);
-  const prepared = path.join(cacheDir, 'prepared', key);
-  const recordFile = path.join(prepared, 'surgery.json');
+  const prepared = path.join(cacheDir, PREPARED_DIR, key);
+  const recordFile = path.join(prepared, PREPARED_RECORD);
   if (!fs.existsSync(recordFile)) {
     onProgress?.({ status: 'prepare', message: 'Preparing the model for analysis (once per model file)…' });
     try {
       writePrepared(folder, onnxFile, prepared);
     } catch (e) {
+      if (e instanceof ModelLoadError) throw e;
       throw new ModelLoadError(`Could not read the model file ${onnxFile}: ${(e as Error).message}`);
     }
+    // Each prepared copy is a whole model: without eviction they pile up, one per model file ever analysed.
+    evictPrepared(cacheDir, { ...PREPARED_LIMITS, except: [prepared] });
+  } else {
+    touchPrepared(prepared);
   }
   const record = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as SurgeryRecord;
   return {
@@ -51,8 +60,9 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
 
 function writePrepared(folder: string, onnxFile: string, prepared: string): void {
   const model = decodeModel(fs.readFileSync(onnxFile));
+  const dataFiles = checkExternalData(onnxFile, externalDataRefs(model));
   const graph = model.graph!;
-  const record: SurgeryRecord = { attentionLayers: exposeAttention(graph), scoringHead: addScoringHead(graph) };
+  const record: SurgeryRecord = { attentionLayers: exposeAttention(graph), scoringHead: addScoringHead(graph), source: folder };
   const tmp = `${prepared}.tmp-${process.pid}-${Date.now()}`;
   fs.mkdirSync(path.join(tmp, 'onnx'), { recursive: true });
   try {
@@ -60,10 +70,8 @@ function writePrepared(folder: string, onnxFile: string, prepared: string): void
       if (fs.existsSync(path.join(folder, f))) fs.copyFileSync(path.join(folder, f), path.join(tmp, f));
     }
     fs.writeFileSync(path.join(tmp, 'onnx', 'model.onnx'), encodeModel(model));
-    for (const data of externalDataFiles(graph)) {
-      fs.symlinkSync(path.resolve(folder, 'onnx', data), path.join(tmp, 'onnx', data));
-    }
-    fs.writeFileSync(path.join(tmp, 'surgery.json'), JSON.stringify(record));
+    for (const data of dataFiles) linkOrCopy(path.join(folder, 'onnx', data), path.join(tmp, 'onnx', data));
+    fs.writeFileSync(path.join(tmp, PREPARED_RECORD), JSON.stringify(record));
     fs.rmSync(prepared, { recursive: true, force: true });
     fs.renameSync(tmp, prepared);
   } catch (e) {

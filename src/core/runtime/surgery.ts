@@ -52,14 +52,3 @@ export function exposeAttention(graph: onnx.IGraphProto): number {
   });
   return softmaxes.length;
 }
-
-/** Relative paths of the external data files a model refers to; they must sit beside a rewritten copy. */
-export function externalDataFiles(graph: onnx.IGraphProto): string[] {
-  const files = new Set<string>();
-  for (const t of graph.initializer ?? []) {
-    if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
-    const location = (t.externalData ?? []).find((e) => e.key === 'location')?.value;
-    if (location) files.add(location);
-  }
-  return [...files];
-}

@@ -37,12 +37,16 @@ export class TrainStep {
     return new Map([...(this.setup.frozen ?? new Map()), ...this.setup.params]);
   }
 
-  async step(idx: BigInt64Array, targets: BigInt64Array, lr: number, clip = 0): Promise<StepResult> {
+  /** `beforeUpdate` runs when loss and gradient are finite, just before the optimizer changes the weights. */
+  async step(idx: BigInt64Array, targets: BigInt64Array, lr: number, clip = 0, beforeUpdate?: () => void): Promise<StepResult> {
     const { outputs, grads } = await this.train.run(this.feeds(), { idx, targets });
     const loss = outputs.get('loss')![0];
     const gradNorm = clipGradNorm(grads, clip);
     // A non-finite loss or gradient would poison the weights: leave them as they were.
-    if (Number.isFinite(loss) && Number.isFinite(gradNorm)) optimStep(this.setup.optim, this.state, this.setup.params, grads, lr);
+    if (Number.isFinite(loss) && Number.isFinite(gradNorm)) {
+      beforeUpdate?.();
+      optimStep(this.setup.optim, this.state, this.setup.params, grads, lr);
+    }
     return { loss, gradNorm };
   }
 

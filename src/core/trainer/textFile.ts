@@ -1,6 +1,7 @@
 // A training text file: read whole, or sampled when very large; binaries, empty files and invalid
 // UTF-8 refused with a message. Kept apart from tokenization so that checking a file stays light.
 import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { decodeText } from '../textBytes';
 
 /** Files above this are sampled: evenly spaced pieces adding up to this many bytes. */
 export const MAX_TEXT_BYTES = 8 * 1024 * 1024;
@@ -40,14 +41,7 @@ export function readTextFile(path: string, maxBytes = MAX_TEXT_BYTES): TextFile 
     if (size === 0 || buf.every((b) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09)) {
       throw new DataError(`The training file ${path} is empty: there is nothing to learn from.`);
     }
-    if (buf.includes(0)) throw new DataError(`${path} looks like a binary file (it contains NUL bytes): train on text or code.`);
-    let text: string;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(buf);
-    } catch {
-      throw new DataError(`${path} is not valid UTF-8 text: train on text or code saved as UTF-8.`);
-    }
-    return { text, bytes: size, note };
+    return { text: decodeText(buf, path), bytes: size, note };
   } finally {
     closeSync(fd);
   }

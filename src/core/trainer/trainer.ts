@@ -7,6 +7,7 @@ import { contextLength, ModelConfig, Weights } from '../models/config';
 import { MODEL_FILE, readModelFolderConfig, readWeightsFromOnnx, writeModelFolder } from '../models/folder';
 import type { TokenizerFiles } from '../tokenizers/types';
 import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { LastFinite } from './lastFinite';
 import { DataError, encodeChars, encodeWithTokenizer, getBatch, readTextFile, splitTokens } from './data';
 import { initLora, initWeights, mergeLora, weightShapes } from './model';
 import { adamwDefaults, OptimConfig, sgdDefaults } from './optim';
@@ -197,6 +198,7 @@ export class Trainer {
     let loss: number | null = null, valLoss: number | null = null;
     let status: TrainStatus = 'done', message = '';
     let elapsed = 0, timed = 0, tokensPerSec = 0;
+    const lastFinite = new LastFinite();
     while (this.step < total) {
       if (this.pauseGate) {
         this.pauseGate.reached();
@@ -204,13 +206,20 @@ export class Trainer {
       }
       if (this.stopRequested) { status = 'stopped'; message = `Stopped at step ${this.step}.`; break; }
       const t0 = performance.now();
+      const state = { step: this.step, rngState: this.rng.state, params: this.stepper.setup.params, optim: this.stepper.state };
       const { idx, targets } = getBatch(this.train, this.batch, this.block, this.rng);
       const rate = lrAt(schedule, this.step);
-      const r = await this.stepper.step(idx, targets, rate, o.clip ?? 1);
+      const r = await this.stepper.step(idx, targets, rate, o.clip ?? 1, () => lastFinite.keep(state));
       if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
         status = 'diverged';
-        message = `The loss became ${Number.isFinite(r.loss) ? 'finite but the gradient ' + r.gradNorm : r.loss} at step ` +
+        message = `The ${Number.isFinite(r.loss) ? `gradient became ${r.gradNorm}` : `loss became ${r.loss}`} at step ` +
           `${this.step + 1}: training stopped. Try a lower learning rate (now ${rate.toPrecision(3)}).`;
+        // The weights that gave a non-finite loss are blown up: go back to the last ones whose loss was finite.
+        if (!Number.isFinite(r.loss) && lastFinite.restore(state) !== null) {
+          this.step = state.step;
+          this.rng.state = state.rngState;
+          message += ` The checkpoint keeps step ${this.step}, the last with a finite loss.`;
+        }
         break;
       }
       loss = r.loss;
@@ -294,6 +303,7 @@ export function estimateMemoryMB(c: ModelConfig, B: number, T: number, params: M
   const L = c.arch === 'gpt2' ? c.n_layer : c.n_layers;
   // Korthikanti et al. 2022: about 34*C + 5*H*T values per token per layer, doubled for backward temporaries.
   const activations = 2 * L * B * T * (34 * C + 5 * H * T) + 4 * B * T * c.vocab_size;
-  const floats = 5 * count(params) + 2 * count(frozen) + activations;
+  // Trained weights: themselves, gradients, two moments, feeds, and weights + moments of the last finite step.
+  const floats = 8 * count(params) + 2 * count(frozen) + activations;
   return Math.ceil((floats * 4) / 1024 / 1024) + 200;
 }
