@@ -18,7 +18,7 @@ commands:
   train          --file FILE [--from DIR] [--preset toy|nanogpt-cpu] [--lora R] [--steps N] [--lr X]
                  [--optimizer adamw|sgd] [--seed S] --out DIR [--json]
 
-model options: --cache-dir DIR (default ~/.cache/token-lens or $TOKEN_LENS_CACHE), --offline,
+model options: --model (default: the built-in stories260K), --cache-dir DIR (default ~/.cache/token-lens or $TOKEN_LENS_CACHE), --offline,
                --hub-host URL (where Hub ids are downloaded from)`;
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
