@@ -31,7 +31,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
 };
 
 async function runGenerate(argv: string[]): Promise<number> {
-  const usage = 'usage: token-lens generate --model DIR|HUB_ID [--max-new-tokens N] [--greedy | --temperature T] PROMPT';
+  const usage = 'usage: token-lens generate [--model DIR|HUB_ID] [--max-new-tokens N] [--greedy | --temperature T] PROMPT';
   const { values, positionals } = parse(argv, {
     ...commonModelOptions,
     'max-new-tokens': { type: 'string' },
