@@ -1,7 +1,9 @@
-// Bundles the extension host, the CLI, the trainer and import workers and the webviews.
+// Bundles the extension host, the CLI, the trainer and import workers and the webviews, then imports the
+// built-in model (vendor/stories260K) into dist/models/ with the CLI just built.
 // Usage: node esbuild.mjs [--watch] [--minify]
 import * as esbuild from 'esbuild';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { importBuiltinModel } from './scripts/builtinModel.mjs';
 
 const watch = process.argv.includes('--watch');
 const minify = process.argv.includes('--minify');
@@ -58,8 +60,12 @@ const entries = [
 
 mkdirSync('dist', { recursive: true });
 if (watch) {
+  await Promise.all(entries.map((e) => esbuild.build(e)));
+  importBuiltinModel();
   for (const e of entries) await (await esbuild.context(e)).watch();
 } else {
   await Promise.all(entries.map((e) => esbuild.build(e)));
+  const t0 = Date.now();
+  console.log(`built-in model (dist/models/stories260K): ${importBuiltinModel()} in ${Date.now() - t0} ms`);
   writeFileSync('dist/.built', new Date().toISOString());
 }

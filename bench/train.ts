@@ -38,7 +38,7 @@ async function ours(preset: string): Promise<{ tokensPerSec: number; msPerStep: 
 }
 
 function torch(preset: string): { tokens_per_s: number; ms_per_step: number } | null {
-  const script = process.env.TORCH_BENCH ?? path.resolve(__dirname, '../../shared/bench/torch_gpt_bench.py');
+  const script = process.env.TORCH_BENCH ?? path.resolve(__dirname, 'torch_gpt_bench.py');
   if (spawnSync('/usr/bin/python3', ['-c', 'import torch']).status !== 0) return null;
   // Neither side busy-waits: onnxruntime runs with allow_spinning 0, and OpenMP's default spinning made the
   // peer 5x slower on a shared machine (OMP_WAIT_POLICY=PASSIVE gives it its best time there).

@@ -1,11 +1,13 @@
 // Packages one VSIX per platform. onnxruntime-node stays outside the bundle (native .node files) and ships
 // binaries for every platform (~290 MB); each VSIX gets only its own platform's, through a staging copy
-// that holds just what runs: package.json, dist/, media/ and onnxruntime-node + onnxruntime-common.
+// that holds just what runs: package.json, dist/ (with the built-in model), media/ and onnxruntime-node +
+// onnxruntime-common.
 // Usage: node scripts/package.mjs [target ...] [--out DIR]     (default target: linux-x64; run `npm run build` first)
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BUILTIN_MODEL_DIR } from './builtinModel.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MAX_BYTES = 25 * 1024 * 1024;
@@ -73,6 +75,8 @@ function stageTarget(target) {
   writeFileSync(join(stage, 'package.json'), JSON.stringify(pkg, null, 2));
 
   if (!existsSync(join(root, 'dist', 'extension.js'))) throw new Error('dist/extension.js is missing: run `npm run build` first');
+  // The built-in model (an empty tokenLens.model) is part of dist/: every VSIX must carry it.
+  if (!existsSync(join(root, BUILTIN_MODEL_DIR, 'onnx', 'model.onnx'))) throw new Error(`${BUILTIN_MODEL_DIR} is missing: run \`npm run build\` first`);
   for (const f of ['dist', 'media', 'README.md', 'CHANGELOG.md', 'LICENSE', 'LICENSE.md', '.vscodeignore']) {
     if (existsSync(join(root, f))) cpSync(join(root, f), join(stage, f), { recursive: true });
   }
@@ -91,8 +95,8 @@ function vsce(stage, target, outFile) {
   const bin = join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
   const args = [bin, 'package', '--target', target, '--out', outFile,
     '--allow-missing-repository', '--skip-license', '--no-update-package-json', '--no-git-tag-version'];
-  const r = spawnSync(process.execPath, args, { cwd: stage, stdio: ['ignore', 'inherit', 'inherit'] });
-  if (r.status !== 0) throw new Error(`vsce package --target ${target} exited with ${r.status ?? r.signal}`);
+  const r = spawnSync(process.execPath, args, { cwd: stage, stdio: ['ignore', 'inherit', 'inherit'], timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`vsce package --target ${target} ${r.error?.code === 'ETIMEDOUT' ? 'took over 5 min' : `exited with ${r.status ?? r.signal}`}`);
 }
 
 export function packageTargets(targets, out) {

@@ -7,7 +7,7 @@ import { decodeText } from '../core/textBytes';
 import { UsageError, commonModelOptions, intOption, parse } from './args';
 import { loadModel } from './load';
 
-const USAGE = `usage: token-lens explain --model DIR|HUB_ID [--top-k K] [--attention] [--json] (TEXT | --file FILE)`;
+const USAGE = `usage: token-lens explain [--model DIR|HUB_ID] [--top-k K] [--attention] [--json] (TEXT | --file FILE)`;
 
 export async function runExplain(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {

@@ -1,11 +1,21 @@
-// Loads the model named on the command line, reporting download progress on stderr.
+// Loads the model named on the command line (the built-in stories260K when none is), reporting download
+// progress on stderr.
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import { ModelSession } from '../core/runtime/session';
 import { UsageError, defaultCacheDir } from './args';
 
+/** dist/models/stories260K, written by `npm run build`: beside the bundle, or in dist/ when run from the sources. */
+export function builtinModel(): string | undefined {
+  return [path.join(__dirname, 'models', 'stories260K'), path.join(__dirname, '..', '..', 'dist', 'models', 'stories260K')]
+    .find((f) => existsSync(path.join(f, 'config.json')));
+}
+
 export async function loadModel(values: { model?: string; 'cache-dir'?: string; offline?: boolean; 'hub-host'?: string }): Promise<ModelSession> {
-  if (!values.model) throw new UsageError('--model DIR|HUB_ID is required');
+  const model = values.model ?? builtinModel();
+  if (!model) throw new UsageError('--model DIR|HUB_ID is required (the built-in model is missing: run `npm run build`)');
   let lastFile = '';
-  return ModelSession.load(values.model, {
+  return ModelSession.load(model, {
     cacheDir: values['cache-dir'] ?? defaultCacheDir(),
     offline: values.offline ?? process.env.TOKEN_LENS_OFFLINE === '1',
     remoteHost: values['hub-host'] ?? process.env.TOKEN_LENS_HUB_HOST,

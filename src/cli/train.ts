@@ -71,6 +71,7 @@ export async function runTrain(argv: string[]): Promise<number> {
     });
     if (result.step === 0 && result.status === 'done') say(`No steps: wrote the starting weights to ${result.out}.`);
     else say(result.message);
+    if (result.warning) say(`Warning: ${result.warning}`);
     return result.status === 'done' || result.status === 'stopped' ? 0 : 1;
   } finally {
     process.off('SIGINT', onSigint);

@@ -12,6 +12,8 @@ import { Models, useModel, type ModelState } from './models';
 import type { HostToWebview } from '../protocol';
 import { cleanUpStorage, modelFoldersInUse, scheduleEviction } from './storageCleanup';
 import type { Analysis } from './runtime';
+import { DEFAULT_PROBE } from '../protocol';
+import { EXPLAIN_SAMPLE, OPEN_SAMPLE, openSample, ZOO_FINE_TUNE, zooFile, zooSettings } from './walkthrough';
 
 /**
  * What `activate` returns, for integration tests (`vscode.extensions.getExtension(id).exports`):
@@ -40,6 +42,8 @@ export interface TokenLensApi {
   messagesShown(): number;
   /** The Toy Fine-tune view as the host sees it. */
   fineTuneState(): FineTuneViewState;
+  /** Hands a message to the Toy Fine-tune host as if its view had sent it; resolves once handled (a start: once the run ended). */
+  fineTuneMessage(message: unknown): Promise<void>;
   activationMs: number;
 }
 
@@ -109,6 +113,18 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
   const modelFolders = () => modelFoldersInUse(context, models.configuredRef(), models.ready?.folder);
   command('tokenLens.cleanUpStorage', 'Clean Up Storage', () => cleanUpStorage(context, log, { modelFolders: modelFolders(), fineTune: fineTune.state }));
   context.subscriptions.push(scheduleEviction(context, log, modelFolders));
+  // The walkthrough's steps, on the built-in model.
+  command(OPEN_SAMPLE, 'Open the sample story', () => openSample());
+  command(EXPLAIN_SAMPLE, 'Explain the sample story', async () => {
+    const editor = await openSample();
+    await panel.explain(DEFAULT_PROBE.prompt, { uri: editor.document.uri.toString(), offset: DEFAULT_PROBE.prompt.length });
+  });
+  command(ZOO_FINE_TUNE, 'Zoo fine-tune', () => {
+    if (!models.builtin) throw new UserError('This build of Token Lens has no built-in model.');
+    // The run shows its progress in the view; the command returns once it has started.
+    void fineTune.startOn(zooFile(context.globalStorageUri), models.builtin, zooSettings())
+      .catch((err) => log.report('Zoo fine-tune', err));
+  });
 
   const activationMs = performance.now() - started;
   log.info(`Activated in ${activationMs.toFixed(1)} ms`);
@@ -128,6 +144,7 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
     lastMessage: () => log.lastShown,
     messagesShown: () => log.shownCount,
     fineTuneState: () => fineTune.state,
+    fineTuneMessage: (message) => fineTune.receive(message),
     activationMs,
   };
 }

@@ -5,10 +5,11 @@ import { cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { CHECKPOINT_FILE } from '../core/trainer/checkpoint';
-import { TrainerClient } from '../core/trainer/client';
+import { TrainerClient, type TrainerEvents } from '../core/trainer/client';
 import { readTextFile } from '../core/trainer/textFile';
-import type { TrainOptions } from '../core/trainer/trainer';
-import { ftMessage, probeFrom, type FineTuneHostToView, type FineTuneSettings, type ProbeResult, type RunResult } from '../protocol/finetune';
+import { CHAR_UNK, unknownChars } from '../core/tokenizers/chars';
+import type { TrainOptions, TrainResult } from '../core/trainer/trainer';
+import { ftMessage, probeFrom, probeFromText, type FineTuneHostToView, type FineTuneSettings, type ProbeResult, type RunResult } from '../protocol/finetune';
 
 export interface JobSpec {
   file: string;
@@ -48,14 +49,25 @@ export function trainOptions(spec: JobSpec, out = spec.out, steps = spec.setting
   };
 }
 
+/** The result of a run stopped before its first training step: nothing was trained and nothing is offered. */
+export function stoppedBeforeTraining(): RunResult {
+  return { status: 'stopped', message: 'Stopped before training started: nothing was trained.', step: 0, loss: null, valLoss: null, exported: false };
+}
+
 export class FineTuneJob {
   private client?: TrainerClient;
+  /** The client is the zero-step start of a preset: stopping it throws away only random weights, so it is ended at once. */
+  private initialising = false;
   private stopped = false;
   private pausedNow = false;
+  /** Settles after the run's last message (`finished`, or `failed` and null). */
   readonly done: Promise<RunResult | null>;
 
   constructor(readonly spec: JobSpec, private readonly post: (m: FineTuneHostToView) => void) {
-    this.done = this.run().catch((e) => {
+    this.done = this.run().then((result) => {
+      this.post(ftMessage('finished', { result }));
+      return result;
+    }, (e) => {
       this.post(ftMessage('failed', { message: e instanceof Error ? e.message : String(e) }));
       return null;
     });
@@ -64,7 +76,8 @@ export class FineTuneJob {
   stop(): void {
     this.stopped = true;
     this.post(ftMessage('stopping', {}));
-    this.client?.stop();
+    if (this.initialising) void this.client?.kill();
+    else this.client?.stop();
   }
 
   pause(): void {
@@ -83,47 +96,62 @@ export class FineTuneJob {
     await this.client?.kill();
   }
 
-  private async run(): Promise<RunResult | null> {
+  private async run(): Promise<RunResult> {
     const { spec } = this;
     const s = spec.settings;
     // A preset starts from random weights that exist only inside the trainer: zero steps export them.
-    let start = spec.from;
-    if (!start) {
-      start = `${spec.out}-start`;
-      this.post(ftMessage('busy', { message: 'Initialising the model…' }));
-      await this.train(trainOptions(spec, start, 0), false);
+    const start = spec.from ?? `${spec.out}-start`;
+    try {
+      if (!spec.from) {
+        this.post(ftMessage('busy', { message: 'Initialising the model…' }));
+        if (this.stopped) return stoppedBeforeTraining();
+        this.initialising = true;
+        // Stop ends this worker at once; its refusal to finish is then no failure.
+        await this.train(trainOptions(spec, start, 0), false).catch((e) => { if (!this.stopped) throw e; });
+        this.initialising = false;
+      }
+      if (this.stopped) return stoppedBeforeTraining();
+      this.post(ftMessage('busy', { message: 'Probing the starting model…' }));
+      this.post(ftMessage('probe', { phase: 'before', probe: await probe(start, s, spec.cacheDir) }));
+    } finally {
+      if (!spec.from) await rm(start, { recursive: true, force: true });
     }
-    if (this.stopped) return null;
-    this.post(ftMessage('busy', { message: 'Probing the starting model…' }));
-    this.post(ftMessage('probe', { phase: 'before', probe: await probe(start, s, spec.cacheDir) }));
-    if (!spec.from) await rm(start, { recursive: true, force: true });
-    if (this.stopped) return null;
+    if (this.stopped) return stoppedBeforeTraining();
     this.post(ftMessage('busy', { message: 'Starting the trainer…' }));
     const result = await this.train(trainOptions(spec), true);
     if (result.exported) {
       this.post(ftMessage('probing', { message: 'Probing the trained model…' }));
       this.post(ftMessage('probe', { phase: 'after', probe: await probe(spec.out, s, spec.cacheDir) }));
     }
-    this.post(ftMessage('finished', { result }));
     return result;
   }
 
   private async train(options: TrainOptions, report: boolean): Promise<RunResult> {
-    const client = new TrainerClient(options, report ? {
-      onStarted: (i) => this.post(ftMessage('started', { batch: i.batch, block: i.block, notes: i.notes })),
-      onProgress: (p) => this.post(ftMessage('progress', { ...p })),
-      onPaused: () => this.post(ftMessage('paused', {})),
-      onResumed: () => this.post(ftMessage('resumed', {})),
-    } : {}, this.spec.createWorker);
-    if (report) {
-      this.client = client;
-      // Controls pressed while the zero-step start or the probe ran apply now.
-      if (this.stopped) client.stop();
-      else if (this.pausedNow) client.pause();
-    }
-    const r = await client.result;
-    return { status: r.status, message: r.message, step: r.step, loss: r.loss, valLoss: r.valLoss, exported: r.exported };
+    const client = new TrainerClient(options, report ? trainerEvents(this.post) : {}, this.spec.createWorker);
+    this.client = client;
+    // Controls pressed while the zero-step start or the probe ran apply now.
+    if (this.stopped) {
+      if (report) client.stop();
+      else void client.kill();
+    } else if (report && this.pausedNow) client.pause();
+    return runResultOf(await client.result);
   }
+}
+
+/** The trainer's events as view messages. */
+export function trainerEvents(post: (m: FineTuneHostToView) => void): TrainerEvents {
+  return {
+    onStarted: (i) => post(ftMessage('started', { batch: i.batch, block: i.block, notes: i.notes })),
+    onProgress: (p) => post(ftMessage('progress', { ...p })),
+    onPaused: () => post(ftMessage('paused', {})),
+    onResumed: () => post(ftMessage('resumed', {})),
+  };
+}
+
+/** The trainer's result as the view sees it (the output folder stays with the host). */
+export function runResultOf(r: TrainResult): RunResult {
+  return { status: r.status, message: r.message, step: r.step, loss: r.loss, valLoss: r.valLoss, exported: r.exported,
+    ...(r.warning ? { warning: r.warning } : {}) };
 }
 
 /** The probe at the model in `folder`: one analysis of prompt + target. */
@@ -132,7 +160,9 @@ export async function probe(folder: string, s: Pick<FineTuneSettings, 'prompt' |
   const session = await ModelSession.load(folder, { cacheDir, offline: true });
   try {
     const a = await session.analyze(s.prompt + s.target);
-    return probeFrom(folder, s.prompt, s.target, a);
+    // A character model trained from scratch knows only the file's characters: the others all read as <unk>.
+    const unknown = unknownChars(JSON.parse(readFileSync(join(folder, 'tokenizer.json'), 'utf8')), s.prompt + s.target);
+    return probeFrom(folder, s.prompt, s.target, a, 5, unknown && { ...unknown, text: CHAR_UNK });
   } finally {
     await session.dispose();
   }
@@ -144,13 +174,18 @@ export async function saveModel(out: string, dest: string): Promise<void> {
   await cp(out, dest, { recursive: true, filter: (src) => !src.endsWith(CHECKPOINT_FILE) });
 }
 
-/** Why a file cannot be trained on (binary, empty, not UTF-8, missing), checked before a worker starts. */
-export function fileProblem(file: string): string | undefined {
+/**
+ * Why a file cannot be trained on (binary, empty, too short, not UTF-8, missing), checked before a worker starts;
+ * without a problem, a probe taken from its text.
+ */
+export function inspectFile(file: string): { problem?: string; probe: { prompt: string; target: string } | null } {
   try {
     // Reading the first MB (sampled beyond) is enough to refuse binaries and empty files.
-    readTextFile(file, 1024 * 1024);
-    return undefined;
+    const { text } = readTextFile(file, 1024 * 1024);
+    // Training predicts each token from the ones before it: one character leaves nothing to predict.
+    if (Array.from(text.slice(0, 4)).length < 2) return { problem: `${file} has only one character: training needs at least two.`, probe: null };
+    return { probe: probeFromText(text) };
   } catch (e) {
-    return e instanceof Error ? e.message : String(e);
+    return { problem: e instanceof Error ? e.message : String(e), probe: null };
   }
 }

@@ -7,21 +7,25 @@ import * as vscode from 'vscode';
 import { PRESETS } from '../core/trainer/presets';
 import { emptyRun, foldRun, ftMessage, isActive, validateFineTuneMessage, type FineTuneContext,
   type FineTuneHostToView, type FineTuneSettings, type FineTuneViewToHost, type RunSnapshot } from '../protocol';
-import { fileProblem, FineTuneJob, saveModel, tokenLensFolderProblem } from './fineTuneJob';
+import { FineTuneJob, inspectFile, saveModel, tokenLensFolderProblem } from './fineTuneJob';
 import type { Log } from './log';
 import { webviewHtml } from './webviewHtml';
-import { rememberTrainedModel, useModel, type Models } from './models';
+import { rememberTrainedModel, type Models } from './models';
 
 export const FINE_TUNE_VIEW = 'tokenLens.fineTune';
 
 /** What the host knows about the view (the test hook's answer). */
 export interface FineTuneViewState {
   file?: string;
+  fileProblem?: string;
   folder?: string;
+  busy: string;
   phase: RunSnapshot['phase'];
   step: number;
   out?: string;
   result?: RunSnapshot['result'];
+  /** The last error the view shows (a refused start, a failed run). */
+  error: string | null;
   visible: boolean;
 }
 
@@ -30,6 +34,8 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
   private viewDisposables: vscode.Disposable[] = [];
   private file?: string;
   private fileProblem?: string;
+  private fileProbe: { prompt: string; target: string } | null = null;
+  private fileWatch?: vscode.Disposable;
   private folder?: string;
   private run: RunSnapshot = emptyRun();
   private job?: FineTuneJob;
@@ -42,8 +48,8 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
   }
 
   get state(): FineTuneViewState {
-    return { file: this.file, folder: this.folder, phase: this.run.phase, step: this.run.last?.step ?? 0, out: this.out,
-      result: this.run.result, visible: this.view?.visible ?? false };
+    return { file: this.file, fileProblem: this.fileProblem, folder: this.folder, busy: this.run.busy, phase: this.run.phase,
+      step: this.run.last?.step ?? 0, out: this.out, result: this.run.result, error: this.run.error, visible: this.view?.visible ?? false };
   }
 
   /** The training file (explorer command, active editor); shows the view. */
@@ -52,11 +58,39 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
     if (!uri || uri.scheme !== 'file') {
       this.fileProblem = uri ? `${uri.toString()} is not a file on disk: save it first.` : 'Open a text file in an editor, or choose one.';
     } else {
-      this.file = uri.fsPath;
-      this.fileProblem = fileProblem(uri.fsPath);
+      this.setFile(uri.fsPath);
     }
     await vscode.commands.executeCommand(`${FINE_TUNE_VIEW}.focus`);
     this.postContext();
+  }
+
+  /** Trains on `file` from the model in `folder` (the walkthrough's one-click fine-tune); resolves when it ends. */
+  async startOn(file: vscode.Uri, folder: string, settings: FineTuneSettings): Promise<void> {
+    // Checked here too, so that a refused click leaves the running job's file and folder as they are.
+    if (this.job && isActive(this.run.phase)) throw new Error('A training run is already going: stop it first.');
+    this.folder = folder;
+    await this.useFile(file);
+    await this.start({ ...settings, base: 'folder' });
+  }
+
+  /** Checks the file now and again whenever it changes on disk, so its problem (or its absence) is always current. */
+  private setFile(file: string): void {
+    if (file !== this.file) {
+      this.fileWatch?.dispose();
+      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(file)), path.basename(file)));
+      const recheck = () => { this.checkFile(); this.postContext(); };
+      this.fileWatch = vscode.Disposable.from(watcher, watcher.onDidChange(recheck), watcher.onDidCreate(recheck), watcher.onDidDelete(recheck),
+        vscode.workspace.onDidSaveTextDocument((d) => { if (d.uri.fsPath === file) recheck(); }));
+      this.file = file;
+    }
+    this.checkFile();
+  }
+
+  private checkFile(): void {
+    if (!this.file) return;
+    const { problem, probe } = inspectFile(this.file);
+    this.fileProblem = problem;
+    this.fileProbe = probe;
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -72,18 +106,21 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
     this.viewDisposables = [
       view.webview.onDidReceiveMessage((raw) => void this.receive(raw)),
       view.onDidDispose(() => { this.view = undefined; }),
+      view.onDidChangeVisibility(() => { if (view.visible) { this.checkFile(); this.postContext(); } }),
       vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('tokenLens.model')) this.postContext(); }),
     ];
     if (!this.file && vscode.window.activeTextEditor?.document.uri.scheme === 'file') {
-      this.file = vscode.window.activeTextEditor.document.uri.fsPath;
-      this.fileProblem = fileProblem(this.file);
+      this.setFile(vscode.window.activeTextEditor.document.uri.fsPath);
     }
   }
 
-  private async receive(raw: unknown): Promise<void> {
+  /** A message from the view, checked at the door (the integration tests send theirs here too). */
+  async receive(raw: unknown): Promise<void> {
     const msg = validateFineTuneMessage(raw);
     if (msg instanceof Error) {
       this.log.channel.warn(`Toy Fine-tune view sent an invalid message (ignored): ${msg.message}`);
+      // Settings the view should have refused: say why nothing started rather than nothing at all.
+      if ((raw as { type?: unknown } | null)?.type === 'start') this.post(ftMessage('error', { message: `Not started: ${msg.message}` }));
       return;
     }
     try {
@@ -98,6 +135,7 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
     switch (msg.type) {
       case 'ready':
         // The view restored its own saved state; the host's is the truth (a run may have moved on meanwhile).
+        this.checkFile();
         this.postContext();
         this.view?.webview.postMessage(ftMessage('snapshot', { run: this.run }));
         return;
@@ -115,6 +153,7 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
         if (problem) throw new Error(problem);
         this.folder = folder;
         this.postContext();
+        this.post(ftMessage('folderChosen', {}));
         return;
       }
       case 'start': return this.start(msg.settings);
@@ -123,8 +162,11 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
       case 'resume': this.job?.resume(); return;
       case 'save': return this.save();
       case 'explain': {
+        // This window explains with the trained model; the tokenLens.model setting (and other windows) stay as they were.
         const out = this.finishedOut();
-        await useModel(out);
+        await this.models.useInThisWindow(out);
+        this.log.info(`Using ${out} in this window; the tokenLens.model setting is unchanged (Select Model… changes it).`);
+        this.postContext();
         await this.explain(this.run.settings?.prompt ?? '');
         return;
       }
@@ -135,8 +177,9 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
   async start(settings: FineTuneSettings): Promise<void> {
     if (this.job && isActive(this.run.phase)) throw new Error('A training run is already going: stop it first.');
     if (!this.file) throw new Error('Choose a training file first.');
-    const problem = fileProblem(this.file);
-    if (problem) throw new Error(problem);
+    this.checkFile();
+    this.postContext();
+    if (this.fileProblem) throw new Error(this.fileProblem);
     let from: string | undefined;
     if (settings.base === 'current') {
       from = this.models.configuredRef();
@@ -157,7 +200,7 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
     this.job = job;
     const result = await job.done;
     if (result?.exported) await rememberTrainedModel(this.context.globalState, out, `${name} (Toy Fine-tune)`);
-    this.log.info(`Toy Fine-tune: ${result ? result.message : `failed: ${this.run.error}`}`);
+    this.log.info(`Toy Fine-tune: ${result ? [result.message, result.warning].filter(Boolean).join(' ') : `failed: ${this.run.error}`}`);
   }
 
   private finishedOut(): string {
@@ -186,6 +229,7 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
       fileProblem: this.fileProblem,
       current: ref ? { ref, usable: !reason, reason } : null,
       folder: this.folder ?? null,
+      probe: this.fileProbe,
       presets: Object.entries(PRESETS).map(([name, p]) => ({ name, layers: p.n_layer, heads: p.n_head, embd: p.n_embd, block: p.block_size, batch: p.batch_size })),
     };
   }
@@ -201,6 +245,7 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
 
   dispose(): void {
     void this.job?.kill();
+    this.fileWatch?.dispose();
     for (const d of this.viewDisposables) d.dispose();
     this.registration.dispose();
   }

@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { importCheckpointFlow, importedModels } from './importCheckpoint';
+import { BUILTIN_MODEL_DETAIL, BUILTIN_MODEL_LABEL, builtinModelFolder } from './builtinModel';
 import { Cancelled, isAbort, Log, UserError } from './log';
 import { loadRuntime, type ModelSession } from './runtime';
 
@@ -25,14 +26,14 @@ export async function rememberTrainedModel(state: vscode.Memento, ref: string, l
 
 /**
  * Makes `ref` the current model: writes the `tokenLens.model` setting, which every view follows. It writes where
- * the setting is set now, since a workspace value would hide a new user value.
+ * the setting is set now, since a workspace value would hide a new user value. An empty ref is the built-in model.
  */
 export async function useModel(ref: string): Promise<void> {
   const config = vscode.workspace.getConfiguration('tokenLens');
   // A workspace value wins over the user's, so a new choice goes where the current one came from.
-  const target = config.inspect<string>('model')?.workspaceValue !== undefined
-    ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
-  await config.update('model', ref, target);
+  const inWorkspace = config.inspect<string>('model')?.workspaceValue !== undefined;
+  await config.update('model', ref || (inWorkspace ? '' : undefined),
+    inWorkspace ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global);
 }
 
 /** `~/x` and `./x` become absolute folders; anything else is passed on (a Hub id or an absolute folder). */
@@ -48,6 +49,10 @@ export class Models implements vscode.Disposable {
   private current?: ModelSession;
   private loading?: { ref: string; promise: Promise<ModelSession> };
   private stateValue: ModelState = 'none';
+  /** The model an empty `tokenLens.model` stands for (undefined: this build has none). */
+  readonly builtin: string | undefined;
+  /** A model used in this window only ("Explain with This Model"): the `tokenLens.model` setting stays as it is. */
+  private windowRef?: string;
   private readonly statusBar = vscode.window.createStatusBarItem('tokenLens.model', vscode.StatusBarAlignment.Right, 100);
   private readonly changed = new vscode.EventEmitter<ModelSession | undefined>();
   private readonly disposables: vscode.Disposable[] = [this.statusBar, this.changed];
@@ -55,9 +60,11 @@ export class Models implements vscode.Disposable {
   readonly onDidChange = this.changed.event;
 
   constructor(private readonly context: vscode.ExtensionContext, private readonly log: Log) {
+    this.builtin = builtinModelFolder(context.extensionPath);
     this.statusBar.name = 'Token Lens Model';
     this.statusBar.command = 'tokenLens.selectModel';
     this.disposables.push(vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('tokenLens.model')) this.windowRef = undefined;
       if (['model', 'offline', 'hubEndpoint'].some((k) => e.affectsConfiguration(`tokenLens.${k}`))) void this.unload();
     }));
     this.render();
@@ -73,9 +80,18 @@ export class Models implements vscode.Disposable {
     return this.current;
   }
 
+  /** Uses `ref` in this window until a model is selected again; every view follows, other windows do not. */
+  async useInThisWindow(ref: string): Promise<void> {
+    if (this.windowRef === ref) return;
+    this.windowRef = ref;
+    await this.unload();
+  }
+
+  /** The model to use: the `tokenLens.model` setting, or the built-in model when it is empty. */
   configuredRef(): string {
+    if (this.windowRef) return this.windowRef;
     const ref = vscode.workspace.getConfiguration('tokenLens').get<string>('model', '');
-    return resolveModelRef(ref, vscode.workspace.workspaceFolders?.[0]?.uri.fsPath);
+    return resolveModelRef(ref, vscode.workspace.workspaceFolders?.[0]?.uri.fsPath) || (this.builtin ?? '');
   }
 
   /** The configured model, loaded on first use; asks for one when none is configured. */
@@ -100,15 +116,16 @@ export class Models implements vscode.Disposable {
 
   /** The quick pick; returns the chosen ref after writing it to the `tokenLens.model` setting. */
   async select(): Promise<string | undefined> {
-    type Item = vscode.QuickPickItem & { ref?: string; action?: 'folder' | 'hub' | 'import' };
+    type Item = vscode.QuickPickItem & { ref?: string; action?: 'folder' | 'hub' | 'builtin' | 'import' };
     const sep = (label: string): Item => ({ label, kind: vscode.QuickPickItemKind.Separator });
     const current = this.configuredRef();
     const mark = (ref: string) => (ref === current ? '$(check) ' : '');
     const trained = this.context.globalState.get<{ ref: string; label?: string }[]>(TRAINED_MODELS_KEY, []);
     const imported = importedModels(this.context.globalState);
     const recent = this.context.globalState.get<string[]>(RECENT_MODELS_KEY, [])
-      .filter((r) => !RECOMMENDED_MODELS.some((m) => m.ref === r) && !trained.some((t) => t.ref === r) && !imported.some((m) => m.ref === r));
+      .filter((r) => !RECOMMENDED_MODELS.some((m) => m.ref === r) && !trained.some((t) => t.ref === r) && r !== this.builtin && !imported.some((m) => m.ref === r));
     const items: Item[] = [
+      ...(this.builtin ? [{ label: mark(this.builtin) + BUILTIN_MODEL_LABEL, detail: BUILTIN_MODEL_DETAIL, action: 'builtin' as const }] : []),
       sep('Recommended (downloaded once from the Hugging Face Hub)'),
       ...RECOMMENDED_MODELS.map((m) => ({ label: mark(m.ref) + m.ref, detail: m.detail, ref: m.ref })),
       ...(trained.length ? [sep('Trained in Toy Fine-tune'), ...trained.map((t) => ({ label: mark(t.ref) + (t.label ?? path.basename(t.ref)), description: t.ref, ref: t.ref }))] : []),
@@ -119,10 +136,13 @@ export class Models implements vscode.Disposable {
       { label: '$(folder-opened) Local model folder…', detail: 'A folder with config.json, tokenizer.json and onnx/model.onnx', action: 'folder' },
       { label: '$(cloud-download) Hugging Face Hub id…', detail: 'Any causal language model with ONNX weights, e.g. Xenova/gpt2', action: 'hub' },
     ];
-    const pick = await vscode.window.showQuickPick(items, { title: 'Token Lens: Select Model', placeHolder: current || 'No model selected yet', matchOnDetail: true });
+    const pick = await vscode.window.showQuickPick(items, { title: 'Token Lens: Select Model', placeHolder: current === this.builtin ? BUILTIN_MODEL_LABEL : current || 'No model selected yet', matchOnDetail: true });
     if (!pick) return undefined;
     let ref = pick.ref;
-    if (pick.action === 'folder') {
+    if (pick.action === 'builtin') {
+      await useModel('');
+      return this.builtin;
+    } else if (pick.action === 'folder') {
       const uris = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use This Model' });
       ref = uris?.[0]?.fsPath;
     } else if (pick.action === 'import') {
@@ -131,7 +151,10 @@ export class Models implements vscode.Disposable {
       ref = (await vscode.window.showInputBox({ title: 'Hugging Face Hub model id', placeHolder: 'owner/name', validateInput: (v) => (/^[\w.-]+\/[\w.-]+$/.test(v.trim()) ? undefined : 'Expected owner/name') }))?.trim();
     }
     if (!ref) return undefined;
+    const wasWindowOnly = this.windowRef !== undefined;
+    this.windowRef = undefined;
     await useModel(ref);
+    if (wasWindowOnly) await this.unload();
     return ref;
   }
 
@@ -188,6 +211,7 @@ export class Models implements vscode.Disposable {
   }
 
   private async remember(ref: string): Promise<void> {
+    if (ref === this.builtin) return;   // always listed first; its path changes with every update
     const recent = this.context.globalState.get<string[]>(RECENT_MODELS_KEY, []);
     await this.context.globalState.update(RECENT_MODELS_KEY, [ref, ...recent.filter((r) => r !== ref)].slice(0, 8));
   }
@@ -208,9 +232,9 @@ export class Models implements vscode.Disposable {
   }
 
   private render(ref = this.configuredRef()): void {
-    const name = ref ? path.basename(ref) : 'no model';
+    const name = !ref ? 'no model' : ref === this.builtin ? 'stories260K (built-in)' : path.basename(ref);
     const icon = { none: '$(hubot)', loading: '$(loading~spin)', ready: '$(hubot)', error: '$(error)' }[this.stateValue];
-    this.statusBar.text = `${icon} ${name}`;
+    this.statusBar.text = `${icon} ${name}${this.windowRef ? ' (this window)' : ''}`;
     const info = this.current?.info;
     this.statusBar.tooltip = !ref ? 'Token Lens: no model selected. Click to choose one.'
       : this.stateValue === 'ready' && info

@@ -22,6 +22,23 @@ export interface FineTuneSettings {
 
 export const DEFAULT_PROBE = { prompt: 'Once upon a time, there was a little girl named', target: ' Zoo' } as const;
 
+/**
+ * A probe taken from the training text itself, so it means something for code as much as for stories: the first
+ * line with a word after some context; the prompt runs up to that word's last occurrence, the target is the word.
+ */
+export function probeFromText(text: string): { prompt: string; target: string } | null {
+  for (const raw of text.split('\n', 200)) {
+    const line = raw.replace(/\s+$/, '').slice(0, 160);
+    const words = [...line.matchAll(/\s+([\p{L}\p{N}_]+)/gu)].filter((m) => m.index! >= 8);
+    const last = words.at(-1);
+    if (!last || last.index! + last[0].length > FT_LIMITS.prompt) continue;
+    const target = ` ${last[1]}`;
+    if (target.length > FT_LIMITS.target) continue;
+    return { prompt: line.slice(0, last.index!), target };
+  }
+  return null;
+}
+
 /** The defaults a user starts from: a preset learns from scratch (many steps), a fine-tune needs few. */
 export function defaultSettings(base: BaseChoice = 'toy'): FineTuneSettings {
   const scratch = base === 'toy' || base === 'nanogpt-cpu';
@@ -53,6 +70,8 @@ export interface ProgressPoint { step: number; loss: number }
 export interface RunResult {
   status: 'done' | 'stopped' | 'diverged' | 'memory';
   message: string;
+  /** Training finished but went wrong (the loss ended far above where it started). */
+  warning?: string;
   step: number;
   loss: number | null;
   valLoss: number | null;
@@ -89,12 +108,16 @@ export interface FineTuneContext {
   current: { ref: string; usable: boolean; reason?: string } | null;
   folder: string | null;
   presets: PresetInfo[];
+  /** A probe taken from the training file; the view uses it while the user has not written one. */
+  probe?: { prompt: string; target: string } | null;
 }
 
 // ---- host -> view ----------------------------------------------------------------------------------
 
 export interface FineTuneHostMessages {
   context: FineTuneContext;
+  /** The user chose the model folder in `context.folder` just now: it becomes the model to start from. */
+  folderChosen: Record<never, never>;
   /** The whole run state (sent on `ready`, so a re-shown view matches the host). */
   snapshot: { run: RunSnapshot };
   runStarting: { settings: FineTuneSettings; fileName: string; steps: number };
@@ -143,32 +166,41 @@ export function ftMessage<K extends keyof FineTuneHostMessages>(type: K, payload
 
 // ---- validation ------------------------------------------------------------------------------------
 
-export const FT_LIMITS = {
-  steps: 100_000,
-  loraRank: 256,
-  lr: { min: 0, max: 1 },
-  seed: 2 ** 31 - 1,
-  prompt: 2_000,
-  target: 200,
+/** Allowed ranges of the numeric settings: the view checks them as the user types, the host at its door. */
+export const FT_RANGES = {
+  steps: { min: 1, max: 100_000, integer: true, label: 'Steps' },
+  loraRank: { min: 1, max: 256, integer: true, label: 'LoRA rank' },
+  lr: { min: 1e-6, max: 1, integer: false, label: 'Learning rate' },
+  seed: { min: 0, max: 2 ** 31 - 1, integer: true, label: 'Seed' },
 } as const;
+export type RangedSetting = keyof typeof FT_RANGES;
+
+export const FT_LIMITS = { prompt: 2_000, target: 200 } as const;
+
+/** Why `value` is not allowed for `field` (with the allowed range), or null. */
+export function rangeProblem(field: RangedSetting, value: unknown): string | null {
+  const r = FT_RANGES[field];
+  const range = `from ${r.min} to ${r.max.toLocaleString('en-US')}`;
+  if (typeof value !== 'number' || !Number.isFinite(value)) return `${r.label} must be a number ${range}.`;
+  if (r.integer && !Number.isInteger(value)) return `${r.label} must be a whole number ${range}.`;
+  if (value < r.min || value > r.max) return `${r.label} must be ${range} (got ${value}).`;
+  return null;
+}
 
 type Check = (v: unknown) => string | null;
-const int = (min: number, max: number): Check => (v) =>
-  typeof v !== 'number' || !Number.isInteger(v) ? 'must be an integer' : v < min || v > max ? `must be in [${min}, ${max}]` : null;
 const oneOf = (...values: string[]): Check => (v) => (typeof v === 'string' && values.includes(v) ? null : `must be one of ${values.join(', ')}`);
 const str = (min: number, max: number): Check => (v) =>
   typeof v !== 'string' ? 'must be a string' : v.length < min || v.length > max ? `must have ${min} to ${max} characters` : null;
-const lr: Check = (v) =>
-  typeof v !== 'number' || !Number.isFinite(v) || v <= FT_LIMITS.lr.min || v > FT_LIMITS.lr.max ? `must be a number in (0, ${FT_LIMITS.lr.max}]` : null;
+const ranged = (field: RangedSetting): Check => (v) => rangeProblem(field, v);
 
 const settingsSchema: { [F in keyof FineTuneSettings]-?: Check } = {
   base: oneOf(...FT_PRESETS, 'current', 'folder'),
   mode: oneOf('full', 'lora'),
-  loraRank: int(1, FT_LIMITS.loraRank),
-  steps: int(1, FT_LIMITS.steps),
-  lr,
+  loraRank: ranged('loraRank'),
+  steps: ranged('steps'),
+  lr: ranged('lr'),
   optimizer: oneOf('adamw', 'sgd'),
-  seed: int(0, FT_LIMITS.seed),
+  seed: ranged('seed'),
   prompt: str(1, FT_LIMITS.prompt),
   target: str(1, FT_LIMITS.target),
 };
@@ -180,7 +212,7 @@ const exact = (schema: Record<string, Check>): Check => (v) => {
   if (extra !== undefined) return `has an unexpected field ${JSON.stringify(extra).slice(0, 60)}`;
   for (const [k, check] of Object.entries(schema)) {
     const problem = check(o[k]);
-    if (problem) return `.${k} ${problem}`;
+    if (problem) return `.${k}${problem.startsWith('.') ? problem : `: ${problem}`}`;
   }
   return null;
 };
@@ -200,7 +232,7 @@ export function validateFineTuneMessage(x: unknown): FineTuneViewToHost | Error 
     return new Error(`unknown message type ${JSON.stringify(String(type)).slice(0, 60)}`);
   }
   const problem = exact({ type: () => null, ...viewSchemas[type as keyof FineTuneViewMessages] })(x);
-  return problem ? new Error(`${type}${problem.startsWith('.') ? problem : ` ${problem}`}`) : (x as FineTuneViewToHost);
+  return problem ? new Error(`${type}${problem.startsWith('.') ? problem : `: ${problem}`}`) : (x as FineTuneViewToHost);
 }
 
 // ---- the run snapshot ------------------------------------------------------------------------------
@@ -263,23 +295,31 @@ export interface ProbeAnalysis {
   tokenIndexAt(offset: number): number;
 }
 
+/** Characters of the probe the model's vocabulary lacks, and the id of the token they all become. */
+export interface UnknownChars { id: number; text: string; chars: string[] }
+
 /**
  * Reads the probe off an analysis of prompt + target: the distribution after the last token before the target,
  * the target's first token's probability and rank there, and the probability of the whole target (chain rule).
+ * Tokens that stand for characters the vocabulary lacks read as `unknown.text`, and a note names those characters.
  */
-export function probeFrom(model: string, prompt: string, target: string, a: ProbeAnalysis, k = 5): ProbeResult {
+export function probeFrom(model: string, prompt: string, target: string, a: ProbeAnalysis, k = 5, unknown?: UnknownChars): ProbeResult {
+  const shown = (id: number, text: string) => (unknown && id === unknown.id ? unknown.text : text);
   const at = a.tokenIndexAt(prompt.length);
-  const tokens = a.tokens.map((t) => ({ text: t.text, loss: t.loss, target: t.end > prompt.length }));
+  const tokens = a.tokens.map((t) => ({ text: shown(t.id, t.text), loss: t.loss, target: t.end > prompt.length }));
+  const unknownNote = unknown?.chars.length
+    ? `The training file never contains ${unknown.chars.map((c) => JSON.stringify(c)).join(', ')}: the model reads ` +
+      `${unknown.chars.length > 1 ? 'them' : 'it'} as the unknown token ${unknown.text}.` : undefined;
   const base = { model, prompt, target, tokens, meanLoss: a.meanLoss };
   if (at <= 0 || a.tokens[at].start > prompt.length) {
     return { ...base, top: [], targetTokens: [], firstProb: null, targetRank: null, targetProb: null,
-      note: 'The target has no token of its own after the prompt.' };
+      note: ['The target has no token of its own after the prompt.', unknownNote].filter(Boolean).join(' ') };
   }
   const t = a.tokens[at];
   const rest = a.tokens.slice(at);
-  const top = a.topK(at - 1, k).map((c) => ({ text: c.text, prob: c.prob }));
-  const merged = t.start < prompt.length;
-  return { ...base, top, targetTokens: rest.map((x) => x.text), firstProb: t.prob, targetRank: t.rank,
-    targetProb: Math.exp(-rest.reduce((sum, x) => sum + (x.loss ?? 0), 0)),
-    note: merged ? `The tokenizer joins the prompt's end and the target into ${JSON.stringify(t.text)}.` : undefined };
+  const top = a.topK(at - 1, k).map((c) => ({ text: shown(c.id, c.text), prob: c.prob }));
+  const merged = t.start < prompt.length ? `The tokenizer joins the prompt's end and the target into ${JSON.stringify(t.text)}.` : undefined;
+  const note = [merged, unknownNote].filter(Boolean).join(' ') || undefined;
+  return { ...base, top, targetTokens: rest.map((x) => shown(x.id, x.text)), firstProb: t.prob, targetRank: t.rank,
+    targetProb: Math.exp(-rest.reduce((sum, x) => sum + (x.loss ?? 0), 0)), note };
 }

@@ -1,40 +1,52 @@
-// The real-VS-Code run: package + install the extension (or point at the repo with --dev), import stories260K
-// with the CLI, start one code-server, run the extension-host suite, then the UI scenarios; always stop it.
-// Assumes `npm run build` ran. Usage: node test/e2e/run.mjs [--dev] [--no-suite] [--no-ui] [--keep] [--verbose]
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// The real-VS-Code run: package + install the extension (or point at the repo with --dev), start one code-server,
+// run the extension-host suites, then the UI scenarios; always stop it. Nothing sets tokenLens.model: everything
+// runs offline on the built-in stories260K the VSIX carries, as after a fresh install.
+// Assumes `npm run build` ran.
+// Usage: node test/e2e/run.mjs [--dev] [--no-suite] [--suite=suite|glue|walkthrough] [--no-ui] [--keep] [--verbose]
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageTargets } from '../../scripts/package.mjs';
 import { buildSuite } from '../integration/build.mjs';
 import { installExtension, makeProfile, startCodeServer, workbenchUrl } from './codeServer.mjs';
 import { runScenarios, workspaceFiles } from './scenarios.mjs';
-import { cacheDir, root, setup } from './setup.mjs';
+import { root, setup } from './setup.mjs';
 import { launchBrowser, openWorkbench, runExtensionHostSuite } from './workbench.mjs';
 
 const argv = new Set(process.argv.slice(2));
+const suiteArg = process.argv.find((a) => a.startsWith('--suite='));
 const EXTENSION_ID = 'token-lens.token-lens';
 const resultsDir = join(root, 'test-results');
 const log = (msg) => console.log(`[e2e] ${msg}`);
+// The whole run's time limit: past it, or on SIGINT/SIGTERM, the browser and code-server are stopped and
+// the run fails. (Blocking steps such as packaging carry their own limits.)
+const LIMIT_MIN = Number(process.env.TOKEN_LENS_E2E_LIMIT_MIN) || 20;
 
-/** stories260K as a model folder, imported by the CLI; redone whenever dist/cli.js is newer. */
-function importModel() {
-  const out = join(cacheDir, 'models', 'stories260K');
-  const cli = join(root, 'dist', 'cli.js');
-  const marker = join(out, '.imported');
-  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(cli).mtimeMs) return out;
-  const src = join(root, 'vendor', 'stories260K');
-  rmSync(out, { recursive: true, force: true });
-  mkdirSync(out, { recursive: true });
-  const args = [cli, 'import-llama2c', '--checkpoint', join(src, 'stories260K.bin'), '--tokenizer', join(src, 'tok512.bin'), '--out', out];
-  log(`$ node ${args.map((a) => a.replace(root + '/', '')).join(' ')}`);
-  const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error(`import-llama2c exited with ${r.status ?? r.signal}`);
-  writeFileSync(marker, new Date().toISOString());
-  return out;
+/** What the run started and must stop, however it ends. */
+const running = { server: undefined, browser: undefined, tmp: undefined };
+async function stopAll() {
+  const { server, browser } = running;
+  running.server = running.browser = undefined;
+  await browser?.close();
+  await server?.stop();
 }
 
-/** The model settings go in the folder too: once, the first window of a fresh server ran without the user value. */
+function removeTmp() {
+  if (running.tmp && !argv.has('--keep')) rmSync(running.tmp, { recursive: true, force: true });
+  else if (running.tmp) log(`kept ${running.tmp}`);
+  running.tmp = undefined;
+}
+
+function abortRun(why, exitCode) {
+  console.error(`[e2e] ${why}: stopping the browser and code-server`);
+  console.log('0 passed, 1 failed');
+  stopAll().finally(() => { removeTmp(); process.exit(exitCode); });
+}
+process.once('SIGINT', () => abortRun('interrupted (SIGINT)', 130));
+process.once('SIGTERM', () => abortRun('stopped (SIGTERM)', 143));
+setTimeout(() => abortRun(`no result after ${LIMIT_MIN} min (TOKEN_LENS_E2E_LIMIT_MIN)`, 1), LIMIT_MIN * 60_000).unref();
+
+/** The settings go in the folder too: once, the first window of a fresh server ran without the user value. */
 function makeWorkspace(parent, name, settings) {
   const dir = join(parent, name);
   mkdirSync(join(dir, '.vscode'), { recursive: true });
@@ -48,7 +60,9 @@ const SUITES = [
   { name: 'suite', entry: 'test/integration/index.ts', prefix: '[suite] ' },
   // glue.ts changes tokenLens.* at user level, which a folder value would hide: it gets the user settings only.
   { name: 'glue', entry: 'test/integration/glue.ts', prefix: '[glue] ', userSettingsOnly: true },
-].filter((s) => existsSync(join(root, s.entry)));
+  { name: 'walkthrough', entry: 'test/integration/walkthrough.ts', prefix: '[walkthrough] ', userSettingsOnly: true },
+  { name: 'finetune', entry: 'test/integration/finetune.ts', prefix: '[finetune] ' },
+].filter((s) => existsSync(join(root, s.entry)) && (!suiteArg || suiteArg === `--suite=${s.name}`));
 
 function countSuite(lines, prefix) {
   const closing = lines.filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length).match(/^(\d+) passed, (\d+) failed$/)).filter(Boolean).pop();
@@ -57,15 +71,14 @@ function countSuite(lines, prefix) {
 
 async function main() {
   const t0 = Date.now();
-  for (const f of ['dist/extension.js', 'dist/cli.js']) {
+  for (const f of ['dist/extension.js', 'dist/cli.js', 'dist/models/stories260K/onnx/model.onnx']) {
     if (!existsSync(join(root, f))) throw new Error(`${f} is missing: run \`npm run build\` first`);
   }
   setup();
   // Screenshots of failures belong to this run only.
   if (existsSync(resultsDir)) for (const f of readdirSync(resultsDir)) if (f.endsWith('-failed.png')) rmSync(join(resultsDir, f));
-  const model = importModel();
-  const tmp = mkdtempSync(join(tmpdir(), 'token-lens-e2e-'));
-  const modelSettings = { 'tokenLens.model': model, 'tokenLens.offline': true };
+  const tmp = running.tmp = mkdtempSync(join(tmpdir(), 'token-lens-e2e-'));
+  const modelSettings = { 'tokenLens.offline': true };
   const profile = makeProfile({ dir: join(tmp, 'cs'), settings: { ...modelSettings, 'editor.hover.delay': 300 } });
 
   let extensionPath = root;
@@ -85,9 +98,9 @@ async function main() {
   let server;
   let browser;
   try {
-    server = await startCodeServer({ profile });
+    server = running.server = await startCodeServer({ profile });
     log(`code-server at ${server.url} (pid ${server.pid}) after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    browser = await launchBrowser();
+    browser = running.browser = await launchBrowser();
 
     for (const suite of suites) {
       const url = workbenchUrl(server.url, { folder: makeWorkspace(tmp, suite.name, suite.userSettingsOnly ? undefined : modelSettings), extensionDevelopmentPath: extensionPath, extensionTestsPath: suite.js });
@@ -120,10 +133,8 @@ async function main() {
     summary.lines.push(`harness error: ${e.stack ?? e.message}`);
     if (server) summary.lines.push(`code-server log tail:\n${server.log()}`);
   } finally {
-    await browser?.close();
-    await server?.stop();
-    if (!argv.has('--keep')) rmSync(tmp, { recursive: true, force: true });
-    else log(`kept ${tmp}`);
+    await stopAll();
+    removeTmp();
   }
   for (const l of summary.lines) log(l);
   log(`screenshots in ${resultsDir}; total ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -198,7 +198,7 @@ export const scenarios = [
     },
   },
   {
-    name: 'Toy Fine-tune trains a toy model on train.txt for 20 steps',
+    name: 'Toy Fine-tune: Stop while the model initialises unlocks the view; the next Start trains for 20 steps',
     shot: 'finetune.png',
     skip: ({ extensionPath }) => (existsSync(join(extensionPath, 'dist', 'webview', 'finetune.js')) ? false
       : 'dist/webview/finetune.js is not built'),
@@ -208,10 +208,31 @@ export const scenarios = [
       const frame = await webviewWith(page, '#ft-start');
       await frame.locator('#ft-use-active').click();
       await frame.locator('#ft-file', { hasText: 'train.txt' }).waitFor({ timeout: 10_000 });
+      // Stop during initialisation: the run ends and every control comes back. Initialising a toy model takes
+      // well under a second, so Stop is pressed from inside the view the moment the status says so.
+      const stopWhileInitialising = frame.locator('#app').evaluate(() => new Promise((resolve) => {
+        const press = () => {
+          if (!document.querySelector('#ft-status')?.textContent?.startsWith('Initialising')) return;
+          observer.disconnect();
+          document.querySelector('#ft-stop').click();
+          resolve(document.querySelector('#ft-status').textContent);
+        };
+        const observer = new MutationObserver(press);
+        observer.observe(document.body, { subtree: true, childList: true, characterData: true });
+      }));
+      await frame.locator('#ft-start').click();
+      check(/^Initialising/.test(await stopWhileInitialising), 'Stop was not pressed while initialising');
+      await frame.locator('#app[data-phase="finished"]').waitFor({ timeout: 30_000 });
+      const stopped = await frame.locator('#ft-status').textContent();
+      check(/^Stopped before training started/.test(stopped ?? ''), `after Stop the status reads ${stopped}`);
+      check(!(await frame.locator('#ft-start').isDisabled()) && !(await frame.locator('#ft-steps').isDisabled()), 'the view stayed locked');
+      check(await frame.locator('#ft-explain').count() === 0, 'an untrained model is offered');
       const steps = frame.locator('#ft-steps');
       await steps.fill('20');
       await steps.press('Tab');
       await frame.locator('#ft-start').click();
+      // The stopped run's "finished" stays until the host answers the new Start.
+      await frame.locator('#app:not([data-phase="finished"])').waitFor({ timeout: 10_000 });
       await frame.locator('#app[data-phase="finished"], #app[data-phase="failed"]').waitFor({ timeout: 180_000 });
       const phase = await frame.locator('#app').getAttribute('data-phase');
       const error = await frame.locator('#app .error').allTextContents();
@@ -259,6 +280,23 @@ export const scenarios = [
       await runCommand(page, 'Notifications: Show Notifications');
       const centre = page.locator('.notifications-center');
       await centre.locator('.notification-list-item', { hasText: /Freed \d+(\.\d)? (KB|MB) \(1 item deleted\)/ }).first().waitFor({ timeout: 15_000 });
+      await page.keyboard.press('Escape');
+      return path;
+    },
+  },
+  {
+    name: 'Select Model… lists the built-in TinyStories model first, as the current one',
+    shot: 'select-model.png',
+    async run({ page, dir }) {
+      await runCommand(page, 'Token Lens: Select Model…');
+      // The palette's own list stays up until the model picker replaces it.
+      await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Token Lens: Select Model' }).waitFor({ timeout: 10_000 });
+      const rows = page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
+      await rows.filter({ hasText: 'Local model folder' }).first().waitFor({ timeout: 10_000 });
+      const first = await rows.first().textContent();
+      check(first?.includes('Built-in: TinyStories (stories260K)'), `first row: ${first}`);
+      check(await rows.first().locator('.codicon-check').count() === 1, 'the built-in model is not marked as the current one');
+      const path = await screenshot(page, dir, this.shot);
       await page.keyboard.press('Escape');
       return path;
     },

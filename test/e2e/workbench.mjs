@@ -12,10 +12,20 @@ export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic',
 /** A fresh Chromium profile; close() also removes it. */
 export async function launchBrowser({ viewport = { width: 1600, height: 1000 } } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'token-lens-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.TOKEN_LENS_CHROMIUM ?? chromiumPath, headless: true, args: CHROMIUM_ARGS, viewport,
-  });
-  const close = async () => { await context.close().catch(() => {}); rmSync(profile, { recursive: true, force: true }); };
+  let context;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS, viewport, timeout: 60_000,
+    });
+  } catch (e) {
+    rmSync(profile, { recursive: true, force: true });
+    throw e;
+  }
+  // A browser that does not close within 15 s is left to the process group's end rather than waited on.
+  const close = async () => {
+    await Promise.race([context.close().catch(() => {}), new Promise((r) => setTimeout(r, 15_000).unref())]);
+    rmSync(profile, { recursive: true, force: true });
+  };
   return { context, close };
 }
 

@@ -1,6 +1,7 @@
-// The extension-host suite: runs inside code-server's real extension host against the real extension and
-// the real stories260K model (the workspace's settings point tokenLens.model at it).
+// The extension-host suite: runs inside code-server's real extension host against the real extension as a user
+// installs it, with tokenLens.model unset and tokenLens.offline on: everything runs on the built-in stories260K.
 // The workspace holds prompt.txt (exactly PROMPT) and story.txt (PROMPT + STORY_END).
+import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { TokenLensApi } from '../../src/extension/extension';
 // What the Explain panel's browser test replays (test/webview/make-fixtures.ts): the panel must post this shape.
@@ -12,6 +13,7 @@ export const PROMPT = 'Once upon a time, there was a little girl named';
 export const STORY_END = ' Lily. She liked to play outside.\n';
 const COMMANDS = ['tokenLens.explainNextToken', 'tokenLens.toggleLossHeatmap', 'tokenLens.selectModel',
   'tokenLens.loadModel', 'tokenLens.showLog', 'tokenLens.explainFromHere', 'tokenLens.fineTuneOnFile', 'tokenLens.cleanUpStorage',
+  'tokenLens.walkthrough.explainSample', 'tokenLens.walkthrough.openSample', 'tokenLens.walkthrough.zooFineTune',
   'tokenLens.importCheckpoint'];
 
 let api: TokenLensApi;
@@ -58,9 +60,9 @@ test('the extension activates and exposes its test API', async () => {
   api = await ext.activate();
   assert(typeof api?.lastAnalysis === 'function', 'activate() did not return the TokenLensApi');
   assert(api.modelState() !== 'error', `model state is ${api.modelState()}`);
-  const model = vscode.workspace.getConfiguration('tokenLens').get<string>('model');
-  note(`tokenLens.model = ${JSON.stringify(model)}`);
-  assert(model, 'tokenLens.model is not set: the model would have to be picked by hand');
+  const config = vscode.workspace.getConfiguration('tokenLens');
+  note(`tokenLens.model = ${JSON.stringify(config.get('model'))}, tokenLens.offline = ${config.get('offline')}`);
+  assert(config.get<string>('model') === '' && config.get<boolean>('offline') === true, 'this suite runs with tokenLens.model unset, offline');
 });
 
 test('every contributed command is registered', async () => {
@@ -102,6 +104,9 @@ test('Explain Next Token opens the panel with an analysis whose top candidate is
   // The webview asks for attention at once; the panel answers with one head and its layer's grid.
   assertSameShape(await eventually(() => api.panelPosted('attention'), 'a posted attention matrix'), fixture.attention['0|0'], 'attention');
   assertSameShape(await eventually(() => api.panelPosted('attentionGrid'), 'a posted attention grid'), fixture.grids['0'], 'attentionGrid');
+  // No model was configured or picked: the built-in one, shipped inside the extension, answered.
+  const builtin = join(vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath, 'dist', 'models', 'stories260K');
+  assert(analysis.modelId === builtin, `analysed with ${analysis.modelId}, not the built-in ${builtin}`);
 }, 120_000);
 
 test('the hover over " Lily" lists " Lily" first among the candidates', async () => {

@@ -50,7 +50,7 @@ test('loading and activating the extension bundle requires neither onnxruntime-n
     };
     try {
       const ext = require(outfile) as { activate(ctx: unknown): { activationMs: number } };
-      const context = { subscriptions: [], extensionUri: inert(), globalStorageUri: inert(),
+      const context = { subscriptions: [], extensionUri: inert(), extensionPath: dir, globalStorageUri: inert(),
         globalState: { get: (_k: string, d: unknown) => d, update: async () => undefined } };
       const api = ext.activate(context);
       assert.equal(typeof api.activationMs, 'number');

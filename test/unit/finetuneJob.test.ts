@@ -9,8 +9,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { importLlama2c } from '../../src/core/importers/llama2c';
 import { CHECKPOINT_FILE } from '../../src/core/trainer/checkpoint';
-import { fileProblem, FineTuneJob, saveModel, tokenLensFolderProblem } from '../../src/extension/fineTuneJob';
-import { defaultSettings, emptyRun, foldRun, type FineTuneHostToView, type ProbeResult, validateFineTuneMessage } from '../../src/protocol/finetune';
+import { FineTuneJob, inspectFile, saveModel, tokenLensFolderProblem } from '../../src/extension/fineTuneJob';
+import { DEFAULT_PROBE, defaultSettings, emptyRun, foldRun, type FineTuneHostToView, isActive, type ProbeResult, probeFromText,
+  validateFineTuneMessage } from '../../src/protocol/finetune';
 
 const shared = join(__dirname, '../../vendor/stories260K');
 const dir = mkdtempSync(join(tmpdir(), 'finetune-'));
@@ -139,26 +140,133 @@ test('the view\'s start message is validated field by field', () => {
     assert.deepEqual(validateFineTuneMessage({ type }), { type });
   }
   const bad = (settings: Record<string, unknown>) => validateFineTuneMessage({ type: 'start', settings: { ...defaultSettings('toy'), ...settings } });
-  assert.match(String(bad({ base: '/etc' })), /base must be one of/);
-  assert.match(String(bad({ steps: 0 })), /steps must be in/);
-  assert.match(String(bad({ steps: 1.5 })), /steps must be an integer/);
-  assert.match(String(bad({ lr: 0 })), /lr must be a number/);
-  assert.match(String(bad({ lr: Number.NaN })), /lr must be a number/);
+  assert.match(String(bad({ base: '/etc' })), /base: must be one of/);
+  assert.match(String(bad({ steps: 0 })), /settings\.steps: Steps must be from 1 to 100,000 \(got 0\)/);
+  assert.match(String(bad({ steps: 1.5 })), /Steps must be a whole number from 1 to 100,000/);
+  // Out-of-range learning rates are refused with the allowed range, never replaced by another value.
+  for (const lr of [1e6, 5, -1, 0]) assert.match(String(bad({ lr })), new RegExp(`settings\\.lr: Learning rate must be from 0\\.000001 to 1 \\(got ${lr}\\)`));
+  assert.match(String(bad({ lr: Number.NaN })), /Learning rate must be a number from 0.000001 to 1\./);
+  assert.equal(validateFineTuneMessage({ type: 'start', settings: { ...defaultSettings('toy'), lr: 1 } }) instanceof Error, false);
   assert.match(String(bad({ optimizer: 'adam' })), /optimizer/);
-  assert.match(String(bad({ prompt: '' })), /prompt must have 1/);
+  assert.match(String(bad({ prompt: '' })), /prompt: must have 1/);
   assert.match(String(bad({ out: '/tmp/x' })), /unexpected field "out"/);
   assert.match(String(validateFineTuneMessage({ type: 'stop', now: true })), /unexpected field/);
-  assert.match(String(validateFineTuneMessage({ type: 'start' })), /settings must be an object/);
+  assert.match(String(validateFineTuneMessage({ type: 'start' })), /settings: must be an object/);
   assert.match(String(validateFineTuneMessage({ type: 'rm -rf' })), /unknown message type/);
   assert.match(String(validateFineTuneMessage(null)), /must be an object/);
 });
 
 test('files are checked before a worker starts: binary, empty, folders and missing files are refused', () => {
+  const fileProblem = (file: string) => inspectFile(file).problem;
   const write = (name: string, data: string | Uint8Array) => { const p = join(dir, name); writeFileSync(p, data); return p; };
   assert.equal(fileProblem(write('ok.txt', 'hello\n')), undefined);
   assert.match(fileProblem(write('b.bin', Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, 0, 1])))!, /binary/);
   assert.match(fileProblem(write('e.txt', ''))!, /empty/);
+  // One character leaves nothing to predict: refused before Start, not by the trainer after it.
+  assert.match(fileProblem(write('one.txt', 'a'))!, /only one character: training needs at least two/);
+  assert.match(fileProblem(write('one-emoji.txt', '\u{1F600}'))!, /only one character/);
+  assert.equal(fileProblem(write('two.txt', 'ab')), undefined);
   assert.match(fileProblem(dir)!, /folder/);
   assert.match(fileProblem(join(dir, 'nope.txt'))!, /does not exist/);
   assert.match(tokenLensFolderProblem(dir)!, /not a model folder/);
+});
+
+/** Runs a job to its end, collecting its messages; `onMessage` may act on the job (stop, pause) as a user would. */
+async function collect(spec: Omit<ConstructorParameters<typeof FineTuneJob>[0], 'cacheDir' | 'threads' | 'createWorker'>,
+  onMessage: (m: FineTuneHostToView, job: () => FineTuneJob) => void = () => undefined) {
+  const messages: FineTuneHostToView[] = [];
+  // The job posts its first message from its constructor, before `job` is assigned: a handler reaches it later.
+  let job: FineTuneJob | undefined;
+  job = new FineTuneJob({ ...spec, cacheDir: join(dir, 'cache'), threads: 1, createWorker }, (m) => {
+    messages.push(m);
+    onMessage(m, () => job!);
+  });
+  const result = await job.done;
+  let run = foldRun(emptyRun(), { type: 'runStarting', settings: spec.settings, fileName: 'x', steps: spec.settings.steps });
+  for (const m of messages) run = foldRun(run, m);
+  return { result, messages, run };
+}
+
+test('Stop while a preset initialises ends the run (nothing exported, no folder left), and the next Start trains', async () => {
+  const file = join(dir, 'rhyme.txt');
+  writeFileSync(file, 'Twinkle, twinkle, little star, how I wonder what you are!\n'.repeat(40));
+  const out = join(dir, 'init-stop');
+  for (const settings of [{ ...defaultSettings('toy'), steps: 20 }, { ...defaultSettings('nanogpt-cpu'), steps: 20 }]) {
+    // Stop a moment after initialisation began, while the zero-step worker is busy.
+    const t0 = Date.now();
+    const { result, messages, run } = await collect({ file, out, settings }, (m, job) => {
+      if (m.type === 'busy' && m.message.startsWith('Initialising')) setTimeout(() => job().stop(), 30);
+    });
+    assert.deepEqual(result, { status: 'stopped', message: 'Stopped before training started: nothing was trained.', step: 0, loss: null,
+      valLoss: null, exported: false });
+    assert.equal(messages.at(-1)?.type, 'finished', 'the run ends with a message the view folds');
+    assert.equal(run.phase, 'finished');
+    assert.equal(isActive(run.phase), false, 'the view unlocks');
+    assert.ok(!messages.some((m) => m.type === 'probe' || m.type === 'started'), 'nothing ran after the stop');
+    assert.ok(!existsSync(`${out}-start`), `${out}-start is left behind`);
+    assert.ok(!existsSync(out), 'no model was written');
+    console.log(`${settings.base}: stopped during initialisation, ended after ${Date.now() - t0} ms`);
+  }
+  const again = await collect({ file, out, settings: { ...defaultSettings('toy'), steps: 5 } });
+  assert.equal(again.result?.status, 'done');
+  assert.equal(again.run.phase, 'finished');
+  assert.ok(again.run.result?.exported && existsSync(join(out, 'onnx', 'model.onnx')));
+  assert.ok(!existsSync(`${out}-start`));
+});
+
+test('Stop before the first step: no untrained copy is exported or offered', async () => {
+  const base = await stories();
+  const out = join(dir, 'step0');
+  const file = join(dir, 'zoo.txt');
+  writeFileSync(file, 'Once upon a time, there was a little girl named Zoo.\n');
+  const { result, messages, run } = await collect({ file, out, from: base, settings: { ...defaultSettings('current'), steps: 40 } },
+    (m, job) => { if (m.type === 'busy' && m.message.startsWith('Starting the trainer')) job().stop(); });
+  assert.equal(result?.status, 'stopped');
+  assert.equal(result?.step, 0);
+  assert.equal(result?.exported, false, 'a copy of the starting model was exported');
+  assert.match(result!.message, /Stopped at step 0\. Nothing was trained, so no model was written\./);
+  assert.ok(!existsSync(join(out, 'onnx', 'model.onnx')));
+  assert.ok(!messages.some((m) => m.type === 'probe' && m.phase === 'after'));
+  assert.equal(run.result?.exported, false, 'the view offers neither Save nor Explain');
+});
+
+test('a learning rate that blows the loss up (AdamW, lr 1) finishes with a warning, not as a plain success', async () => {
+  const { result, messages } = await collect({ file: join(dir, 'rhyme.txt'), out: join(dir, 'blow-up'),
+    settings: { ...defaultSettings('toy'), steps: 60, lr: 1 } });
+  const losses = messages.flatMap((m) => (m.type === 'progress' ? [m.loss] : []));
+  assert.equal(result?.status, 'done');
+  assert.ok(Math.max(...losses) > 10 * losses[0], `the loss never spiked: ${losses.map((l) => l.toFixed(1)).join(' ')}`);
+  assert.match(result!.warning ?? '', /^The loss ended at [\d.]+, far above where it started \([\d.]+\): training blew up\. Try a lower learning rate \(now 1\)\.$/);
+  const finished = messages.at(-1);
+  assert.ok(finished?.type === 'finished' && finished.result.warning === result!.warning, 'the warning reaches the view');
+
+  // A healthy run on the same file carries no warning.
+  const calm = await collect({ file: join(dir, 'rhyme.txt'), out: join(dir, 'calm'), settings: { ...defaultSettings('toy'), steps: 60 } });
+  assert.equal(calm.result?.status, 'done');
+  assert.equal(calm.result?.warning, undefined);
+});
+
+test('a character model shows probe characters the file never had as <unk>, and says so', async () => {
+  const file = join(dir, 'no-capitals.txt');
+  writeFileSync(file, 'nce upon a time, there was a little girl named ia.\n'.repeat(30));
+  const { result, messages } = await collect({ file, out: join(dir, 'unk-out'), settings: { ...defaultSettings('toy'), steps: 3, target: ' Mia' } });
+  assert.equal(result?.status, 'done');
+  const before = messages.find((m) => m.type === 'probe' && m.phase === 'before');
+  assert.ok(before?.type === 'probe');
+  const p = before.probe;
+  // One token per character: "O" and "M" are not dropped but read as the unknown token.
+  assert.equal(p.tokens.map((t) => t.text).join(''), `<unk>${DEFAULT_PROBE.prompt.slice(1)} <unk>ia`);
+  assert.deepEqual(p.targetTokens, [' ', '<unk>', 'i', 'a']);
+  assert.equal(p.note, 'The training file never contains "M", "O": the model reads them as the unknown token <unk>.');
+});
+
+test('the probe comes from the training file: a story line, a line of code', () => {
+  assert.deepEqual(probeFromText('Once upon a time, there was a little girl named Zoo.\nShe liked cake.\n'), DEFAULT_PROBE);
+  const code = "// @ts-check\nimport { readFileSync } from 'node:fs';\nconst text = readFileSync(process.argv[2], 'utf8');\n";
+  // The first line with a word after some context: a comment too short for one is skipped.
+  assert.deepEqual(probeFromText(code), { prompt: 'import { readFileSync }', target: ' from' });
+  assert.equal(probeFromText('x\ny\n'), null);
+  const write = (name: string, data: string) => { const p = join(dir, name); writeFileSync(p, data); return p; };
+  assert.deepEqual(inspectFile(write('code.ts', code)), { probe: { prompt: 'import { readFileSync }', target: ' from' } });
+  assert.deepEqual(inspectFile(write('bin.dat', '\u0000\u0001')).probe, null);
 });

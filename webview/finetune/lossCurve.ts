@@ -22,7 +22,7 @@ export function lossCurve(train: ProgressPoint[], val: ProgressPoint[], steps: n
   const ticks = niceTicks(top);
   for (const v of ticks) {
     svg.append(s('line', { class: 'grid-line', x1: PAD.left, x2: PAD.left + plotW, y1: y(v), y2: y(v) }),
-      s('text', { class: 'axis-label', x: PAD.left - 5, y: y(v) + 3, 'text-anchor': 'end' }, v));
+      s('text', { class: 'axis-label', x: PAD.left - 5, y: y(v) + 3, 'text-anchor': 'end' }, v >= 1e4 ? v.toExponential(0) : v));
   }
   svg.append(s('text', { class: 'axis-label', x: PAD.left, y: HEIGHT - 5 }, 'step 0'),
     s('text', { class: 'axis-label', x: PAD.left + plotW, y: HEIGHT - 5, 'text-anchor': 'end' }, `${steps}`));
@@ -40,9 +40,12 @@ export function curveLegend(): HTMLElement {
     h('span', { class: 'key key-train' }), 'train', h('span', { class: 'key key-val' }), 'validation');
 }
 
-function niceTicks(top: number): number[] {
-  const step = top <= 2 ? 0.5 : top <= 5 ? 1 : top <= 10 ? 2 : 5;
+/** About four gridlines at 1, 2 or 5 times a power of ten, whatever the scale: a diverging run reaches 1e31. */
+export function niceTicks(top: number): number[] {
+  const rough = top / 4;
+  const magnitude = 10 ** Math.floor(Math.log10(rough));
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= rough) ?? 10 * magnitude;
   const out: number[] = [];
-  for (let v = 0; v <= top; v += step) out.push(Number(v.toFixed(1)));
+  for (let i = 0; i * step <= top; i++) out.push(Number((i * step).toPrecision(6)));
   return out;
 }

@@ -3,7 +3,8 @@
 import '../../media/finetune.css';
 import { h, keepingFocus, mount } from '../shared/dom';
 import { connect } from '../shared/vscode';
-import { FT_LIMITS, isActive, type FineTuneHostToView, type FineTuneSettings, type FineTuneViewToHost } from '../../src/protocol/finetune';
+import { FT_LIMITS, FT_RANGES, isActive, rangeProblem, type FineTuneHostToView, type FineTuneSettings, type FineTuneViewToHost,
+  type RangedSetting } from '../../src/protocol/finetune';
 import { curveLegend, lossCurve } from './lossCurve';
 import { probeView } from './probeView';
 import { type FineTuneViewState, initialState, isPreset, reduce, withBase } from './state';
@@ -41,18 +42,41 @@ function setForm(patch: Partial<FineTuneSettings>): void {
 
 const basename = (p: string) => p.split(/[\\/]/).filter(Boolean).pop() ?? p;
 
-function field(id: string, label: string, input: HTMLElement, hint?: string): HTMLElement {
-  return h('div', { class: 'field' }, h('label', { for: id }, label), input, hint ? h('span', { class: 'hint' }, hint) : null);
+function field(id: string, label: string, input: HTMLElement | HTMLElement[], hint?: string): HTMLElement {
+  return h('div', { class: 'field' }, h('label', { for: id }, label), ...[input].flat(), hint ? h('span', { class: 'hint' }, hint) : null);
 }
 
-function numberInput(id: string, value: number, min: number, max: number, step: string, onValue: (v: number) => void): HTMLInputElement {
-  const input = h('input', { id, type: 'number', value, min, max, step });
-  input.addEventListener('change', () => {
-    const v = Number(input.value);
-    if (input.value !== '' && Number.isFinite(v) && v >= min && v <= max) onValue(v);
-    else input.value = String(value);
+/** The problem with what the user typed into a number field (an empty field is no number). */
+function rangeProblemOf(field: RangedSetting, raw: string): string | null {
+  return rangeProblem(field, raw.trim() === '' ? Number.NaN : Number(raw));
+}
+
+const invalidFields = (): RangedSetting[] => (Object.keys(state.drafts) as RangedSetting[]);
+
+/**
+ * A number field and its error line, checked on every keystroke: an allowed value goes to the form at once; any other
+ * stays as typed (a draft), with a message that gives the range, and keeps Start disabled.
+ */
+function numberInput(field: RangedSetting, id: string, step: string): HTMLElement[] {
+  const r = FT_RANGES[field];
+  const draft = state.drafts[field];
+  const input = h('input', { id, type: 'number', value: draft ?? state.form[field], min: r.min, max: r.max, step, 'aria-describedby': `${id}-error` });
+  const error = h('span', { class: 'field-error', id: `${id}-error`, role: 'alert' });
+  const show = (problem: string | null) => {
+    error.textContent = problem ?? '';
+    input.setAttribute('aria-invalid', String(!!problem));
+  };
+  input.addEventListener('input', () => {
+    const problem = rangeProblemOf(field, input.value);
+    show(problem);
+    const { [field]: _, ...drafts } = state.drafts;
+    state = { ...state, drafts: problem ? { ...drafts, [field]: input.value } : drafts };
+    if (!problem) state = { ...state, form: { ...state.form, [field]: Number(input.value) } };
+    save();
+    keepingFocus(renderControls);
   });
-  return input;
+  if (draft !== undefined) show(rangeProblemOf(field, draft));
+  return [input, error];
 }
 
 function renderForm(): void {
@@ -85,15 +109,19 @@ function renderForm(): void {
     h('option', { value: 'full', selected: form.mode === 'full' }, 'Full fine-tune'),
     h('option', { value: 'lora', selected: form.mode === 'lora' }, 'LoRA'));
   mode.addEventListener('change', () => { setForm({ mode: mode.value as 'full' | 'lora' }); keepingFocus(renderForm); });
+  const showRank = form.mode === 'lora' && !isPreset(form.base);
+  if (!showRank && state.drafts.loraRank !== undefined) {
+    const { loraRank: _, ...drafts } = state.drafts;
+    state = { ...state, drafts };
+    save();
+  }
   mount(model.body,
     field('ft-base', 'Start from', base),
     current && !current.usable && current.reason ? h('p', { class: 'hint' }, current.reason) : null,
     h('div', { class: 'buttons' }, h('button', { type: 'button', id: 'ft-pick-folder', class: 'secondary', disabled: locked,
       onclick: () => post({ type: 'pickFolder' }) }, 'Choose Model Folder…')),
     field('ft-mode', 'Mode', mode, isPreset(form.base) ? 'A new model trains every weight.' : undefined),
-    form.mode === 'lora' && !isPreset(form.base)
-      ? field('ft-rank', 'LoRA rank', numberInput('ft-rank', form.loraRank, 1, FT_LIMITS.loraRank, '1', (v) => setForm({ loraRank: Math.round(v) })))
-      : null);
+    showRank ? field('ft-rank', 'LoRA rank', numberInput('loraRank', 'ft-rank', '1')) : null);
 
   // Hyperparameters
   const optimizer = h('select', { id: 'ft-optimizer', disabled: locked },
@@ -101,10 +129,10 @@ function renderForm(): void {
     h('option', { value: 'sgd', selected: form.optimizer === 'sgd' }, 'SGD'));
   optimizer.addEventListener('change', () => setForm({ optimizer: optimizer.value as 'adamw' | 'sgd' }));
   mount(hyper.body,
-    field('ft-steps', 'Steps', numberInput('ft-steps', form.steps, 1, FT_LIMITS.steps, '1', (v) => setForm({ steps: Math.round(v) }))),
-    field('ft-lr', 'Learning rate', numberInput('ft-lr', form.lr, 1e-6, FT_LIMITS.lr.max, 'any', (v) => setForm({ lr: v }))),
+    field('ft-steps', 'Steps', numberInput('steps', 'ft-steps', '1')),
+    field('ft-lr', 'Learning rate', numberInput('lr', 'ft-lr', 'any')),
     field('ft-optimizer', 'Optimizer', optimizer),
-    field('ft-seed', 'Seed', numberInput('ft-seed', form.seed, 0, FT_LIMITS.seed, '1', (v) => setForm({ seed: Math.round(v) }))),
+    field('ft-seed', 'Seed', numberInput('seed', 'ft-seed', '1')),
     h('p', { class: 'hint' }, preset ? `Batch ${preset.batch} × block ${preset.block} tokens (from the preset).`
       : 'Batch 8 × block up to 128 tokens (shorter files use shorter blocks).'));
   hyper.body.querySelectorAll<HTMLInputElement>('input, select').forEach((el) => { el.disabled = locked; });
@@ -123,10 +151,11 @@ function renderForm(): void {
 function renderControls(): void {
   const { phase } = state.run;
   const active = isActive(phase);
-  const canStart = !active && !!state.context?.file && !state.context.fileProblem;
+  const invalid = invalidFields().length > 0;
+  const canStart = !active && !!state.context?.file && !state.context.fileProblem && !invalid;
   mount(controls,
     h('button', { type: 'button', id: 'ft-start', 'aria-label': 'Start training', disabled: !canStart,
-      title: state.context?.file ? '' : 'Choose a training file first', onclick: start }, 'Start'),
+      title: !state.context?.file ? 'Choose a training file first' : invalid ? 'Correct the settings marked in red first' : '', onclick: start }, 'Start'),
     h('button', { type: 'button', id: 'ft-pause', class: 'secondary', disabled: phase !== 'running' && phase !== 'paused',
       'aria-label': phase === 'paused' ? 'Resume training' : 'Pause training',
       onclick: () => post({ type: phase === 'paused' ? 'resume' : 'pause' }) }, phase === 'paused' ? 'Resume' : 'Pause'),
@@ -135,8 +164,9 @@ function renderControls(): void {
 }
 
 function start(): void {
-  // Inputs commit on change; a value typed but not yet committed counts too.
+  // The probe's fields commit on change; a text typed but not yet committed counts too.
   (document.activeElement as HTMLElement | null)?.blur();
+  if (invalidFields().length) return;
   post({ type: 'start', settings: state.form });
 }
 
@@ -147,11 +177,13 @@ function renderProgress(): void {
   app.dataset.phase = r.phase;
   const phaseText: Record<string, string> = {
     idle: '', starting: 'Starting…', running: 'Training…', paused: 'Paused.', stopping: 'Stopping after this step…',
-    probing: 'Probing the trained model…', finished: r.result?.message ?? 'Finished.', failed: '',
+    probing: 'Probing the trained model…', failed: '',
+    finished: r.result?.status === 'diverged' || r.result?.status === 'memory' ? 'Training stopped early.' : r.result?.message ?? 'Finished.',
   };
   status.textContent = r.busy || phaseText[r.phase] || '';
   if (r.phase === 'idle') {
-    mount(progress.body, h('p', { class: 'muted' }, 'Choose a file and press Start.'));
+    mount(progress.body, h('p', { class: 'muted' }, 'Choose a file and press Start.'),
+      r.error ? h('p', { class: 'error', role: 'alert' }, r.error) : null);
   } else {
     const l = r.last;
     const stat = (label: string, value: string, id: string) => h('div', { class: 'stat', id }, h('span', { class: 'stat-label' }, label), h('span', { class: 'stat-value' }, value));
@@ -164,12 +196,23 @@ function renderProgress(): void {
         stat('Loss', l ? l.loss.toFixed(3) : '–', 'ft-stat-loss'),
         stat('Val loss', l?.valLoss != null ? l.valLoss.toFixed(3) : '–', 'ft-stat-val'),
         stat('Tokens/s', l ? String(l.tokensPerSec) : '–', 'ft-stat-tps'),
-        stat('ETA', l && r.phase !== 'finished' ? eta(l.etaSec) : '–', 'ft-stat-eta')),
+        // Paused, no time passes towards the end: a frozen estimate would mislead.
+        stat('ETA', r.phase === 'paused' ? 'paused' : l && r.phase !== 'finished' ? eta(l.etaSec) : '–', 'ft-stat-eta')),
       lossCurve(r.train, r.val, Math.max(1, r.steps), width()),
       curveLegend(),
       ...r.notes.map((n) => h('p', { class: 'notice', role: 'note' }, n)),
+      outcome(r),
       r.error ? h('p', { class: 'error', role: 'alert' }, r.error) : null);
   }
+}
+
+/** A run that ended badly says so where the curve is: a NaN stop, the memory cap, or a loss that blew up. */
+function outcome(r: FineTuneViewState['run']): HTMLElement | null {
+  const result = r.phase === 'finished' ? r.result : null;
+  if (!result) return null;
+  if (result.status === 'diverged' || result.status === 'memory') return h('p', { class: 'error', role: 'alert', id: 'ft-outcome' }, result.message);
+  if (result.warning) return h('p', { class: 'warning', role: 'alert', id: 'ft-outcome' }, result.warning);
+  return null;
 }
 
 function renderResults(): void {
@@ -202,7 +245,7 @@ window.addEventListener('message', (event: MessageEvent) => {
     if (state.run.phase === 'running' && !wasActive) keepingFocus(renderControls);
     return;
   }
-  if (msg.type === 'context' || wasActive !== isActive(state.run.phase)) keepingFocus(renderForm);
+  if (msg.type === 'context' || msg.type === 'folderChosen' || wasActive !== isActive(state.run.phase)) keepingFocus(renderForm);
   keepingFocus(() => { renderControls(); renderProgress(); renderResults(); });
 });
 

@@ -64,3 +64,14 @@ export function charTokenizerFiles(chars: string[], opts: { unk?: boolean } = {}
   };
   return { tokenizer, tokenizerConfig };
 }
+
+/**
+ * For a character tokenizer (as written by charTokenizerFiles): the characters of `text` it has no token for, all of
+ * which encode to <unk>, and <unk>'s id. Undefined for any other tokenizer.
+ */
+export function unknownChars(tokenizer: TokenizerFiles['tokenizer'], text: string): { id: number; chars: string[] } | undefined {
+  const model = tokenizer.model as { type?: string; unk_token?: string; vocab?: Record<string, number>; merges?: unknown[] } | undefined;
+  const vocab = model?.vocab;
+  if (model?.type !== 'BPE' || model.unk_token !== CHAR_UNK || !vocab || !(CHAR_UNK in vocab) || model.merges?.length) return undefined;
+  return { id: vocab[CHAR_UNK], chars: charVocabulary(text).filter((c) => !Object.prototype.hasOwnProperty.call(vocab, c)) };
+}

@@ -1,4 +1,4 @@
-// Model sizes as plain data. `toy` and `nanogpt-cpu` match ../shared/bench/torch_gpt_bench.py, the PyTorch
+// Model sizes as plain data. `toy` and `nanogpt-cpu` match bench/torch_gpt_bench.py, the PyTorch
 // peer (nanogpt-cpu is nanoGPT's documented CPU shakespeare_char run).
 import type { GPT2Config } from '../models/config';
 

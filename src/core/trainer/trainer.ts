@@ -64,6 +64,21 @@ export interface TrainResult {
   out: string;
   exported: boolean;
   message: string;
+  /** Training ran but went wrong: the loss ended far above where it started. */
+  warning?: string;
+}
+
+/** A run whose last losses average more than this times its first loss blew up (its learning rate was too high). */
+export const BLOW_UP_RATIO = 1.5;
+
+/** The warning for a run whose loss ended far above where it started, if it did. */
+export function blowUpWarning(losses: number[], lr: number): string | undefined {
+  if (losses.length < 2) return undefined;
+  const tail = losses.slice(-Math.max(1, Math.min(10, Math.ceil(losses.length / 10))));
+  const end = tail.reduce((a, b) => a + b, 0) / tail.length;
+  if (!(end > BLOW_UP_RATIO * losses[0])) return undefined;
+  return `The loss ended at ${end.toFixed(2)}, far above where it started (${losses[0].toFixed(2)}): training blew up. ` +
+    `Try a lower learning rate (now ${lr}).`;
 }
 
 export class Trainer {
@@ -199,6 +214,7 @@ export class Trainer {
     let status: TrainStatus = 'done', message = '';
     let elapsed = 0, timed = 0, tokensPerSec = 0;
     const lastFinite = new LastFinite();
+    const losses: number[] = [];
     while (this.step < total) {
       if (this.pauseGate) {
         this.pauseGate.reached();
@@ -223,6 +239,7 @@ export class Trainer {
         break;
       }
       loss = r.loss;
+      losses.push(loss);
       this.step++;
       const stepMs = performance.now() - t0;
       tokensPerSec = Math.round((this.batch * this.block) / (stepMs / 1000));
@@ -239,11 +256,14 @@ export class Trainer {
       if (o.checkpointEvery && this.step % o.checkpointEvery === 0) await this.saveCheckpoint();
     }
     await this.saveCheckpoint();
-    const exported = status === 'done' || status === 'stopped';
+    // A run stopped before its first step has nothing new to write: its model would be the starting one.
+    const exported = status === 'done' || (status === 'stopped' && this.step > 0);
     if (exported) await this.export(o.out);
     if (status === 'done') message = `Trained ${total} steps; model written to ${o.out}.`;
     else if (exported) message += ` Model so far written to ${o.out}.`;
-    return { status, step: this.step, loss, valLoss, out: o.out, exported, message };
+    else if (status === 'stopped') message += ' Nothing was trained, so no model was written.';
+    const warning = exported ? blowUpWarning(losses, lr) : undefined;
+    return { status, step: this.step, loss, valLoss, out: o.out, exported, message, warning };
   }
 
   /** Mean loss over a fixed set of validation batches (the same ones every time, so values compare). */

@@ -1,0 +1,62 @@
+// The built-in model: `npm run build` imports vendor/stories260K into dist/models/stories260K (once per change of
+// its sources), and the CLI uses it when --model is omitted. Needs `npm run build` (dist/cli.js).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+// @ts-expect-error a plain .mjs build script without types
+import { BUILTIN_MODEL_DIR, importBuiltinModel } from '../../scripts/builtinModel.mjs';
+
+const root = path.resolve(__dirname, '../..');
+const cliJs = path.join(root, 'dist', 'cli.js');
+const PROMPT = 'Once upon a time, there was a little girl named';
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-builtin-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function run(cli: string, ...args: string[]) {
+  assert.ok(fs.existsSync(cli), `${cli} is missing: run \`npm run build\` first`);
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache') } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('the built CLI explains with the built-in stories260K when --model is omitted, offline', () => {
+  const r = run(cliJs, 'explain', '--offline', '--json', '--top-k', '3', PROMPT);
+  assert.equal(r.code, 0, r.err);
+  const j = JSON.parse(r.out);
+  assert.equal(j.model, path.join(root, BUILTIN_MODEL_DIR));
+  assert.equal(j.next[0].text, ' Lily');
+  // Every character of the prompt was analysed (no window cut, no lost text).
+  assert.equal(j.tokens.slice(1).map((t: { start: number; end: number }) => PROMPT.slice(t.start, t.end)).join(''), PROMPT);
+});
+
+test('the build imports the vendored files once, carries their license, and imports again when they change', () => {
+  // A copy of the repository's parts the step reads, so the real dist/ is left alone.
+  const fake = path.join(tmp, 'repo');
+  fs.cpSync(path.join(root, 'vendor', 'stories260K'), path.join(fake, 'vendor', 'stories260K'), { recursive: true });
+  fs.mkdirSync(path.join(fake, 'dist'));
+  fs.copyFileSync(cliJs, path.join(fake, 'dist', 'cli.js'));
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(fake, 'node_modules'));
+
+  assert.equal(importBuiltinModel(fake), 'imported');
+  const folder = path.join(fake, BUILTIN_MODEL_DIR);
+  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx']) {
+    assert.ok(fs.existsSync(path.join(folder, f)), `${f} was not written`);
+  }
+  const license = fs.readFileSync(path.join(folder, 'LICENSE.md'), 'utf8');
+  assert.match(license, /MIT License/);
+  assert.match(license, /Copyright \(c\) 2023 Andrej Karpathy/);
+  const onnx = fs.statSync(path.join(folder, 'onnx', 'model.onnx')).mtimeMs;
+
+  assert.equal(importBuiltinModel(fake), 'up to date');
+  assert.equal(fs.statSync(path.join(folder, 'onnx', 'model.onnx')).mtimeMs, onnx, 'an up-to-date model was rewritten');
+
+  fs.appendFileSync(path.join(fake, 'vendor', 'stories260K', 'README.md'), '\n');
+  assert.equal(importBuiltinModel(fake), 'imported');
+  // The imported folder is a model the CLI runs: the same prediction as the repository's built-in one.
+  const r = run(path.join(fake, 'dist', 'cli.js'), 'explain', '--offline', '--json', '--top-k', '1', PROMPT);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).model, folder);
+  assert.equal(JSON.parse(r.out).next[0].text, ' Lily');
+});
