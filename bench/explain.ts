@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { PRESETS } from '../src/core/models/presets';
+import { MODEL_PRESETS } from '../src/core/models/presets';
 import { randomWeights } from '../src/core/models/random';
 import { writeModelFolder } from '../src/core/models/folder';
 import { gpt2TokenizerFiles } from '../src/core/tokenizers/gpt2';
@@ -41,7 +41,7 @@ const STORY = 'The old lighthouse keeper climbed the spiral stairs every evening
 async function main(): Promise<void> {
   if (!fs.existsSync(path.join(folder, 'onnx', 'model.onnx'))) {
     log('writing a gpt2-small-shaped model with random weights (once)…');
-    const config = PRESETS['gpt2-small'];
+    const config = MODEL_PRESETS['gpt2-small'];
     await writeModelFolder(folder, { config, weights: randomWeights(config, 1), tokenizer: gpt2TokenizerFiles(), attentionOutputs: true });
   }
   const session = await ModelSession.load(folder, { cacheDir });

@@ -3,8 +3,8 @@
 // usage: npm run bench:train -- [--json] [--steps N]     env TORCH_BENCH = path of torch_gpt_bench.py
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { initWeights } from '../src/core/trainer/model';
-import { presetConfig, PRESETS } from '../src/core/trainer/presets';
+import { randomWeights } from '../src/core/models/random';
+import { presetConfig, TRAINING_PRESETS } from '../src/core/trainer/presets';
 import { adamwDefaults } from '../src/core/trainer/optim';
 import { TrainStep } from '../src/core/trainer/step';
 import { Rng } from '../src/core/trainer/rng';
@@ -16,8 +16,8 @@ const threads = 2;
 
 async function ours(preset: string): Promise<{ tokensPerSec: number; msPerStep: number; loss: number }> {
   const config = presetConfig(preset, 65);
-  const { batch_size: B, block_size: T } = PRESETS[preset];
-  const w = initWeights(config, 0);
+  const { batch_size: B, block_size: T } = TRAINING_PRESETS[preset];
+  const w = randomWeights(config, 0);
   const params = new Map([...w].map(([k, v]) => [k, v.data]));
   const trainer = await TrainStep.create({ config, batch: B, block: T, params, optim: adamwDefaults(1e-3), threads });
   // One fixed random batch, as the peer does.

@@ -94,10 +94,10 @@ async function runWriteRandom(argv: string[]): Promise<number> {
     seed: { type: 'string' }, tokenizer: { type: 'string' },
   }, usage);
   if (!values.arch || !values.preset || !values.out) throw new UsageError(`--arch, --preset and --out are required\n\n${usage}`);
-  const { PRESETS } = await import('../core/models/presets');
-  const config = PRESETS[values.preset];
+  const { MODEL_PRESETS } = await import('../core/models/presets');
+  const config = MODEL_PRESETS[values.preset];
   if (!config || config.arch !== values.arch) {
-    const names = Object.entries(PRESETS).filter(([, c]) => c.arch === values.arch).map(([n]) => n);
+    const names = Object.entries(MODEL_PRESETS).filter(([, c]) => c.arch === values.arch).map(([n]) => n);
     throw new UsageError(`unknown ${values.arch} preset "${values.preset}"; choose one of: ${names.join(', ') || '(none: --arch is gpt2 or llama)'}`);
   }
   const tokenizer = await tokenizerFor(config, values.tokenizer);
@@ -114,7 +114,7 @@ async function runWriteRandom(argv: string[]): Promise<number> {
   return 0;
 }
 
-async function tokenizerFor(config: import('../core/models/config').ModelConfig, file?: string) {
+async function tokenizerFor(config: import('../core/models/config').DecoderConfig, file?: string) {
   if (file) {
     const { readLlama2cTokenizer, llama2cTokenizerFiles } = await import('../core/tokenizers/llama2c');
     return llama2cTokenizerFiles(readLlama2cTokenizer(fs.readFileSync(file), config.vocab_size));

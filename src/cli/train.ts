@@ -2,9 +2,9 @@
 // then write the result as a model folder the rest of Token Lens can load.
 import { UsageError, intOption, numberOption, parse } from './args';
 import { Trainer, TrainProgress } from '../core/trainer/trainer';
-import { PRESETS } from '../core/trainer/presets';
+import { TRAINING_PRESETS } from '../core/trainer/presets';
 
-const USAGE = `usage: token-lens train --file FILE --out DIR [--from DIR] [--preset ${Object.keys(PRESETS).join('|')}]
+const USAGE = `usage: token-lens train --file FILE --out DIR [--from DIR] [--preset ${Object.keys(TRAINING_PRESETS).join('|')}]
        [--lora R] [--steps N] [--lr X] [--optimizer adamw|sgd] [--seed S] [--json]
        [--batch B] [--block T] [--eval-every N] [--checkpoint-every N] [--resume] [--max-memory-mb M] [--threads N]
        [--clip X] [--warmup N]
@@ -26,7 +26,7 @@ export async function runTrain(argv: string[]): Promise<number> {
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"\n\n${USAGE}`);
   if (!values.file) throw new UsageError(`--file is required\n\n${USAGE}`);
   if (!values.out) throw new UsageError(`--out is required\n\n${USAGE}`);
-  if (values.preset && !PRESETS[values.preset]) throw new UsageError(`--preset must be one of ${Object.keys(PRESETS).join(', ')}`);
+  if (values.preset && !TRAINING_PRESETS[values.preset]) throw new UsageError(`--preset must be one of ${Object.keys(TRAINING_PRESETS).join(', ')}`);
   if (values.preset && values.from) throw new UsageError('--preset sizes a model trained from scratch; --from fine-tunes an existing one: give one');
   const optimizer = values.optimizer ?? 'adamw';
   if (optimizer !== 'adamw' && optimizer !== 'sgd') throw new UsageError(`--optimizer must be adamw or sgd, got "${optimizer}"`);
@@ -48,7 +48,7 @@ export async function runTrain(argv: string[]): Promise<number> {
   });
   for (const n of trainer.notes) say(n);
   const c = trainer.config;
-  say(`Training ${c.arch} (${c.arch === 'gpt2' ? `${c.n_layer} layers, d ${c.n_embd}` : `${c.n_layers} layers, dim ${c.dim}`}, ` +
+  say(`Training ${c.arch} (${c.n_layer} layers, d ${c.n_embd}, ` +
     `vocabulary ${c.vocab_size}) with batch ${trainer.batch} x block ${trainer.block}${lora ? `, LoRA rank ${lora}` : ''}.`);
 
   let interrupts = 0;

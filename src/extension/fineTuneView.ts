@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { PRESETS } from '../core/trainer/presets';
+import { TRAINING_PRESETS } from '../core/trainer/presets';
 import { emptyRun, foldRun, ftMessage, isActive, validateFineTuneMessage, type FineTuneContext,
   type FineTuneHostToView, type FineTuneSettings, type FineTuneViewToHost, type RunSnapshot } from '../protocol';
 import { FineTuneJob, inspectFile, saveModel, tokenLensFolderProblem } from './fineTuneJob';
@@ -230,7 +230,7 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
       current: ref ? { ref, usable: !reason, reason } : null,
       folder: this.folder ?? null,
       probe: this.fileProbe,
-      presets: Object.entries(PRESETS).map(([name, p]) => ({ name, layers: p.n_layer, heads: p.n_head, embd: p.n_embd, block: p.block_size, batch: p.batch_size })),
+      presets: Object.entries(TRAINING_PRESETS).map(([name, p]) => ({ name, layers: p.n_layer, heads: p.n_head, embd: p.n_embd, block: p.block_size, batch: p.batch_size })),
     };
   }
 

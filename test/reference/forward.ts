@@ -1,11 +1,12 @@
-// An independent forward pass for both decoder families, straight from the formulas with naive loops
-// in float64. Tests use it as the oracle for the ONNX graphs.
-import type { GPT2Config, LlamaConfig, ModelConfig, Weights } from '../../src/core/models/config';
+// An independent forward pass of the decoder, straight from the papers' formulas with naive loops in
+// float64, one token at a time. It shares no code with src (only the config's type and the weight
+// names of config.ts): tests use it as the oracle for the ONNX graphs and the trainer.
+import type { DecoderConfig, Weights } from '../../src/core/models/config';
 
 export interface ReferenceOutput {
-  /** logits[t] = scores of the token after position t. */
+  /** logits[t] = scores of the token after position t, over the model's whole output width. */
   logits: Float64Array[];
-  /** attention[layer][head] is T x T row-major (query row, key column). */
+  /** attention[layer][head] is T x T row-major (query row, key column), one matrix per query head. */
   attention: Float64Array[][];
 }
 
@@ -32,14 +33,14 @@ function row(M: Float32Array, r: number, n: number): Vec {
   return Float64Array.from(M.subarray(r * n, (r + 1) * n));
 }
 
-function layerNorm(x: Vec, g: Float32Array, b: Float32Array, eps: number): Vec {
+function layerNorm(x: Vec, g: Float32Array, b: Float32Array | undefined, eps: number): Vec {
   let mean = 0;
   for (const v of x) mean += v;
   mean /= x.length;
   let vr = 0;
   for (const v of x) vr += (v - mean) ** 2;
   vr /= x.length;
-  return x.map((v, i) => ((v - mean) / Math.sqrt(vr + eps)) * g[i] + b[i]);
+  return x.map((v, i) => ((v - mean) / Math.sqrt(vr + eps)) * g[i] + (b ? b[i] : 0));
 }
 
 function rmsNorm(x: Vec, g: Float32Array, eps: number): Vec {
@@ -49,13 +50,59 @@ function rmsNorm(x: Vec, g: Float32Array, eps: number): Vec {
   return x.map((v, i) => v * inv * g[i]);
 }
 
-/** Causal attention of every head. kvHeadOf maps a query head to its key/value head. */
-function attend(q: Vec[], k: Vec[], v: Vec[], heads: number, hd: number, kvHeadOf: (h: number) => number,
-  mask: number[], probsOut: Float64Array[]): Vec[] {
-  const T = q.length;
-  const out = q.map(() => new Float64Array(heads * hd));
-  for (let h = 0; h < heads; h++) {
-    const kh = kvHeadOf(h);
+/** erf from its everywhere-convergent series of positive terms: 2/sqrt(pi) e^(-x^2) sum 2^n x^(2n+1) / (2n+1)!!. */
+export function erf(x: number): number {
+  if (Math.abs(x) > 6) return Math.sign(x);
+  let term = x, sum = x;
+  for (let n = 1; n < 200 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+    term *= (2 * x * x) / (2 * n + 1);
+    sum += term;
+  }
+  return (2 / Math.sqrt(Math.PI)) * Math.exp(-x * x) * sum;
+}
+
+const geluTanh = (u: number) => 0.5 * u * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (u + 0.044715 * u ** 3)));
+const geluExact = (u: number) => 0.5 * u * (1 + erf(u / Math.SQRT2));
+const silu = (u: number) => u / (1 + Math.exp(-u));
+
+/** The rotation frequency of pair i of rotary_dim, with Llama 3's scaling (Meta's apply_scaling). */
+function frequency(c: DecoderConfig, i: number): number {
+  const f = 1 / Math.pow(c.rope_theta, (2 * i) / c.rotary_dim);
+  const s = c.rope_scaling;
+  if (!s) return f;
+  const wavelen = (2 * Math.PI) / f;
+  const lowWavelen = s.original_max_position_embeddings / s.low_freq_factor;
+  const highWavelen = s.original_max_position_embeddings / s.high_freq_factor;
+  if (wavelen < highWavelen) return f;
+  if (wavelen > lowWavelen) return f / s.factor;
+  const smooth = (s.original_max_position_embeddings / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+  return (1 - smooth) * (f / s.factor) + smooth * f;
+}
+
+/** RoPE on each of n heads of vec: pair i is (2i, 2i+1) interleaved, (i, i + rot/2) rotate-half. */
+function rope(c: DecoderConfig, vec: Vec, n: number, pos: number): Vec {
+  const out = Float64Array.from(vec);
+  const half = c.rotary_dim / 2;
+  for (let h = 0; h < n; h++) {
+    const base = h * c.head_dim;
+    for (let i = 0; i < half; i++) {
+      const [a, b] = c.rope_layout === 'interleaved' ? [base + 2 * i, base + 2 * i + 1] : [base + i, base + i + half];
+      // The angle in float32, as Hugging Face and llama2.c compute it.
+      const angle = Math.fround(pos * Math.fround(frequency(c, i)));
+      const [cs, sn] = [Math.cos(angle), Math.sin(angle)];
+      out[a] = vec[a] * cs - vec[b] * sn;
+      out[b] = vec[a] * sn + vec[b] * cs;
+    }
+  }
+  return out;
+}
+
+/** Causal attention of every query head; query head h reads key/value head floor(h / (H / Hkv)). */
+function attend(c: DecoderConfig, q: Vec[], k: Vec[], v: Vec[], mask: number[], probsOut: Float64Array[]): Vec[] {
+  const T = q.length, H = c.n_head, hd = c.head_dim, group = c.n_head / c.n_kv_head;
+  const out = q.map(() => new Float64Array(H * hd));
+  for (let h = 0; h < H; h++) {
+    const kh = Math.floor(h / group);
     const P = new Float64Array(T * T);
     for (let i = 0; i < T; i++) {
       const allowed = (j: number) => j <= i && mask[j] === 1;
@@ -81,34 +128,6 @@ function attend(q: Vec[], k: Vec[], v: Vec[], heads: number, hd: number, kvHeadO
   return out;
 }
 
-function gpt2Forward(c: GPT2Config, W: Weights, tokens: number[], mask: number[]): ReferenceOutput {
-  const C = c.n_embd;
-  const hd = C / c.n_head;
-  let x = tokens.map((t, p) => row(w(W, 'wte'), t, C).map((v, i) => v + w(W, 'wpe')[p * C + i]));
-  const attention: Float64Array[][] = [];
-  const gelu = (u: number) => 0.5 * u * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (u + 0.044715 * u ** 3)));
-  for (let l = 0; l < c.n_layer; l++) {
-    const p = `h.${l}.`;
-    const h = x.map((xt) => layerNorm(xt, w(W, p + 'ln_1.weight'), w(W, p + 'ln_1.bias'), c.layer_norm_eps));
-    const qkv = h.map((ht) => matvec(ht, w(W, p + 'attn.c_attn.weight'), 3 * C, w(W, p + 'attn.c_attn.bias')));
-    const probs: Float64Array[] = [];
-    const a = attend(qkv.map((r) => r.slice(0, C)), qkv.map((r) => r.slice(C, 2 * C)),
-      qkv.map((r) => r.slice(2 * C)), c.n_head, hd, (hh) => hh, mask, probs);
-    attention.push(probs);
-    x = x.map((xt, t) => {
-      const o = matvec(a[t], w(W, p + 'attn.c_proj.weight'), C, w(W, p + 'attn.c_proj.bias'));
-      const y = xt.map((v, i) => v + o[i]);
-      const m = matvec(layerNorm(y, w(W, p + 'ln_2.weight'), w(W, p + 'ln_2.bias'), c.layer_norm_eps),
-        w(W, p + 'mlp.c_fc.weight'), 4 * C, w(W, p + 'mlp.c_fc.bias')).map(gelu);
-      const f = matvec(m, w(W, p + 'mlp.c_proj.weight'), C, w(W, p + 'mlp.c_proj.bias'));
-      return y.map((v, i) => v + f[i]);
-    });
-  }
-  const logits = x.map((xt) => classify(layerNorm(xt, w(W, 'ln_f.weight'), w(W, 'ln_f.bias'), c.layer_norm_eps),
-    w(W, 'wte'), c.vocab_size));
-  return { logits, attention };
-}
-
 /** Scores against an embedding-shaped [V, C] matrix. */
 function classify(x: Vec, E: Float32Array, V: number): Vec {
   const C = x.length;
@@ -121,58 +140,61 @@ function classify(x: Vec, E: Float32Array, V: number): Vec {
   return y;
 }
 
-/** llama2.c's RoPE: pairs (i, i+1) of each head, i even, angle pos / theta^(i / head_size). */
-function rope(vec: Vec, pos: number, hd: number, theta: number): Vec {
-  const out = Float64Array.from(vec);
-  for (let i = 0; i < vec.length; i += 2) {
-    const val = pos / Math.pow(theta, (i % hd) / hd);
-    const [c, s] = [Math.cos(val), Math.sin(val)];
-    out[i] = vec[i] * c - vec[i + 1] * s;
-    out[i + 1] = vec[i] * s + vec[i + 1] * c;
-  }
-  return out;
-}
+/** mask[j] = 0 hides key j (padding); positions are 0..T-1 either way. */
+export function referenceForward(c: DecoderConfig, W: Weights, tokens: number[], mask?: number[]): ReferenceOutput {
+  const m = mask ?? tokens.map(() => 1);
+  const C = c.n_embd, qDim = c.n_head * c.head_dim, kvDim = c.n_kv_head * c.head_dim;
+  const opt = (name: string) => W.get(name)?.data;
+  const norm = (x: Vec, name: string) => c.norm === 'rmsnorm'
+    ? rmsNorm(x, w(W, `${name}.weight`), c.norm_eps)
+    : layerNorm(x, w(W, `${name}.weight`), c.bias.norm ? w(W, `${name}.bias`) : undefined, c.norm_eps);
+  const lin = (x: Vec, name: string, out: number, bias: boolean) =>
+    matvec(x, w(W, `${name}.weight`), out, bias ? w(W, `${name}.bias`) : undefined);
+  const gelu = c.gelu === 'exact' ? geluExact : geluTanh;
 
-function llamaForward(c: LlamaConfig, W: Weights, tokens: number[], mask: number[]): ReferenceOutput {
-  const D = c.dim;
-  const hd = D / c.n_heads;
-  const kvDim = c.n_kv_heads * hd;
-  const group = c.n_heads / c.n_kv_heads;
-  let x = tokens.map((t) => row(w(W, 'tok_embeddings'), t, D));
+  let x = tokens.map((t, p) => {
+    const e = row(w(W, 'tok_emb'), t, C);
+    return c.position === 'learned' ? e.map((v, i) => v + w(W, 'pos_emb')[p * C + i]) : e;
+  });
   const attention: Float64Array[][] = [];
-  for (let l = 0; l < c.n_layers; l++) {
+  for (let l = 0; l < c.n_layer; l++) {
     const p = `layers.${l}.`;
-    const h = x.map((xt) => rmsNorm(xt, w(W, p + 'attention_norm'), c.norm_eps));
-    const q = h.map((ht, t) => rope(matvec(ht, w(W, p + 'attention.wq'), D), t, hd, c.rope_theta));
-    const k = h.map((ht, t) => rope(matvec(ht, w(W, p + 'attention.wk'), kvDim), t, hd, c.rope_theta));
-    const v = h.map((ht) => matvec(ht, w(W, p + 'attention.wv'), kvDim));
+    const h = x.map((xt) => norm(xt, p + 'ln_1'));
+    let q = h.map((ht) => lin(ht, p + 'attn.q', qDim, c.bias.qkv));
+    let k = h.map((ht) => lin(ht, p + 'attn.k', kvDim, c.bias.qkv));
+    const v = h.map((ht) => lin(ht, p + 'attn.v', kvDim, c.bias.qkv));
+    if (c.position === 'rope') {
+      q = q.map((qt, t) => rope(c, qt, c.n_head, t));
+      k = k.map((kt, t) => rope(c, kt, c.n_kv_head, t));
+    }
     const probs: Float64Array[] = [];
-    const a = attend(q, k, v, c.n_heads, hd, (hh) => Math.floor(hh / group), mask, probs);
+    const a = attend(c, q, k, v, m, probs);
     attention.push(probs);
+    const mlp = (u: Vec) => {
+      const up = lin(u, p + 'mlp.up', c.d_ff, c.bias.mlp);
+      const hidden = c.mlp === 'swiglu'
+        ? matvec(u, w(W, p + 'mlp.gate.weight'), c.d_ff).map((g, i) => silu(g) * up[i])
+        : up.map(gelu);
+      return lin(hidden, p + 'mlp.down', C, c.bias.mlp);
+    };
     x = x.map((xt, t) => {
-      const o = matvec(a[t], w(W, p + 'attention.wo'), D);
+      const o = lin(a[t], p + 'attn.o', C, c.bias.o);
+      if (c.parallel_residual) {
+        const f = mlp(norm(xt, p + 'ln_2'));
+        return xt.map((val, i) => val + o[i] + f[i]);
+      }
       const y = xt.map((val, i) => val + o[i]);
-      const f = rmsNorm(y, w(W, p + 'ffn_norm'), c.norm_eps);
-      const g1 = matvec(f, w(W, p + 'feed_forward.w1'), c.hidden_dim);
-      const g3 = matvec(f, w(W, p + 'feed_forward.w3'), c.hidden_dim);
-      const m = g1.map((u, i) => (u / (1 + Math.exp(-u))) * g3[i]);
-      const d = matvec(m, w(W, p + 'feed_forward.w2'), D);
-      return y.map((val, i) => val + d[i]);
+      const f = mlp(norm(y, p + 'ln_2'));
+      return y.map((val, i) => val + f[i]);
     });
   }
-  const E = w(W, c.shared_classifier ? 'tok_embeddings' : 'output');
-  const logits = x.map((xt) => classify(rmsNorm(xt, w(W, 'norm'), c.norm_eps), E, c.vocab_size));
+  const E = c.tied_head ? w(W, 'tok_emb') : opt('head.weight')!;
+  const logits = x.map((xt) => classify(norm(xt, 'ln_f'), E, c.vocab_size));
   return { logits, attention };
 }
 
-/** mask[j] = 0 hides key j (padding); positions are 0..T-1 either way. */
-export function referenceForward(c: ModelConfig, weights: Weights, tokens: number[], mask?: number[]): ReferenceOutput {
-  const m = mask ?? tokens.map(() => 1);
-  return c.arch === 'gpt2' ? gpt2Forward(c, weights, tokens, m) : llamaForward(c, weights, tokens, m);
-}
-
 /** Greedy decoding with the reference: argmax of the last position, stopping after `eos`. */
-export function referenceGreedy(c: ModelConfig, weights: Weights, prompt: number[], maxNew: number, eos?: number): number[] {
+export function referenceGreedy(c: DecoderConfig, weights: Weights, prompt: number[], maxNew: number, eos?: number): number[] {
   const ids = [...prompt];
   for (let n = 0; n < maxNew; n++) {
     const last = referenceForward(c, weights, ids).logits.at(-1)!;
@@ -182,4 +204,14 @@ export function referenceGreedy(c: ModelConfig, weights: Weights, prompt: number
     if (best === eos) break;
   }
   return ids;
+}
+
+/** Per-token loss (nats) of tokens[t+1] after tokens[..t], from reference logits over the whole width. */
+export function referenceLosses(ref: ReferenceOutput, tokens: number[]): number[] {
+  return tokens.slice(1).map((next, t) => {
+    const r = ref.logits[t];
+    const max = Math.max(...r);
+    const lse = max + Math.log(r.reduce((s, v) => s + Math.exp(v - max), 0));
+    return lse - r[next];
+  });
 }

@@ -1,19 +1,24 @@
 // Reads a legacy llama2.c checkpoint and tokenizer straight from their documented layout, for tests
 // that check the writer against a real pretrained model.
 import { readFileSync } from 'node:fs';
-import type { LlamaConfig, Weights } from '../../src/core/models/config';
+import type { DecoderConfig, Weights } from '../../src/core/models/config';
 
-export function readLlama2c(path: string): { config: LlamaConfig; weights: Weights } {
+/** The checkpoint under Token Lens's weight names (config.ts), q and k columns as they are (interleaved RoPE). */
+export function readLlama2c(path: string): { config: DecoderConfig; weights: Weights } {
   const buf = readFileSync(path);
   const header = new Int32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + 28));
   const [dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocabSigned, seq_len] = header;
   const vocab_size = Math.abs(vocabSigned);
-  const config: LlamaConfig = { arch: 'llama', dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len,
-    norm_eps: 1e-5, rope_theta: 10000, shared_classifier: vocabSigned > 0 };
+  const hd = dim / n_heads;
+  const config: DecoderConfig = {
+    arch: 'llama', vocab_size, n_layer: n_layers, n_head: n_heads, n_kv_head: n_kv_heads, n_embd: dim, head_dim: hd,
+    d_ff: hidden_dim, block_size: seq_len, norm: 'rmsnorm', norm_eps: 1e-5, mlp: 'swiglu', gelu: 'tanh', position: 'rope',
+    rope_theta: 10000, rope_layout: 'interleaved', rotary_dim: hd, rope_scaling: null, parallel_residual: false,
+    bias: { qkv: false, o: false, mlp: false, norm: false }, tied_head: vocabSigned > 0, sliding_window: null,
+  };
   const f = new Float32Array(buf.buffer.slice(buf.byteOffset + 28, buf.byteOffset + buf.length));
   let at = 0;
   const take = (n: number) => f.subarray(at, (at += n));
-  const hd = dim / n_heads;
   const kv = n_kv_heads * hd;
   const weights: Weights = new Map();
   /** [out, in] rows -> [in, out] */
@@ -22,26 +27,26 @@ export function readLlama2c(path: string): { config: LlamaConfig; weights: Weigh
     for (let o = 0; o < out; o++) for (let i = 0; i < inp; i++) t[i * out + o] = data[o * inp + i];
     weights.set(name, { data: t, shape: [inp, out] });
   };
-  weights.set('tok_embeddings', { data: take(vocab_size * dim).slice(), shape: [vocab_size, dim] });
+  weights.set('tok_emb', { data: take(vocab_size * dim).slice(), shape: [vocab_size, dim] });
   const perLayer = (n: number) => Array.from({ length: n_layers }, () => take(n));
   const att = perLayer(dim), wq = perLayer(dim * dim), wk = perLayer(kv * dim), wv = perLayer(kv * dim);
   const wo = perLayer(dim * dim), ffn = perLayer(dim);
   const w1 = perLayer(hidden_dim * dim), w2 = perLayer(dim * hidden_dim), w3 = perLayer(hidden_dim * dim);
   for (let l = 0; l < n_layers; l++) {
     const p = `layers.${l}.`;
-    weights.set(p + 'attention_norm', { data: att[l].slice(), shape: [dim] });
-    linear(p + 'attention.wq', wq[l], dim, dim);
-    linear(p + 'attention.wk', wk[l], kv, dim);
-    linear(p + 'attention.wv', wv[l], kv, dim);
-    linear(p + 'attention.wo', wo[l], dim, dim);
-    weights.set(p + 'ffn_norm', { data: ffn[l].slice(), shape: [dim] });
-    linear(p + 'feed_forward.w1', w1[l], hidden_dim, dim);
-    linear(p + 'feed_forward.w2', w2[l], dim, hidden_dim);
-    linear(p + 'feed_forward.w3', w3[l], hidden_dim, dim);
+    weights.set(p + 'ln_1.weight', { data: att[l].slice(), shape: [dim] });
+    linear(p + 'attn.q.weight', wq[l], dim, dim);
+    linear(p + 'attn.k.weight', wk[l], kv, dim);
+    linear(p + 'attn.v.weight', wv[l], kv, dim);
+    linear(p + 'attn.o.weight', wo[l], dim, dim);
+    weights.set(p + 'ln_2.weight', { data: ffn[l].slice(), shape: [dim] });
+    linear(p + 'mlp.gate.weight', w1[l], hidden_dim, dim);
+    linear(p + 'mlp.down.weight', w2[l], dim, hidden_dim);
+    linear(p + 'mlp.up.weight', w3[l], hidden_dim, dim);
   }
-  weights.set('norm', { data: take(dim).slice(), shape: [dim] });
+  weights.set('ln_f.weight', { data: take(dim).slice(), shape: [dim] });
   take(seq_len * hd); // legacy RoPE tables
-  if (!config.shared_classifier) weights.set('output', { data: take(vocab_size * dim).slice(), shape: [vocab_size, dim] });
+  if (!config.tied_head) weights.set('head.weight', { data: take(vocab_size * dim).slice(), shape: [vocab_size, dim] });
   return { config, weights };
 }
 

@@ -1,6 +1,6 @@
 // Runs a written model with onnxruntime-node, feeding what transformers.js feeds.
 import * as ort from 'onnxruntime-node';
-import { headSize, ModelConfig, numKvHeads, numLayers, Weights } from '../../src/core/models/config';
+import type { DecoderConfig, Weights } from '../../src/core/models/config';
 import { normalStream } from '../../src/core/models/random';
 
 export async function session(bytes: Uint8Array): Promise<ort.InferenceSession> {
@@ -10,7 +10,7 @@ export async function session(bytes: Uint8Array): Promise<ort.InferenceSession> 
 export interface Past { [name: string]: ort.Tensor }
 
 /** One forward: rows of ids (equal lengths), optional mask over past + new, optional past cache. */
-export async function run(s: ort.InferenceSession, c: ModelConfig, ids: number[][], opts: { mask?: number[][]; past?: Past } = {}) {
+export async function run(s: ort.InferenceSession, c: DecoderConfig, ids: number[][], opts: { mask?: number[][]; past?: Past } = {}) {
   const B = ids.length;
   const T = ids[0].length;
   const pastLen = opts.past ? opts.past['past_key_values.0.key'].dims[2] : 0;
@@ -19,10 +19,10 @@ export async function run(s: ort.InferenceSession, c: ModelConfig, ids: number[]
     input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.flat().map(BigInt)), [B, T]),
     attention_mask: new ort.Tensor('int64', BigInt64Array.from(mask.flat().map(BigInt)), [B, pastLen + T]),
   };
-  for (let i = 0; i < numLayers(c); i++) {
+  for (let i = 0; i < c.n_layer; i++) {
     for (const kv of ['key', 'value']) {
       const name = `past_key_values.${i}.${kv}`;
-      feeds[name] = opts.past?.[name] ?? new ort.Tensor('float32', new Float32Array(0), [B, numKvHeads(c), 0, headSize(c)]);
+      feeds[name] = opts.past?.[name] ?? new ort.Tensor('float32', new Float32Array(0), [B, c.n_kv_head, 0, c.head_dim]);
     }
   }
   const out = await s.run(feeds);

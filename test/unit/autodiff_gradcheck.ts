@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { Tape, Value } from '../../src/core/trainer/autodiff';
 import { mul, sum } from '../../src/core/trainer/ops';
-import { GraphSession } from '../../src/core/trainer/session';
+import { GraphSession } from '../../src/core/trainer/graphSession';
 import { Rng } from '../../src/core/trainer/rng';
 
 export interface Check {
@@ -42,12 +42,22 @@ export async function gradcheck(c: Check): Promise<number> {
   return checkTape(t, weights, ints, c.samples ?? 40, c.tol ?? 1e-6, rng);
 }
 
-/** Compares a finished float64 tape's `grad.*` outputs with central differences of its `loss` output. */
+/**
+ * Compares a finished tape's `grad.*` outputs with central differences of the `loss` of a float64 tape.
+ * Without `analyticTape` both are `t` (float64); with it (the same model built in float32), the float32
+ * gradients are checked against the float64 loss, so the float32 kernels training runs are the ones tested.
+ */
 export async function checkTape(t: Tape, weights: Map<string, Float64Array>, ints: Record<string, BigInt64Array>,
-  samples: number, tol: number, rng = new Rng(99)): Promise<number> {
+  samples: number, tol: number, rng = new Rng(99), analyticTape?: Tape): Promise<number> {
+  assert.equal(t.dtype, 'float64', 'finite differences need float64');
   const s = await GraphSession.create(t, 1);
   const lossAt = async () => (await s.run(weights, ints)).outputs.get('loss')![0];
-  const analytic = (await s.run(weights, ints)).grads;
+  let analytic = (await s.run(weights, ints)).grads;
+  if (analyticTape) {
+    const s32 = await GraphSession.create(analyticTape, 1);
+    analytic = (await s32.run(new Map([...weights].map(([k, v]) => [k, Float32Array.from(v)])), ints)).grads;
+    await s32.dispose();
+  }
   const h = 1e-5;
   let worst = 0;
   for (const p of t.params) {

@@ -14,19 +14,19 @@ const file = readFileSync(CKPT);
 test('header and every tensor shape of stories260K', () => {
   const { config, weights } = readLlama2cCheckpoint(file);
   assert.deepEqual(config, {
-    arch: 'llama', dim: 64, hidden_dim: 172, n_layers: 5, n_heads: 8, n_kv_heads: 4, vocab_size: 512, seq_len: 512,
-    norm_eps: 1e-5, rope_theta: 10000, shared_classifier: true,
+    arch: 'llama', vocab_size: 512, n_layer: 5, n_head: 8, n_kv_head: 4, n_embd: 64, head_dim: 8, d_ff: 172,
+    block_size: 512, norm: 'rmsnorm', norm_eps: 1e-5, mlp: 'swiglu', gelu: 'tanh', position: 'rope', rope_theta: 10000,
+    rope_layout: 'interleaved', rotary_dim: 8, rope_scaling: null, parallel_residual: false,
+    bias: { qkv: false, o: false, mlp: false, norm: false }, tied_head: true, sliding_window: null,
   });
-  const want: Record<string, number[]> = { tok_embeddings: [512, 64], norm: [64] };
-  for (let i = 0; i < 5; i++) {
-    Object.assign(want, {
-      [`layers.${i}.attention_norm`]: [64], [`layers.${i}.ffn_norm`]: [64],
-      [`layers.${i}.attention.wq`]: [64, 64], [`layers.${i}.attention.wk`]: [64, 32],
-      [`layers.${i}.attention.wv`]: [64, 32], [`layers.${i}.attention.wo`]: [64, 64],
-      [`layers.${i}.feed_forward.w1`]: [64, 172], [`layers.${i}.feed_forward.w2`]: [172, 64],
-      [`layers.${i}.feed_forward.w3`]: [64, 172],
-    });
+  // llama2.c's tensors under Token Lens's names, in llama2.c's order.
+  const want: Record<string, number[]> = { tok_emb: [512, 64] };
+  for (const [name, shape] of [['ln_1.weight', [64]], ['attn.q.weight', [64, 64]], ['attn.k.weight', [64, 32]],
+    ['attn.v.weight', [64, 32]], ['attn.o.weight', [64, 64]], ['ln_2.weight', [64]], ['mlp.gate.weight', [64, 172]],
+    ['mlp.down.weight', [172, 64]], ['mlp.up.weight', [64, 172]]] as const) {
+    for (let i = 0; i < 5; i++) want[`layers.${i}.${name}`] = [...shape];
   }
+  want['ln_f.weight'] = [64];
   assert.deepEqual(Object.fromEntries([...weights].map(([k, t]) => [k, t.shape])), want);
   for (const [name, t] of weights) assert.equal(t.data.length, t.shape.reduce((a, b) => a * b), name);
 });
@@ -36,17 +36,17 @@ test('linears are transposed to [in, out]; values come from the documented file 
   const f = (index: number) => file.readFloatLE(28 + 4 * index);
   const V = 512, D = 64, L = 5, KV = 32, F = 172;
   // token_embedding [V, D], then rms_att [L, D], then wq [L, D(out), D(in)].
-  assert.equal(weights.get('tok_embeddings')!.data[3 * D + 5], f(3 * D + 5));
-  assert.equal(weights.get('layers.2.attention_norm')!.data[7], f(V * D + 2 * D + 7));
+  assert.equal(weights.get('tok_emb')!.data[3 * D + 5], f(3 * D + 5));
+  assert.equal(weights.get('layers.2.ln_1.weight')!.data[7], f(V * D + 2 * D + 7));
   const wq = V * D + L * D;
   // Row r (output), column k (input) in the file is [k, r] in Token Lens.
-  assert.equal(weights.get('layers.1.attention.wq')!.data[5 * D + 9], f(wq + 1 * D * D + 9 * D + 5));
+  assert.equal(weights.get('layers.1.attn.q.weight')!.data[5 * D + 9], f(wq + 1 * D * D + 9 * D + 5));
   const wk = wq + L * D * D;
-  assert.equal(weights.get('layers.4.attention.wk')!.data[10 * KV + 31], f(wk + 4 * KV * D + 31 * D + 10));
+  assert.equal(weights.get('layers.4.attn.k.weight')!.data[10 * KV + 31], f(wk + 4 * KV * D + 31 * D + 10));
   const w2 = wk + 2 * L * KV * D + L * D * D + L * D + L * F * D;
-  assert.equal(weights.get('layers.0.feed_forward.w2')!.data[171 * D + 63], f(w2 + 63 * F + 171));
+  assert.equal(weights.get('layers.0.mlp.down.weight')!.data[171 * D + 63], f(w2 + 63 * F + 171));
   const norm = w2 + 2 * L * D * F;
-  assert.equal(weights.get('norm')!.data[0], f(norm));
+  assert.equal(weights.get('ln_f.weight')!.data[0], f(norm));
 });
 
 test('truncated, padded and corrupt checkpoints give clear errors', () => {

@@ -6,8 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
-import type { LlamaConfig, Weights } from '../../src/core/models/config';
-import { PRESETS } from '../../src/core/models/presets';
+import type { DecoderConfig, Weights } from '../../src/core/models/config';
+import { MODEL_PRESETS, llamaConfig } from '../../src/core/models/presets';
 import { randomWeights } from '../../src/core/models/random';
 import { importLlama2c } from '../../src/core/importers/llama2c';
 import { syntheticLlamaTokenizer } from '../../src/core/tokenizers/synthetic';
@@ -19,8 +19,8 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-llama2c-large-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** llama2.c's legacy checkpoint: 7 int32, then float32 arrays; linears [out, in]; RoPE tables; wcls if unshared. */
-function writeCheckpoint(file: string, c: LlamaConfig, w: Weights): void {
-  const hd = c.dim / c.n_heads;
+function writeCheckpoint(file: string, c: DecoderConfig, w: Weights): void {
+  const hd = c.head_dim;
   const parts: Float32Array[] = [];
   const raw = (name: string) => parts.push(w.get(name)!.data);
   const linear = (name: string) => {
@@ -29,17 +29,18 @@ function writeCheckpoint(file: string, c: LlamaConfig, w: Weights): void {
     for (let i = 0; i < inp; i++) for (let o = 0; o < out; o++) t[o * inp + i] = data[i * out + o];
     parts.push(t);
   };
-  const each = (f: (l: number) => void) => { for (let l = 0; l < c.n_layers; l++) f(l); };
-  raw('tok_embeddings');
-  each((l) => raw(`layers.${l}.attention_norm`));
-  for (const m of ['wq', 'wk', 'wv', 'wo']) each((l) => linear(`layers.${l}.attention.${m}`));
-  each((l) => raw(`layers.${l}.ffn_norm`));
-  for (const m of ['w1', 'w2', 'w3']) each((l) => linear(`layers.${l}.feed_forward.${m}`));
-  raw('norm');
-  parts.push(new Float32Array(c.seq_len * hd / 2), new Float32Array(c.seq_len * hd / 2));
-  if (!c.shared_classifier) raw('output');
-  const header = Int32Array.from([c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads,
-    c.shared_classifier ? c.vocab_size : -c.vocab_size, c.seq_len]);
+  const each = (f: (l: number) => void) => { for (let l = 0; l < c.n_layer; l++) f(l); };
+  // llama2.c's order and names: wq wk wv wo, w1 (gate) w2 (down) w3 (up).
+  raw('tok_emb');
+  each((l) => raw(`layers.${l}.ln_1.weight`));
+  for (const m of ['q', 'k', 'v', 'o']) each((l) => linear(`layers.${l}.attn.${m}.weight`));
+  each((l) => raw(`layers.${l}.ln_2.weight`));
+  for (const m of ['gate', 'down', 'up']) each((l) => linear(`layers.${l}.mlp.${m}.weight`));
+  raw('ln_f.weight');
+  parts.push(new Float32Array(c.block_size * hd / 2), new Float32Array(c.block_size * hd / 2));
+  if (!c.tied_head) raw('head.weight');
+  const header = Int32Array.from([c.n_embd, c.d_ff, c.n_layer, c.n_head, c.n_kv_head,
+    c.tied_head ? c.vocab_size : -c.vocab_size, c.block_size]);
   fs.writeFileSync(file, Buffer.concat([Buffer.from(header.buffer), ...parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))]));
 }
 
@@ -54,7 +55,7 @@ function writeTokenizer(file: string, vocab: number): void {
   fs.writeFileSync(file, Buffer.concat(chunks));
 }
 
-async function importAndCompare(name: string, config: LlamaConfig): Promise<void> {
+async function importAndCompare(name: string, config: DecoderConfig): Promise<void> {
   // Sharpened so that the logits spread out and a misplaced tensor changes the losses by far more than 1e-4.
   const weights = sharpen(randomWeights(config, 11), 12);
   const checkpoint = path.join(tmp, `${name}.bin`);
@@ -83,12 +84,10 @@ async function importAndCompare(name: string, config: LlamaConfig): Promise<void
 }
 
 test('a stories15M-shaped checkpoint (dim 288, 6 layers, vocab 32000) imports and runs like the reference', async () => {
-  await importAndCompare('stories15M', PRESETS.stories15M as LlamaConfig);
+  await importAndCompare('stories15M', MODEL_PRESETS.stories15M);
 });
 
 test('a checkpoint with its own classifier (negative vocab_size) imports and runs like the reference', async () => {
-  await importAndCompare('unshared', {
-    arch: 'llama', dim: 32, hidden_dim: 64, n_layers: 2, n_heads: 4, n_kv_heads: 2, vocab_size: 320, seq_len: 64,
-    norm_eps: 1e-5, rope_theta: 10000, shared_classifier: false,
-  });
+  await importAndCompare('unshared', llamaConfig({ n_embd: 32, d_ff: 64, n_layer: 2, n_head: 4, n_kv_head: 2, vocab_size: 320,
+    block_size: 64, tied_head: false }));
 });

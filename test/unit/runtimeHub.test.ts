@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import type { LlamaConfig } from '../../src/core/models/config';
+import { llamaConfig } from '../../src/core/models/presets';
 import { writeModelFolder } from '../../src/core/models/folder';
 import { randomWeights } from '../../src/core/models/random';
 import { charTokenizerFiles, charVocabulary } from '../../src/core/tokenizers/chars';
@@ -25,10 +25,8 @@ const TEXT = 'a small hub model';
 
 before(async () => {
   const chars = charVocabulary(TEXT);
-  const config: LlamaConfig = {
-    arch: 'llama', dim: 16, hidden_dim: 32, n_layers: 2, n_heads: 2, n_kv_heads: 1, vocab_size: chars.length + 1,
-    seq_len: 32, norm_eps: 1e-5, rope_theta: 10000, shared_classifier: true,
-  };
+  const config = llamaConfig({ n_embd: 16, d_ff: 32, n_layer: 2, n_head: 2, n_kv_head: 1, vocab_size: chars.length + 1,
+    block_size: 32 });
   await writeModelFolder(served, { config, weights: randomWeights(config, 5), tokenizer: charTokenizerFiles(chars), attentionOutputs: true });
   server = http.createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);

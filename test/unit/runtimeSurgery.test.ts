@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { GraphBuilder, FLOAT, INT64 } from '../../src/core/onnx/builder';
-import type { LlamaConfig } from '../../src/core/models/config';
+import { llamaConfig } from '../../src/core/models/presets';
 import { writeModelFolder } from '../../src/core/models/folder';
 import { randomWeights } from '../../src/core/models/random';
 import { charTokenizerFiles, charVocabulary } from '../../src/core/tokenizers/chars';
@@ -18,10 +18,8 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const TEXT = 'the quick brown fox jumps over the lazy dog';
 const chars = charVocabulary(TEXT);
-const config: LlamaConfig = {
-  arch: 'llama', dim: 32, hidden_dim: 48, n_layers: 3, n_heads: 4, n_kv_heads: 2, vocab_size: chars.length + 1,
-  seq_len: 64, norm_eps: 1e-5, rope_theta: 10000, shared_classifier: true,
-};
+const config = llamaConfig({ n_embd: 32, d_ff: 48, n_layer: 3, n_head: 4, n_kv_head: 2, vocab_size: chars.length + 1,
+  block_size: 64 });
 
 test('surgery on a model written without attention outputs gives the attention of the same model written with them', async () => {
   const weights = sharpen(randomWeights(config, 3), 5);

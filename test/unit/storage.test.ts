@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
-import type { LlamaConfig } from '../../src/core/models/config';
+import { llamaConfig } from '../../src/core/models/presets';
 import { writeModelFolder } from '../../src/core/models/folder';
 import { randomWeights } from '../../src/core/models/random';
 import { ModelSession } from '../../src/core/runtime/session';
@@ -20,10 +20,8 @@ const trainedDir = path.join(tmp, 'trained');
 
 const TEXT = 'the quick brown fox jumps over the lazy dog';
 const chars = charVocabulary(TEXT);
-const config: LlamaConfig = {
-  arch: 'llama', dim: 32, hidden_dim: 48, n_layers: 2, n_heads: 4, n_kv_heads: 2, vocab_size: chars.length + 1,
-  seq_len: 64, norm_eps: 1e-5, rope_theta: 10000, shared_classifier: true,
-};
+const config = llamaConfig({ n_embd: 32, d_ff: 48, n_layer: 2, n_head: 4, n_kv_head: 2, vocab_size: chars.length + 1,
+  block_size: 64 });
 
 /** A model folder from elsewhere (no token_lens block): loading it writes a prepared copy. */
 async function foreignModel(name: string, seed: number): Promise<string> {

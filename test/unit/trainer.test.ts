@@ -2,14 +2,16 @@
 // exactly, stop/pause/resume, divergence and memory limits, export, and the CLI's JSON lines.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readTextFile, encodeChars, getBatch, splitTokens, DataError } from '../../src/core/trainer/data';
 import { Rng } from '../../src/core/trainer/rng';
 import { Trainer } from '../../src/core/trainer/trainer';
 import { CHECKPOINT_FILE, loadCheckpoint } from '../../src/core/trainer/checkpoint';
-import { MODEL_FILE, readModelFolderConfig, readWeightsFromOnnx } from '../../src/core/models/folder';
+import { MODEL_FILE, readModelFolderConfig, readModelFolderSpecialTokens, readWeightsFromOnnx, writeModelFolder } from '../../src/core/models/folder';
+import { llamaConfig } from '../../src/core/models/presets';
+import { randomWeights } from '../../src/core/models/random';
 import { runTrain } from '../../src/cli/train';
 import { Worker } from 'node:worker_threads';
 
@@ -70,7 +72,7 @@ test('training from scratch checkpoints, and resumes exactly where it stopped', 
   // The exported folder holds the trained weights.
   const cfg = readModelFolderConfig(join(dir, 'a'));
   const exported = readWeightsFromOnnx(readFileSync(join(dir, 'a', MODEL_FILE)), cfg);
-  assert.deepEqual(exported.get('wte')!.data, wa.get('wte'));
+  assert.deepEqual(exported.get('tok_emb')!.data, wa.get('tok_emb'));
 });
 
 test('stop, pause and resume control a running loop; a stopped run still exports', async () => {
@@ -174,4 +176,32 @@ test('the CLI warns when the loss ends far above where it started (AdamW at lr 1
   const text = out.join('');
   assert.match(text, /Trained 40 steps/);
   assert.match(text, /\nWarning: The loss ended at [\d.]+, far above where it started \([\d.]+\): training blew up\. Try a lower learning rate \(now 1\)\.\n/, text);
+});
+
+test('fine-tuning a folder keeps its special tokens and trains its architecture (rotate-half RoPE, biases, GQA)', async () => {
+  const enc = encodeChars(TEXT);
+  const config = llamaConfig({ arch: 'qwen2', n_layer: 1, n_head: 4, n_kv_head: 2, n_embd: 16, d_ff: 32, block_size: 32,
+    vocab_size: enc.vocabSize, rope_layout: 'half', bias: { qkv: true, o: false, mlp: false, norm: false } });
+  const base = join(dir, 'qwen-base');
+  await writeModelFolder(base, { config, weights: randomWeights(config, 1), tokenizer: enc.tokenizer, specialTokens: { bos: 3, eos: [4, 5] } });
+  const t = await Trainer.create({ ...small, preset: undefined, file: textFile, from: base, out: join(dir, 'qwen-tuned'), steps: 3 });
+  const r = await t.run();
+  await t.dispose();
+  assert.equal(r.status, 'done');
+  assert.deepEqual(readModelFolderSpecialTokens(join(dir, 'qwen-tuned')), { bos: 3, eos: [4, 5] });
+  assert.deepEqual(readModelFolderConfig(join(dir, 'qwen-tuned')), config);
+  const before = readWeightsFromOnnx(readFileSync(join(base, MODEL_FILE)), config).get('layers.0.attn.q.bias')!.data;
+  const after = readWeightsFromOnnx(readFileSync(join(dir, 'qwen-tuned', MODEL_FILE)), config).get('layers.0.attn.q.bias')!.data;
+  assert.notDeepEqual(after, before, 'the q bias trained');
+});
+
+test('a checkpoint from an older Token Lens is refused with a message, not misread', async () => {
+  const out = join(dir, 'old-ckpt');
+  mkdirSync(out, { recursive: true });
+  const header = Buffer.from(JSON.stringify({ meta: { version: 1, config: { arch: 'gpt2', n_layer: 2 } }, entries: [] }));
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(header.length, 0);
+  writeFileSync(join(out, CHECKPOINT_FILE), Buffer.concat([len, header]));
+  await assert.rejects(Trainer.create({ ...small, file: textFile, out, steps: 1, resume: true }),
+    /Cannot resume: .* was written by an older Token Lens whose model config this version cannot read: start a new run/);
 });

@@ -11,11 +11,12 @@ import { Trainer } from '../../src/core/trainer/trainer';
 import { readLlama2cTokenizer, llama2cTokenizerFiles } from '../../src/core/tokenizers/llama2c';
 import { loadTokenizer } from '../../src/core/tokenizers/load';
 import { writeModelFolder, MODEL_FILE, readModelFolderConfig, readWeightsFromOnnx } from '../../src/core/models/folder';
-import { headSize, numKvHeads, numLayers, ModelConfig, Weights } from '../../src/core/models/config';
-import { buildModelGraph, initWeights } from '../../src/core/trainer/model';
+import type { DecoderConfig, Weights } from '../../src/core/models/config';
+import { randomWeights } from '../../src/core/models/random';
+import { buildModelGraph } from '../../src/core/trainer/model';
 import { presetConfig } from '../../src/core/trainer/presets';
 import { encodeChars } from '../../src/core/trainer/data';
-import { GraphSession } from '../../src/core/trainer/session';
+import { GraphSession } from '../../src/core/trainer/graphSession';
 import { TrainStep } from '../../src/core/trainer/step';
 import { adamwDefaults } from '../../src/core/trainer/optim';
 
@@ -68,7 +69,7 @@ test('fine-tuning stories260K on one sentence flips "...girl named" from " Lily"
 
 test('a GPT-2 trained from scratch exports to a model whose logits equal the trainer\'s', async () => {
   const config = presetConfig('toy', 30);
-  const w = initWeights(config, 4);
+  const w = randomWeights(config, 4);
   const params = new Map([...w].map(([k, v]) => [k, v.data]));
   const ids = Array.from({ length: 65 }, (_, i) => (i * 7) % 30);
   const idx = BigInt64Array.from(ids.slice(0, -1).map(BigInt)), targets = BigInt64Array.from(ids.slice(1).map(BigInt));
@@ -105,7 +106,7 @@ test('LoRA fine-tuning an imported model folder teaches it the name too; only th
     const tuned = readWeightsFromOnnx(readFileSync(join(dir, 'tuned', MODEL_FILE)), config);
     for (const [k, v] of base) {
       const same = v.data.every((x, i) => x === tuned.get(k)!.data[i]);
-      assert.equal(same, !/attention\.w[qkvo]$/.test(k), `${k} ${same ? 'unchanged' : 'changed'}`);
+      assert.equal(same, !/attn\.[qkvo]\.weight$/.test(k), `${k} ${same ? 'unchanged' : 'changed'}`);
     }
     const tok = loadTokenizer(llama2cTokenizerFiles(readLlama2cTokenizer(readFileSync(join(MODELS, 'tok512.bin')))));
     const ids: number[] = tok.encode(TEXT);
@@ -123,15 +124,15 @@ function argmax(a: ArrayLike<number>): number {
   return best;
 }
 
-async function exportedLogits(file: string, c: ModelConfig, ids: number[]): Promise<Float32Array> {
+async function exportedLogits(file: string, c: DecoderConfig, ids: number[]): Promise<Float32Array> {
   const s = await ort.InferenceSession.create(file, { logSeverityLevel: 3 });
-  const T = ids.length, hd = headSize(c);
+  const T = ids.length;
   const feeds: Record<string, ort.Tensor> = {
     input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, T]),
     attention_mask: new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]),
   };
-  for (let i = 0; i < numLayers(c); i++) {
-    for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, numKvHeads(c), 0, hd]);
+  for (let i = 0; i < c.n_layer; i++) {
+    for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, c.n_kv_head, 0, c.head_dim]);
   }
   const out = await s.run(feeds, ['logits']);
   await s.release();

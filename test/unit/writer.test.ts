@@ -1,17 +1,17 @@
 // The written ONNX graphs, run by onnxruntime-node, against the independent reference forward pass.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { GPT2Config, LlamaConfig, ModelConfig } from '../../src/core/models/config';
+import type { DecoderConfig } from '../../src/core/models/config';
 import { readWeightsFromOnnx, writeModelOnnx } from '../../src/core/models/onnxWeights';
-import { PRESETS } from '../../src/core/models/presets';
+import { MODEL_PRESETS } from '../../src/core/models/presets';
 import { randomWeights } from '../../src/core/models/random';
 import { referenceForward } from '../reference/forward';
 import { maxAbsDiff, run, session, sharpen } from '../reference/ortRun';
 
-const gpt2: GPT2Config = { ...(PRESETS['gpt2-tiny'] as GPT2Config), vocab_size: 50, block_size: 32 };
-const llamaGqa = PRESETS['llama-tiny'] as LlamaConfig;
-const llamaOwnHead: LlamaConfig = { ...llamaGqa, n_kv_heads: 4, shared_classifier: false, rope_theta: 500 };
-const configs: [string, ModelConfig][] = [['gpt2', gpt2], ['llama gqa', llamaGqa], ['llama own classifier', llamaOwnHead]];
+const gpt2: DecoderConfig = { ...MODEL_PRESETS['gpt2-tiny'], vocab_size: 50, block_size: 32 };
+const llamaGqa = MODEL_PRESETS['llama-tiny'];
+const llamaOwnHead: DecoderConfig = { ...llamaGqa, n_kv_head: 4, tied_head: false, rope_theta: 500 };
+const configs: [string, DecoderConfig][] = [['gpt2', gpt2], ['llama gqa', llamaGqa], ['llama own classifier', llamaOwnHead]];
 
 function tokens(n: number, vocab: number, seed: number): number[] {
   return Array.from({ length: n }, (_, i) => (seed * 31 + i * 17 + ((i * i) % 7)) % vocab);
@@ -43,8 +43,8 @@ for (const [label, c] of configs) {
     const ids = tokens(n, V, 3);
     const { out } = await run(s, c, [ids]);
     const ref = referenceForward(c, weights, ids);
-    const layers = c.arch === 'gpt2' ? c.n_layer : c.n_layers;
-    const heads = c.arch === 'gpt2' ? c.n_head : c.n_heads;
+    const layers = c.n_layer;
+    const heads = c.n_head;
     for (let l = 0; l < layers; l++) {
       const a = out[`attentions.${l}`];
       assert.deepEqual(a.dims, [1, heads, n, n]);
@@ -111,23 +111,38 @@ test('without attentionOutputs the graph has no attention outputs but still Soft
   const { decodeModel } = await import('../../src/core/onnx/builder');
   const nodes = decodeModel(bytes).graph!.node!;
   const softmaxes = nodes.filter((n) => n.opType === 'Softmax');
-  assert.equal(softmaxes.length, llamaGqa.n_layers);
+  assert.equal(softmaxes.length, llamaGqa.n_layer);
   for (const sm of softmaxes) {
     assert.ok(nodes.some((n) => n.opType === 'MatMul' && n.input![0] === sm.output![0]));
   }
 });
 
 test('randomWeights is deterministic and initialises like GPT-2', () => {
-  const c = { ...PRESETS['gpt2-tiny'], vocab_size: 1000 } as GPT2Config;
+  const c = { ...MODEL_PRESETS['gpt2-tiny'], vocab_size: 1000 };
   const a = randomWeights(c, 42);
   const b = randomWeights(c, 42);
-  assert.deepEqual(a.get('h.1.mlp.c_fc.weight')!.data, b.get('h.1.mlp.c_fc.weight')!.data);
-  assert.notDeepEqual(randomWeights(c, 43).get('wte')!.data.subarray(0, 8), a.get('wte')!.data.subarray(0, 8));
-  const wte = a.get('wte')!.data;
+  assert.deepEqual(a.get('layers.1.mlp.up.weight')!.data, b.get('layers.1.mlp.up.weight')!.data);
+  assert.notDeepEqual(randomWeights(c, 43).get('tok_emb')!.data.subarray(0, 8), a.get('tok_emb')!.data.subarray(0, 8));
+  const wte = a.get('tok_emb')!.data;
   let ss = 0;
   for (const v of wte) ss += v * v;
   assert.ok(Math.abs(Math.sqrt(ss / wte.length) - 0.02) < 0.0005);
-  assert.ok(a.get('h.0.ln_1.weight')!.data.every((v) => v === 1));
-  assert.ok(a.get('h.0.attn.c_attn.bias')!.data.every((v) => v === 0));
-  assert.ok(randomWeights(PRESETS['llama-tiny'], 1).get('norm')!.data.every((v) => v === 1));
+  assert.ok(a.get('layers.0.ln_1.weight')!.data.every((v) => v === 1));
+  assert.ok(a.get('layers.0.attn.q.bias')!.data.every((v) => v === 0));
+  assert.ok(randomWeights(MODEL_PRESETS['llama-tiny'], 1).get('ln_f.weight')!.data.every((v) => v === 1));
+});
+
+test('readWeightsFromOnnx refuses a file that does not match its config, naming the weights', () => {
+  const bytes = writeModelOnnx(gpt2, randomWeights(gpt2, 1));
+  const noBias = { ...gpt2, bias: { qkv: false, o: true, mlp: true, norm: true } };
+  assert.throws(() => readWeightsFromOnnx(bytes, noBias), /config does not know: layers\.0\.attn\.q\.bias/);
+  assert.throws(() => readWeightsFromOnnx(bytes, { ...gpt2, tied_head: false }), /lacks 1 weight\(s\).*head\.weight/);
+  assert.throws(() => readWeightsFromOnnx(bytes, { ...gpt2, d_ff: 128 }), /layers\.0\.mlp\.up\.weight: shape \[64,256\], the config says \[64,128\]/);
+});
+
+test('the writer refuses weights its config has no place for, and inconsistent configs', () => {
+  const w = randomWeights(gpt2, 1);
+  w.set('layers.0.attn.q.lora_A', { data: new Float32Array(4), shape: [2, 2] });
+  assert.throws(() => writeModelOnnx(gpt2, w), /no place for: layers\.0\.attn\.q\.lora_A/);
+  assert.throws(() => writeModelOnnx({ ...llamaGqa, n_kv_head: 3 }, randomWeights(llamaGqa, 1)), /4 heads do not share 3 key\/value heads/);
 });

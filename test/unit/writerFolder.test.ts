@@ -1,14 +1,14 @@
 // A written model folder loads in transformers.js offline, generates like the reference, and
 // exposes attention; config.json round-trips the plain config.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { AutoModelForCausalLM, AutoTokenizer, env, Tensor } from '@huggingface/transformers';
-import type { GPT2Config, LlamaConfig, ModelConfig } from '../../src/core/models/config';
+import type { DecoderConfig } from '../../src/core/models/config';
 import { readModelFolderConfig, readModelFolderMeta, readWeightsFromOnnx, writeModelFolder } from '../../src/core/models/folder';
-import { PRESETS } from '../../src/core/models/presets';
+import { MODEL_PRESETS, gpt2Config, llamaConfig } from '../../src/core/models/presets';
 import { randomWeights } from '../../src/core/models/random';
 import type { TokenizerFiles } from '../../src/core/tokenizers/types';
 import { referenceGreedy } from '../reference/forward';
@@ -36,9 +36,14 @@ function wordTokenizer(n: number): TokenizerFiles {
   };
 }
 
-const cases: [string, ModelConfig][] = [
-  ['gpt2', { ...(PRESETS['gpt2-tiny'] as GPT2Config), vocab_size: 60, block_size: 64 }],
-  ['llama', PRESETS['llama-tiny'] as LlamaConfig],
+const cases: [string, DecoderConfig][] = [
+  ['gpt2', { ...MODEL_PRESETS['gpt2-tiny'], vocab_size: 60, block_size: 64 }],
+  ['llama', MODEL_PRESETS['llama-tiny']],
+  // Other families load as the model_type transformers.js knows them by; the cache follows the graph.
+  ['gpt_neox', gpt2Config({ arch: 'gpt_neox', n_layer: 2, n_head: 4, n_embd: 32, block_size: 64, vocab_size: 60,
+    position: 'rope', rope_layout: 'half', rotary_dim: 4, parallel_residual: true, gelu: 'exact', tied_head: false })],
+  ['qwen2', llamaConfig({ arch: 'qwen2', n_layer: 2, n_head: 4, n_kv_head: 1, n_embd: 32, d_ff: 48, block_size: 64,
+    vocab_size: 60, rope_layout: 'half', bias: { qkv: true, o: false, mlp: false, norm: false } })],
 ];
 
 for (const [label, config] of cases) {
@@ -69,7 +74,7 @@ for (const [label, config] of cases) {
 
       const attention_mask = new Tensor('int64', BigInt64Array.from(ids.map(() => 1n)), [1, ids.length]);
       const fwd = await model({ input_ids, attention_mask });
-      const layers = config.arch === 'gpt2' ? config.n_layer : config.n_layers;
+      const layers = config.n_layer;
       for (let i = 0; i < layers; i++) assert.equal(fwd[`attentions.${i}`].dims.join(), [1, 4, ids.length, ids.length].join());
       assert.deepEqual(fwd.logits.dims, [1, ids.length, config.vocab_size]);
     } finally {
@@ -77,8 +82,36 @@ for (const [label, config] of cases) {
     }
 
     const back = readWeightsFromOnnx(readFileSync(join(dir, 'onnx', 'model.onnx')), config);
-    assert.deepEqual(back.get(config.arch === 'gpt2' ? 'h.1.mlp.c_fc.weight' : 'layers.1.feed_forward.w2')!.data,
-      weights.get(config.arch === 'gpt2' ? 'h.1.mlp.c_fc.weight' : 'layers.1.feed_forward.w2')!.data);
+    assert.deepEqual(back.get('layers.1.mlp.down.weight')!.data, weights.get('layers.1.mlp.down.weight')!.data);
     assert.ok(existsSync(join(dir, 'README.md')));
   });
 }
+
+test('special tokens an importer knows decide config.json, generation_config.json and where generation stops', async () => {
+  const config = MODEL_PRESETS['llama-tiny'];
+  const weights = sharpen(randomWeights(config, 3), 5);
+  const prompt = [1, 7, 12, 30, 4];
+  const next = referenceGreedy(config, weights, prompt, 1).at(-1)!;
+  assert.ok(![1, 2].includes(next), 'the tokenizer\'s own BOS and EOS would not stop here');
+  const dir = join(root, 'special');
+  await writeModelFolder(dir, { config, weights, tokenizer: wordTokenizer(config.vocab_size), specialTokens: { bos: 1, eos: [next, 63] } });
+  const hf = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  const gen = JSON.parse(readFileSync(join(dir, 'generation_config.json'), 'utf8'));
+  assert.deepEqual([hf.bos_token_id, hf.eos_token_id, gen.eos_token_id], [1, [next, 63], [next, 63]]);
+  const model = await AutoModelForCausalLM.from_pretrained(dir, { local_files_only: true });
+  try {
+    const input_ids = new Tensor('int64', BigInt64Array.from(prompt.map(BigInt)), [1, prompt.length]);
+    const out = await model.generate({ input_ids, max_new_tokens: 10, do_sample: false }) as Tensor;
+    assert.deepEqual(Array.from(out.data as BigInt64Array, Number), [...prompt, next]);
+  } finally {
+    await model.dispose();
+  }
+});
+
+test('a folder written by an older Token Lens is refused with a message that says what to do', () => {
+  const dir = join(root, 'old');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'llama', token_lens: { config: {
+    arch: 'llama', dim: 64, hidden_dim: 172, n_layers: 5, n_heads: 8, n_kv_heads: 4, vocab_size: 512, seq_len: 512 } } }));
+  assert.throws(() => readModelFolderConfig(dir), /written by an older Token Lens.*import or write the model again/);
+});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { writeModelOnnx } from '../../src/core/models/onnxWeights';
-import { PRESETS } from '../../src/core/models/presets';
+import { MODEL_PRESETS } from '../../src/core/models/presets';
 import { decodeLlama2c, readLlama2c } from '../reference/llama2c';
 import { referenceForward } from '../reference/forward';
 import { maxAbsDiff, run, session } from '../reference/ortRun';
@@ -12,7 +12,7 @@ const dir = join(__dirname, '..', '..', 'vendor', 'stories260K');
 
 test('stories260K written by the Llama writer greedily decodes the known opening', async () => {
   const { config, weights } = readLlama2c(join(dir, 'stories260K.bin'));
-  assert.deepEqual(config, PRESETS['stories260K']);
+  assert.deepEqual(config, MODEL_PRESETS['stories260K']);
   const s = await session(writeModelOnnx(config, weights, { attentionOutputs: true }));
   let { out, present } = await run(s, config, [[1]]);
   const ids = [1];

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { importLlama2c } from '../../src/core/importers/llama2c';
 import { TrainerClient } from '../../src/core/trainer/client';
-import { PRESETS } from '../../src/core/trainer/presets';
+import { TRAINING_PRESETS } from '../../src/core/trainer/presets';
 import { FineTuneJob, inspectFile, runResultOf, trainerEvents, type JobSpec } from '../../src/extension/fineTuneJob';
 import { defaultSettings, ftMessage, type FineTuneHostToView, type FineTuneSettings } from '../../src/protocol/finetune';
 
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     const context = ftMessage('context', {
       file: { path: '/work/stories/zoo.txt', name: 'zoo.txt' },
       current: { ref: '/models/stories260K', usable: true }, folder: null, probe: inspectFile(file).probe,
-      presets: Object.entries(PRESETS).map(([name, p]) => ({ name, layers: p.n_layer, heads: p.n_head, embd: p.n_embd, block: p.block_size, batch: p.batch_size })),
+      presets: Object.entries(TRAINING_PRESETS).map(([name, p]) => ({ name, layers: p.n_layer, heads: p.n_head, embd: p.n_embd, block: p.block_size, batch: p.batch_size })),
     });
     // Paths of the temporary folders say nothing the test needs.
     const json = JSON.stringify({ context, run, blowUp, diverged, stoppedInit }, null, 1).split(dir).join('/tmp/run');

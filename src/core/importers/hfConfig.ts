@@ -46,11 +46,12 @@ export class HfConfig {
     return v;
   }
 
-  /** The first token id of a field that may be a number or a list (Llama 3's eos_token_id). */
-  tokenId(key: string): number | undefined {
+  /** A token id field; eos_token_id may be a list (Llama 3 Instruct stops at any of them). */
+  tokenIds(key: string): number | number[] | undefined {
     const v = this.json[key];
-    const id = Array.isArray(v) ? v[0] : v;
-    return Number.isSafeInteger(id) && id >= 0 ? id : undefined;
+    const ok = (id: unknown): id is number => Number.isSafeInteger(id) && (id as number) >= 0;
+    if (Array.isArray(v)) return v.length && v.every(ok) ? (v.length === 1 ? v[0] : v) : undefined;
+    return ok(v) ? v : undefined;
   }
 
   refuse(what: string): Error {

@@ -59,6 +59,8 @@ function folderTokenizer(dir: string): TokenizerFiles {
   return { tokenizer: readJson(path), tokenizerConfig: existsSync(configPath) ? readJson(configPath) : {} };
 }
 
+const firstId = (ids: number | number[] | undefined) => (Array.isArray(ids) ? ids[0] : ids);
+
 export function readHfCheckpoint(dirIn: string, tokenizer?: TokenizerFiles): ImportedModel {
   const dir = resolve(dirIn);
   const { cfg, family } = hfFamily(dir);
@@ -70,7 +72,7 @@ export function readHfCheckpoint(dirIn: string, tokenizer?: TokenizerFiles): Imp
     config,
     weights,
     tokenizer: withMaxLength(tok, config.block_size),
-    specialTokens: { bos: cfg.tokenId('bos_token_id'), eos: cfg.tokenId('eos_token_id') },
+    specialTokens: { bos: firstId(cfg.tokenIds('bos_token_id')), eos: cfg.tokenIds('eos_token_id') },
     description: describe(basename(dir), `the Hugging Face checkpoint \`${basename(dir)}\` (model_type ${String(cfg.json.model_type)})`, config),
   };
 }

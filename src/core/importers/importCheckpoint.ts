@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { DecoderConfig, ModelConfig } from '../models/config';
+import type { DecoderConfig } from '../models/config';
 import { writeModelFolder } from '../models/folder';
 import { gpt2TokenizerFiles } from '../tokenizers/gpt2';
 import { readLlama2cCheckpoint } from './llama2c';
@@ -97,16 +97,15 @@ function readLlama2c(from: string, spec: string | undefined): ImportedModel {
   if (!spec || spec === 'gpt2' || !existsSync(spec)) {
     throw new Error(`A llama2.c checkpoint needs its tokenizer.bin: --tokenizer FILE${spec ? ` (${spec} does not exist)` : ''}.`);
   }
-  const { config: c, weights } = readLlama2cCheckpoint(readFileSync(from));
-  const config = c as unknown as DecoderConfig;
+  const { config, weights } = readLlama2cCheckpoint(readFileSync(from));
   const tok = readLlama2cTokenizer(readFileSync(spec));
   if (tok.pieces.length !== config.vocab_size) {
     throw new Error(`The tokenizer ${spec} has ${tok.pieces.length} tokens but the checkpoint ${from} has a vocabulary of ` +
       `${config.vocab_size}: they do not belong together.`);
   }
   return {
+    // No special tokens given: the writer takes them from the tokenizer and, as llama2.c does, also stops at BOS.
     config, weights, tokenizer: llama2cTokenizerFiles(tok, { modelMaxLength: config.block_size }),
-    specialTokens: { bos: 1, eos: 2 },
     description: describe(basename(from).replace(/\.bin$/, ''),
       `the llama2.c checkpoint \`${basename(from)}\` and tokenizer \`${basename(spec)}\``, config),
   };
@@ -131,11 +130,12 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
   try {
     say(`Writing ${out}`);
     await writeModelFolder(staging, {
-      config: model.config as unknown as ModelConfig,
+      config: model.config,
       weights: model.weights,
       tokenizer: model.tokenizer,
       attentionOutputs: true,
       description: model.description,
+      specialTokens: model.specialTokens,
     });
     check();
     await replaceFolder(staging, out);

@@ -1,13 +1,14 @@
 // What an importer produces, whatever the checkpoint: the one decoder config, its weights under the
 // canonical names, the tokenizer files, and a short description for the model folder's README.
 import type { DecoderConfig, Weights } from '../models/config';
+import type { SpecialTokens } from '../models/folder';
 import type { TokenizerFiles } from '../tokenizers/types';
 
 export interface ImportedModel {
   config: DecoderConfig;
   weights: Weights;
   tokenizer: TokenizerFiles;
-  specialTokens?: { bos?: number; eos?: number };
+  specialTokens?: SpecialTokens;
   description: string;
 }
 

@@ -2,11 +2,13 @@
 // tokenizer.bin into a Token Lens model folder.
 //
 // llama2.c stores linears as [out, in]; Token Lens keeps [in, out] (y = x W), so they are transposed.
-// Embeddings and norms are views over the file's bytes, nothing copied.
+// Embeddings and norms are views over the file's bytes, nothing copied. llama2.c's RoPE rotates
+// interleaved pairs, so q and k keep their column order (rope_layout 'interleaved', no permutation).
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { LlamaConfig, Weights } from '../models/config';
+import type { DecoderConfig, Weights } from '../models/config';
 import { writeModelFolder } from '../models/folder';
+import { llamaConfig } from '../models/presets';
 import { llama2cTokenizerFiles, readLlama2cTokenizer } from '../tokenizers/llama2c';
 import type { LoadProgress } from '../types';
 
@@ -18,7 +20,7 @@ function checkpointError(why: string): Error {
   return new Error(`Not a valid llama2.c checkpoint: ${why}.`);
 }
 
-export function readLlama2cHeader(buf: Uint8Array): LlamaConfig {
+export function readLlama2cHeader(buf: Uint8Array): DecoderConfig {
   if (buf.byteLength < HEADER_BYTES) throw checkpointError(`the file has ${buf.byteLength} bytes, less than its header`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   if (view.getUint32(0, true) === MAGIC_AK42) {
@@ -35,36 +37,33 @@ export function readLlama2cHeader(buf: Uint8Array): LlamaConfig {
     throw checkpointError(`the header [dim ${dim}, hidden ${hidden_dim}, layers ${n_layers}, heads ${n_heads}, ` +
       `kv heads ${n_kv_heads}, vocab ${vocabSigned}, seq ${seq_len}] is not a consistent model`);
   }
-  return {
-    arch: 'llama', dim, hidden_dim, n_layers, n_heads, n_kv_heads,
-    vocab_size: Math.abs(vocabSigned), seq_len, norm_eps: 1e-5, rope_theta: 10000,
-    shared_classifier: vocabSigned > 0,
-  };
+  return llamaConfig({
+    n_embd: dim, d_ff: hidden_dim, n_layer: n_layers, n_head: n_heads, n_kv_head: n_kv_heads,
+    vocab_size: Math.abs(vocabSigned), block_size: seq_len, tied_head: vocabSigned > 0,
+  });
 }
 
-/** The tensors in file order, each with llama2.c's shape ([out, in] for linears). */
-function layout(c: LlamaConfig): { name: string; shape: number[]; linear: boolean }[] {
-  const hd = c.dim / c.n_heads;
-  const kv = c.n_kv_heads * hd;
-  const L = c.n_layers;
+/** The tensors in file order with llama2.c's shapes ([out, in] for linears), under Token Lens's names. */
+function layout(c: DecoderConfig): { name: string; shape: number[]; linear: boolean }[] {
+  const qDim = c.n_head * c.head_dim, kvDim = c.n_kv_head * c.head_dim;
   const per = (name: string, shape: number[], linear: boolean) =>
-    Array.from({ length: L }, (_, i) => ({ name: `layers.${i}.${name}`, shape, linear }));
+    Array.from({ length: c.n_layer }, (_, i) => ({ name: `layers.${i}.${name}`, shape, linear }));
   return [
-    { name: 'tok_embeddings', shape: [c.vocab_size, c.dim], linear: false },
-    ...per('attention_norm', [c.dim], false),
-    ...per('attention.wq', [c.n_heads * hd, c.dim], true),
-    ...per('attention.wk', [kv, c.dim], true),
-    ...per('attention.wv', [kv, c.dim], true),
-    ...per('attention.wo', [c.dim, c.n_heads * hd], true),
-    ...per('ffn_norm', [c.dim], false),
-    ...per('feed_forward.w1', [c.hidden_dim, c.dim], true),
-    ...per('feed_forward.w2', [c.dim, c.hidden_dim], true),
-    ...per('feed_forward.w3', [c.hidden_dim, c.dim], true),
-    { name: 'norm', shape: [c.dim], linear: false },
+    { name: 'tok_emb', shape: [c.vocab_size, c.n_embd], linear: false },
+    ...per('ln_1.weight', [c.n_embd], false),                    // attention_norm
+    ...per('attn.q.weight', [qDim, c.n_embd], true),             // wq
+    ...per('attn.k.weight', [kvDim, c.n_embd], true),            // wk
+    ...per('attn.v.weight', [kvDim, c.n_embd], true),            // wv
+    ...per('attn.o.weight', [c.n_embd, qDim], true),             // wo
+    ...per('ln_2.weight', [c.n_embd], false),                    // ffn_norm
+    ...per('mlp.gate.weight', [c.d_ff, c.n_embd], true),         // w1
+    ...per('mlp.down.weight', [c.n_embd, c.d_ff], true),         // w2
+    ...per('mlp.up.weight', [c.d_ff, c.n_embd], true),           // w3
+    { name: 'ln_f.weight', shape: [c.n_embd], linear: false },   // norm
     // Legacy RoPE tables (cos, sin): recomputed by the model, skipped here.
-    { name: '', shape: [c.seq_len, hd / 2], linear: false },
-    { name: '', shape: [c.seq_len, hd / 2], linear: false },
-    ...(c.shared_classifier ? [] : [{ name: 'output', shape: [c.vocab_size, c.dim], linear: false }]),
+    { name: '', shape: [c.block_size, c.head_dim / 2], linear: false },
+    { name: '', shape: [c.block_size, c.head_dim / 2], linear: false },
+    ...(c.tied_head ? [] : [{ name: 'head.weight', shape: [c.vocab_size, c.n_embd], linear: false }]),
   ];
 }
 
@@ -77,7 +76,7 @@ function transpose(src: Float32Array, rows: number, cols: number): Float32Array 
   return out;
 }
 
-export function readLlama2cCheckpoint(buf: Uint8Array): { config: LlamaConfig; weights: Weights } {
+export function readLlama2cCheckpoint(buf: Uint8Array): { config: DecoderConfig; weights: Weights } {
   const config = readLlama2cHeader(buf);
   const tensors = layout(config);
   const floats = tensors.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
@@ -122,7 +121,7 @@ export async function importLlama2c(opts: {
   tokenizer: string;
   out: string;
   onProgress?: (p: LoadProgress) => void;
-}): Promise<{ config: LlamaConfig }> {
+}): Promise<{ config: DecoderConfig }> {
   const say = (message: string) => opts.onProgress?.({ status: 'prepare', message });
   say(`Reading ${opts.checkpoint}`);
   const { config, weights } = readLlama2cCheckpoint(await readInput(opts.checkpoint, 'checkpoint'));
@@ -138,15 +137,15 @@ export async function importLlama2c(opts: {
     '',
     `Imported from the llama2.c checkpoint \`${basename(opts.checkpoint)}\` and tokenizer \`${basename(opts.tokenizer)}\`.`,
     '',
-    `Llama architecture: dim ${c.dim}, hidden ${c.hidden_dim}, ${c.n_layers} layers, ${c.n_heads} heads ` +
-      `(${c.n_kv_heads} key/value), vocabulary ${c.vocab_size}, context ${c.seq_len}, ` +
-      `${c.shared_classifier ? 'classifier shared with the token embedding' : 'separate classifier'}.`,
+    `Llama architecture: dim ${c.n_embd}, hidden ${c.d_ff}, ${c.n_layer} layers, ${c.n_head} heads ` +
+      `(${c.n_kv_head} key/value), vocabulary ${c.vocab_size}, context ${c.block_size}, ` +
+      `${c.tied_head ? 'classifier shared with the token embedding' : 'separate classifier'}.`,
   ].join('\n');
   say(`Writing ${opts.out}`);
   await writeModelFolder(opts.out, {
     config,
     weights,
-    tokenizer: llama2cTokenizerFiles(tok, { modelMaxLength: config.seq_len }),
+    tokenizer: llama2cTokenizerFiles(tok, { modelMaxLength: config.block_size }),
     attentionOutputs: true,
     description,
   });

@@ -6,22 +6,30 @@ import { writeFileAtomic } from '../fsAtomic';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TokenizerFiles } from '../tokenizers/types';
-import { contextLength, GPT2Config, headSize, LlamaConfig, ModelConfig, Weights } from './config';
+import type { DecoderConfig, Weights } from './config';
 import { writeModelOnnx } from './onnxWeights';
 
 export { writeModelOnnx, readWeightsFromOnnx } from './onnxWeights';
 
+export interface SpecialTokens {
+  bos?: number;
+  /** Generation stops at any of these. */
+  eos?: number | number[];
+}
+
 export interface ModelFolder {
-  config: ModelConfig;
+  config: DecoderConfig;
   weights: Weights;
   tokenizer: TokenizerFiles;
   attentionOutputs?: boolean;
   description?: string;
+  /** BOS and EOS ids when the source knows them (a Hugging Face config); otherwise from the tokenizer. */
+  specialTokens?: SpecialTokens;
 }
 
 /** What config.json holds under `token_lens`. */
 export interface TokenLensMeta {
-  config: ModelConfig;
+  config: DecoderConfig;
   attention_outputs: boolean;
   scoring_head?: boolean;
 }
@@ -44,38 +52,48 @@ export function tokenIdOf(tokenizer: Record<string, unknown>, token: unknown): n
   return undefined;
 }
 
-function specialIds(config: ModelConfig, tok: TokenizerFiles): { bos: number; eos: number } {
-  if (config.arch === 'llama') return { bos: 1, eos: 2 };
-  const last = config.vocab_size - 1;
-  return {
-    bos: tokenIdOf(tok.tokenizer, tok.tokenizerConfig.bos_token) ?? last,
-    eos: tokenIdOf(tok.tokenizer, tok.tokenizerConfig.eos_token) ?? last,
-  };
+interface Ids {
+  bos: number | null;
+  eos: number | number[] | null;
+  /** Where generation stops (generation_config.json). */
+  stops: number | number[] | null;
 }
 
-/** config.json in the Hugging Face style of the model's family. */
-export function hfConfig(config: ModelConfig, ids: { bos: number; eos: number }, attentionOutputs: boolean) {
-  const token_lens: TokenLensMeta = { config, attention_outputs: attentionOutputs, scoring_head: true };
-  return config.arch === 'gpt2' ? gpt2Json(config, ids, token_lens) : llamaJson(config, token_lens);
+/** Given ids win; otherwise the tokenizer's BOS and EOS, and generation stops at either. */
+function specialIds(given: SpecialTokens | undefined, tok: TokenizerFiles): Ids {
+  const bos = given?.bos ?? tokenIdOf(tok.tokenizer, tok.tokenizerConfig.bos_token) ?? null;
+  if (given?.eos !== undefined) return { bos, eos: given.eos, stops: given.eos };
+  const eos = tokenIdOf(tok.tokenizer, tok.tokenizerConfig.eos_token) ?? null;
+  // BOS separates documents in llama2.c's training data, and llama2.c stops generating at it: so do we.
+  const stops = [...new Set([eos, bos].filter((i): i is number => i !== null))];
+  return { bos, eos, stops: stops.length > 1 ? stops : stops[0] ?? null };
 }
 
-function gpt2Json(c: GPT2Config, ids: { bos: number; eos: number }, token_lens: TokenLensMeta) {
-  return {
-    model_type: 'gpt2', architectures: ['GPT2LMHeadModel'],
-    n_embd: c.n_embd, n_head: c.n_head, n_layer: c.n_layer, n_positions: c.block_size, n_ctx: c.block_size,
-    vocab_size: c.vocab_size, layer_norm_epsilon: c.layer_norm_eps, activation_function: 'gelu_new',
-    bos_token_id: ids.bos, eos_token_id: ids.eos, tie_word_embeddings: true, token_lens,
-  };
-}
+/**
+ * The model_type transformers.js loads the folder as. It decides only the cache's layer count here (the
+ * cache's shapes come from the graph's declared inputs), and every type below reads the same fields,
+ * which config.json carries for all of them.
+ */
+const TRANSFORMERS_JS_TYPES = new Set(['gpt2', 'llama', 'qwen2', 'mistral', 'gpt_neox']);
 
-function llamaJson(c: LlamaConfig, token_lens: TokenLensMeta) {
+/** config.json: Hugging Face's field names for every family, our plain config under `token_lens`. */
+export function hfConfig(c: DecoderConfig, ids: Ids, attentionOutputs: boolean) {
+  const token_lens: TokenLensMeta = { config: c, attention_outputs: attentionOutputs, scoring_head: true };
+  const model_type = TRANSFORMERS_JS_TYPES.has(c.arch) ? c.arch : 'llama';
+  // Mistral's sliding window: the context an analysis may use is the window.
+  const context = Math.min(c.block_size, c.sliding_window ?? Infinity);
   return {
-    model_type: 'llama', architectures: ['LlamaForCausalLM'],
-    hidden_size: c.dim, intermediate_size: c.hidden_dim, num_hidden_layers: c.n_layers,
-    num_attention_heads: c.n_heads, num_key_value_heads: c.n_kv_heads, head_dim: headSize(c),
-    max_position_embeddings: c.seq_len, rms_norm_eps: c.norm_eps, rope_theta: c.rope_theta,
-    vocab_size: c.vocab_size, tie_word_embeddings: c.shared_classifier, hidden_act: 'silu',
-    bos_token_id: 1, eos_token_id: 2, token_lens,
+    model_type,
+    vocab_size: c.vocab_size,
+    // Llama, Qwen2, Mistral and GPT-NeoX names.
+    hidden_size: c.n_embd, intermediate_size: c.d_ff, num_hidden_layers: c.n_layer,
+    num_attention_heads: c.n_head, num_key_value_heads: c.n_kv_head, head_dim: c.head_dim,
+    max_position_embeddings: context,
+    // GPT-2 names.
+    n_embd: c.n_embd, n_layer: c.n_layer, n_head: c.n_head, n_positions: context, n_ctx: context,
+    tie_word_embeddings: c.tied_head,
+    bos_token_id: ids.bos, eos_token_id: ids.eos,
+    token_lens,
   };
 }
 
@@ -83,7 +101,7 @@ const json = (o: unknown) => JSON.stringify(o, null, 2) + '\n';
 
 export async function writeModelFolder(dir: string, model: ModelFolder): Promise<void> {
   const attentionOutputs = model.attentionOutputs ?? false;
-  const ids = specialIds(model.config, model.tokenizer);
+  const ids = specialIds(model.specialTokens, model.tokenizer);
   const bytes = writeModelOnnx(model.config, model.weights, { attentionOutputs, scoringHead: true });
   await mkdir(join(dir, 'onnx'), { recursive: true });
   await writeFileAtomic(join(dir, MODEL_FILE), bytes);
@@ -91,9 +109,8 @@ export async function writeModelFolder(dir: string, model: ModelFolder): Promise
   await writeFileAtomic(join(dir, 'tokenizer_config.json'), json(model.tokenizer.tokenizerConfig));
   await writeFileAtomic(join(dir, 'generation_config.json'), json({
     bos_token_id: ids.bos,
-    // BOS separates documents in llama2.c's training data, and llama2.c stops generating at it: so do we.
-    eos_token_id: ids.bos === ids.eos ? ids.eos : [ids.eos, ids.bos],
-    max_length: contextLength(model.config),
+    eos_token_id: ids.stops,
+    max_length: Math.min(model.config.block_size, model.config.sliding_window ?? Infinity),
   }));
   if (model.description) await writeFileAtomic(join(dir, 'README.md'), model.description.trimEnd() + '\n');
   // config.json last: a folder with a config.json is complete.
@@ -104,9 +121,19 @@ export function readModelFolderMeta(dir: string): TokenLensMeta {
   const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   const meta = cfg.token_lens as TokenLensMeta | undefined;
   if (!meta?.config?.arch) throw new Error(`${dir}/config.json was not written by Token Lens (no token_lens.config)`);
+  if (typeof meta.config.n_layer !== 'number' || typeof meta.config.norm !== 'string') {
+    throw new Error(`${dir} was written by an older Token Lens whose model config this version cannot read: ` +
+      'import or write the model again.');
+  }
   return meta;
 }
 
-export function readModelFolderConfig(dir: string): ModelConfig {
+export function readModelFolderConfig(dir: string): DecoderConfig {
   return readModelFolderMeta(dir).config;
+}
+
+/** The BOS and EOS ids a folder generates with (generation_config.json), to carry over to a fine-tuned copy. */
+export function readModelFolderSpecialTokens(dir: string): SpecialTokens {
+  const gen = JSON.parse(readFileSync(join(dir, 'generation_config.json'), 'utf8'));
+  return { bos: gen.bos_token_id ?? undefined, eos: gen.eos_token_id ?? undefined };
 }

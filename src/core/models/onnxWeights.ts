@@ -2,30 +2,49 @@
 // unchanged, so reading weights back is a lookup by name.
 import { decodeModel, encodeModel, floatsOf } from '../onnx/builder';
 import { addScoringHead } from '../onnx/scoringHead';
-import type { ModelConfig, Weights } from './config';
-import { WriteOptions, buildGpt2Graph } from './gpt2';
-import { buildLlamaGraph } from './llama';
-import { weightShapes } from './random';
+import type { DecoderConfig, Weights } from './config';
+import { weightShapes } from './decoder';
+import { buildDecoderGraph, WriteOptions } from './graphOps';
 
-export function writeModelOnnx(config: ModelConfig, weights: Weights, opts: WriteOptions = {}): Uint8Array {
-  const graph = config.arch === 'gpt2' ? buildGpt2Graph(config, weights, opts) : buildLlamaGraph(config, weights, opts);
-  const model = graph.toModel();
+export type { WriteOptions } from './graphOps';
+
+export function writeModelOnnx(config: DecoderConfig, weights: Weights, opts: WriteOptions = {}): Uint8Array {
+  const model = buildDecoderGraph(config, weights, opts).toModel();
   if (opts.scoringHead) addScoringHead(model.graph!);
   return encodeModel(model);
 }
 
-/** The weights of a model file this writer produced (or any file using the same initializer names). */
-export function readWeightsFromOnnx(bytes: Uint8Array, config: ModelConfig): Weights {
+/** Initializers the graph builder adds itself (shape and scalar constants, RoPE frequencies): not weights. */
+const BUILDER_CONSTANT = /^(const_(i64|f32)|rope_inv_freq)_\d+$|^token_lens\.scoring\./;
+
+/**
+ * The weights of a model file this writer produced. Every weight the config names must be there with its
+ * shape, and every other float initializer must be one of the builder's own constants: a file that does not
+ * match its config is refused rather than half read.
+ */
+export function readWeightsFromOnnx(bytes: Uint8Array, config: DecoderConfig): Weights {
   const shapes = weightShapes(config);
   const weights: Weights = new Map();
+  const unknown: string[] = [];
   for (const t of decodeModel(bytes).graph?.initializer ?? []) {
-    const shape = t.name ? shapes.get(t.name) : undefined;
-    if (!shape) continue;
+    const name = t.name ?? '';
+    const shape = shapes.get(name);
+    if (!shape) {
+      if (!BUILDER_CONSTANT.test(name)) unknown.push(name);
+      continue;
+    }
     const dims = (t.dims ?? []).map(Number);
-    if (dims.join() !== shape.join()) throw new Error(`initializer ${t.name}: shape [${dims}], expected [${shape}]`);
-    weights.set(t.name!, { data: floatsOf(t), shape });
+    if (dims.join() !== shape.join()) throw new Error(`model file weight ${name}: shape [${dims}], the config says [${shape}]`);
+    weights.set(name, { data: floatsOf(t), shape });
   }
   const missing = [...shapes.keys()].filter((n) => !weights.has(n));
-  if (missing.length) throw new Error(`model file lacks weights: ${missing.slice(0, 5).join(', ')}`);
+  if (missing.length) {
+    const names = missing.slice(0, 5).join(', ');
+    throw new Error(`the model file lacks ${missing.length} weight(s) its ${config.arch} config needs: ${names}`);
+  }
+  if (unknown.length) {
+    const names = unknown.slice(0, 5).join(', ');
+    throw new Error(`the model file has ${unknown.length} weight(s) its ${config.arch} config does not know: ${names}`);
+  }
   return weights;
 }

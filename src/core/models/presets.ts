@@ -1,15 +1,44 @@
-// Named model shapes as plain data.
-import type { GPT2Config, LlamaConfig, ModelConfig } from './config';
+// The two families' defaults as plain data, and named model shapes for random-weight models.
+import type { DecoderConfig } from './config';
 
-const gpt2 = (n_layer: number, n_head: number, n_embd: number, block_size: number, vocab_size: number): GPT2Config =>
-  ({ arch: 'gpt2', n_layer, n_head, n_embd, block_size, vocab_size, layer_norm_eps: 1e-5 });
+export interface Sizes {
+  n_layer: number;
+  n_head: number;
+  n_embd: number;
+  block_size: number;
+  vocab_size: number;
+}
 
-const llama = (dim: number, hidden_dim: number, n_layers: number, n_heads: number, n_kv_heads: number,
-  vocab_size: number, seq_len: number): LlamaConfig =>
-  ({ arch: 'llama', dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len, norm_eps: 1e-5,
-    rope_theta: 10000, shared_classifier: true });
+/** GPT-2 (and nanoGPT): learned positions, LayerNorm with biases, GELU-tanh MLP 4x wide, tied head. */
+export function gpt2Config(s: Sizes & Partial<DecoderConfig>): DecoderConfig {
+  return {
+    arch: 'gpt2', n_kv_head: s.n_head, head_dim: s.n_embd / s.n_head, d_ff: 4 * s.n_embd,
+    norm: 'layernorm', norm_eps: 1e-5, mlp: 'gelu', gelu: 'tanh', position: 'learned',
+    rope_theta: 10000, rope_layout: 'half', rotary_dim: 0, rope_scaling: null, parallel_residual: false,
+    bias: { qkv: true, o: true, mlp: true, norm: true }, tied_head: true, sliding_window: null,
+    ...s,
+  };
+}
 
-export const PRESETS: Record<string, ModelConfig> = {
+/** Llama (as llama2.c writes it): RMSNorm, interleaved RoPE, SwiGLU, no biases, head tied unless told. */
+export function llamaConfig(s: Sizes & { d_ff: number } & Partial<DecoderConfig>): DecoderConfig {
+  const head_dim = s.head_dim ?? s.n_embd / s.n_head;
+  return {
+    arch: 'llama', n_kv_head: s.n_head, head_dim, norm: 'rmsnorm', norm_eps: 1e-5, mlp: 'swiglu', gelu: 'tanh',
+    position: 'rope', rope_theta: 10000, rope_layout: 'interleaved', rotary_dim: head_dim, rope_scaling: null,
+    parallel_residual: false, bias: { qkv: false, o: false, mlp: false, norm: false }, tied_head: true,
+    sliding_window: null,
+    ...s,
+  };
+}
+
+const gpt2 = (n_layer: number, n_head: number, n_embd: number, block_size: number, vocab_size: number) =>
+  gpt2Config({ n_layer, n_head, n_embd, block_size, vocab_size });
+
+const llama = (n_embd: number, d_ff: number, n_layer: number, n_head: number, n_kv_head: number, vocab_size: number,
+  block_size: number) => llamaConfig({ n_embd, d_ff, n_layer, n_head, n_kv_head, vocab_size, block_size });
+
+export const MODEL_PRESETS: Record<string, DecoderConfig> = {
   'gpt2-small': gpt2(12, 12, 768, 1024, 50257),
   'gpt2-tiny': gpt2(2, 4, 64, 128, 50257),
   'stories260K': llama(64, 172, 5, 8, 4, 512, 512),
@@ -17,8 +46,8 @@ export const PRESETS: Record<string, ModelConfig> = {
   'llama-tiny': llama(32, 64, 2, 4, 2, 64, 64),
 };
 
-export function preset(name: string): ModelConfig {
-  const c = PRESETS[name];
-  if (!c) throw new Error(`unknown preset ${name}; known: ${Object.keys(PRESETS).join(', ')}`);
+export function modelPreset(name: string): DecoderConfig {
+  const c = MODEL_PRESETS[name];
+  if (!c) throw new Error(`unknown preset ${name}; known: ${Object.keys(MODEL_PRESETS).join(', ')}`);
   return structuredClone(c);
 }

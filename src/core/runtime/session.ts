@@ -83,7 +83,7 @@ export class ModelSession {
     const vocab = new Vocabulary(tokenizerJson, tokenBytes(tokenizerJson));
     const info: ModelInfo = {
       id: ref,
-      arch: config.model_type ?? 'unknown',
+      arch: config.token_lens?.config?.arch ?? config.model_type ?? 'unknown',
       vocabSize: config.vocab_size ?? vocab.size,
       contextLength: config.max_position_embeddings ?? config.n_positions ?? config.n_ctx ?? 2048,
       layers: config.num_hidden_layers ?? config.n_layer ?? attentionNames.length,

@@ -3,7 +3,8 @@
 // Layout: u32 header length, JSON header, zero padding to 4 bytes, then the float32 tensors in header order.
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../fsAtomic';
-import type { ModelConfig } from '../models/config';
+import type { DecoderConfig } from '../models/config';
+import type { SpecialTokens } from '../models/folder';
 import type { TokenizerFiles } from '../tokenizers/types';
 import type { OptimConfig } from './optim';
 import type { LoraSpec } from './params';
@@ -11,9 +12,10 @@ import type { LoraSpec } from './params';
 export const CHECKPOINT_FILE = 'trainer-checkpoint.bin';
 
 export interface CheckpointMeta {
-  version: 1;
-  config: ModelConfig;
+  version: 2;
+  config: DecoderConfig;
   tokenizer: TokenizerFiles;
+  specialTokens?: SpecialTokens;
   lora?: LoraSpec;
   optim: OptimConfig;
   step: number;
@@ -58,7 +60,10 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   const buf = await readFile(path);
   const n = buf.readUInt32LE(0);
   const { meta, entries } = JSON.parse(buf.subarray(4, 4 + n).toString('utf8')) as { meta: CheckpointMeta; entries: Entry[] };
-  if (meta.version !== 1) throw new Error(`${path}: unknown checkpoint version ${meta.version}`);
+  if ((meta.version as number) === 1) {
+    throw new Error(`${path} was written by an older Token Lens whose model config this version cannot read: start a new run.`);
+  }
+  if (meta.version !== 2) throw new Error(`${path}: unknown checkpoint version ${meta.version}`);
   const c: Checkpoint = { meta, params: new Map(), slots: new Map(), frozen: new Map() };
   let o = align4(4 + n);
   for (const e of entries) {

@@ -1,32 +1,14 @@
-// One entry point for both architectures: weight shapes, initialisation, and the training graph.
-import type { ModelConfig, Weights } from '../models/config';
+// The training graph of any decoder (src/core/models/decoder.ts) on the autodiff tape, and LoRA adapters.
+import type { DecoderConfig, Weights } from '../models/config';
+import { decoder, weightShapes } from '../models/decoder';
 import { DType, Tape, Value } from './autodiff';
 import { crossEntropy } from './nn';
-import { gptForward, gptShapes } from './gpt';
-import { llamaForward, llamaShapes } from './llama';
 import { LoraSpec, ModelWeights, isLoraTarget, loraA, loraB } from './params';
 import { Rng } from './rng';
-
-export function weightShapes(c: ModelConfig): [string, number[]][] {
-  return c.arch === 'gpt2' ? gptShapes(c) : llamaShapes(c);
-}
-
-/** GPT-2 style initialisation: N(0, 0.02) matrices, unit norm gains, zero biases. */
-export function initWeights(c: ModelConfig, seed: number): Weights {
-  const rng = new Rng(seed);
-  const w: Weights = new Map();
-  for (const [name, shape] of weightShapes(c)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    if (shape.length === 2) for (let i = 0; i < n; i++) data[i] = 0.02 * rng.normal();
-    else if (!name.endsWith('.bias')) data.fill(1);
-    w.set(name, { data, shape });
-  }
-  return w;
-}
+import { TapeOps } from './tapeOps';
 
 /** LoRA adapters for the given base weights: A ~ N(0, 1/fan_in), B = 0 so training starts at the base model. */
-export function initLora(c: ModelConfig, spec: LoraSpec, seed: number): Weights {
+export function initLora(c: DecoderConfig, spec: LoraSpec, seed: number): Weights {
   const rng = new Rng(seed);
   const w: Weights = new Map();
   for (const [name, [fin, fout]] of weightShapes(c)) {
@@ -60,7 +42,7 @@ export function mergeLora(base: Weights, adapters: Weights, spec: LoraSpec): Wei
 }
 
 export interface GraphSpec {
-  config: ModelConfig;
+  config: DecoderConfig;
   batch: number;
   block: number;
   lora?: LoraSpec;
@@ -77,16 +59,13 @@ export interface ModelGraph {
   logits: Value;
 }
 
-/** Inputs `idx` and `targets` (int64 [B*T]); outputs the mean cross-entropy `loss` and `grad.<param>`. */
+/** Inputs `idx` [B, T] and `targets` [B*T] (int64); outputs the mean cross-entropy `loss` and `grad.<param>`. */
 export function buildModelGraph(s: GraphSpec): ModelGraph {
   const tape = new Tape(s.grads ? 'train_step' : 'eval', s.dtype ?? 'float32');
-  const w = new ModelWeights(tape, new Map(weightShapes(s.config)), s.lora);
-  const N = s.batch * s.block;
-  const ids = tape.indices('idx', [N]);
-  const targets = tape.indices('targets', [N]);
-  const logits = s.config.arch === 'gpt2'
-    ? gptForward(s.config, w, ids, s.batch, s.block)
-    : llamaForward(s.config, w, ids, s.batch, s.block);
+  const w = new ModelWeights(tape, weightShapes(s.config), s.lora);
+  const ids = tape.indices('idx', [s.batch, s.block]);
+  const targets = tape.indices('targets', [s.batch * s.block]);
+  const logits = decoder(s.config, new TapeOps(w, ids));
   const loss = crossEntropy(logits, targets);
   const outputs: Record<string, Value> = s.logits ? { loss, logits } : { loss };
   tape.finish(outputs, s.grads ? tape.backward(loss) : undefined);

@@ -1,8 +1,7 @@
 // Neural-network ops with hand-written gradients (fewer nodes than composing them from arithmetic),
-// and the few that are compositions: RMSNorm, causal self-attention.
+// and RMSNorm, a composition.
 import { Value } from './autodiff';
-import { add, matmul, mean, mul, rsqrt, shift, scale } from './ops';
-import { reshape, transpose } from './shape';
+import { mean, mul, rsqrt, shift } from './ops';
 
 /** Embedding lookup: table[V,C] at integer ids -> [...ids, C]. Repeated ids accumulate their gradients. */
 export function gather(table: Value, ids: Value): Value {
@@ -15,22 +14,24 @@ export function gather(table: Value, ids: Value): Value {
   ]);
 }
 
-/** LayerNorm over the last axis (Ba et al. 2016). */
-export function layerNorm(x: Value, w: Value, b: Value, eps: number): Value {
+/** LayerNorm over the last axis (Ba et al. 2016), with or without a bias. */
+export function layerNorm(x: Value, w: Value, b: Value | null, eps: number): Value {
   const t = x.t;
   const C = x.shape[x.shape.length - 1];
   let y: string, mu: string, inv: string;
   if (t.dtype === 'float32') {
-    [y, mu, inv] = t.b.node('LayerNormalization', [x.name, w.name, b.name], { axis: -1, epsilon: { float: eps } }, 3);
+    const inputs = b ? [x.name, w.name, b.name] : [x.name, w.name];
+    [y, mu, inv] = t.b.node('LayerNormalization', inputs, { axis: -1, epsilon: { float: eps } }, 3);
   } else {
     // onnxruntime has no float64 LayerNormalization kernel: the same formula from arithmetic.
     mu = t.op('ReduceMean', [x.name], { axes: [-1], keepdims: 1 });
     const xc = t.op('Sub', [x.name, mu]);
     const variance = t.op('ReduceMean', [t.op('Mul', [xc, xc])], { axes: [-1], keepdims: 1 });
     inv = t.op('Reciprocal', [t.op('Sqrt', [t.op('Add', [variance, t.scalar(eps)])])]);
-    y = t.op('Add', [t.op('Mul', [t.op('Mul', [xc, inv]), w.name]), b.name]);
+    y = t.op('Mul', [t.op('Mul', [xc, inv]), w.name]);
+    if (b) y = t.op('Add', [y, b.name]);
   }
-  return new Value(t, y, x.shape, [x, w, b], (g, needs) => {
+  return new Value(t, y, x.shape, b ? [x, w, b] : [x, w], (g, needs) => {
     const xhat = t.op('Mul', [t.op('Sub', [x.name, mu]), inv]);
     const rowMean = (v: string) => t.op('ReduceMean', [v], { axes: [-1], keepdims: 1 });
     let gx: string | null = null;
@@ -62,6 +63,42 @@ export function gelu(x: Value): Value {
     const d = t.op('Add', [s, t.op('Mul', [t.op('Mul', [y, t.op('Sub', [t.scalar(1), s])]), dTwoU])]);
     return [t.op('Mul', [g, d])];
   });
+}
+
+/** GELU, exact: x * Phi(x), with Phi the standard normal CDF (nanoGPT, GPT-NeoX). */
+export function geluExact(x: Value): Value {
+  const t = x.t;
+  const u = t.op('Mul', [x.name, t.scalar(Math.SQRT1_2)]);
+  const erf = t.dtype === 'float32' ? t.op('Erf', [u]) : erfSeries(x, u);
+  const phi = t.op('Mul', [t.op('Add', [erf, t.scalar(1)]), t.scalar(0.5)]);
+  const y = t.op('Mul', [x.name, phi]);
+  return new Value(t, y, x.shape, [x], (g) => {
+    // d/dx = Phi(x) + x * exp(-x^2/2) / sqrt(2 pi)
+    const gauss = t.op('Exp', [t.op('Mul', [t.op('Mul', [x.name, x.name]), t.scalar(-0.5)])]);
+    const density = t.op('Mul', [gauss, t.scalar(1 / Math.sqrt(2 * Math.PI))]);
+    return [t.op('Mul', [g, t.op('Add', [phi, t.op('Mul', [x.name, density])])])];
+  });
+}
+
+/**
+ * erf(u) in float64, where onnxruntime has no Erf kernel: 2/sqrt(pi) e^(-u^2) sum_n u (2u^2)^n / (2n+1)!!,
+ * a series of terms of one sign (no cancellation), summed over a new last axis of 128 terms (|u| <= 6,
+ * beyond which erf is +-1 in float64).
+ */
+function erfSeries(x: Value, u: string): string {
+  const t = x.t, N = 128;
+  const logDoubleFactorial = new Float64Array(N);
+  for (let n = 1; n < N; n++) logDoubleFactorial[n] = logDoubleFactorial[n - 1] + Math.log(2 * n + 1);
+  const clamped = t.op('Max', [t.op('Min', [u, t.scalar(6)]), t.scalar(-6)]);
+  const u2 = t.op('Mul', [clamped, clamped]);
+  // log(2u^2) on a new last axis; the tiny term keeps u = 0 finite (its n = 0 term is then exactly u).
+  const logRatio = t.op('Unsqueeze', [t.op('Log', [t.op('Add', [t.op('Mul', [u2, t.scalar(2)]), t.scalar(1e-300)])]),
+    t.b.constInt64([-1])]);
+  const n = t.constant(Array.from({ length: N }, (_, i) => i), [N], 'erf_n');
+  const terms = t.op('Exp', [t.op('Sub', [t.op('Mul', [logRatio, n]), t.constant(logDoubleFactorial, [N], 'erf_lfact')])]);
+  const sum = t.op('ReduceSum', [terms, t.b.constInt64([-1])], { keepdims: 0 });
+  const scale = t.op('Mul', [clamped, t.op('Exp', [t.op('Neg', [u2])])]);
+  return t.op('Mul', [scale, t.op('Mul', [sum, t.scalar(2 / Math.sqrt(Math.PI))])]);
 }
 
 /** SiLU / swish: x * sigmoid(x). */
@@ -101,27 +138,9 @@ export function crossEntropy(logits: Value, targets: Value): Value {
   });
 }
 
-/** Additive causal mask for `groups` query heads stacked per key/value head: row r*T+i sees keys 0..i. */
-export function causalMask(T: number, groups = 1): Float32Array {
-  const m = new Float32Array(groups * T * T);
-  for (let r = 0; r < groups; r++) {
-    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[(r * T + i) * T + j] = -Infinity;
-  }
+/** Additive causal mask [T, T]: query i sees keys 0..i. */
+export function causalMask(T: number): Float32Array {
+  const m = new Float32Array(T * T);
+  for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = -Infinity;
   return m;
-}
-
-/**
- * Causal scaled dot-product attention. q [B,H,T,hd], k and v [B,Hkv,T,hd] with H a multiple of Hkv
- * (grouped-query attention: query head h reads key/value head floor(h / (H/Hkv)), as llama2.c does).
- * Returns [B*T, H*hd]. `onProbs` sees the attention probabilities [B,Hkv,rep*T,T].
- */
-export function attention(q: Value, k: Value, v: Value, onProbs?: (p: Value) => void): Value {
-  const [B, H, T, hd] = q.shape;
-  const Hkv = k.shape[1], rep = H / Hkv;
-  const qg = reshape(scale(q, 1 / Math.sqrt(hd)), [B, Hkv, rep * T, hd]);
-  const scores = matmul(qg, transpose(k, [0, 1, 3, 2]));
-  const probs = softmax(add(scores, q.t.constValue(causalMask(T, rep), [rep * T, T], 'causal_mask')));
-  onProbs?.(probs);
-  const y = reshape(matmul(probs, v), [B, H, T, hd]);
-  return reshape(transpose(y, [0, 2, 1, 3]), [B * T, H * hd]);
 }

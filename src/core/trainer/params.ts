@@ -1,7 +1,7 @@
 // Where a model's weights enter the graph: as trainable parameters, or (LoRA, Hu et al. 2021) as frozen
 // inputs with trainable low-rank adapters on the attention projections.
 import { Tape, Value } from './autodiff';
-import { add, matmul, matmulT, scale } from './ops';
+import { add, matmul, scale } from './ops';
 
 export interface LoraSpec {
   rank: number;
@@ -10,14 +10,12 @@ export interface LoraSpec {
 }
 
 /** The attention projections that LoRA adapts: q, k, v, o. */
-export const isLoraTarget = (name: string) => /(attention\.w[qkvo]|attn\.c_(attn|proj)\.weight)$/.test(name);
+export const isLoraTarget = (name: string) => /\.attn\.[qkvo]\.weight$/.test(name);
 export const loraA = (name: string) => `${name}.lora_A`;
 export const loraB = (name: string) => `${name}.lora_B`;
 
 export class ModelWeights {
   private values = new Map<string, Value>();
-  /** Called with each layer's attention probabilities when set before the forward is built. */
-  onProbs?: (p: Value) => void;
 
   constructor(readonly t: Tape, private readonly shapes: Map<string, number[]>, readonly lora?: LoraSpec) {}
 
@@ -32,18 +30,12 @@ export class ModelWeights {
     return v;
   }
 
-  /** x @ W, plus (x @ A) @ B * alpha/r when W carries a LoRA adapter. */
-  linear(x: Value, name: string): Value {
-    const y = matmul(x, this.get(name));
+  /** y (= x @ W), plus (x @ A) @ B * alpha/r when W carries a LoRA adapter. */
+  adapt(x: Value, name: string, y: Value): Value {
     if (!this.lora || !isLoraTarget(name)) return y;
     const [fin, fout] = this.shapes.get(name)!;
     const A = this.t.param(loraA(name), [fin, this.lora.rank]);
     const B = this.t.param(loraB(name), [this.lora.rank, fout]);
     return add(y, scale(matmul(matmul(x, A), B), this.lora.alpha / this.lora.rank));
-  }
-
-  /** Language-model head: x @ E^T. */
-  head(x: Value, name: string): Value {
-    return matmulT(x, this.get(name));
   }
 }

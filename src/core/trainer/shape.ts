@@ -1,10 +1,13 @@
 // Ops that only move values around: their gradients move them back.
-import { Deferred, Value } from './autodiff';
+import { Deferred, Value, broadcastShape } from './autodiff';
 
+/** ONNX Reshape's conventions: 0 keeps x's dimension at that index, -1 is inferred. */
 export function reshape(x: Value, shape: number[]): Value {
   const t = x.t;
-  const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
-  const out = shape.map((d) => (d === -1 ? x.size / known : d));
+  const kept = shape.map((d, i) => (d === 0 ? x.shape[i] : d));
+  const known = kept.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  const out = kept.map((d) => (d === -1 ? x.size / known : d));
+  if (out.reduce((a, b) => a * b, 1) !== x.size) throw new Error(`reshape: [${x.shape}] to [${shape}]`);
   return new Value(t, t.reshape(x.name, out), out, [x], (g) => [t.reshape(g, x.shape)]);
 }
 
@@ -29,20 +32,32 @@ export function slice(x: Value, axis: number, start: number, end: number): Value
   });
 }
 
-/** Splits x into equal parts along an axis; the parts' gradients are concatenated back (zeros for unused parts). */
-export function split(x: Value, axis: number, parts: number): Value[] {
+/**
+ * Splits x along an axis into `parts` equal parts or parts of the given sizes; the parts' gradients are
+ * concatenated back (zeros for unused parts).
+ */
+export function split(x: Value, axis: number, parts: number | number[]): Value[] {
   const t = x.t;
   const ax = axis < 0 ? axis + x.shape.length : axis;
-  const shape = x.shape.map((d, i) => (i === ax ? d / parts : d));
-  const names = t.b.node('Split', [x.name, t.b.constInt64(new Array(parts).fill(shape[ax]))], { axis: ax }, parts);
-  const grads: (string | null)[] = new Array(parts).fill(null);
+  const sizes = typeof parts === 'number' ? new Array(parts).fill(x.shape[ax] / parts) : parts;
+  if (sizes.reduce((a, b) => a + b, 0) !== x.shape[ax]) throw new Error(`split: [${sizes}] of axis ${ax} of [${x.shape}]`);
+  const shapes = sizes.map((n) => x.shape.map((d, i) => (i === ax ? n : d)));
+  const names = t.b.node('Split', [x.name, t.b.constInt64(sizes)], { axis: ax }, sizes.length);
+  const grads: (string | null)[] = new Array(sizes.length).fill(null);
   const joined: Deferred = {
-    emit: () => t.op('Concat', grads.map((g) => g ?? t.zeros(shape)), { axis: ax }),
+    emit: () => t.op('Concat', grads.map((g, i) => g ?? t.zeros(shapes[i])), { axis: ax }),
   };
-  return names.map((name, i) => new Value(t, name, shape, [x], (g) => {
+  return names.map((name, i) => new Value(t, name, shapes[i], [x], (g) => {
     grads[i] = g;
     return [joined];
   }));
+}
+
+/** Broadcasts x to a shape (numpy rules); the gradient sums back over the broadcast dimensions. */
+export function expand(x: Value, shape: number[]): Value {
+  const t = x.t;
+  const out = broadcastShape(x.shape, shape);
+  return new Value(t, t.op('Expand', [x.name, t.b.constInt64(shape)]), out, [x], (g) => [t.sumTo(g, out, x.shape)]);
 }
 
 export function concat(xs: Value[], axis: number): Value {

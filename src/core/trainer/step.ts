@@ -1,12 +1,12 @@
 // One training step = one onnxruntime call (forward + loss + gradients) and an optimizer update in JS.
-import type { ModelConfig } from '../models/config';
-import { GraphSession } from './session';
+import type { DecoderConfig } from '../models/config';
+import { GraphSession } from './graphSession';
 import { buildModelGraph } from './model';
 import { LoraSpec } from './params';
 import { OptimConfig, OptimState, Params, clipGradNorm, createState, optimStep } from './optim';
 
 export interface StepSetup {
-  config: ModelConfig;
+  config: DecoderConfig;
   batch: number;
   block: number;
   /** Trained in place. */

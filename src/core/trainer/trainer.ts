@@ -3,16 +3,19 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { contextLength, ModelConfig, Weights } from '../models/config';
-import { MODEL_FILE, readModelFolderConfig, readWeightsFromOnnx, writeModelFolder } from '../models/folder';
+import type { DecoderConfig, Weights } from '../models/config';
+import { weightShapes } from '../models/decoder';
+import { MODEL_FILE, readModelFolderConfig, readModelFolderSpecialTokens, readWeightsFromOnnx, SpecialTokens,
+  writeModelFolder } from '../models/folder';
+import { randomWeights } from '../models/random';
 import type { TokenizerFiles } from '../tokenizers/types';
 import { CHECKPOINT_FILE, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { LastFinite } from './lastFinite';
 import { DataError, encodeChars, encodeWithTokenizer, getBatch, readTextFile, splitTokens } from './data';
-import { initLora, initWeights, mergeLora, weightShapes } from './model';
+import { initLora, mergeLora } from './model';
 import { adamwDefaults, OptimConfig, sgdDefaults } from './optim';
 import type { LoraSpec } from './params';
-import { PRESETS, presetConfig } from './presets';
+import { TRAINING_PRESETS, presetConfig } from './presets';
 import { Rng } from './rng';
 import { lrAt, Schedule } from './schedule';
 import { TrainStep } from './step';
@@ -86,8 +89,10 @@ export class Trainer {
   private pauseGate: { promise: Promise<void>; open: () => void; reached: () => void } | null = null;
   private step = 0;
   private readonly rng: Rng;
+  /** BOS/EOS of the model fine-tuned, carried into the exported folder. */
+  private specialTokens?: SpecialTokens;
 
-  private constructor(readonly opts: TrainOptions, readonly config: ModelConfig, private readonly tokenizer: TokenizerFiles,
+  private constructor(readonly opts: TrainOptions, readonly config: DecoderConfig, private readonly tokenizer: TokenizerFiles,
     private readonly train: Int32Array, private readonly val: Int32Array, private readonly stepper: TrainStep,
     readonly batch: number, readonly block: number, private readonly lora: LoraSpec | undefined,
     private readonly frozen: Map<string, Float32Array>, readonly notes: string[]) {
@@ -105,7 +110,8 @@ export class Trainer {
       throw new DataError(`Cannot resume: ${existsSync(ckptPath) ? (e as Error).message : `no checkpoint at ${ckptPath}`}`);
     }) : null;
 
-    let config: ModelConfig, tokenizer: TokenizerFiles, ids: Int32Array, base: Weights | null = null;
+    let config: DecoderConfig, tokenizer: TokenizerFiles, ids: Int32Array, base: Weights | null = null;
+    let specialTokens: SpecialTokens | undefined = ckpt?.meta.specialTokens;
     if (ckpt) {
       config = ckpt.meta.config;
       tokenizer = ckpt.meta.tokenizer;
@@ -120,6 +126,7 @@ export class Trainer {
       }
     } else if (opts.from) {
       config = readModelFolderConfig(opts.from);
+      specialTokens = readModelFolderSpecialTokens(opts.from);
       base = readWeightsFromOnnx(readFileSync(join(opts.from, MODEL_FILE)), config);
       tokenizer = {
         tokenizer: JSON.parse(readFileSync(join(opts.from, 'tokenizer.json'), 'utf8')),
@@ -130,14 +137,14 @@ export class Trainer {
       const enc = encodeChars(file.text);
       config = presetConfig(opts.preset ?? 'toy', enc.vocabSize);
       ({ tokenizer, ids } = enc);
-      base = initWeights(config, seed);
+      base = randomWeights(config, seed);
     }
     if (ids.length < 2) throw new DataError(`${opts.file} is too short: it has ${ids.length} token(s), training needs at least 2.`);
 
-    const preset = PRESETS[opts.preset ?? 'toy'];
+    const preset = TRAINING_PRESETS[opts.preset ?? 'toy'];
     const fromScratch = !opts.from && !ckpt?.meta.lora;
     let block = ckpt?.meta.block ?? opts.block ?? (fromScratch ? preset.block_size : 128);
-    block = Math.min(block, contextLength(config), ids.length - 1);
+    block = Math.min(block, config.block_size, config.sliding_window ?? Infinity, ids.length - 1);
     const batch = ckpt?.meta.batch ?? opts.batch ?? (fromScratch ? preset.batch_size : 8);
     const splits = splitTokens(ids, block);
     if (splits.note) notes.push(splits.note);
@@ -168,6 +175,7 @@ export class Trainer {
     if (opts.lr !== undefined) optim.lr = opts.lr;
     const stepper = await TrainStep.create({ config, batch, block, params, frozen, lora, optim, threads: opts.threads ?? 2 });
     const t = new Trainer(opts, config, tokenizer, splits.train, splits.val, stepper, batch, block, lora, frozen, notes);
+    t.specialTokens = specialTokens;
     if (ckpt) {
       t.step = ckpt.meta.step;
       t.rng.state = ckpt.meta.rngState;
@@ -280,7 +288,7 @@ export class Trainer {
 
   /** The model as trained so far, with LoRA adapters merged into its weights. */
   weights(): Weights {
-    const shapes = new Map(weightShapes(this.config));
+    const shapes = weightShapes(this.config);
     const asWeights = (m: Map<string, Float32Array>, shapeOf: (k: string) => number[]): Weights =>
       new Map([...m].map(([k, data]) => [k, { data, shape: shapeOf(k) }]));
     if (!this.lora) return asWeights(this.stepper.setup.params, (k) => shapes.get(k)!);
@@ -293,6 +301,7 @@ export class Trainer {
 
   async export(out: string): Promise<void> {
     await writeModelFolder(out, { config: this.config, weights: this.weights(), tokenizer: this.tokenizer, attentionOutputs: true,
+      specialTokens: this.specialTokens,
       description: `# Trained with Token Lens\n\nTrained for ${this.step} steps on \`${this.opts.file}\`` +
         `${this.opts.from ? ` starting from \`${this.opts.from}\`` : ''}${this.lora ? ` with LoRA rank ${this.lora.rank}` : ''}.` });
   }
@@ -301,8 +310,8 @@ export class Trainer {
     await mkdir(this.opts.out, { recursive: true });
     const s = this.stepper;
     await saveCheckpoint(join(this.opts.out, CHECKPOINT_FILE), {
-      meta: { version: 1, config: this.config, tokenizer: this.tokenizer, lora: this.lora, optim: s.setup.optim,
-        step: this.step, optimStep: s.state.step, rngState: this.rng.state, batch: this.batch, block: this.block },
+      meta: { version: 2, config: this.config, tokenizer: this.tokenizer, specialTokens: this.specialTokens, lora: this.lora,
+        optim: s.setup.optim, step: this.step, optimStep: s.state.step, rngState: this.rng.state, batch: this.batch, block: this.block },
       params: s.setup.params, slots: s.state.slots, frozen: this.frozen,
     });
   }
@@ -316,11 +325,10 @@ function isCharTokenizer(t: TokenizerFiles): boolean {
 }
 
 /** Rough peak memory: weights, gradients and optimizer moments, plus activations kept for the backward. */
-export function estimateMemoryMB(c: ModelConfig, B: number, T: number, params: Map<string, Float32Array>,
+export function estimateMemoryMB(c: DecoderConfig, B: number, T: number, params: Map<string, Float32Array>,
   frozen: Map<string, Float32Array>): number {
   const count = (m: Map<string, Float32Array>) => [...m.values()].reduce((n, a) => n + a.length, 0);
-  const C = c.arch === 'gpt2' ? c.n_embd : c.dim, H = c.arch === 'gpt2' ? c.n_head : c.n_heads;
-  const L = c.arch === 'gpt2' ? c.n_layer : c.n_layers;
+  const C = c.n_embd, H = c.n_head, L = c.n_layer;
   // Korthikanti et al. 2022: about 34*C + 5*H*T values per token per layer, doubled for backward temporaries.
   const activations = 2 * L * B * T * (34 * C + 5 * H * T) + 4 * B * T * c.vocab_size;
   // Trained weights: themselves, gradients, two moments, feeds, and weights + moments of the last finite step.
