@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TokenizerFiles } from '../tokenizers/types';
 import type { DecoderConfig, Weights } from './config';
-import { writeModelOnnx } from './onnxWeights';
+import { writeModelFile } from '../onnx/streamEncode';
+import { modelProto } from './onnxWeights';
 
 export { writeModelOnnx, readWeightsFromOnnx } from './onnxWeights';
 
@@ -102,9 +103,9 @@ const json = (o: unknown) => JSON.stringify(o, null, 2) + '\n';
 export async function writeModelFolder(dir: string, model: ModelFolder): Promise<void> {
   const attentionOutputs = model.attentionOutputs ?? false;
   const ids = specialIds(model.specialTokens, model.tokenizer);
-  const bytes = writeModelOnnx(model.config, model.weights, { attentionOutputs, scoringHead: true });
   await mkdir(join(dir, 'onnx'), { recursive: true });
-  await writeFileAtomic(join(dir, MODEL_FILE), bytes);
+  // Streamed tensor by tensor: the encoded file never sits in memory beside the weights.
+  await writeModelFile(join(dir, MODEL_FILE), modelProto(model.config, model.weights, { attentionOutputs, scoringHead: true }));
   await writeFileAtomic(join(dir, 'tokenizer.json'), json(model.tokenizer.tokenizer));
   await writeFileAtomic(join(dir, 'tokenizer_config.json'), json(model.tokenizer.tokenizerConfig));
   await writeFileAtomic(join(dir, 'generation_config.json'), json({
