@@ -1,5 +1,6 @@
 // Reading a Hugging Face config.json with messages that name the file and the field.
-import type { DecoderConfig } from '../models/config';
+import type { DecoderConfig, Weights } from '../models/config';
+import type { CheckpointTensors } from './tensors';
 
 export class HfConfig {
   constructor(readonly json: Record<string, unknown>, readonly path: string) {}
@@ -80,5 +81,5 @@ export function geluKind(cfg: HfConfig, key: string, fallback: string): 'tanh' |
 /** One model_type: its config.json read as a DecoderConfig, and its tensors under the canonical names. */
 export interface HfFamily {
   config(cfg: HfConfig): DecoderConfig;
-  weights(src: import('./tensors').CheckpointTensors, c: DecoderConfig): import('../models/config').Weights;
+  weights(src: CheckpointTensors, c: DecoderConfig): Weights;
 }
