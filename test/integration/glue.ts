@@ -216,7 +216,8 @@ test('a Hub id is downloaded (from tokenLens.hubEndpoint) into the cache, and a 
 test('Import a Checkpoint: a Pythia-style checkpoint becomes the model, is listed, and a hostile one is refused', async () => {
   const cfg = vscode.workspace.getConfiguration('tokenLens');
   const saved = cfg.inspect<string>('model')?.globalValue;
-  const fixtures = join(vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath, 'test', 'fixtures', 'import');
+  // The suite runs from out/integration/ in the repository (the installed extension has no test files).
+  const fixtures = join(__dirname, '..', '..', 'test', 'fixtures', 'import');
   try {
     const ref = await vscode.commands.executeCommand<string>('tokenLens.importCheckpoint', { from: join(fixtures, 'gpt_neox') });
     assert(typeof ref === 'string' && existsSync(join(ref, 'onnx', 'model.onnx')), `no model folder: ${ref} (${JSON.stringify(api.lastMessage())})`);
