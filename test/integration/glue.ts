@@ -221,7 +221,8 @@ test('Import a Checkpoint: a Pythia-style checkpoint becomes the model, is liste
   try {
     const ref = await vscode.commands.executeCommand<string>('tokenLens.importCheckpoint', { from: join(fixtures, 'gpt_neox') });
     assert(typeof ref === 'string' && existsSync(join(ref, 'onnx', 'model.onnx')), `no model folder: ${ref} (${JSON.stringify(api.lastMessage())})`);
-    assert(cfg.get('model') === ref, `tokenLens.model is ${cfg.get('model')}`);
+    const model = () => vscode.workspace.getConfiguration('tokenLens').get<string>('model');
+    assert(model() === ref, `tokenLens.model is ${model()}`);
     await showText('Once upon a time, the cat sat on the mat.');
     await explainAndWaitFor('the imported model analysing', () => api.modelState() === 'ready' && api.lastAnalysis()?.text === 'Once upon a time, the cat sat on the mat.', 90_000);
     const a = api.lastAnalysis()!;
@@ -232,7 +233,7 @@ test('Import a Checkpoint: a Pythia-style checkpoint becomes the model, is liste
     const bad = await vscode.commands.executeCommand('tokenLens.importCheckpoint', { from: join(fixtures, 'bad', 'runs-code.pt') });
     assert(bad === undefined && api.messagesShown() === shown + 1, 'no message for a refused checkpoint');
     assert(/Could not import .*runs-code\.pt: .*never runs code from a pickle/.test(api.lastMessage()?.message ?? ''), JSON.stringify(api.lastMessage()));
-    assert(cfg.get('model') === ref, 'a failed import changed the model');
+    assert(model() === ref, 'a failed import changed the model');
   } finally {
     await cfg.update('model', saved, vscode.ConfigurationTarget.Global);
   }
