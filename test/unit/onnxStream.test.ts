@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
 import { decodeModel, encodeModel, FLOAT, GraphBuilder } from '../../src/core/onnx/builder';
-import { writeModelFile } from '../../src/core/onnx/streamEncode';
+import { writeFileAtomic } from '../../src/core/fsAtomic';
+import { modelFileParts } from '../../src/core/onnx/streamEncode';
 
-test('writeModelFile: same model as encodeModel, and onnxruntime computes with its weights', async () => {
+test('modelFileParts written in order: same model as encodeModel, and onnxruntime computes with its weights', async () => {
   const g = new GraphBuilder('stream');
   const x = g.input('x', FLOAT, [2, 3]);
   // A weight large enough for multi-byte lengths, and an empty tensor.
@@ -23,7 +24,7 @@ test('writeModelFile: same model as encodeModel, and onnxruntime computes with i
   const dir = mkdtempSync(join(tmpdir(), 'tl-stream-'));
   try {
     const path = join(dir, 'model.onnx');
-    await writeModelFile(path, model);
+    await writeFileAtomic(path, modelFileParts(model));
     const bytes = readFileSync(path);
     const json = (m: onnx.ModelProto) => JSON.stringify(onnx.ModelProto.toObject(m, { bytes: String }));
     assert.ok(json(decodeModel(bytes)) === json(decodeModel(encodeModel(model))), 'the decoded models differ');

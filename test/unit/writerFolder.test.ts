@@ -36,17 +36,23 @@ function wordTokenizer(n: number): TokenizerFiles {
   };
 }
 
-const cases: [string, DecoderConfig][] = [
-  ['gpt2', { ...MODEL_PRESETS['gpt2-tiny'], vocab_size: 60, block_size: 64 }],
-  ['llama', MODEL_PRESETS['llama-tiny']],
+/** [label, config, the model_type transformers.js is told] */
+const cases: [string, DecoderConfig, string][] = [
+  ['gpt2', { ...MODEL_PRESETS['gpt2-tiny'], vocab_size: 60, block_size: 64 }, 'gpt2'],
+  ['llama', MODEL_PRESETS['llama-tiny'], 'llama'],
   // Other families load as the model_type transformers.js knows them by; the cache follows the graph.
   ['gpt_neox', gpt2Config({ arch: 'gpt_neox', n_layer: 2, n_head: 4, n_embd: 32, block_size: 64, vocab_size: 60,
-    position: 'rope', rope_layout: 'half', rotary_dim: 4, parallel_residual: true, gelu: 'exact', tied_head: false })],
+    position: 'rope', rope_layout: 'half', rotary_dim: 4, parallel_residual: true, gelu: 'exact', tied_head: false }), 'gpt_neox'],
   ['qwen2', llamaConfig({ arch: 'qwen2', n_layer: 2, n_head: 4, n_kv_head: 1, n_embd: 32, d_ff: 48, block_size: 64,
-    vocab_size: 60, rope_layout: 'half', bias: { qkv: true, o: false, mlp: false, norm: false } })],
+    vocab_size: 60, rope_layout: 'half', bias: { qkv: true, o: false, mlp: false, norm: false } }), 'qwen2'],
+  ['mistral', llamaConfig({ arch: 'mistral', n_layer: 2, n_head: 4, n_kv_head: 2, n_embd: 32, d_ff: 48, block_size: 64,
+    vocab_size: 60, rope_layout: 'half', sliding_window: 32 }), 'mistral'],
+  // A family transformers.js does not know (nanoGPT) loads as Llama: same inputs, outputs and cache.
+  ['nanogpt', gpt2Config({ arch: 'nanogpt', n_layer: 2, n_head: 4, n_embd: 32, block_size: 64, vocab_size: 60,
+    gelu: 'exact', bias: { qkv: false, o: false, mlp: false, norm: false } }), 'llama'],
 ];
 
-for (const [label, config] of cases) {
+for (const [label, config, modelType] of cases) {
   test(`${label}: transformers.js loads the folder, generates greedily like the reference, returns attentions`, async () => {
     const dir = join(root, label);
     const weights = sharpen(randomWeights(config, 3), 5);
@@ -56,7 +62,7 @@ for (const [label, config] of cases) {
     assert.deepEqual(readModelFolderConfig(dir), config);
     assert.equal(readModelFolderMeta(dir).attention_outputs, true);
     const hf = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-    assert.equal(hf.model_type, label);
+    assert.equal(hf.model_type, modelType);
     assert.equal(hf.eos_token_id, 2);
 
     const tokenizer = await AutoTokenizer.from_pretrained(dir, { local_files_only: true });

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TokenizerFiles } from '../tokenizers/types';
 import type { DecoderConfig, Weights } from './config';
-import { writeModelFile } from '../onnx/streamEncode';
+import { modelFileParts } from '../onnx/streamEncode';
 import { modelProto } from './onnxWeights';
 
 export { writeModelOnnx, readWeightsFromOnnx } from './onnxWeights';
@@ -104,8 +104,8 @@ export async function writeModelFolder(dir: string, model: ModelFolder): Promise
   const attentionOutputs = model.attentionOutputs ?? false;
   const ids = specialIds(model.specialTokens, model.tokenizer);
   await mkdir(join(dir, 'onnx'), { recursive: true });
-  // Streamed tensor by tensor: the encoded file never sits in memory beside the weights.
-  await writeModelFile(join(dir, MODEL_FILE), modelProto(model.config, model.weights, { attentionOutputs, scoringHead: true }));
+  // Written part by part, straight from the weight arrays: the encoded file never sits in memory beside them.
+  await writeFileAtomic(join(dir, MODEL_FILE), modelFileParts(modelProto(model.config, model.weights, { attentionOutputs, scoringHead: true })));
   await writeFileAtomic(join(dir, 'tokenizer.json'), json(model.tokenizer.tokenizer));
   await writeFileAtomic(join(dir, 'tokenizer_config.json'), json(model.tokenizer.tokenizerConfig));
   await writeFileAtomic(join(dir, 'generation_config.json'), json({

@@ -12,7 +12,7 @@ export type { WriteOptions } from './graphOps';
 /** The model as an ONNX ModelProto whose initializers are views over `weights` (nothing copied yet). */
 export function modelProto(config: DecoderConfig, weights: Weights, opts: WriteOptions = {}): onnx.IModelProto {
   const model = buildDecoderGraph(config, weights, opts).toModel();
-  if (opts.scoringHead) addScoringHead(model.graph!);
+  if (opts.scoringHead) addScoringHead(model);
   return model;
 }
 

@@ -3,6 +3,8 @@
 //   token_lens.target_logprob [B, T-1]  log p(token t+1 | tokens <= t)  (minus the loss)
 //   token_lens.logsumexp      [B, T]    log of the softmax denominator of each position
 // JavaScript then only compares logits to rank the actual tokens.
+// It is appended to exports of any opset from 11 up, so it speaks the file's opset: Squeeze and Unsqueeze
+// take their axes as an attribute before opset 13 and as an input from 13 on.
 import { onnx } from 'onnx-proto';
 import { FLOAT, tensorProto } from './builder';
 
@@ -13,11 +15,20 @@ export function hasScoringHead(outputNames: readonly string[]): boolean {
   return outputNames.includes(TARGET_LOGPROB) && outputNames.includes(LOGSUMEXP);
 }
 
-/** Appends the scoring head to a graph that has `input_ids` and `logits`. Returns false if it cannot. */
-export function addScoringHead(graph: onnx.IGraphProto): boolean {
+/** The model's version of the default ONNX operator set. */
+export function defaultOpset(model: onnx.IModelProto): number {
+  const entry = (model.opsetImport ?? []).find((o) => (o.domain ?? '') === '' || o.domain === 'ai.onnx');
+  return Number(entry?.version ?? 0);
+}
+
+/** Appends the scoring head to a model that has `input_ids` and `logits`. Returns false if it cannot. */
+export function addScoringHead(model: onnx.IModelProto): boolean {
+  const graph = model.graph!;
   const names = new Set([...(graph.input ?? []), ...(graph.output ?? [])].map((v) => v.name));
   if (!names.has('input_ids') || !names.has('logits')) return false;
   if (hasScoringHead((graph.output ?? []).map((o) => o.name ?? ''))) return true;
+  // GatherElements arrived in opset 11; older files are scored in JavaScript instead (slower, same numbers).
+  if (defaultOpset(model) < 11) return false;
   const p = 'token_lens.scoring';
   const ints = (name: string, values: number[]) => {
     graph.initializer!.push(tensorProto(`${p}.${name}`, BigInt64Array.from(values.map(BigInt)), [values.length]));
@@ -28,23 +39,31 @@ export function addScoringHead(graph: onnx.IGraphProto): boolean {
   const minusOne = ints('minus_one', [-1]);
   const end = ints('end', [2 ** 53 - 1]);
   const axis1 = ints('axis1', [1]);
-  const axis2 = ints('axis2', [2]);
   const node = (opType: string, input: string[], output: string, attribute: onnx.IAttributeProto[] = []) => {
     graph.node!.push({ opType, input, output: [output], name: `${p}.${output}`, attribute });
     return output;
   };
   const v = (name: string) => `${p}.${name}`;
-  const logp = node('LogSoftmax', ['logits'], v('logp'), [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 }]);
+  const axesAsInput = defaultOpset(model) >= 13;
+  const axis2 = axesAsInput ? ints('axis2', [2]) : '';
+  const squeezeOp = (opType: 'Squeeze' | 'Unsqueeze', data: string, output: string) => axesAsInput
+    ? node(opType, [data, axis2], output)
+    : node(opType, [data], output, [{ name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [2] }]);
+  // A float16 export has float16 logits: the head works in float32, as its outputs are declared.
+  const logitsType = (graph.output ?? []).find((o) => o.name === 'logits')?.type?.tensorType?.elemType;
+  const logits = logitsType === FLOAT ? 'logits'
+    : node('Cast', ['logits'], v('logits_float'), [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: FLOAT }]);
+  const logp = node('LogSoftmax', [logits], v('logp'), [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 }]);
   // Position t is scored by token t+1; the last position gets a padding index. Gathering from all of logp
   // avoids copying a [B, T-1, V] slice of it, and logp has one reader only, so onnxruntime can free it early.
   const next = node('Slice', ['input_ids', one, end, axis1], v('next'));
   const pad = node('Slice', ['input_ids', zero, one, axis1], v('pad'));
   const targets = node('Concat', [next, pad], v('targets'), [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }]);
-  const index = node('Unsqueeze', [targets, axis2], v('index'));
+  const index = squeezeOp('Unsqueeze', targets, v('index'));
   const gather = (data: string, out: string) =>
     node('GatherElements', [data, index], v(out), [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 2 }]);
-  const logprob = node('Squeeze', [gather(logp, 'picked_logp'), axis2], v('logprob'));
-  const logit = node('Squeeze', [gather('logits', 'picked_logit'), axis2], v('logit'));
+  const logprob = squeezeOp('Squeeze', gather(logp, 'picked_logp'), v('logprob'));
+  const logit = squeezeOp('Squeeze', gather(logits, 'picked_logit'), v('logit'));
   node('Slice', [logprob, zero, minusOne, axis1], TARGET_LOGPROB);
   // log Z = logit - log p, at any index: here the gathered one.
   node('Sub', [logit, logprob], LOGSUMEXP);

@@ -1,12 +1,10 @@
-// Writes an ONNX model to a file with each initializer's bytes taken straight from its weight array.
-// Encoding the whole ModelProto first would hold a second copy of every weight (a 500 MB model would
-// need 1 GB); here the encoded file never exists in memory, only one small header per tensor.
+// An ONNX model file as a list of byte parts, with each initializer's bytes taken straight from its weight
+// array. Encoding the whole ModelProto first would hold a second copy of every weight (a 500 MB model
+// would need 1 GB); written part by part, the encoded file never exists in memory.
 //
-// Protobuf lets a message's fields come in any order, so the graph is written as its fields without the
-// initializers, then each initializer (field 5 of GraphProto) as its fields without raw_data, then its
-// raw_data (field 9 of TensorProto). Lengths are computed before anything is written.
-import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+// Protobuf lets a message's fields come in any order, so the graph is its fields without the initializers,
+// then each initializer (field 5 of GraphProto) as its fields without raw_data, then its raw_data (field 9
+// of TensorProto). Lengths are computed from the parts before anything is written.
 import { onnx } from 'onnx-proto';
 
 const GRAPH_FIELD = 7; // ModelProto.graph
@@ -24,33 +22,20 @@ function varint(n: number): Uint8Array {
   return Uint8Array.from(out);
 }
 
-const tag = (field: number) => varint(field * 8 + LENGTH_DELIMITED);
-
-/** The bytes of a length-delimited field, as a list of parts (the payload parts are not copied). */
+/** A length-delimited field as parts (the payload parts are not copied). */
 function field(num: number, parts: Uint8Array[]): Uint8Array[] {
   const size = parts.reduce((n, p) => n + p.length, 0);
-  return [tag(num), varint(size), ...parts];
+  return [varint(num * 8 + LENGTH_DELIMITED), varint(size), ...parts];
 }
 
-export async function writeModelFile(path: string, model: onnx.IModelProto): Promise<void> {
+/** The bytes of `model` as parts that, concatenated, are a valid .onnx file. */
+export function modelFileParts(model: onnx.IModelProto): Uint8Array[] {
   const graph = model.graph ?? {};
-  const initializers = graph.initializer ?? [];
   const head = onnx.ModelProto.encode({ ...model, graph: undefined }).finish();
   const graphRest = onnx.GraphProto.encode({ ...graph, initializer: [] }).finish();
-  const tensors = initializers.map((t) => {
+  const tensors = (graph.initializer ?? []).map((t) => {
     const rest = onnx.TensorProto.encode({ ...t, rawData: undefined }).finish();
     return field(INITIALIZER_FIELD, [rest, ...(t.rawData ? field(RAW_DATA_FIELD, [t.rawData]) : [])]);
   });
-  const parts = [head, ...field(GRAPH_FIELD, [graphRest, ...tensors.flat()])];
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const file = await open(tmp, 'w');
-  try {
-    for (const p of parts) if (p.length) await file.write(p);
-    await file.close();
-    await rename(tmp, path);
-  } catch (e) {
-    await file.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  return [head, ...field(GRAPH_FIELD, [graphRest, ...tensors.flat()])].filter((p) => p.length > 0);
 }

@@ -18,15 +18,22 @@ export interface ForwardResult {
   scores: { targetLogprob: Float32Array; logSumExp: Float32Array } | null;
 }
 
-/** Builds the feeds a decoder expects for a plain forward pass over `ids` (batch 1, no past). */
-export function decoderFeeds(inputNames: readonly string[], ids: number[], cache: CacheShape): Record<string, ort.Tensor> {
+/**
+ * Builds the feeds a decoder expects for a plain forward pass over `ids` (batch 1, no past). The empty
+ * past has the cache's element type: float16 in a float16 export.
+ */
+export function decoderFeeds(inputNames: readonly string[], ids: number[], cache: CacheShape,
+  pastType: 'float32' | 'float16' = 'float32'): Record<string, ort.Tensor> {
   const T = ids.length;
   const feeds: Record<string, ort.Tensor> = {};
   for (const name of inputNames) {
     if (name === 'input_ids') feeds[name] = new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, T]);
     else if (name === 'attention_mask') feeds[name] = new ort.Tensor('int64', new BigInt64Array(T).fill(1n), [1, T]);
     else if (name === 'position_ids') feeds[name] = new ort.Tensor('int64', BigInt64Array.from({ length: T }, (_, i) => BigInt(i)), [1, T]);
-    else if (name.startsWith('past_key_values.')) feeds[name] = new ort.Tensor('float32', new Float32Array(0), [1, cache.kvHeads, 0, cache.headDim]);
+    else if (name.startsWith('past_key_values.')) {
+      const empty = pastType === 'float16' ? new Uint16Array(0) : new Float32Array(0);
+      feeds[name] = new ort.Tensor(pastType, empty, [1, cache.kvHeads, 0, cache.headDim]);
+    }
     else if (name === 'use_cache_branch') feeds[name] = new ort.Tensor('bool', new Uint8Array([0]), [1]);
     else throw new Error(`This model needs an input Token Lens does not know how to fill: "${name}".`);
   }
@@ -37,7 +44,9 @@ export async function forward(session: ort.InferenceSession, ids: number[], cach
   attentionNames: string[] | null): Promise<ForwardResult> {
   const scoring = hasScoringHead(session.outputNames);
   const fetches = ['logits', ...(scoring ? [TARGET_LOGPROB, LOGSUMEXP] : []), ...(attentionNames ?? [])];
-  const out = await session.run(decoderFeeds(session.inputNames, ids, cache), fetches);
+  const past = session.inputMetadata.find((m) => m.name.startsWith('past_key_values.'));
+  const pastType = past?.isTensor && past.type === 'float16' ? 'float16' : 'float32';
+  const out = await session.run(decoderFeeds(session.inputNames, ids, cache, pastType), fetches);
   const logits = out.logits;
   const dims = logits.dims;
   const vocabSize = dims[dims.length - 1];
@@ -51,5 +60,21 @@ export async function forward(session: ort.InferenceSession, ids: number[], cach
   const scores = scoring
     ? { targetLogprob: out[TARGET_LOGPROB].data as Float32Array, logSumExp: out[LOGSUMEXP].data as Float32Array }
     : null;
-  return { logits: logits.data as Float32Array, vocabSize, attentions, heads, scores };
+  return { logits: float32(logits), vocabSize, attentions, heads, scores };
+}
+
+/** A float tensor's values as float32 (a float16 export's logits arrive as raw half-precision bits). */
+function float32(t: ort.Tensor): Float32Array {
+  if (t.type !== 'float16') return t.data as Float32Array;
+  if (!(t.data instanceof Uint16Array)) return Float32Array.from(t.data as ArrayLike<number>);
+  return Float32Array.from(t.data, halfToFloat);
+}
+
+function halfToFloat(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exp = (bits >> 10) & 0x1f;
+  const mant = bits & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 31) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }

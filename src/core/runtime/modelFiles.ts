@@ -3,9 +3,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LoadProgress } from '../types';
+import { ONNX_FILES, ONNX_FILE_LIST, findOnnxFile } from './onnxFile';
 import { transformers } from './transformers';
 
-export const REQUIRED_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx'];
+/** Besides these, a model folder needs one decoder file of ONNX_FILES. */
+export const REQUIRED_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json'];
 
 export class ModelLoadError extends Error {
   constructor(message: string, readonly detail?: string) {
@@ -38,10 +40,11 @@ export function checkModelFolder(dir: string, label = dir): void {
     throw new ModelLoadError(`Model folder not found: ${label}`);
   }
   const missing = REQUIRED_FILES.filter((f) => !fs.existsSync(path.join(dir, f)));
+  if (!findOnnxFile(dir)) missing.push(ONNX_FILE_LIST);
   if (missing.length) {
     throw new ModelLoadError(
       `${label} is not a Token Lens / transformers.js model folder: missing ${missing.join(', ')}`,
-      `A model folder needs ${REQUIRED_FILES.join(', ')}.`);
+      `A model folder needs ${REQUIRED_FILES.join(', ')} and one of ${ONNX_FILE_LIST}.`);
   }
 }
 
@@ -62,7 +65,7 @@ export function cachedModelFolder(id: string, cacheDir: string): string {
 
 export function isCached(id: string, cacheDir: string): boolean {
   const dir = cachedModelFolder(id, cacheDir);
-  return REQUIRED_FILES.every((f) => fs.existsSync(path.join(dir, f)));
+  return REQUIRED_FILES.every((f) => fs.existsSync(path.join(dir, f))) && findOnnxFile(dir) !== undefined;
 }
 
 const HUB_ID = /^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?$/;
@@ -117,8 +120,7 @@ async function download(id: string, opts: FetchOptions): Promise<void> {
   try {
     await AutoConfig.from_pretrained(id, options);
     await AutoTokenizer.from_pretrained(id, options);
-    const model = await AutoModelForCausalLM.from_pretrained(id, options);
-    await model.dispose();
+    await downloadDecoder(id, options, AutoModelForCausalLM);
   } catch (e) {
     if (signal?.aborted) throw new ModelLoadError(`Download of "${id}" was cancelled.`);
     const reason = e instanceof Error ? e.message : String(e);
@@ -126,6 +128,26 @@ async function download(id: string, opts: FetchOptions): Promise<void> {
   } finally {
     Object.assign(env, saved);
   }
+}
+
+/**
+ * Fetches the first decoder file of ONNX_FILES the repository has. Without the Hub's file listing, each
+ * is asked for in turn; only "not found" moves on to the next.
+ */
+async function downloadDecoder(id: string, options: Record<string, unknown>,
+  AutoModelForCausalLM: Awaited<ReturnType<typeof transformers>>['AutoModelForCausalLM']): Promise<void> {
+  for (const choice of ONNX_FILES) {
+    try {
+      const model = await AutoModelForCausalLM.from_pretrained(id, { ...options, dtype: choice.dtype, model_file_name: choice.modelFileName });
+      await model.dispose();
+      return;
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      // transformers.js says `Could not locate file: "<url>".`; the quote keeps model.onnx_data from matching.
+      if (!(/Could not locate file/.test(reason) && reason.includes(`/${choice.file}"`))) throw e;
+    }
+  }
+  throw new Error(`the repository has no ONNX decoder (looked for ${ONNX_FILE_LIST})`);
 }
 
 function pick(env: Awaited<ReturnType<typeof transformers>>['env']) {

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeModel, encodeModel } from '../onnx/builder';
 import { ModelLoadError, readModelJson } from './modelFiles';
+import { ONNX_FILE_LIST, findOnnxFile } from './onnxFile';
 import type { LoadProgress } from '../types';
 import { addScoringHead } from '../onnx/scoringHead';
 import { checkExternalData, externalDataRefs, linkOrCopy } from './externalData';
@@ -25,13 +26,16 @@ interface SurgeryRecord {
 }
 
 const JSON_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
-const FORMAT = 2;
+const FORMAT = 3;
 
 export async function prepareModelFolder(folder: string, cacheDir: string,
   onProgress?: (p: LoadProgress) => void): Promise<PreparedModel> {
   const config = readModelJson(folder, 'config.json');
   if (config.token_lens?.attention_outputs === true && config.token_lens?.scoring_head === true) return { folder };
-  const onnxFile = path.join(folder, 'onnx', 'model.onnx');
+  // Whatever the source file (merged, float16), the prepared copy is onnx/model.onnx.
+  const found = findOnnxFile(folder);
+  if (!found) throw new ModelLoadError(`${folder} has no ONNX decoder: expected ${ONNX_FILE_LIST}.`);
+  const onnxFile = path.join(folder, found.file);
   const stat = fs.statSync(onnxFile);
   const key = createHash('sha256')
     .update(`${FORMAT}\0${fs.realpathSync(onnxFile)}\0${stat.size}\0${stat.mtimeMs}`)
@@ -62,7 +66,7 @@ function writePrepared(folder: string, onnxFile: string, prepared: string): void
   const model = decodeModel(fs.readFileSync(onnxFile));
   const dataFiles = checkExternalData(onnxFile, externalDataRefs(model));
   const graph = model.graph!;
-  const record: SurgeryRecord = { attentionLayers: exposeAttention(graph), scoringHead: addScoringHead(graph), source: folder };
+  const record: SurgeryRecord = { attentionLayers: exposeAttention(graph), scoringHead: addScoringHead(model), source: folder };
   const tmp = `${prepared}.tmp-${process.pid}-${Date.now()}`;
   fs.mkdirSync(path.join(tmp, 'onnx'), { recursive: true });
   try {

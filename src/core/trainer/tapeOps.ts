@@ -16,6 +16,7 @@ export class TapeOps implements Ops<Value> {
   }
 
   weight(name: string): Value { return this.w.get(name); }
+
   /**
    * Layers reading the same x share one product against their weights side by side, and the rows are
    * flattened so that onnxruntime fuses the product with the bias (fewer, larger kernels).
@@ -33,6 +34,7 @@ export class TapeOps implements Ops<Value> {
     const parts = names.length === 1 ? [y] : split(y, 1, sizes);
     return parts.map((part, i) => reshape(this.w.adapt(flat, `${names[i]}.weight`, part), [...rows, sizes[i]]));
   }
+
   embed(table: Value): Value { return gather(table, this.ids); }
   atPositions(table: Value): Value { return this.T === table.shape[0] ? table : slice(table, 0, 0, this.T); }
 
