@@ -1,5 +1,5 @@
-// Bundles the extension host, the CLI, the trainer worker and the webviews, then imports the built-in model
-// (vendor/stories260K) into dist/models/ with the CLI just built.
+// Bundles the extension host, the CLI, the trainer and import workers and the webviews, then imports the
+// built-in model (vendor/stories260K) into dist/models/ with the CLI just built.
 // Usage: node esbuild.mjs [--watch] [--minify]
 import * as esbuild from 'esbuild';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -51,6 +51,7 @@ const entries = [
   { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js',
     banner: { js: '#!/usr/bin/env node\n' + node.banner.js } },
   { ...node, entryPoints: ['src/core/trainer/worker.ts'], outfile: 'dist/trainerWorker.js' },
+  { ...node, entryPoints: ['src/core/importers/importWorker.ts'], outfile: 'dist/importWorker.js' },
   { bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: true, minify,
     entryPoints: ['webview/explain/main.ts'], outfile: 'dist/webview/explain.js', logLevel: 'warning' },
   { bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: true, minify,

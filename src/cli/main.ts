@@ -12,7 +12,10 @@ commands:
                  [--attribution occlusion|gradient|integrated-gradients [--target TOKEN] [--contrast TOKEN] [--steps N]]
                  [--json] (TEXT | --file FILE)
   generate       [--model DIR|HUB_ID] [--max-new-tokens N] [--greedy | --temperature T] PROMPT
-  import-llama2c --checkpoint FILE --tokenizer FILE --out DIR
+  import         --from PATH --out DIR [--tokenizer FILE|gpt2]
+                 PATH: a Hugging Face model folder (gpt2, llama, qwen2, mistral, gpt_neox), a nanoGPT
+                 ckpt.pt (--tokenizer meta.pkl|gpt2) or a llama2.c .bin (--tokenizer tokenizer.bin)
+  import-llama2c --checkpoint FILE --tokenizer FILE --out DIR   (the same as import)
   write-random   --arch gpt2|llama --preset NAME --out DIR [--seed S] [--tokenizer FILE] [--context N]
   train          --file FILE [--from DIR] [--preset toy|nanogpt-cpu] [--lora R] [--steps N] [--lr X]
                  [--optimizer adamw|sgd] [--seed S] --out DIR [--json]
@@ -23,7 +26,8 @@ model options: --model (default: the built-in stories260K), --cache-dir DIR (def
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   explain: runExplain,
   generate: runGenerate,
-  'import-llama2c': runImport,
+  import: (argv) => runImport(argv, 'import'),
+  'import-llama2c': (argv) => runImport(argv, 'import-llama2c'),
   'write-random': runWriteRandom,
   train: async (argv) => (await import('./train')).runTrain(argv),
 };
@@ -50,21 +54,39 @@ async function runGenerate(argv: string[]): Promise<number> {
   return 0;
 }
 
-async function runImport(argv: string[]): Promise<number> {
-  const usage = 'usage: token-lens import-llama2c --checkpoint FILE --tokenizer FILE --out DIR';
+async function runImport(argv: string[], name: 'import' | 'import-llama2c'): Promise<number> {
+  const usage = name === 'import'
+    ? 'usage: token-lens import --from PATH --out DIR [--tokenizer FILE|gpt2]'
+    : 'usage: token-lens import-llama2c --checkpoint FILE --tokenizer FILE --out DIR';
   const { values } = parse(argv, {
-    checkpoint: { type: 'string' }, tokenizer: { type: 'string' }, out: { type: 'string' },
+    from: { type: 'string' }, checkpoint: { type: 'string' }, tokenizer: { type: 'string' }, out: { type: 'string' },
   }, usage);
-  for (const k of ['checkpoint', 'tokenizer', 'out'] as const) {
-    if (!values[k]) throw new UsageError(`--${k} is required\n\n${usage}`);
+  const from = name === 'import' ? values.from : values.checkpoint;
+  if (!from) throw new UsageError(`--${name === 'import' ? 'from' : 'checkpoint'} is required\n\n${usage}`);
+  if (!values.out) throw new UsageError(`--out is required\n\n${usage}`);
+  if (!fs.existsSync(from)) throw new UsageError(`no such file or folder: ${from}`);
+  if (values.tokenizer && values.tokenizer !== 'gpt2' && !fs.existsSync(values.tokenizer)) throw new UsageError(`no such file: ${values.tokenizer}`);
+  const { importCheckpoint, ImportCancelled } = await import('../core/importers/importCheckpoint');
+  const abort = new AbortController();
+  const onInterrupt = () => abort.abort();
+  process.once('SIGINT', onInterrupt);
+  try {
+    const { kind, config: c } = await importCheckpoint({
+      from, out: values.out, tokenizer: values.tokenizer, signal: abort.signal,
+      onProgress: (p) => { if (p.message && process.stderr.isTTY) process.stderr.write(`${p.message}\n`); },
+    });
+    process.stdout.write(`wrote ${values.out} (${kind} ${c.arch}: ${c.n_layer} layers, ${c.n_head} heads, ` +
+      `width ${c.n_embd}, vocab ${c.vocab_size}, context ${c.block_size})\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof ImportCancelled) {
+      process.stderr.write('token-lens import: cancelled; nothing was written\n');
+      return 130;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onInterrupt);
   }
-  for (const k of ['checkpoint', 'tokenizer'] as const) {
-    if (!fs.existsSync(values[k]!)) throw new UsageError(`no such file: ${values[k]}`);
-  }
-  const { importLlama2c } = await import('../core/importers/llama2c');
-  const { config } = await importLlama2c({ checkpoint: values.checkpoint!, tokenizer: values.tokenizer!, out: values.out! });
-  process.stdout.write(`wrote ${values.out} (llama: ${config.n_layer} layers, ${config.n_head} heads, dim ${config.n_embd}, vocab ${config.vocab_size})\n`);
-  return 0;
 }
 
 async function runWriteRandom(argv: string[]): Promise<number> {

@@ -19,13 +19,14 @@ export interface AtomicFs {
 
 const nodeFs: AtomicFs = { open: (p, f) => fsp.open(p, f), rename: fsp.rename, rm: fsp.rm };
 
-export async function writeFileAtomic(path: string, data: string | Uint8Array, fs: AtomicFs = nodeFs): Promise<void> {
+/** `data` may come in parts (written in order), so that a large file need not be one buffer. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array | Uint8Array[], fs: AtomicFs = nodeFs): Promise<void> {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const dir = dirname(path);
   try {
     const file = await fs.open(tmp, 'w');
     try {
-      await file.writeFile(data);
+      for (const part of Array.isArray(data) ? data : [data]) await file.writeFile(part);
       await file.sync();
     } finally {
       await file.close();

@@ -6,8 +6,9 @@ import { ExplainPanel, type ExplainPanelState } from './explainPanel';
 import { FineTuneView, type FineTuneViewState } from './fineTuneView';
 import { LossHeatmap } from './heatmap';
 import { EXPLAIN_FROM_HERE, type ExplainFromHereArgs, TokenHover } from './hover';
+import { importCheckpointFlow, type ImportRequest } from './importCheckpoint';
 import { Log, UserError } from './log';
-import { Models, type ModelState } from './models';
+import { Models, useModel, type ModelState } from './models';
 import type { HostToWebview } from '../protocol';
 import { cleanUpStorage, modelFoldersInUse, scheduleEviction } from './storageCleanup';
 import type { Analysis } from './runtime';
@@ -92,6 +93,15 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
     const ref = await models.select();
     // Whatever shows model output follows the new model at once.
     if (ref && (heatmap.isEnabled || panel.state)) await models.session();
+  });
+
+  // Also callable with { from, tokenizer? } (automation and tests skip the pickers).
+  command('tokenLens.importCheckpoint', 'Import a checkpoint', async (request?: ImportRequest) => {
+    const ref = await importCheckpointFlow(context, log, request?.from ? request : undefined);
+    if (!ref) return undefined;
+    await useModel(ref);
+    if (heatmap.isEnabled || panel.state) await models.session();
+    return ref;
   });
 
   command('tokenLens.loadModel', 'Load Model', async () => {

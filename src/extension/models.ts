@@ -1,6 +1,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { importCheckpointFlow, importedModels } from './importCheckpoint';
 import { BUILTIN_MODEL_DETAIL, BUILTIN_MODEL_LABEL, builtinModelFolder } from './builtinModel';
 import { Cancelled, isAbort, Log, UserError } from './log';
 import { loadRuntime, type ModelSession } from './runtime';
@@ -123,20 +124,23 @@ export class Models implements vscode.Disposable {
 
   /** The quick pick; returns the chosen ref after writing it to the `tokenLens.model` setting. */
   async select(): Promise<string | undefined> {
-    type Item = vscode.QuickPickItem & { ref?: string; action?: 'folder' | 'hub' | 'builtin' };
+    type Item = vscode.QuickPickItem & { ref?: string; action?: 'folder' | 'hub' | 'builtin' | 'import' };
     const sep = (label: string): Item => ({ label, kind: vscode.QuickPickItemKind.Separator });
     const current = this.configuredRef();
     const mark = (ref: string) => (ref === current ? '$(check) ' : '');
     const trained = this.context.globalState.get<{ ref: string; label?: string }[]>(TRAINED_MODELS_KEY, []);
+    const imported = importedModels(this.context.globalState);
     const recent = this.context.globalState.get<string[]>(RECENT_MODELS_KEY, [])
-      .filter((r) => !RECOMMENDED_MODELS.some((m) => m.ref === r) && !trained.some((t) => t.ref === r) && r !== this.builtin);
+      .filter((r) => !RECOMMENDED_MODELS.some((m) => m.ref === r) && !trained.some((t) => t.ref === r) && r !== this.builtin && !imported.some((m) => m.ref === r));
     const items: Item[] = [
       ...(this.builtin ? [{ label: mark(this.builtin) + BUILTIN_MODEL_LABEL, detail: BUILTIN_MODEL_DETAIL, action: 'builtin' as const }] : []),
       sep('Recommended (downloaded once from the Hugging Face Hub)'),
       ...RECOMMENDED_MODELS.map((m) => ({ label: mark(m.ref) + m.ref, detail: m.detail, ref: m.ref })),
       ...(trained.length ? [sep('Trained in Toy Fine-tune'), ...trained.map((t) => ({ label: mark(t.ref) + (t.label ?? path.basename(t.ref)), description: t.ref, ref: t.ref }))] : []),
+      ...(imported.length ? [sep('Imported checkpoints'), ...imported.map((m) => ({ label: mark(m.ref) + m.label, description: m.source, ref: m.ref }))] : []),
       ...(recent.length ? [sep('Recent'), ...recent.map((r) => ({ label: mark(r) + r, ref: r }))] : []),
       sep('Other'),
+      { label: '$(package) Import a checkpoint…', detail: 'A Hugging Face folder (GPT-2, Llama, Qwen2, Mistral, Pythia), a nanoGPT ckpt.pt or a llama2.c .bin', action: 'import' },
       { label: '$(folder-opened) Local model folder…', detail: 'A folder with config.json, tokenizer.json and an ONNX decoder in onnx/', action: 'folder' },
       { label: '$(cloud-download) Hugging Face Hub id…', detail: 'Any causal language model with ONNX weights, e.g. Xenova/gpt2', action: 'hub' },
     ];
@@ -149,6 +153,8 @@ export class Models implements vscode.Disposable {
     } else if (pick.action === 'folder') {
       const uris = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use This Model' });
       ref = uris?.[0]?.fsPath;
+    } else if (pick.action === 'import') {
+      ref = await importCheckpointFlow(this.context, this.log);
     } else if (pick.action === 'hub') {
       ref = (await vscode.window.showInputBox({ title: 'Hugging Face Hub model id', placeHolder: 'owner/name', validateInput: (v) => (/^[\w.-]+\/[\w.-]+$/.test(v.trim()) ? undefined : 'Expected owner/name') }))?.trim();
     }

@@ -230,6 +230,32 @@ test('a Hub id is downloaded (from tokenLens.hubEndpoint) into the cache, and a 
   }
 }, 150_000);
 
+test('Import a Checkpoint: a Pythia-style checkpoint becomes the model, is listed, and a hostile one is refused', async () => {
+  const cfg = vscode.workspace.getConfiguration('tokenLens');
+  const saved = cfg.inspect<string>('model')?.globalValue;
+  // The suite runs from out/integration/ in the repository (the installed extension has no test files).
+  const fixtures = join(__dirname, '..', '..', 'test', 'fixtures', 'import');
+  try {
+    const ref = await vscode.commands.executeCommand<string>('tokenLens.importCheckpoint', { from: join(fixtures, 'gpt_neox') });
+    assert(typeof ref === 'string' && existsSync(join(ref, 'onnx', 'model.onnx')), `no model folder: ${ref} (${JSON.stringify(api.lastMessage())})`);
+    const model = () => vscode.workspace.getConfiguration('tokenLens').get<string>('model');
+    assert(model() === ref, `tokenLens.model is ${model()}`);
+    await showText('Once upon a time, the cat sat on the mat.');
+    await explainAndWaitFor('the imported model analysing', () => api.modelState() === 'ready' && api.lastAnalysis()?.text === 'Once upon a time, the cat sat on the mat.', 90_000);
+    const a = api.lastAnalysis()!;
+    assert(a.attention?.layers === 2 && a.attention.heads === 2, `attention ${a.attention?.layers} x ${a.attention?.heads}`);
+    assert(a.vocabSize === 288, `vocabulary ${a.vocabSize}: the padded head keeps its width`);
+
+    const shown = api.messagesShown();
+    const bad = await vscode.commands.executeCommand('tokenLens.importCheckpoint', { from: join(fixtures, 'bad', 'runs-code.pt') });
+    assert(bad === undefined && api.messagesShown() === shown + 1, 'no message for a refused checkpoint');
+    assert(/Could not import .*runs-code\.pt: .*never runs code from a pickle/.test(api.lastMessage()?.message ?? ''), JSON.stringify(api.lastMessage()));
+    assert(model() === ref, 'a failed import changed the model');
+  } finally {
+    await cfg.update('model', saved, vscode.ConfigurationTarget.Global);
+  }
+}, 150_000);
+
 export async function run(): Promise<void> {
   const summary = await runTests((line) => console.log(`[glue] ${line}`));
   if (summary.failed > 0) throw new Error(`${summary.failed} glue tests failed`);

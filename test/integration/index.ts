@@ -13,7 +13,8 @@ export const PROMPT = 'Once upon a time, there was a little girl named';
 export const STORY_END = ' Lily. She liked to play outside.\n';
 const COMMANDS = ['tokenLens.explainNextToken', 'tokenLens.toggleLossHeatmap', 'tokenLens.selectModel',
   'tokenLens.loadModel', 'tokenLens.showLog', 'tokenLens.explainFromHere', 'tokenLens.fineTuneOnFile', 'tokenLens.cleanUpStorage',
-  'tokenLens.walkthrough.explainSample', 'tokenLens.walkthrough.openSample', 'tokenLens.walkthrough.zooFineTune'];
+  'tokenLens.walkthrough.explainSample', 'tokenLens.walkthrough.openSample', 'tokenLens.walkthrough.zooFineTune',
+  'tokenLens.importCheckpoint'];
 
 let api: TokenLensApi;
 

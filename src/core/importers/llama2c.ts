@@ -11,6 +11,7 @@ import { writeModelFolder } from '../models/folder';
 import { llamaConfig } from '../models/presets';
 import { llama2cTokenizerFiles, readLlama2cTokenizer } from '../tokenizers/llama2c';
 import type { LoadProgress } from '../types';
+import { transpose } from './pick';
 
 const HEADER_BYTES = 7 * 4;
 // Newer llama2.c exports (version 1 and 2) begin with this magic instead of a header.
@@ -65,15 +66,6 @@ function layout(c: DecoderConfig): { name: string; shape: number[]; linear: bool
     { name: '', shape: [c.block_size, c.head_dim / 2], linear: false },
     ...(c.tied_head ? [] : [{ name: 'head.weight', shape: [c.vocab_size, c.n_embd], linear: false }]),
   ];
-}
-
-function transpose(src: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    for (let k = 0; k < cols; k++) out[k * rows + r] = src[o + k];
-  }
-  return out;
 }
 
 export function readLlama2cCheckpoint(buf: Uint8Array): { config: DecoderConfig; weights: Weights } {

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TokenizerFiles } from '../tokenizers/types';
 import type { DecoderConfig, Weights } from './config';
-import { writeModelOnnx } from './onnxWeights';
+import { modelFileParts } from '../onnx/streamEncode';
+import { modelProto } from './onnxWeights';
 
 export { writeModelOnnx, readWeightsFromOnnx } from './onnxWeights';
 
@@ -104,9 +105,9 @@ const json = (o: unknown) => JSON.stringify(o, null, 2) + '\n';
 export async function writeModelFolder(dir: string, model: ModelFolder): Promise<void> {
   const attentionOutputs = model.attentionOutputs ?? false;
   const ids = specialIds(model.specialTokens, model.tokenizer);
-  const bytes = writeModelOnnx(model.config, model.weights, { attentionOutputs, scoringHead: true, hiddenStates: true });
   await mkdir(join(dir, 'onnx'), { recursive: true });
-  await writeFileAtomic(join(dir, MODEL_FILE), bytes);
+  // Written part by part, straight from the weight arrays: the encoded file never sits in memory beside them.
+  await writeFileAtomic(join(dir, MODEL_FILE), modelFileParts(modelProto(model.config, model.weights, { attentionOutputs, scoringHead: true, hiddenStates: true })));
   await writeFileAtomic(join(dir, 'tokenizer.json'), json(model.tokenizer.tokenizer));
   await writeFileAtomic(join(dir, 'tokenizer_config.json'), json(model.tokenizer.tokenizerConfig));
   await writeFileAtomic(join(dir, 'generation_config.json'), json({

@@ -1,5 +1,6 @@
 // Model config + weights <-> ONNX bytes. Initializers carry the weight names and layouts of config.ts
 // unchanged, so reading weights back is a lookup by name.
+import type { onnx } from 'onnx-proto';
 import { decodeModel, encodeModel, floatsOf } from '../onnx/builder';
 import { addScoringHead } from '../onnx/scoringHead';
 import type { DecoderConfig, Weights } from './config';
@@ -8,10 +9,15 @@ import { buildDecoderGraph, WriteOptions } from './graphOps';
 
 export type { WriteOptions } from './graphOps';
 
-export function writeModelOnnx(config: DecoderConfig, weights: Weights, opts: WriteOptions = {}): Uint8Array {
+/** The model as an ONNX ModelProto whose initializers are views over `weights` (nothing copied yet). */
+export function modelProto(config: DecoderConfig, weights: Weights, opts: WriteOptions = {}): onnx.IModelProto {
   const model = buildDecoderGraph(config, weights, opts).toModel();
   if (opts.scoringHead) addScoringHead(model);
-  return encodeModel(model);
+  return model;
+}
+
+export function writeModelOnnx(config: DecoderConfig, weights: Weights, opts: WriteOptions = {}): Uint8Array {
+  return encodeModel(modelProto(config, weights, opts));
 }
 
 /** Initializers the graph builder adds itself (shape and scalar constants, RoPE frequencies): not weights. */

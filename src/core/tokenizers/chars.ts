@@ -13,16 +13,22 @@ export function charVocabulary(text: string): string[] {
   return [...new Set(Array.from(text))].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
 }
 
-/** Token i is chars[i]; <unk> is token chars.length. */
-export function charTokenizerFiles(chars: string[]): TokenizerFiles {
+/**
+ * Token i is chars[i]; <unk> is token chars.length. With `unk: false` (a model whose vocabulary is exactly
+ * `chars`, like nanoGPT's meta.pkl) there is no <unk>, and characters outside the vocabulary are skipped.
+ */
+export function charTokenizerFiles(chars: string[], opts: { unk?: boolean } = {}): TokenizerFiles {
+  const unk = opts.unk ?? true;
   const vocab: Record<string, number> = {};
   chars.forEach((c, i) => {
     if (Array.from(c).length !== 1) throw new Error(`Not a single character: ${JSON.stringify(c)}.`);
     if (c in vocab) throw new Error(`The character ${JSON.stringify(c)} is listed twice.`);
     vocab[c] = i;
   });
-  if (CHAR_UNK in vocab) throw new Error('"<unk>" is reserved.');
-  vocab[CHAR_UNK] = chars.length;
+  if (unk) {
+    if (CHAR_UNK in vocab) throw new Error('"<unk>" is reserved.');
+    vocab[CHAR_UNK] = chars.length;
+  }
   const tokenizer = {
     version: '1.0',
     truncation: null,
@@ -35,7 +41,7 @@ export function charTokenizerFiles(chars: string[]): TokenizerFiles {
     model: {
       type: 'BPE',
       dropout: null,
-      unk_token: CHAR_UNK,
+      unk_token: unk ? CHAR_UNK : null,
       continuing_subword_prefix: null,
       end_of_word_suffix: null,
       fuse_unk: false,
@@ -47,7 +53,7 @@ export function charTokenizerFiles(chars: string[]): TokenizerFiles {
   };
   const tokenizerConfig = {
     tokenizer_class: 'PreTrainedTokenizer',
-    unk_token: CHAR_UNK,
+    unk_token: unk ? CHAR_UNK : null,
     bos_token: null,
     eos_token: null,
     pad_token: null,
