@@ -56,7 +56,7 @@ async function checkModel(m: LensModel, target?: string, contrast?: string) {
     if (target === undefined) assert.equal(grad.target.id, a.topK(T - 1, 1)[0].id, 'the default target is the top-1');
     const e = rowsOf(m, ids);
     close(grad.value, refF(m, ids, e, o), 'value', 0, 1e-4);
-    if (contrast === undefined) close(grad.value, Math.log(a.topK(T - 1, s.info.vocabSize).find((c) => c.id === o.target)!.prob), 'value is log p', 0, 1e-5);
+    if (contrast === undefined) close(grad.value, Math.log((await a.distribution(T - 1, { temperature: 1, topK: 0, topP: 1 }, s.info.vocabSize)).find((c) => c.id === o.target)!.prob), 'value is log p', 0, 1e-5);
     assert.equal(grad.scores.length, T);
     assert.ok(grad.scores.some((x) => Math.abs(x) > 1e-3), 'scores are not all zero');
     // Gradient x input = the derivative of f along e_i itself (positions, when learned, are not multiplied).
@@ -110,7 +110,7 @@ test('stories260K: gradient, integrated gradients and occlusion of the top-1', a
       const without = ids.filter((_, j) => j !== i);
       if (JSON.stringify(s.encode(text)) !== JSON.stringify(without)) continue;
       const a = await s.analyze(text);
-      const lp = Math.log(a.topK(a.tokens.length - 1, 512).find((c) => c.id === 317)!.prob);
+      const lp = Math.log((await a.distribution(a.tokens.length - 1, { temperature: 1, topK: 0, topP: 1 }, 512)).find((c) => c.id === 317)!.prob);
       close(occ.scores[i], occ.value - lp, `occlusion of ${JSON.stringify(tokens[i].text)}`, 0, 1e-5);
       checked++;
     }
