@@ -256,7 +256,10 @@ export const scenarios = [
       await run.waitFor({ timeout: 15_000 });
       const text = (await run.textContent()) ?? '';
       check(/\d+(\.\d)? (KB|MB)/.test(text), `no size on the row: ${text}`);
-      check(await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Checkpoint only' }).count() === 1, 'no checkpoint row');
+      // Other suites in this server may have left runs too: follow this one by its name.
+      const name = text.match(/Trained run: (train-toy-[\d-]+)/)?.[1];
+      check(name, `no run name in: ${text}`);
+      check(await page.locator('.quick-input-list .monaco-list-row', { hasText: `Checkpoint only: ${name}` }).count() === 1, `no checkpoint row for ${name}`);
       // The row's detail ends with the run's folder, on this machine: it must be gone afterwards.
       const folder = text.match(/(\/\S*\/trained\/train-toy-[\d-]+)/)?.[1];
       check(folder && existsSync(folder), `the run's folder ${folder} is not on disk`);
@@ -267,7 +270,7 @@ export const scenarios = [
       const dialog = page.locator('.monaco-dialog-box');
       await dialog.waitFor({ timeout: 10_000 });
       const question = (await dialog.textContent()) ?? '';
-      check(/Delete train-toy-\S+ \(\d/.test(question), `confirmation reads: ${question}`);
+      check(question.includes(`Delete ${name} (`), `confirmation reads: ${question}`);
       await dialog.locator('.dialog-buttons a, .dialog-buttons button', { hasText: /^Delete$/ }).first().click();
       for (let i = 0; i < 60 && existsSync(folder); i++) await page.waitForTimeout(250);
       check(!existsSync(folder), `${folder} is still there`);
@@ -275,7 +278,7 @@ export const scenarios = [
       await runCommand(page, 'Token Lens: Clean Up Storage');
       await page.waitForTimeout(1000);
       const rows = await page.locator('.quick-input-widget:visible .quick-input-list .monaco-list-row').allTextContents();
-      check(!rows.some((r) => r.includes('train-toy-')), `the deleted run is still listed: ${rows.join(' | ')}`);
+      check(!rows.some((r) => r.includes(name)), `the deleted run is still listed: ${rows.join(' | ')}`);
       // Toasts may go straight to the notification centre here: read the message there.
       await runCommand(page, 'Notifications: Show Notifications');
       const centre = page.locator('.notifications-center');
