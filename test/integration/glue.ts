@@ -246,11 +246,15 @@ test('Import a Checkpoint: a Pythia-style checkpoint becomes the model, is liste
     assert(a.attention?.layers === 2 && a.attention.heads === 2, `attention ${a.attention?.layers} x ${a.attention?.heads}`);
     assert(a.vocabSize === 288, `vocabulary ${a.vocabSize}: the padded head keeps its width`);
 
+    // GPT-2's BPE files travel inside the extension: a nanoGPT checkpoint with --tokenizer gpt2 imports there too.
+    const gpt2 = await vscode.commands.executeCommand<string>('tokenLens.importCheckpoint', { from: join(fixtures, 'nanogpt-gpt2', 'ckpt.pt'), tokenizer: 'gpt2' });
+    assert(typeof gpt2 === 'string' && existsSync(join(gpt2, 'tokenizer.json')), `no GPT-2-tokenizer model: ${gpt2} (${JSON.stringify(api.lastMessage())})`);
+
     const shown = api.messagesShown();
     const bad = await vscode.commands.executeCommand('tokenLens.importCheckpoint', { from: join(fixtures, 'bad', 'runs-code.pt') });
     assert(bad === undefined && api.messagesShown() === shown + 1, 'no message for a refused checkpoint');
     assert(/Could not import .*runs-code\.pt: .*never runs code from a pickle/.test(api.lastMessage()?.message ?? ''), JSON.stringify(api.lastMessage()));
-    assert(model() === ref, 'a failed import changed the model');
+    assert(model() === gpt2, 'a failed import changed the model');
   } finally {
     await cfg.update('model', saved, vscode.ConfigurationTarget.Global);
   }
