@@ -38,6 +38,7 @@ export function describeWindow(w: AnalysisWindow, analysedTokens: number, textLe
   if (!w.truncated) return undefined;
   const which = w.start === 0 ? 'the first part' : w.end >= textLength ? 'the last part' : 'a middle part';
   const first = w.firstToken + 1;
-  return `The text is ${w.totalTokens} tokens, more than the model's context window: ` +
-    `analysed ${which}, tokens ${first}–${w.firstToken + analysedTokens} (characters ${w.start}–${w.end}).`;
+  const about = w.counted ? '' : 'about ';
+  return `The text is ${about}${w.totalTokens} tokens, more than the model's context window: ` +
+    `analysed ${which}, tokens ${about}${first}–${w.firstToken + analysedTokens} (characters ${w.start}–${w.end}).`;
 }

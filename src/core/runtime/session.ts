@@ -9,6 +9,8 @@ import { FetchOptions, ModelLoadError, readModelJson, resolveModelFolder } from 
 import { prepareModelFolder } from './prepare';
 import { attentionOutputNames } from './surgery';
 import { transformers } from './transformers';
+import { tailTokens } from './tail';
+import { analysisWindow } from './window';
 import { Vocabulary } from './vocabulary';
 
 export interface LoadOptions extends FetchOptions {
@@ -102,7 +104,7 @@ export class ModelSession {
 
   /** Tokens of a text with their UTF-16 offsets. */
   tokenize(text: string): Token[] {
-    return tokenOffsets(text, this.encode(text), (id) => this.vocab.bytes(id), {
+    return tokenOffsets(text, this.encode(text), this.vocab.bytes, {
       specialIds: this.vocab.specialIds,
       pieceText: (id) => this.vocab.pieceText(id),
     });
@@ -125,18 +127,15 @@ export class ModelSession {
     const cached = fresh ? undefined : this.cache.get(text, limit, wantAttention);
     if (cached) return cached;
     if (text.length === 0) throw new AnalysisError('Nothing to analyse: the text is empty.');
-    const all = this.tokenize(text);
+    // Only the end of a long text is tokenized: the model sees at most `limit` tokens.
+    const tail = await tailTokens(text, limit, (s) => this.tokenize(s));
+    throwIfAborted(signal);
+    const all = tail.tokens;
     if (all.every((t) => t.special)) throw new AnalysisError('Nothing to analyse: the text has no tokens.');
-    const lead = all[0].special ? 1 : 0;
+    const { lead } = tail;
     const first = all.length > limit ? all.length - (limit - lead) : lead;
     const tokens = all.length > limit ? [...all.slice(0, lead), ...all.slice(first)] : all;
-    const window = {
-      firstToken: all.length > limit ? first : 0,
-      totalTokens: all.length,
-      start: all.length > limit ? all[first].start : 0,
-      end: text.length,
-      truncated: all.length > limit,
-    };
+    const window = analysisWindow(text, tail, tokens);
     const names = wantAttention && this.attentionNames.length ? this.attentionNames : null;
     const result = await forward(sessionOf(this.model), tokens.map((t) => t.id), this.cacheShape, names);
     throwIfAborted(signal);
