@@ -76,10 +76,13 @@ export function assertSpans(text: string, tokens: Token[], decode: (id: number) 
       continue; // part of a character: the run goes on
     }
     const covered = text.slice(groupStart, t.end);
+    // NFC can join characters that the tokenizer then splits ("a" + U+0323 + U+0308 is "ạ" + U+0308): the
+    // first token takes the joined characters, and the run goes on until its tokens spell them.
+    if (rules.nfc && covered.normalize('NFC') !== spelled && covered.normalize('NFC').startsWith(spelled)) continue;
     assert.equal(rules.nfc ? covered.normalize('NFC') : covered, spelled, `token ${JSON.stringify(t)} ${where()}`);
     pending = [];
     groupStart = t.end;
   }
-  assert.equal(pending.length, 0, `the tokens end inside a character ${where()}`);
+  assert.equal(pending.length, 0, `the tokens end inside a character, or short of what they cover ${where()}`);
   assert.equal(at, text.length, `the spans end at ${at}, the text at ${text.length} ${where()}`);
 }
