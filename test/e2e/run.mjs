@@ -1,6 +1,6 @@
 // The real-VS-Code run: package + install the extension (or point at the repo with --dev), import stories260K
 // with the CLI, start one code-server, run the extension-host suite, then the UI scenarios; always stop it.
-// Assumes `npm run build` ran. Usage: node test/e2e/run.mjs [--dev] [--no-suite] [--no-ui] [--keep] [--verbose]
+// Assumes `npm run build` ran. Usage: node test/e2e/run.mjs [--dev] [--no-suite] [--suite=NAME] [--no-ui] [--keep] [--verbose]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { cacheDir, root, setup } from './setup.mjs';
 import { launchBrowser, openWorkbench, runExtensionHostSuite } from './workbench.mjs';
 
 const argv = new Set(process.argv.slice(2));
+const onlySuite = process.argv.find((a) => a.startsWith('--suite='))?.slice('--suite='.length);
 const EXTENSION_ID = 'token-lens.token-lens';
 const resultsDir = join(root, 'test-results');
 const log = (msg) => console.log(`[e2e] ${msg}`);
@@ -48,7 +49,8 @@ const SUITES = [
   { name: 'suite', entry: 'test/integration/index.ts', prefix: '[suite] ' },
   // glue.ts changes tokenLens.* at user level, which a folder value would hide: it gets the user settings only.
   { name: 'glue', entry: 'test/integration/glue.ts', prefix: '[glue] ', userSettingsOnly: true },
-].filter((s) => existsSync(join(root, s.entry)));
+  { name: 'shapes', entry: 'test/integration/textShapes.ts', prefix: '[shapes] ' },
+].filter((s) => existsSync(join(root, s.entry)) && (!onlySuite || s.name === onlySuite));
 
 function countSuite(lines, prefix) {
   const closing = lines.filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length).match(/^(\d+) passed, (\d+) failed$/)).filter(Boolean).pop();

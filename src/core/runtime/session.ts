@@ -1,10 +1,13 @@
-// A loaded model: tokenizer + onnxruntime session through transformers.js, with an analysis cache.
+// A loaded model: the tokenizer (transformers.js) and an onnxruntime session in a worker thread, with an
+// analysis cache.
+import * as path from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { tokenBytes, tokenOffsets } from '../tokenizers/offsets';
 import type { AttentionData, LoadProgress, ModelInfo, Token } from '../types';
 import { Analysis } from './analysis';
 import { AnalysisCache } from './cache';
-import { CacheShape, forward } from './forward';
+import type { CacheShape } from './forward';
+import { ForwardThread } from './forwardThread';
 import { FetchOptions, ModelLoadError, readModelJson, resolveModelFolder } from './modelFiles';
 import { prepareModelFolder } from './prepare';
 import { attentionOutputNames } from './surgery';
@@ -40,16 +43,18 @@ type Model = Awaited<ReturnType<Awaited<ReturnType<typeof transformers>>['AutoMo
 export class ModelSession {
   private readonly cache = new AnalysisCache();
   private queue: Promise<unknown> = Promise.resolve();
+  private generator?: Promise<Model>;
 
   private constructor(
     readonly ref: string,
     readonly folder: string,
     readonly info: ModelInfo,
     private readonly tokenizer: Tokenizer,
-    private readonly model: Model,
+    private readonly thread: ForwardThread,
     private readonly vocab: Vocabulary,
     private readonly cacheShape: CacheShape,
     private readonly attentionNames: string[],
+    private readonly threads?: number,
   ) {}
 
   static async load(ref: string, opts: LoadOptions): Promise<ModelSession> {
@@ -57,25 +62,21 @@ export class ModelSession {
     throwIfAborted(opts.signal);
     const prepared = await prepareModelFolder(source, opts.cacheDir, opts.onProgress);
     opts.onProgress?.({ status: 'prepare', message: 'Starting onnxruntime…' });
-    const { AutoTokenizer, AutoModelForCausalLM, env } = await transformers();
+    const { AutoTokenizer, env } = await transformers();
     env.allowLocalModels = true;
     let tokenizer: Tokenizer;
-    let model: Model;
+    let thread: ForwardThread;
     try {
       tokenizer = await AutoTokenizer.from_pretrained(prepared.folder, { local_files_only: true });
-      model = await AutoModelForCausalLM.from_pretrained(prepared.folder, {
-        local_files_only: true,
-        dtype: 'fp32',
-        session_options: inferenceSessionOptions(opts.threads),
-      });
+      // The forward pass runs in its own thread; transformers.js's model is loaded only to generate.
+      thread = await ForwardThread.open(path.join(prepared.folder, 'onnx', 'model.onnx'), inferenceSessionOptions(opts.threads));
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
       throw new ModelLoadError(`Could not load the model in ${source}: ${firstLine(reason)}`, reason);
     }
     const config = readModelJson(prepared.folder, 'config.json');
     const tokenizerJson = readModelJson(prepared.folder, 'tokenizer.json');
-    const session = sessionOf(model);
-    const attentionNames = attentionOutputNames(session.outputNames);
+    const attentionNames = attentionOutputNames(thread.outputNames);
     const heads = config.num_attention_heads ?? config.n_head ?? 0;
     const hidden = config.hidden_size ?? config.n_embd ?? 0;
     const cacheShape = {
@@ -94,7 +95,7 @@ export class ModelSession {
       attentionNote: attentionNames.length ? undefined : prepared.attentionNote ?? 'attention not available for this model export',
     };
     opts.onProgress?.({ status: 'ready' });
-    return new ModelSession(ref, prepared.folder, info, tokenizer, model, vocab, cacheShape, attentionNames);
+    return new ModelSession(ref, prepared.folder, info, tokenizer, thread, vocab, cacheShape, attentionNames, opts.threads);
   }
 
   /** Token ids of a text as the model sees it (BOS included when the tokenizer adds one). */
@@ -137,7 +138,7 @@ export class ModelSession {
     const tokens = all.length > limit ? [...all.slice(0, lead), ...all.slice(first)] : all;
     const window = analysisWindow(text, tail, tokens);
     const names = wantAttention && this.attentionNames.length ? this.attentionNames : null;
-    const result = await forward(sessionOf(this.model), tokens.map((t) => t.id), this.cacheShape, names);
+    const result = await this.thread.run(tokens.map((t) => t.id), this.cacheShape, names);
     throwIfAborted(signal);
     const T = tokens.length;
     const attention: AttentionData | null = result.attentions ? {
@@ -169,6 +170,7 @@ export class ModelSession {
   /** Continues a prompt (empty: from BOS) and returns only the new text. */
   async generate(prompt: string, opts: { maxNewTokens?: number; greedy?: boolean; temperature?: number } = {}): Promise<string> {
     const { Tensor } = await transformers();
+    const model = await this.generatorModel();
     let ids = prompt.length ? this.encode(prompt) : [];
     if (!ids.length) {
       const bos = this.vocab.bosId;
@@ -179,7 +181,7 @@ export class ModelSession {
     if (room <= 0) throw new AnalysisError(`The prompt has ${ids.length} tokens: no room left in the ${this.info.contextLength}-token context.`);
     const maxNew = Math.min(opts.maxNewTokens ?? 256, room);
     const inputs = new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
-    const output = await this.model.generate({
+    const output = await model.generate({
       inputs,
       attention_mask: new Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
       max_new_tokens: maxNew,
@@ -192,9 +194,18 @@ export class ModelSession {
     return after.startsWith(before) ? after.slice(before.length) : after;
   }
 
+  private generatorModel(): Promise<Model> {
+    return (this.generator ??= transformers().then(({ AutoModelForCausalLM }) => AutoModelForCausalLM.from_pretrained(this.folder, {
+      local_files_only: true,
+      dtype: 'fp32',
+      session_options: inferenceSessionOptions(this.threads),
+    })));
+  }
+
   async dispose(): Promise<void> {
     this.cache.clear();
-    await this.model.dispose();
+    await this.thread.dispose();
+    if (this.generator) await (await this.generator.catch(() => undefined))?.dispose();
   }
 }
 
@@ -207,13 +218,6 @@ export function inferenceSessionOptions(threads?: number): ort.InferenceSession.
     ...(threads ? { intraOpNumThreads: threads } : {}),
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
-}
-
-function sessionOf(model: Model): ort.InferenceSession {
-  const sessions = (model as unknown as { sessions: Record<string, ort.InferenceSession> }).sessions;
-  const session = sessions.model ?? Object.values(sessions)[0];
-  if (!session) throw new ModelLoadError('transformers.js created no onnxruntime session for this model.');
-  return session;
 }
 
 function throwIfAborted(signal?: AbortSignal): void {
