@@ -28,6 +28,11 @@ export interface AnalyzeOptions {
   signal?: AbortSignal;
   /** Run the model even when the cache has this analysis (benchmarks). */
   fresh?: boolean;
+  /**
+   * The text is the end of a longer one, of which this many characters were left out before it: its
+   * first tokens may be cut words and are not analysed, and token counts include an estimate for them.
+   */
+  precedingChars?: number;
 }
 
 export class AnalysisError extends Error {
@@ -114,29 +119,30 @@ export class ModelSession {
   /** Analyses a text: one forward pass, cached per (text, window, attention). */
   analyze(text: string, opts: AnalyzeOptions = {}): Promise<Analysis> {
     const limit = Math.max(2, Math.min(opts.maxTokens ?? Infinity, this.info.contextLength));
-    const cached = opts.fresh ? undefined : this.cache.get(text, limit, !!opts.attention);
+    const preceding = Math.max(0, opts.precedingChars ?? 0);
+    const cached = opts.fresh ? undefined : this.cache.get(text, limit, !!opts.attention, preceding);
     if (cached) return Promise.resolve(cached);
     // One forward pass at a time: onnxruntime already uses every core.
-    const run = this.queue.then(() => this.analyzeNow(text, limit, !!opts.attention, opts.signal, opts.fresh));
+    const run = this.queue.then(() => this.analyzeNow(text, limit, !!opts.attention, preceding, opts.signal, opts.fresh));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async analyzeNow(text: string, limit: number, wantAttention: boolean, signal?: AbortSignal,
+  private async analyzeNow(text: string, limit: number, wantAttention: boolean, preceding: number, signal?: AbortSignal,
     fresh = false): Promise<Analysis> {
     throwIfAborted(signal);
-    const cached = fresh ? undefined : this.cache.get(text, limit, wantAttention);
+    const cached = fresh ? undefined : this.cache.get(text, limit, wantAttention, preceding);
     if (cached) return cached;
     if (text.length === 0) throw new AnalysisError('Nothing to analyse: the text is empty.');
     // Only the end of a long text is tokenized: the model sees at most `limit` tokens.
-    const tail = await tailTokens(text, limit, (s) => this.tokenize(s));
+    const tail = await tailTokens(text, limit, (s) => this.tokenize(s), preceding > 0);
     throwIfAborted(signal);
     const all = tail.tokens;
     if (all.every((t) => t.special)) throw new AnalysisError('Nothing to analyse: the text has no tokens.');
     const { lead } = tail;
     const first = all.length > limit ? all.length - (limit - lead) : lead;
     const tokens = all.length > limit ? [...all.slice(0, lead), ...all.slice(first)] : all;
-    const window = analysisWindow(text, tail, tokens);
+    const window = analysisWindow(text, tail, tokens, preceding);
     const names = wantAttention && this.attentionNames.length ? this.attentionNames : null;
     const result = await this.thread.run(tokens.map((t) => t.id), this.cacheShape, names);
     throwIfAborted(signal);
@@ -163,7 +169,7 @@ export class ModelSession {
     if (analysis.tokens.some((t) => t.loss !== null && !Number.isFinite(t.loss))) {
       throw new AnalysisError('The model produced NaN or infinite logits for this text; its weights may be corrupt.');
     }
-    this.cache.set(text, limit, wantAttention, analysis);
+    this.cache.set(text, limit, wantAttention, analysis, preceding);
     return analysis;
   }
 

@@ -14,7 +14,7 @@ export interface Tail {
   tokens: Token[];
   /** How many leading specials `tokens` starts with (0 or 1). */
   lead: number;
-  /** True when the whole text was tokenized; false when only a tail was. */
+  /** True when the whole text was tokenized (and is the whole of it); false when only a tail was. */
   whole: boolean;
   /** Offset in the text where the tokenized slice starts (0 when whole). */
   sliceStart: number;
@@ -29,12 +29,15 @@ const PROBE_CHARS = 4096;
 
 /**
  * At least `count` tokens (besides leading specials) from the end of `text`, each as the tokenization
- * of the whole text has it, or all of them when the text has fewer. Yields to the event loop between
+ * of the whole text has it, or all of them when the text has fewer. With `cutAtStart`, `text` is the end
+ * of a longer text: the tokens kept are those that the longer text has too. Yields to the event loop between
  * slices, so no one synchronous step tokenizes much more than the window needs.
  */
-export async function tailTokens(text: string, count: number, tokenize: (text: string) => Token[]): Promise<Tail> {
+export async function tailTokens(text: string, count: number, tokenize: (text: string) => Token[], cutAtStart = false): Promise<Tail> {
   let chars = count * CHARS_PER_TOKEN + 256;
   for (;;) {
+    // A text that is itself the end of a longer one is cut at its start: its first tokens may be partial.
+    if (chars >= text.length && cutAtStart) return fromCut(text, 0, tokenize) ?? { ...wholeText(text, tokenize), whole: false };
     if (chars >= text.length) return wholeText(text, tokenize);
     const cut = codePointStart(text, text.length - chars);
     const found = fromCut(text, cut, tokenize);
