@@ -46,7 +46,7 @@ export class ForwardThread {
       this.pending.clear();
     };
     worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`The model's worker thread exited (code ${code}).`)));
+    worker.on('exit', (code) => fail(this.failure ?? new Error(`The model's worker thread exited (code ${code}).`)));
     this.settle();
   }
 
