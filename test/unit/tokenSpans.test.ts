@@ -28,7 +28,7 @@ const RULES: Record<Family, SpanRules> = {
 };
 
 /** A text starting with each kind of character, and "mom" on its second line. */
-export const FIRST_CHARACTERS: Record<string, string> = {
+const FIRST_CHARACTERS: Record<string, string> = {
   letter: 'zxq mom\nmom went home',
   space: ' mom\nmom went home',
   digit: '42 moms\nmom went home',
