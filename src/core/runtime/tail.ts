@@ -24,8 +24,9 @@ export interface Tail {
 const CHARS_PER_TOKEN = 6;
 /** Tokens in a row that two slices must agree on. */
 const AGREE = 3;
-/** How much of the second slice is tokenized to find where the two agree. */
-const PROBE_CHARS = 4096;
+/** How much of the second slice is tokenized to find where the two agree (a share of the first slice). */
+const PROBE_SHARE = 1 / 8;
+const MIN_PROBE_CHARS = 256;
 
 /**
  * At least `count` tokens (besides leading specials) from the end of `text`, each as the tokenization
@@ -37,15 +38,18 @@ export async function tailTokens(text: string, count: number, tokenize: (text: s
   let chars = count * CHARS_PER_TOKEN + 256;
   for (;;) {
     // A text that is itself the end of a longer one is cut at its start: its first tokens may be partial.
-    if (chars >= text.length && cutAtStart) return fromCut(text, 0, tokenize) ?? { ...wholeText(text, tokenize), whole: false };
+    if (chars >= text.length && cutAtStart) return (await fromCut(text, 0, tokenize)) ?? { ...wholeText(text, tokenize), whole: false };
     if (chars >= text.length) return wholeText(text, tokenize);
     const cut = codePointStart(text, text.length - chars);
-    const found = fromCut(text, cut, tokenize);
+    const found = await fromCut(text, cut, tokenize);
     if (found && found.tokens.length - found.lead >= count) return found;
     chars *= 4;
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
   }
 }
+
+/** Lets the event loop run between two synchronous steps. */
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 function wholeText(text: string, tokenize: (text: string) => Token[]): Tail {
   const tokens = tokenize(text);
@@ -53,10 +57,12 @@ function wholeText(text: string, tokenize: (text: string) => Token[]): Tail {
 }
 
 /** The tokens of text[cut:] that agree with the whole text's, or undefined when that is not clear. */
-function fromCut(text: string, cut: number, tokenize: (text: string) => Token[]): Tail | undefined {
+async function fromCut(text: string, cut: number, tokenize: (text: string) => Token[]): Promise<Tail | undefined> {
   const a = shift(tokenize(text.slice(cut)), cut);
+  await nextTurn();
   const later = codePointStart(text, cut + 1 + (text.codePointAt(cut)! > 0xffff ? 1 : 0));
-  const b = shift(tokenize(text.slice(later, Math.min(text.length, later + PROBE_CHARS))), later);
+  const probe = Math.max(MIN_PROBE_CHARS, Math.round((text.length - cut) * PROBE_SHARE));
+  const b = shift(tokenize(text.slice(later, Math.min(text.length, later + probe))), later);
   const leadA = leadingSpecials(a);
   const leadB = leadingSpecials(b);
   // B's last few tokens may be cut at its end; its first (and A's first) may be cut at its start.
