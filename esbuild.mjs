@@ -52,6 +52,7 @@ const entries = [
     banner: { js: '#!/usr/bin/env node\n' + node.banner.js } },
   { ...node, entryPoints: ['src/core/trainer/worker.ts'], outfile: 'dist/trainerWorker.js' },
   { ...node, entryPoints: ['src/core/importers/importWorker.ts'], outfile: 'dist/importWorker.js' },
+  { ...node, entryPoints: ['src/core/runtime/forwardWorker.ts'], outfile: 'dist/forwardWorker.js' },
   { bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: true, minify,
     entryPoints: ['webview/explain/main.ts'], outfile: 'dist/webview/explain.js', logLevel: 'warning' },
   { bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: true, minify,

@@ -97,7 +97,7 @@ function rows(m: Float32Array, n: number): number[][] {
 function printTable(session: ModelSession, a: Analysis, next: ReturnType<Analysis['topK']>): void {
   const out: string[] = [`model ${session.ref}`];
   if (a.window.truncated) {
-    out.push(`the text has ${a.window.totalTokens} tokens; analysed the last window, from offset ${a.window.start}`);
+    out.push(`the text has ${a.window.counted ? '' : 'about '}${a.window.totalTokens} tokens; analysed the last window, from offset ${a.window.start}`);
   }
   out.push('  pos  token                 prob      rank   loss');
   a.tokens.forEach((t, i) => {

@@ -31,10 +31,16 @@ export interface Candidate {
 
 /** Which part of the text was analysed when it did not fit the context window. */
 export interface AnalysisWindow {
-  /** Index, among all tokens of the text, of the first token analysed. */
+  /** Index, among all tokens of the text, of the first token analysed (an estimate unless `counted`). */
   firstToken: number;
-  /** How many tokens the whole text has. */
+  /** How many tokens the whole text has (an estimate unless `counted`). */
   totalTokens: number;
+  /**
+   * True when the whole text was tokenized, so the two counts above are exact. A long text has only its
+   * end tokenized (what the window can hold): then they are estimated from the characters per token of
+   * the analysed part. The offsets and the tokens analysed are exact either way.
+   */
+  counted: boolean;
   /** UTF-16 offsets of the analysed part of the text. */
   start: number;
   end: number;

@@ -1,26 +1,45 @@
 // Which text to analyse, decided from plain strings and offsets so it can be tested without an editor.
 import type { AnalysisWindow } from '../core/types';
 
-export type ExplainTarget = { text: string; start: number } | { problem: string };
+/** `text` starts at document offset `start`; `cut` characters of the target before it were left out. */
+export type ExplainTarget = { text: string; start: number; cut: number } | { problem: string };
+
+/** Reads the document's text between two offsets. */
+export type TextReader = (start: number, end: number) => string;
+
+export const readerOf = (doc: string): TextReader => (start, end) => doc.slice(start, end);
+
+/**
+ * A model reads at most its context window, and tokens are rarely longer than this many characters: the
+ * text Explain takes before the cursor. More would only be copied around (a 2 MB file into the panel).
+ */
+export const CHARS_PER_CONTEXT_TOKEN = 32;
 
 /** A document with NUL characters is binary: its "text" is not language. */
 export function isBinaryText(text: string): boolean {
   return text.includes('\u0000');
 }
 
-/** The selection when there is one, otherwise everything before the cursor. */
-export function explainTarget(doc: string, selStart: number, selEnd: number): ExplainTarget {
-  if (isBinaryText(doc)) return { problem: 'This document looks binary (it contains NUL bytes): open a text file.' };
-  if (selEnd > selStart) {
-    const text = doc.slice(selStart, selEnd);
-    if (!text.trim()) return { problem: 'The selection is only whitespace: select some text to explain.' };
-    return { text, start: selStart };
-  }
-  const text = doc.slice(0, selStart);
+/**
+ * The selection when there is one, otherwise everything before the cursor; of either, the last
+ * `maxChars` characters.
+ */
+export function explainTarget(read: TextReader, selStart: number, selEnd: number, maxChars = Infinity): ExplainTarget {
+  const selected = selEnd > selStart;
+  const from = selected ? selStart : 0;
+  const end = selected ? selEnd : selStart;
+  const start = Math.max(from, end - maxChars);
+  let text = read(start, end);
+  // Never begin with the second half of a surrogate pair.
+  const first = text.charCodeAt(0);
+  const split = start > from && first >= 0xdc00 && first <= 0xdfff;
+  if (split) text = text.slice(1);
+  if (isBinaryText(text)) return { problem: 'This document looks binary (it contains NUL bytes): open a text file.' };
   if (!text.trim()) {
-    return { problem: 'Nothing before the cursor: select some text, or place the cursor after the text to explain.' };
+    return { problem: selected ? 'The selection is only whitespace: select some text to explain.'
+      : 'Nothing before the cursor: select some text, or place the cursor after the text to explain.' };
   }
-  return { text, start: 0 };
+  return { text, start: start + (split ? 1 : 0), cut: start - from + (split ? 1 : 0) };
 }
 
 /**
@@ -33,11 +52,15 @@ export function sliceAround(length: number, offset: number, budget: number): { s
   return { start, end: Math.min(length, start + budget) };
 }
 
-/** What to tell the user when the text did not fit the context window; undefined when it did. */
-export function describeWindow(w: AnalysisWindow, analysedTokens: number, textLength: number): string | undefined {
+/**
+ * What to tell the user when the text did not fit the context window; undefined when it did. `cut`:
+ * characters of the text left out before the analysed text (character offsets count them).
+ */
+export function describeWindow(w: AnalysisWindow, analysedTokens: number, textLength: number, cut = 0): string | undefined {
   if (!w.truncated) return undefined;
-  const which = w.start === 0 ? 'the first part' : w.end >= textLength ? 'the last part' : 'a middle part';
+  const which = w.start + cut === 0 ? 'the first part' : w.end >= textLength ? 'the last part' : 'a middle part';
   const first = w.firstToken + 1;
-  return `The text is ${w.totalTokens} tokens, more than the model's context window: ` +
-    `analysed ${which}, tokens ${first}–${w.firstToken + analysedTokens} (characters ${w.start}–${w.end}).`;
+  const about = w.counted ? '' : 'about ';
+  return `The text is ${about}${w.totalTokens} tokens, more than the model's context window: ` +
+    `analysed ${which}, tokens ${about}${first}–${w.firstToken + analysedTokens} (characters ${cut + w.start}–${cut + w.end}).`;
 }

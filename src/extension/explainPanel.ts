@@ -19,6 +19,8 @@ export interface ExplainSource {
   uri: string;
   /** Offset in the document where the panel's text ends. */
   offset: number;
+  /** Characters of the document left out before the panel's text (a long text is taken from its end). */
+  cut?: number;
 }
 
 /** What the host knows about the panel (also the test hook's answer). */
@@ -208,12 +210,13 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
       const session = await this.models.session();
       if (request !== this.request) return undefined;
       this.post(hostMessage('busy', { message: 'Analysing…' }));
-      const analysis = await session.analyze(text, { attention: true, signal: abort.signal });
+      const cut = this.source?.cut ?? 0;
+      const analysis = await session.analyze(text, { attention: true, signal: abort.signal, precedingChars: cut });
       if (request !== this.request || !this.panel) return undefined;
       this.analysis = analysis;
       this.selected = Math.min(this.selected, analysis.tokens.length - 1);
       await this.postAnalysis(analysis);
-      const note = describeWindow(analysis.window, analysis.tokens.length, text.length);
+      const note = describeWindow(analysis.window, analysis.tokens.length, text.length, cut);
       if (note) this.log.notify(note);
       return analysis;
     } catch (err) {

@@ -1,7 +1,7 @@
 // Wires the providers together. Nothing here loads a model or the runtime: that happens at first use.
 import * as vscode from 'vscode';
 import { DocumentAnalyses } from './documentAnalyses';
-import { explainTarget } from './documentText';
+import { CHARS_PER_CONTEXT_TOKEN, explainTarget, type TextReader } from './documentText';
 import { ExplainPanel, type ExplainPanelState } from './explainPanel';
 import { FineTuneView, type FineTuneViewState } from './fineTuneView';
 import { LossHeatmap } from './heatmap';
@@ -73,18 +73,18 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
     const editor = vscode.window.activeTextEditor;
     if (!editor) throw new UserError('Open a text editor, then select text or place the cursor after the text to explain.');
     const doc = editor.document;
-    const target = explainTarget(doc.getText(), doc.offsetAt(editor.selection.start), doc.offsetAt(editor.selection.end));
+    const target = explainTarget(readerOf(doc), doc.offsetAt(editor.selection.start), doc.offsetAt(editor.selection.end), explainChars(models));
     if ('problem' in target) throw new UserError(target.problem);
-    await panel.explain(target.text, { uri: doc.uri.toString(), offset: target.start + target.text.length });
+    await panel.explain(target.text, { uri: doc.uri.toString(), offset: target.start + target.text.length, cut: target.cut });
   });
 
   command(EXPLAIN_FROM_HERE, 'Explain from Here', async (args: ExplainFromHereArgs) => {
     if (typeof args?.uri !== 'string' || !Number.isInteger(args.offset) || args.offset < 0) throw new UserError('Explain from Here needs a document and an offset.');
     const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(args.uri));
-    const offset = Math.min(args.offset, doc.getText().length);
-    const target = explainTarget(doc.getText(), offset, offset);
+    const offset = doc.offsetAt(doc.positionAt(args.offset));
+    const target = explainTarget(readerOf(doc), offset, offset, explainChars(models));
     if ('problem' in target) throw new UserError(target.problem);
-    await panel.explain(target.text, { uri: args.uri, offset });
+    await panel.explain(target.text, { uri: args.uri, offset, cut: target.cut });
   });
 
   command('tokenLens.toggleLossHeatmap', 'Loss heatmap', () => heatmap.toggle());
@@ -156,3 +156,16 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
 }
 
 export function deactivate(): void {}
+
+/** Reads a range of a document without copying the rest of it. */
+function readerOf(doc: vscode.TextDocument): TextReader {
+  return (start, end) => doc.getText(new vscode.Range(doc.positionAt(start), doc.positionAt(end)));
+}
+
+/** Before a model is loaded, a window this large is assumed. */
+const ASSUMED_CONTEXT = 8192;
+
+/** How much text Explain takes: what the model's context window can use. */
+function explainChars(models: Models): number {
+  return (models.ready?.info.contextLength ?? ASSUMED_CONTEXT) * CHARS_PER_CONTEXT_TOKEN;
+}

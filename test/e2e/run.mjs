@@ -77,6 +77,7 @@ const SUITES = [
   { name: 'finetune', entry: 'test/integration/finetune.ts', prefix: '[finetune] ' },
   // 1,000 hovers and model loads on a GPT-2-small-shaped model: minutes on a busy 2-core machine.
   { name: 'memory', entry: 'test/integration/memory.ts', prefix: '[memory] ', userSettingsOnly: true, timeoutMs: 1_200_000, gpt2: true },
+  { name: 'shapes', entry: 'test/integration/textShapes.ts', prefix: '[shapes] ' },
 ].filter((s) => existsSync(join(root, s.entry)));
 
 function countSuite(lines, prefix) {

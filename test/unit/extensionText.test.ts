@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { importLlama2c } from '../../src/core/importers/llama2c';
 import { ModelSession } from '../../src/core/runtime/session';
-import { describeWindow, explainTarget, isBinaryText, sliceAround } from '../../src/extension/documentText';
+import { describeWindow, explainTarget, isBinaryText, readerOf, sliceAround } from '../../src/extension/documentText';
 import { bucketOf, bucketsFor, GLTR_VOCAB, rankBoundaries } from '../../src/extension/heatmapBuckets';
 import { HOVER_COMMANDS, hoverMarkdown, noModelMarkdown, showToken } from '../../src/extension/hoverText';
 
@@ -30,12 +30,16 @@ after(async () => {
 
 test('explain target: the selection, else the text before the cursor; empty, blank and binary refused', () => {
   const doc = 'Once upon a time';
-  assert.deepEqual(explainTarget(doc, 5, 9), { text: 'upon', start: 5 });
-  assert.deepEqual(explainTarget(doc, 9, 9), { text: 'Once upon', start: 0 });
-  assert.ok('problem' in explainTarget(doc, 0, 0));
-  assert.ok('problem' in explainTarget('   \n\tx', 4, 4));
-  assert.ok('problem' in explainTarget(doc, 4, 5));
-  const binary = explainTarget('PK\u0003\u0004\u0000\u0000abc', 8, 8);
+  assert.deepEqual(explainTarget(readerOf(doc), 5, 9), { text: 'upon', start: 5, cut: 0 });
+  assert.deepEqual(explainTarget(readerOf(doc), 9, 9), { text: 'Once upon', start: 0, cut: 0 });
+  // At most maxChars, from the end; never half of a surrogate pair.
+  assert.deepEqual(explainTarget(readerOf(doc), 16, 16, 4), { text: 'time', start: 12, cut: 12 });
+  assert.deepEqual(explainTarget(readerOf(doc), 9, 16, 4), { text: 'time', start: 12, cut: 3 });
+  assert.deepEqual(explainTarget(readerOf('a😀bc'), 5, 5, 3), { text: 'bc', start: 3, cut: 3 });
+  assert.ok('problem' in explainTarget(readerOf(doc), 0, 0));
+  assert.ok('problem' in explainTarget(readerOf('   \n\tx'), 4, 4));
+  assert.ok('problem' in explainTarget(readerOf(doc), 4, 5));
+  const binary = explainTarget(readerOf('PK\u0003\u0004\u0000\u0000abc'), 8, 8);
   assert.ok('problem' in binary && /binary/.test(binary.problem));
   assert.equal(isBinaryText('plain\ttext\n'), false);
 });
@@ -128,6 +132,23 @@ test('describeWindow names the analysed part of a text longer than the context w
   const a = await session.analyze(long);
   assert.ok(a.window.truncated && a.window.totalTokens > session.info.contextLength);
   const note = describeWindow(a.window, a.tokens.length, long.length)!;
-  assert.match(note, new RegExp(`^The text is ${a.window.totalTokens} tokens, .* the last part, tokens ${a.window.firstToken + 1}–`));
+  const about = a.window.counted ? '' : 'about ';
+  assert.match(note, new RegExp(`^The text is ${about}${a.window.totalTokens} tokens, .* the last part, tokens ${about}${a.window.firstToken + 1}–`));
   assert.ok(note.includes(`characters ${a.window.start}–${long.length}`), note);
+});
+
+test('a long text is taken from its end: the very tokens the whole text has there, counted from its start', async () => {
+  const doc = (PROMPT + ' Lily. She liked to play outside with her dog.\n').repeat(2000);
+  const maxChars = session.info.contextLength * 32;
+  const target = explainTarget(readerOf(doc), doc.length, doc.length, maxChars);
+  assert.ok(!('problem' in target) && target.cut === doc.length - maxChars && target.text === doc.slice(target.cut));
+  const a = await session.analyze(target.text, { precedingChars: target.cut });
+  const full = session.tokenize(doc);
+  const got = a.tokens.slice(1).map((t) => [t.id, t.start + target.cut, t.end + target.cut]);
+  assert.deepEqual(got, full.slice(full.length - got.length).map((t) => [t.id, t.start, t.end]));
+  assert.equal(a.tokens.length, session.info.contextLength);
+  assert.equal(a.window.counted, false);
+  assert.ok(Math.abs(a.window.totalTokens / full.length - 1) < 0.05, `${a.window.totalTokens} tokens estimated, ${full.length} counted`);
+  const note = describeWindow(a.window, a.tokens.length, target.text.length, target.cut)!;
+  assert.ok(note.startsWith(`The text is about ${a.window.totalTokens} tokens`) && note.includes(`characters ${target.cut + a.window.start}–${doc.length}`), note);
 });

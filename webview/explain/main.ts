@@ -101,7 +101,7 @@ function renderHeader(): void {
           onclick: () => host.post({ type: 'insertIntoDocument', text: appended }) }, 'Insert appended text') : null,
         h('button', { type: 'button', id: 'copy-text', class: 'secondary', onclick: () => host.post({ type: 'copy', text: a.text }) }, 'Copy text')),
       w.truncated ? h('p', { class: 'notice', role: 'note' },
-        `The text has ${w.totalTokens} tokens, more than the model's context: tokens ${w.firstToken}–${w.firstToken + a.tokens.length - 1} are analysed.`) : null);
+        `The text has ${w.counted ? '' : 'about '}${w.totalTokens} tokens, more than the model's context: tokens ${w.firstToken}–${w.firstToken + a.tokens.length - 1} are analysed.`) : null);
   }
   if (state.error) {
     header.append(h('div', { class: 'error', role: 'alert' }, h('strong', {}, state.error.message),

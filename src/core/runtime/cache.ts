@@ -95,10 +95,10 @@ export class AnalysisCache {
 
   constructor(private readonly maxEntries = 8, private readonly maxBytes = () => DEFAULT_MEMORY_BUDGET_MB * 2 ** 20) {}
 
-  get(text: string, limit: number, attention: boolean): Analysis | undefined {
+  get(text: string, limit: number, attention: boolean, preceding = 0): Analysis | undefined {
     // An analysis with attention also answers a question without it.
     for (const withAttention of attention ? [true] : [false, true]) {
-      const key = keyOf(text, limit, withAttention);
+      const key = keyOf(text, limit, withAttention, preceding);
       const hit = this.entries.get(key);
       if (hit) {
         this.entries.delete(key);
@@ -109,8 +109,8 @@ export class AnalysisCache {
     return undefined;
   }
 
-  set(text: string, limit: number, attention: boolean, analysis: Analysis): void {
-    this.entries.set(keyOf(text, limit, attention), analysis);
+  set(text: string, limit: number, attention: boolean, analysis: Analysis, preceding = 0): void {
+    this.entries.set(keyOf(text, limit, attention, preceding), analysis);
     let bytes = [...this.entries.values()].reduce((a, e) => a + e.pinnedBytes, 0);
     for (const [key, entry] of this.entries) {
       if (this.entries.size <= 1 || (this.entries.size <= this.maxEntries && bytes <= this.maxBytes())) break;
@@ -124,6 +124,6 @@ export class AnalysisCache {
   }
 }
 
-function keyOf(text: string, limit: number, attention: boolean): string {
-  return `${attention ? 'a' : '-'}${limit}:${text}`;
+function keyOf(text: string, limit: number, attention: boolean, preceding: number): string {
+  return `${attention ? 'a' : '-'}${limit}/${preceding}:${text}`;
 }

@@ -8,6 +8,12 @@ export interface CacheShape {
   headDim: number;
 }
 
+/** A tensor as plain data, as it crosses from the forward-pass worker. */
+export interface RawTensor {
+  data: Float32Array;
+  dims: number[];
+}
+
 export interface ForwardResult {
   logits: Float32Array;
   vocabSize: number;
@@ -79,4 +85,13 @@ function halfToFloat(bits: number): number {
   if (exp === 0) return sign * mant * 2 ** -24;
   if (exp === 31) return mant ? NaN : sign * Infinity;
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+/** One pass over a batch of equal-length sequences (no past), fetching the named float outputs as float32. */
+export async function runOutputs(session: ort.InferenceSession, rows: number[][], cache: CacheShape,
+  outputs: string[]): Promise<Record<string, RawTensor>> {
+  const past = session.inputMetadata.find((m) => m.name.startsWith('past_key_values.'));
+  const pastType = past?.isTensor && past.type === 'float16' ? 'float16' : 'float32';
+  const out = await session.run(decoderFeeds(session.inputNames, rows, cache, pastType), outputs);
+  return Object.fromEntries(outputs.map((name) => [name, { data: float32(out[name]), dims: [...out[name].dims] }]));
 }

@@ -1,14 +1,19 @@
-// A loaded model: tokenizer + onnxruntime session through transformers.js, with an analysis cache.
+// A loaded model: the tokenizer (transformers.js) and an onnxruntime session in a worker thread, with an
+// analysis cache.
+import * as path from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { tokenBytes, tokenOffsets } from '../tokenizers/offsets';
 import type { AttentionData, LoadProgress, ModelInfo, Token } from '../types';
 import { Analysis, type AnalysisInput } from './analysis';
 import { AnalysisCache, DEFAULT_MEMORY_BUDGET_MB, MemoryBudget } from './cache';
-import { CacheShape, decoderFeeds, forward } from './forward';
+import type { CacheShape, RawTensor } from './forward';
+import { ForwardThread } from './forwardThread';
 import { FetchOptions, ModelLoadError, readModelJson, resolveModelFolder } from './modelFiles';
 import { prepareModelFolder } from './prepare';
 import { attentionOutputNames } from './surgery';
 import { transformers, withTransformersEnv } from './transformers';
+import { tailTokens } from './tail';
+import { analysisWindow } from './window';
 import { Vocabulary } from './vocabulary';
 
 export interface LoadOptions extends FetchOptions {
@@ -25,6 +30,11 @@ export interface AnalyzeOptions {
   signal?: AbortSignal;
   /** Run the model even when the cache has this analysis (benchmarks). */
   fresh?: boolean;
+  /**
+   * The text is the end of a longer one, of which this many characters were left out before it: its
+   * first tokens may be cut words and are not analysed, and token counts include an estimate for them.
+   */
+  precedingChars?: number;
 }
 
 export class AnalysisError extends Error {
@@ -43,21 +53,23 @@ export class ModelSession {
   private readonly cache: AnalysisCache;
   private queue: Promise<unknown> = Promise.resolve();
   private forwardsRun = 0;
+  private generator?: Promise<Model>;
 
   private constructor(
     readonly ref: string,
     readonly folder: string,
     readonly info: ModelInfo,
     private readonly tokenizer: Tokenizer,
-    private readonly model: Model,
+    private readonly thread: ForwardThread,
     private readonly vocab: Vocabulary,
     private readonly cacheShape: CacheShape,
     private readonly attentionNames: string[],
+    private readonly threads?: number,
     memoryBudgetBytes = DEFAULT_MEMORY_BUDGET_MB * 2 ** 20,
   ) {
     this.memory = new MemoryBudget(memoryBudgetBytes);
     this.cache = new AnalysisCache(8, () => this.memory.budgetBytes);
-    this.hiddenStateNames = hiddenStateOutputNames(sessionOf(model).outputNames);
+    this.hiddenStateNames = hiddenStateOutputNames(thread.outputNames);
   }
 
   /** The graph's residual-stream outputs `hidden_states.{i}` in layer order; empty when the export has none. */
@@ -73,21 +85,17 @@ export class ModelSession {
     throwIfAborted(opts.signal);
     const prepared = await prepareModelFolder(source, opts.cacheDir, opts.onProgress);
     opts.onProgress?.({ status: 'prepare', message: 'Starting onnxruntime…' });
-    const { AutoTokenizer, AutoModelForCausalLM, env } = await transformers();
+    const { AutoTokenizer, env } = await transformers();
     let tokenizer: Tokenizer;
-    let model: Model;
+    let thread: ForwardThread;
     try {
       // A download elsewhere sets env.allowLocalModels = false while it runs: load in turn with it.
-      [tokenizer, model] = await withTransformersEnv(opts.signal, () => new AnalysisCancelled(), async () => {
+      tokenizer = await withTransformersEnv(opts.signal, () => new AnalysisCancelled(), async () => {
         env.allowLocalModels = true;
-        const t = await AutoTokenizer.from_pretrained(prepared.folder, { local_files_only: true });
-        const m = await AutoModelForCausalLM.from_pretrained(prepared.folder, {
-          local_files_only: true,
-          dtype: 'fp32',
-          session_options: inferenceSessionOptions(opts.threads),
-        });
-        return [t, m] as const;
+        return AutoTokenizer.from_pretrained(prepared.folder, { local_files_only: true });
       });
+      // The forward pass runs in its own thread; transformers.js's model is loaded only to generate.
+      thread = await ForwardThread.open(path.join(prepared.folder, 'onnx', 'model.onnx'), inferenceSessionOptions(opts.threads));
     } catch (e) {
       if (e instanceof AnalysisCancelled) throw e;
       const reason = e instanceof Error ? e.message : String(e);
@@ -95,8 +103,7 @@ export class ModelSession {
     }
     const config = readModelJson(prepared.folder, 'config.json');
     const tokenizerJson = readModelJson(prepared.folder, 'tokenizer.json');
-    const session = sessionOf(model);
-    const attentionNames = attentionOutputNames(session.outputNames);
+    const attentionNames = attentionOutputNames(thread.outputNames);
     const heads = config.num_attention_heads ?? config.n_head ?? 0;
     const hidden = config.hidden_size ?? config.n_embd ?? 0;
     const cacheShape = {
@@ -115,7 +122,7 @@ export class ModelSession {
       attentionNote: attentionNames.length ? undefined : prepared.attentionNote ?? 'attention not available for this model export',
     };
     opts.onProgress?.({ status: 'ready' });
-    return new ModelSession(ref, prepared.folder, info, tokenizer, model, vocab, cacheShape, attentionNames, opts.memoryBudgetBytes);
+    return new ModelSession(ref, prepared.folder, info, tokenizer, thread, vocab, cacheShape, attentionNames, opts.threads, opts.memoryBudgetBytes);
   }
 
   /** Token ids of a text as the model sees it (BOS included when the tokenizer adds one). */
@@ -125,7 +132,7 @@ export class ModelSession {
 
   /** Tokens of a text with their UTF-16 offsets. */
   tokenize(text: string): Token[] {
-    return tokenOffsets(text, this.encode(text), (id) => this.vocab.bytes(id), {
+    return tokenOffsets(text, this.encode(text), this.vocab.bytes, {
       specialIds: this.vocab.specialIds,
       pieceText: (id) => this.vocab.pieceText(id),
     });
@@ -134,15 +141,15 @@ export class ModelSession {
   /** Analyses a text: one forward pass, cached per (text, window, attention). */
   analyze(text: string, opts: AnalyzeOptions = {}): Promise<Analysis> {
     const limit = Math.max(2, Math.min(opts.maxTokens ?? Infinity, this.info.contextLength));
-    const cached = opts.fresh ? undefined : this.cache.get(text, limit, !!opts.attention);
+    const preceding = Math.max(0, opts.precedingChars ?? 0);
+    const cached = opts.fresh ? undefined : this.cache.get(text, limit, !!opts.attention, preceding);
     if (cached) return Promise.resolve(cached);
-    return this.enqueue(() => this.analyzeNow(text, limit, !!opts.attention, opts.signal, opts.fresh));
+    return this.enqueue(() => this.analyzeNow(text, limit, !!opts.attention, preceding, opts.signal, opts.fresh));
   }
 
   /**
-   * One forward pass at a time: onnxruntime already uses every core. onnxruntime-node runs the model on
-   * this thread, so events (an edit, a hover moving on) are handled only between forward passes: each
-   * turn starts after one round of the event loop, so that an abort they bring is seen before it runs.
+   * One forward pass at a time: onnxruntime already uses every core. Each turn starts after one round of
+   * the event loop, so that an abort arriving meanwhile is seen before the model runs.
    */
   private enqueue<T>(work: () => Promise<T>): Promise<T> {
     const run = this.queue.then(() => new Promise((resolve) => setImmediate(resolve))).then(work);
@@ -152,28 +159,25 @@ export class ModelSession {
 
   private forward(ids: number[], attentionNames: string[] | null) {
     this.forwardsRun++;
-    return forward(sessionOf(this.model), ids, this.cacheShape, attentionNames);
+    return this.thread.run(ids, this.cacheShape, attentionNames);
   }
 
-  private async analyzeNow(text: string, limit: number, wantAttention: boolean, signal?: AbortSignal,
+  private async analyzeNow(text: string, limit: number, wantAttention: boolean, preceding: number, signal?: AbortSignal,
     fresh = false): Promise<Analysis> {
     // Checked when this request's turn comes: a request superseded while it waited never runs the model.
     throwIfAborted(signal);
-    const cached = fresh ? undefined : this.cache.get(text, limit, wantAttention);
+    const cached = fresh ? undefined : this.cache.get(text, limit, wantAttention, preceding);
     if (cached) return cached;
     if (text.length === 0) throw new AnalysisError('Nothing to analyse: the text is empty.');
-    const all = this.tokenize(text);
+    // Only the end of a long text is tokenized: the model sees at most `limit` tokens.
+    const tail = await tailTokens(text, limit, (s) => this.tokenize(s), preceding > 0);
+    throwIfAborted(signal);
+    const all = tail.tokens;
     if (all.every((t) => t.special)) throw new AnalysisError('Nothing to analyse: the text has no tokens.');
-    const lead = all[0].special ? 1 : 0;
+    const { lead } = tail;
     const first = all.length > limit ? all.length - (limit - lead) : lead;
     const tokens = all.length > limit ? [...all.slice(0, lead), ...all.slice(first)] : all;
-    const window = {
-      firstToken: all.length > limit ? first : 0,
-      totalTokens: all.length,
-      start: all.length > limit ? all[first].start : 0,
-      end: text.length,
-      truncated: all.length > limit,
-    };
+    const window = analysisWindow(text, tail, tokens, preceding);
     const names = wantAttention && this.attentionNames.length ? this.attentionNames : null;
     const ids = tokens.map((t) => t.id);
     // Once the model ran, the result is kept (and cached) even if its caller gave up meanwhile.
@@ -204,7 +208,7 @@ export class ModelSession {
       this.memory.release(analysis);
       throw new AnalysisError('The model produced NaN or infinite logits for this text; its weights may be corrupt.');
     }
-    this.cache.set(text, limit, wantAttention, analysis);
+    this.cache.set(text, limit, wantAttention, analysis, preceding);
     return analysis;
   }
 
@@ -220,11 +224,11 @@ export class ModelSession {
    * One forward pass over a batch of token sequences of equal length (no cache), fetching the named outputs.
    * Queued with the analyses: one pass at a time.
    */
-  run(rows: number[][], outputs: string[], signal?: AbortSignal): Promise<Record<string, ort.Tensor>> {
+  run(rows: number[][], outputs: string[], signal?: AbortSignal): Promise<Record<string, RawTensor>> {
     return this.enqueue(async () => {
       throwIfAborted(signal);
-      const s = sessionOf(this.model);
-      return s.run(decoderFeeds(s.inputNames, rows, this.cacheShape), outputs);
+      this.forwardsRun++;
+      return this.thread.outputs(rows, this.cacheShape, outputs);
     });
   }
 
@@ -243,6 +247,7 @@ export class ModelSession {
   /** Continues a prompt (empty: from BOS) and returns only the new text. */
   async generate(prompt: string, opts: { maxNewTokens?: number; greedy?: boolean; temperature?: number } = {}): Promise<string> {
     const { Tensor } = await transformers();
+    const model = await this.generatorModel();
     let ids = prompt.length ? this.encode(prompt) : [];
     if (!ids.length) {
       const bos = this.vocab.bosId;
@@ -253,7 +258,7 @@ export class ModelSession {
     if (room <= 0) throw new AnalysisError(`The prompt has ${ids.length} tokens: no room left in the ${this.info.contextLength}-token context.`);
     const maxNew = Math.min(opts.maxNewTokens ?? 256, room);
     const inputs = new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
-    const output = await this.model.generate({
+    const output = await model.generate({
       inputs,
       attention_mask: new Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
       max_new_tokens: maxNew,
@@ -266,10 +271,24 @@ export class ModelSession {
     return after.startsWith(before) ? after.slice(before.length) : after;
   }
 
+  private generatorModel(): Promise<Model> {
+    // Loaded in turn with downloads, which change transformers.js's global env while they run.
+    return (this.generator ??= transformers().then(({ AutoModelForCausalLM, env }) =>
+      withTransformersEnv(undefined, () => new AnalysisCancelled(), async () => {
+        env.allowLocalModels = true;
+        return AutoModelForCausalLM.from_pretrained(this.folder, {
+          local_files_only: true,
+          dtype: 'fp32',
+          session_options: inferenceSessionOptions(this.threads),
+        });
+      })));
+  }
+
   async dispose(): Promise<void> {
     this.cache.clear();
     this.memory.clear();
-    await this.model.dispose();
+    await this.thread.dispose();
+    if (this.generator) await (await this.generator.catch(() => undefined))?.dispose();
   }
 }
 
@@ -289,13 +308,6 @@ const HIDDEN_STATE_OUTPUT = /^hidden_states\.(\d+)$/;
 function hiddenStateOutputNames(outputNames: readonly string[]): string[] {
   return outputNames.filter((n) => HIDDEN_STATE_OUTPUT.test(n))
     .sort((a, b) => Number(HIDDEN_STATE_OUTPUT.exec(a)![1]) - Number(HIDDEN_STATE_OUTPUT.exec(b)![1]));
-}
-
-function sessionOf(model: Model): ort.InferenceSession {
-  const sessions = (model as unknown as { sessions: Record<string, ort.InferenceSession> }).sessions;
-  const session = sessions.model ?? Object.values(sessions)[0];
-  if (!session) throw new ModelLoadError('transformers.js created no onnxruntime session for this model.');
-  return session;
 }
 
 /** An analysis nobody waits for any more (the text changed, the view scrolled): never shown as an error. */

@@ -1,4 +1,6 @@
 // What each token id stands for: its bytes, a readable piece text, and which ids are special.
+import type { TokenBytes } from '../tokenizers/offsets';
+
 export class Vocabulary {
   readonly specialIds = new Set<number>();
   readonly size: number;
@@ -7,7 +9,15 @@ export class Vocabulary {
   private readonly pieces = new Map<number, string>();
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
 
-  constructor(tokenizerJson: TokenizerJson, private readonly bytesOf: (id: number) => Uint8Array) {
+  /** The bytes of a token (none for specials), carrying what the tokenizer does to the text as a whole
+   *  (its dummy-prefix space, its Unicode normalization): the offsets of tokens depend on both. */
+  readonly bytes: TokenBytes;
+
+  constructor(tokenizerJson: TokenizerJson, private readonly bytesOf: TokenBytes) {
+    const bytes: TokenBytes = (id) => (this.specialIds.has(id) ? new Uint8Array(0) : bytesOf(id));
+    bytes.dummyPrefix = bytesOf.dummyPrefix;
+    bytes.normalization = bytesOf.normalization;
+    this.bytes = bytes;
     for (const t of tokenizerJson.added_tokens ?? []) {
       if (t.special) {
         this.specialIds.add(t.id);
@@ -18,10 +28,6 @@ export class Vocabulary {
     const n = Array.isArray(vocab) ? vocab.length : vocab ? Object.keys(vocab).length : 0;
     this.size = Math.max(n, ...[...this.specialIds].map((id) => id + 1));
     this.bosId = findBos(tokenizerJson);
-  }
-
-  bytes(id: number): Uint8Array {
-    return this.specialIds.has(id) ? new Uint8Array(0) : this.bytesOf(id);
   }
 
   /** The token as readable text: UTF-8 when its bytes are valid on their own, <0xAB> per byte otherwise. */

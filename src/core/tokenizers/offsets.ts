@@ -6,9 +6,11 @@
 // tokens of an emoji). Specials are zero-width. So the spans always partition the text: each within it,
 // in order, never overlapping, together the whole text.
 import type { Token } from '../types';
+import { type NormalizationForm, normalizationOf, normalizeWithMap } from './normalization';
 
-/** Bytes of a token; `dummyPrefix` when the tokenizer puts a space before the text (SentencePiece). */
-export type TokenBytes = ((id: number) => Uint8Array) & { dummyPrefix?: boolean };
+/** Bytes of a token; `dummyPrefix` when the tokenizer puts a space before the text (SentencePiece);
+ *  `normalization` when it normalizes Unicode first (the tokens spell the normalized text). */
+export type TokenBytes = ((id: number) => Uint8Array) & { dummyPrefix?: boolean; normalization?: NormalizationForm };
 
 const EMPTY = new Uint8Array(0);
 const SPACE = '\u2581';
@@ -98,10 +100,10 @@ export function tokenBytes(tokenizerJson: Record<string, unknown>): TokenBytes {
     return b;
   };
   bytesOf.dummyPrefix = dummyPrefix;
+  bytesOf.normalization = normalizationOf(tj.normalizer);
   return bytesOf;
 }
 
-/** UTF-8 bytes of a JS string (lone surrogates as U+FFFD) and, per byte, the UTF-16 offset of its character. */
 /** UTF-8 bytes of a JS string (lone surrogates as U+FFFD) and, per byte, the UTF-16 span of its character. */
 function textBytes(text: string): { bytes: Uint8Array; charStart: Int32Array; charEnd: Int32Array } {
   const bytes = utf8.encode(text); // TextEncoder writes lone surrogates as EF BF BD, as tokenizers do
@@ -219,6 +221,20 @@ function byteSpans(txt: Uint8Array, parts: Uint8Array[], special: boolean[], lit
 
 /** Tokens with UTF-16 spans that partition `text`. Never throws for ids the tokenizer produced. */
 export function tokenOffsets(
+  text: string,
+  ids: number[],
+  bytesOf: TokenBytes,
+  opts: { specialIds: Set<number>; pieceText: (id: number) => string },
+): Token[] {
+  const map = bytesOf.normalization ? normalizeWithMap(text, bytesOf.normalization) : undefined;
+  if (!map) return spansIn(text, ids, bytesOf, opts);
+  return spansIn(map.normalized, ids, bytesOf, opts).map((t) => {
+    const start = map.toOriginal(t.start);
+    return { ...t, start, end: Math.max(start, map.toOriginal(t.end)) };
+  });
+}
+
+function spansIn(
   text: string,
   ids: number[],
   bytesOf: TokenBytes,

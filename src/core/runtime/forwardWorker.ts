@@ -1,0 +1,38 @@
+// Entry point of the forward-pass worker thread (bundled as dist/forwardWorker.js). onnxruntime-node runs
+// a session synchronously on the thread that calls it: here, so the extension host's thread stays free.
+import { parentPort } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import { forward, runOutputs } from './forward';
+import type { FromForwardWorker, ToForwardWorker } from './forwardThread';
+
+const port = parentPort!;
+let session: ort.InferenceSession | undefined;
+const post = (m: FromForwardWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+port.on('message', async (m: ToForwardWorker) => {
+  if (m.type === 'open') {
+    try {
+      session = await ort.InferenceSession.create(m.file, m.options);
+      post({ type: 'opened', inputNames: [...session.inputNames], outputNames: [...session.outputNames] });
+    } catch (e) {
+      post({ type: 'error', id: -1, message: message(e) });
+    }
+    return;
+  }
+  try {
+    if (!session) throw new Error('The model is not open.');
+    if (m.type === 'outputs') {
+      const out = await runOutputs(session, m.rows, m.cache, m.outputs);
+      post({ type: 'result', id: m.id, result: out }, [...new Set(Object.values(out).map((t) => t.data.buffer as ArrayBuffer))]);
+      return;
+    }
+    const result = await forward(session, m.ids, m.cache, m.attentionNames);
+    const buffers = new Set<ArrayBuffer>([result.logits.buffer as ArrayBuffer]);
+    for (const a of result.attentions ?? []) buffers.add(a.buffer as ArrayBuffer);
+    if (result.scores) for (const s of Object.values(result.scores)) buffers.add(s.buffer as ArrayBuffer);
+    post({ type: 'result', id: m.id, result }, [...buffers]);
+  } catch (e) {
+    post({ type: 'error', id: m.id, message: message(e) });
+  }
+});
