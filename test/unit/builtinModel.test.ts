@@ -36,7 +36,10 @@ test('the build imports the vendored files once, carries their license, and impo
   const fake = path.join(tmp, 'repo');
   fs.cpSync(path.join(root, 'vendor', 'stories260K'), path.join(fake, 'vendor', 'stories260K'), { recursive: true });
   fs.mkdirSync(path.join(fake, 'dist'));
-  fs.copyFileSync(cliJs, path.join(fake, 'dist', 'cli.js'));
+  // The CLI and the worker-thread bundles it starts.
+  for (const f of fs.readdirSync(path.dirname(cliJs)).filter((f) => f.endsWith('.js'))) {
+    fs.copyFileSync(path.join(path.dirname(cliJs), f), path.join(fake, 'dist', f));
+  }
   fs.symlinkSync(path.join(root, 'node_modules'), path.join(fake, 'node_modules'));
 
   assert.equal(importBuiltinModel(fake), 'imported');
