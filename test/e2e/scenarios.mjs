@@ -263,7 +263,8 @@ export const scenarios = [
       // The row's detail ends with the run's folder, on this machine: it must be gone afterwards.
       const folder = text.match(/(\/\S*\/trained\/train-toy-[\d-]+)/)?.[1];
       check(folder && existsSync(folder), `the run's folder ${folder} is not on disk`);
-      await run.click();
+      // The list may re-render: tick the row by its run's name, not by its place.
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: `Trained run: ${name}` }).first().click();
       await page.waitForTimeout(200);
       const path = await screenshot(page, dir, this.shot);
       await page.keyboard.press('Enter');

@@ -82,7 +82,7 @@ test('1,000 hovers across 20 documents: the extension host retains no more than 
   const docs = await Promise.all(Array.from({ length: 20 }, (_, i) => open(`doc-${String(i).padStart(2, '0')}.txt`, documentText(i, 200))));
   // A first hover per document once, so that what is measured is what the hovers keep, not first-use costs.
   const warm = await api.hoverText(docs[0].uri.toString(), 1, 3);
-  assert(warm?.includes('Next token here'), `no hover: ${warm}`);
+  assert(warm?.includes('predicted here'), `no hover: ${warm}`);
   const before = retained();
   const budget = api.runtimeStats()!.budgetBytes;
   const forwardsBefore = api.runtimeStats()!.forwards;
@@ -93,7 +93,7 @@ test('1,000 hovers across 20 documents: the extension host retains no more than 
     s = (s * 1103515245 + 12345) % 2 ** 31;
     const doc = docs[i % docs.length];
     const pos = doc.positionAt(s % doc.getText().length);
-    if ((await api.hoverText(doc.uri.toString(), pos.line, pos.character))?.includes('Next token here')) shown++;
+    if ((await api.hoverText(doc.uri.toString(), pos.line, pos.character))?.includes('predicted here')) shown++;
     assert(api.runtimeStats()!.retainedBytes <= budget, `Token Lens keeps ${api.runtimeStats()!.retainedBytes} bytes`);
   }
   const after = retained();

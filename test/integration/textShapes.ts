@@ -87,7 +87,7 @@ test('hover over a word on line 2 of a Markdown file that starts with "# "', asy
   const pos = new vscode.Position(1, 1);   // the "o" of "mom"
   const hover = await eventually(async () => {
     const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, pos);
-    return (hovers ?? []).find((h) => h.contents.some((c) => /Next token here|is the first token/.test(typeof c === 'string' ? c : c.value)));
+    return (hovers ?? []).find((h) => h.contents.some((c) => /predicted here|is the first token/.test(typeof c === 'string' ? c : c.value)));
   }, 'a Token Lens hover', 60_000, 500);
   const range = hover.range;
   assert(range, 'the hover has no range');

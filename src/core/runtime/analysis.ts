@@ -6,7 +6,7 @@
 import { controlledDistribution, logSumExp } from '../analysis/distribution';
 import type { AnalysisWindow, AttentionData, Candidate, SamplingControls, ScoredToken, Token } from '../types';
 import type { MemoryBudget } from './cache';
-import { rankAndTop, type TopRows } from './topRows';
+import { nextTargets, rankAndTop, type Ranked, type TopRows } from './topRows';
 
 export interface AnalysisInput {
   modelId: string;
@@ -25,6 +25,8 @@ export interface AnalysisInput {
   memory: MemoryBudget;
   /** Runs the model again on the same tokens and returns the logits (after the budget let them go). */
   recompute: () => Promise<Float32Array>;
+  /** Ranks and best candidates computed elsewhere (the forward-pass thread); computed here otherwise. */
+  ranked?: Ranked;
 }
 
 /** Rough size of one token object (fields, offsets, scores) on the JS heap, for the accounting. */
@@ -60,8 +62,7 @@ export class Analysis {
     this.recompute = input.recompute;
     const n = input.tokens.length;
     const V = input.vocabSize;
-    const targets = Int32Array.from({ length: n }, (_, t) => (t + 1 < n ? input.tokens[t + 1].id : -1));
-    const { ranks, top } = rankAndTop(input.logits, V, targets);
+    const { ranks, top } = input.ranked ?? rankAndTop(input.logits, V, nextTargets(input.tokens.map((t) => t.id)));
     this.top = top;
     const scores = input.scores;
     this.logSumExps = scores

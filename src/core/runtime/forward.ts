@@ -3,6 +3,8 @@
 import * as ort from 'onnxruntime-node';
 import { LOGSUMEXP, TARGET_LOGPROB, hasScoringHead } from '../onnx/scoringHead';
 
+import type { Ranked } from './topRows';
+
 export interface CacheShape {
   kvHeads: number;
   headDim: number;
@@ -22,6 +24,8 @@ export interface ForwardResult {
   heads: number;
   /** From the scoring head, when the graph has one. */
   scores: { targetLogprob: Float32Array; logSumExp: Float32Array } | null;
+  /** Each next token's rank and every row's best candidates, when the worker thread computed them. */
+  ranked?: Ranked;
 }
 
 /**

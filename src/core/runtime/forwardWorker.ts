@@ -3,6 +3,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { forward, runOutputs } from './forward';
+import { nextTargets, rankAndTop } from './topRows';
 import type { FromForwardWorker, ToForwardWorker } from './forwardThread';
 
 const port = parentPort!;
@@ -28,7 +29,10 @@ port.on('message', async (m: ToForwardWorker) => {
       return;
     }
     const result = await forward(session, m.ids, m.cache, m.attentionNames);
+    // Ranking every row is a pass over [T, V] logits: here, not on the editor's thread.
+    result.ranked = rankAndTop(result.logits, result.vocabSize, nextTargets(m.ids));
     const buffers = new Set<ArrayBuffer>([result.logits.buffer as ArrayBuffer]);
+    for (const a of [result.ranked.ranks, result.ranked.top.ids, result.ranked.top.logits]) buffers.add(a.buffer as ArrayBuffer);
     for (const a of result.attentions ?? []) buffers.add(a.buffer as ArrayBuffer);
     if (result.scores) for (const s of Object.values(result.scores)) buffers.add(s.buffer as ArrayBuffer);
     post({ type: 'result', id: m.id, result }, [...buffers]);

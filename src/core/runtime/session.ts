@@ -200,6 +200,7 @@ export class ModelSession {
       attention,
       attentionNote: wantAttention && !attention ? this.info.attentionNote : undefined,
       scores: result.scores,
+      ranked: result.ranked,
       memory: this.memory,
       // Made outside this scope: a closure made here would keep `result`, and with it the logits, alive.
       ...this.analysisLinks(ids),

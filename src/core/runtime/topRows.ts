@@ -13,12 +13,22 @@ export interface TopRows {
   logits: Float32Array;
 }
 
+export interface Ranked {
+  ranks: Int32Array;
+  top: TopRows;
+}
+
+/** The token that follows each position of `ids` (-1 after the last). */
+export function nextTargets(ids: ArrayLike<number>): Int32Array {
+  return Int32Array.from({ length: ids.length }, (_, t) => (t + 1 < ids.length ? ids[t + 1] : -1));
+}
+
 /**
  * One pass over each row of `logits` ([T, V] row-major) finds both the rank of the token that follows
  * (targets[t], -1 for none) and the row's k best candidates. Ranks: 1 + how many logits are strictly larger.
  */
 export function rankAndTop(logits: Float32Array, vocabSize: number, targets: ArrayLike<number>,
-  k = TOP_KEPT): { ranks: Int32Array; top: TopRows } {
+  k = TOP_KEPT): Ranked {
   const T = targets.length;
   k = Math.min(k, vocabSize);
   const ranks = new Int32Array(T);
