@@ -1,6 +1,7 @@
 // What every checkpoint reader hands to the architecture mappings: tensors by the checkpoint's own names,
 // read (and converted to float32) only when asked for. Reading lazily keeps peak memory near the size of
 // the weights a model needs, whatever else the file holds (an optimizer's state, mask buffers).
+import { halfToFloat } from '../float16';
 
 export interface TensorInfo {
   /** The checkpoint's dtype name, e.g. 'F32', 'BF16' (safetensors) or 'HalfStorage' (torch). */
@@ -18,16 +19,6 @@ export interface CheckpointTensors {
 }
 
 export const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
-/** IEEE half-precision bits to float32. */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
 
 const HALF_TABLE = (() => {
   const t = new Float32Array(65536);

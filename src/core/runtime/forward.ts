@@ -4,6 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { LOGSUMEXP, TARGET_LOGPROB, hasScoringHead } from '../onnx/scoringHead';
 
 import type { Ranked } from './topRows';
+import { halfToFloat } from '../float16';
 
 export interface CacheShape {
   kvHeads: number;
@@ -82,14 +83,6 @@ function float32(t: ort.Tensor): Float32Array {
   return Float32Array.from(t.data, halfToFloat);
 }
 
-function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >> 10) & 0x1f;
-  const mant = bits & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 31) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
 
 /** One pass over a batch of equal-length sequences (no past), fetching the named float outputs as float32. */
 export async function runOutputs(session: ort.InferenceSession, rows: number[][], cache: CacheShape,
