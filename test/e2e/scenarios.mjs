@@ -256,24 +256,31 @@ export const scenarios = [
       await runCommand(page, 'Token Lens: Clean Up Storage');
       const run = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Trained run: train-toy-' }).first();
       await run.waitFor({ timeout: 15_000 });
-      const text = (await run.textContent()) ?? '';
-      check(/\d+(\.\d)? (KB|MB)/.test(text), `no size on the row: ${text}`);
-      // Other suites in this server may have left runs too: follow this one by its name.
-      const name = text.match(/Trained run: (train-toy-[\d-]+)/)?.[1];
-      check(name, `no run name in: ${text}`);
-      check(await page.locator('.quick-input-list .monaco-list-row', { hasText: `Checkpoint only: ${name}` }).count() === 1, `no checkpoint row for ${name}`);
-      // The row's detail ends with the run's folder, on this machine: it must be gone afterwards.
-      const folder = text.match(/(\/\S*\/trained\/train-toy-[\d-]+)/)?.[1];
-      check(folder && existsSync(folder), `the run's folder ${folder} is not on disk`);
-      // The list may re-render: tick the row by its run's name, not by its place.
-      await page.locator('.quick-input-list .monaco-list-row', { hasText: `Trained run: ${name}` }).first().click();
+      // Other suites in this server leave runs too: every listed run, by name, with its folder on this machine.
+      const texts = await page.locator('.quick-input-list .monaco-list-row').allTextContents();
+      const runs = new Map();
+      for (const t of texts) {
+        // Label and size run together in the row's text ("…-1359071.7 MB"): the name is date-time exactly.
+        const m = t.match(/Trained run: (train-toy-\d{8}-\d{6}(?:-\d+)?).*?(\/\S*\/trained\/train-toy-\d{8}-\d{6}(?:-\d+)?)/);
+        if (m) {
+          check(/\d+(\.\d)? (KB|MB)/.test(t), `no size on the row: ${t}`);
+          runs.set(m[1], m[2]);
+        }
+      }
+      check(runs.size > 0, `no trained run with its folder in: ${texts.join(' | ')}`);
+      await run.click();
       await page.waitForTimeout(200);
       const path = await screenshot(page, dir, this.shot);
       await page.keyboard.press('Enter');
       const dialog = page.locator('.monaco-dialog-box');
       await dialog.waitFor({ timeout: 10_000 });
       const question = (await dialog.textContent()) ?? '';
-      check(question.includes(`Delete ${name} (`), `confirmation reads: ${question}`);
+      // The run asked about is one of those listed, with a size, a checkpoint row and a folder on disk.
+      const name = question.match(/Delete (train-toy-\d{8}-\d{6}(?:-\d+)?) \(\d/)?.[1];
+      check(name && runs.has(name), `confirmation reads: ${question}`);
+      const folder = runs.get(name);
+      check(existsSync(folder), `the run's folder ${folder} is not on disk`);
+      check(texts.filter((t) => t.includes(`Checkpoint only: ${name}`)).length === 1, `no checkpoint row for ${name}`);
       await dialog.locator('.dialog-buttons a, .dialog-buttons button', { hasText: /^Delete$/ }).first().click();
       for (let i = 0; i < 60 && existsSync(folder); i++) await page.waitForTimeout(250);
       check(!existsSync(folder), `${folder} is still there`);
