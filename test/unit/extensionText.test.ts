@@ -1,31 +1,23 @@
 // The editor-free parts of the extension (what to analyse, hover text, heatmap buckets) on the real
 // stories260K model, imported from its llama2.c checkpoint.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { importLlama2c } from '../../src/core/importers/llama2c';
-import { ModelSession } from '../../src/core/runtime/session';
+import { loadStories260K } from './stories260K';
+import type { ModelSession } from '../../src/core/runtime/session';
 import { describeWindow, explainTarget, isBinaryText, readerOf, sliceAround } from '../../src/extension/documentText';
 import { bucketOf, bucketsFor, GLTR_VOCAB, rankBoundaries } from '../../src/extension/heatmapBuckets';
 import { HOVER_COMMANDS, hoverMarkdown, noModelMarkdown, showToken } from '../../src/extension/hoverText';
 
-const shared = join(__dirname, '..', '..', 'vendor', 'stories260K');
 const PROMPT = 'Once upon a time, there was a little girl named';
-let tmp: string;
 let session: ModelSession;
+let close: () => Promise<void>;
 
 before(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'token-lens-ext-'));
-  const folder = join(tmp, 'stories260K');
-  await importLlama2c({ checkpoint: join(shared, 'stories260K.bin'), tokenizer: join(shared, 'tok512.bin'), out: folder });
-  session = await ModelSession.load(folder, { cacheDir: join(tmp, 'cache'), offline: true, threads: 1 });
+  ({ session, close } = await loadStories260K('token-lens-ext-'));
 });
 
 after(async () => {
-  await session?.dispose();
-  rmSync(tmp, { recursive: true, force: true });
+  await close?.();
 });
 
 test('explain target: the selection, else the text before the cursor; empty, blank and binary refused', () => {

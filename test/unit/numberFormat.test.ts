@@ -1,28 +1,20 @@
 // Probabilities and perplexities as users read them, on edge cases and on the real numbers stories260K produces.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { importLlama2c } from '../../src/core/importers/llama2c';
+import { loadStories260K } from './stories260K';
 import { percent, perplexity } from '../../src/core/numberFormat';
-import { ModelSession } from '../../src/core/runtime/session';
+import type { ModelSession } from '../../src/core/runtime/session';
 
-const shared = join(__dirname, '..', '..', 'vendor', 'stories260K');
 const PROMPT = 'Once upon a time, there was a little girl named';
-let tmp: string;
 let session: ModelSession;
+let close: () => Promise<void>;
 
 before(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'token-lens-format-'));
-  const folder = join(tmp, 'stories260K');
-  await importLlama2c({ checkpoint: join(shared, 'stories260K.bin'), tokenizer: join(shared, 'tok512.bin'), out: folder });
-  session = await ModelSession.load(folder, { cacheDir: join(tmp, 'cache'), offline: true, threads: 1 });
+  ({ session, close } = await loadStories260K('token-lens-format-'));
 });
 
 after(async () => {
-  await session?.dispose();
-  rmSync(tmp, { recursive: true, force: true });
+  await close?.();
 });
 
 /** The number a formatted percentage stands for, and how far from it the true value may be. */
