@@ -27,6 +27,8 @@ const lazyRuntime = {
   setup(build) {
     build.onResolve({ filter: /core\/runtime\/session$/ }, (args) =>
       args.importer.includes('/src/extension/') ? { path: './runtime.js', external: true } : undefined);
+    build.onResolve({ filter: /core\/lenses\/index$/ }, (args) =>
+      args.importer.includes('/src/extension/') ? { path: './lenses.js', external: true } : undefined);
   },
 };
 
@@ -48,6 +50,7 @@ const node = {
 const entries = [
   { ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', plugins: [sharpStub, lazyRuntime] },
   { ...node, entryPoints: ['src/core/runtime/session.ts'], outfile: 'dist/runtime.js' },
+  { ...node, entryPoints: ['src/core/lenses/index.ts'], outfile: 'dist/lenses.js' },
   { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js',
     banner: { js: '#!/usr/bin/env node\n' + node.banner.js } },
   { ...node, entryPoints: ['src/core/trainer/worker.ts'], outfile: 'dist/trainerWorker.js' },

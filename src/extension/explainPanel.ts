@@ -3,11 +3,12 @@ import * as vscode from 'vscode';
 import type { SamplingControls } from '../core/types';
 import {
   analysisMessage, attentionMessages, distributionMessage, hostMessage, validateWebviewMessage,
-  type HostToWebview, type WebviewToHost,
+  type HostToWebview, type PanelTab, type WebviewToHost,
 } from '../protocol';
 import { describeWindow } from './documentText';
 import { Cancelled, isAbort, type Log } from './log';
 import type { Models } from './models';
+import { PanelLenses } from './panelLenses';
 import type { Analysis } from './runtime';
 import { webviewHtml } from './webviewHtml';
 
@@ -54,6 +55,10 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
   /** The analysis in flight: a newer one supersedes it before it reaches the model. */
   private inflight?: AbortController;
   private readonly registration: vscode.Disposable;
+  private readonly lenses = new PanelLenses((msg) => this.post(msg), (what, err) =>
+    this.log.channel.error(`Explain panel, ${what}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`));
+  /** The tab the panel should bring forward with its analysis, until the webview acts on it. */
+  private openTab?: PanelTab;
 
   constructor(private readonly context: vscode.ExtensionContext, private readonly models: Models, private readonly log: Log) {
     this.registration = vscode.window.registerWebviewPanelSerializer(EXPLAIN_VIEW_TYPE, this);
@@ -78,7 +83,7 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
   }
 
   /** Shows the panel beside the editor, keeping focus there, and explains `text`. */
-  async explain(text: string, source?: ExplainSource): Promise<Analysis | undefined> {
+  async explain(text: string, source?: ExplainSource, tab?: PanelTab): Promise<Analysis | undefined> {
     if (!this.panel) this.attach(vscode.window.createWebviewPanel(EXPLAIN_VIEW_TYPE, 'Explain Next Token',
       { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, this.webviewOptions()));
     else this.panel.reveal(vscode.ViewColumn.Beside, true);
@@ -86,6 +91,8 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
     this.source = source;
     this.analysis = undefined;
     this.selected = Number.MAX_SAFE_INTEGER;
+    this.openTab = tab;
+    this.lenses.cancel();
     return this.analyse();
   }
 
@@ -127,6 +134,7 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
         this.analysis = undefined;
         this.request++;
         this.inflight?.abort();
+        this.lenses.cancel();
         this.disposePanel();
       }),
       this.models.onDidChange((session) => {
@@ -187,6 +195,18 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
       case 'copy':
         await vscode.env.clipboard.writeText(msg.text);
         return;
+      case 'requestLogitLens':
+        if (this.openTab === 'logitLens') this.openTab = undefined;
+        if (this.text) await this.lenses.logitLens(await this.models.session(), this.text, this.topK());
+        return;
+      case 'requestAttribution':
+        // The webview acted on the tab it was sent to.
+        if (this.openTab === 'attribution') this.openTab = undefined;
+        if (this.text) await this.lenses.attribution(await this.models.session(), this.text, msg);
+        return;
+      case 'cancelLens':
+        this.lenses.cancel();
+        return;
     }
   }
 
@@ -232,6 +252,8 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
     const info = this.models.ready?.info;
     if (!info) return;
     this.post(await analysisMessage(info, a, { controls: this.controls, k: this.topK(), selected: this.selected }));
+    // Sent with every analysis until the webview acts on it: a post before the webview listens is lost.
+    if (this.openTab) this.post(hostMessage('showTab', { tab: this.openTab }));
   }
 
   private async postDistribution(a: Analysis): Promise<void> {

@@ -9,7 +9,7 @@ import { EXPLAIN_FROM_HERE, type ExplainFromHereArgs, TokenHover } from './hover
 import { importCheckpointFlow, type ImportRequest } from './importCheckpoint';
 import { Log, UserError } from './log';
 import { Models, useModel, type ModelState } from './models';
-import type { HostToWebview } from '../protocol';
+import type { HostToWebview, PanelTab } from '../protocol';
 import { cleanUpStorage, modelFoldersInUse, scheduleEviction } from './storageCleanup';
 import type { Analysis } from './runtime';
 import { DEFAULT_PROBE } from '../protocol';
@@ -69,14 +69,18 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
       }
     }));
 
-  command('tokenLens.explainNextToken', 'Explain Next Token', async () => {
+  /** The selection, or the text before the cursor, explained in the panel (opened on `tab`). */
+  const explainAtCursor = async (tab?: PanelTab) => {
     const editor = vscode.window.activeTextEditor;
     if (!editor) throw new UserError('Open a text editor, then select text or place the cursor after the text to explain.');
     const doc = editor.document;
     const target = explainTarget(readerOf(doc), doc.offsetAt(editor.selection.start), doc.offsetAt(editor.selection.end), explainChars(models));
     if ('problem' in target) throw new UserError(target.problem);
-    await panel.explain(target.text, { uri: doc.uri.toString(), offset: target.start + target.text.length, cut: target.cut });
-  });
+    await panel.explain(target.text, { uri: doc.uri.toString(), offset: target.start + target.text.length, cut: target.cut }, tab);
+  };
+  command('tokenLens.explainNextToken', 'Explain Next Token', () => explainAtCursor());
+  // Attribution of the top-1 next token at the cursor: the panel opens on its Attribution tab and runs it.
+  command('tokenLens.whyThisToken', 'Why This Token?', () => explainAtCursor('attribution'));
 
   command(EXPLAIN_FROM_HERE, 'Explain from Here', async (args: ExplainFromHereArgs) => {
     if (typeof args?.uri !== 'string' || !Number.isInteger(args.offset) || args.offset < 0) throw new UserError('Explain from Here needs a document and an offset.');

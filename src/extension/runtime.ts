@@ -1,5 +1,6 @@
-// The only door from the extension to src/core/runtime. The import is dynamic so that onnxruntime and
-// transformers.js load at first use, not at activation (the bundle keeps them behind lazy initialisers).
+// The only door from the extension to src/core/runtime and src/core/lenses. The imports are dynamic so that
+// onnxruntime and transformers.js load at first use, not at activation (each is its own bundle: dist/runtime.js,
+// dist/lenses.js).
 import type { ModelSession } from '../core/runtime/session';
 import type { Analysis } from '../core/runtime/analysis';
 
@@ -10,4 +11,11 @@ let runtimeModule: Promise<RuntimeModule> | undefined;
 
 export function loadRuntime(): Promise<RuntimeModule> {
   return (runtimeModule ??= import('../core/runtime/session'));
+}
+
+type LensesModule = typeof import('../core/lenses/index');
+let lensesModule: Promise<LensesModule> | undefined;
+
+export function loadLenses(): Promise<LensesModule> {
+  return (lensesModule ??= import('../core/lenses/index'));
 }

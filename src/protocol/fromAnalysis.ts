@@ -2,7 +2,7 @@
 // these return and the browser tests' fixtures are recorded from them. Typed structurally, so this module stays
 // browser-safe. Every field is a plain value: postMessage copies data, not the extra properties of an array.
 import type { AnalysisWindow, AttentionData, Candidate, ModelInfo, SamplingControls, ScoredToken } from '../core/types';
-import type { HostMessage } from './messages';
+import type { AttributionPayload, HostMessage, LensCell } from './messages';
 import { attentionGridMessage, attentionMessage } from './attention';
 
 /** The parts of `Analysis` (src/core/runtime/analysis.ts) the messages need. */
@@ -49,4 +49,33 @@ export function attentionMessages(a: AnalysisLike, layer: number, head: number):
   const att = a.attention;
   if (!att || layer >= att.layers || head >= att.heads) return null;
   return [attentionMessage(att, layer, head), attentionGridMessage(att, layer)];
+}
+
+/** What the logit lens returns (src/core/lenses/logitLens.ts), or the note when the model has no hidden states. */
+export type LogitLensLike = { layers: number; top: LensCell[][][]; decisionDepth: number[] } | { note: string };
+
+export function logitLensMessage(a: Pick<AnalysisLike, 'text' | 'tokens'>, lens: LogitLensLike): HostMessage<'logitLens'> {
+  const common = { type: 'logitLens' as const, text: a.text, tokens: a.tokens.map((t) => t.text) };
+  if ('note' in lens) return { ...common, layers: 0, top: [], decisionDepth: [], note: lens.note };
+  const cell = (c: LensCell): LensCell => ({ id: c.id, text: c.text, prob: c.prob });
+  return { ...common, layers: lens.layers, top: lens.top.map((layer) => layer.map((cands) => cands.map(cell))),
+    decisionDepth: [...lens.decisionDepth] };
+}
+
+/** What attribution returns (src/core/lenses/attribution.ts). */
+export type AttributionLike = Omit<AttributionPayload, 'text' | 'tokens' | 'candidates'>;
+
+/** How many candidates after the last token the Attribution tab offers as targets and contrasts. */
+export const ATTRIBUTION_CANDIDATES = 10;
+
+/** The attribution with the candidates after the last token, which the panel offers as targets and contrasts. */
+export function attributionMessage(a: Pick<AnalysisLike, 'text' | 'tokens'> & { topK(position: number, k: number): Candidate[] },
+  r: AttributionLike, k = ATTRIBUTION_CANDIDATES): HostMessage<'attribution'> {
+  const ref = (t: { id: number; text: string }) => ({ id: t.id, text: t.text });
+  return {
+    type: 'attribution', text: a.text, tokens: a.tokens.map((t) => t.text), method: r.method, target: ref(r.target),
+    contrast: r.contrast && ref(r.contrast), scores: [...r.scores], value: r.value, baselineValue: r.baselineValue,
+    baseline: r.baseline, steps: r.steps,
+    candidates: a.topK(a.tokens.length - 1, k).map((c) => ({ id: c.id, text: c.text, prob: c.prob })),
+  };
 }

@@ -47,6 +47,54 @@ export interface HostMessages {
   /** Work in progress (loading a model, analysing); an empty message clears it. */
   busy: { message: string };
   error: { message: string; detail?: string };
+  /** The logit lens of `text` (see LogitLensPayload); `note` instead of a grid when the model has no hidden states. */
+  logitLens: LogitLensPayload;
+  /** Why the next token after `text`: one raw score per token (see AttributionPayload). */
+  attribution: AttributionPayload;
+  /** A lens at work (done of total), cancelled or failed; `message` says which in words. */
+  lensStatus: { lens: LensName; status: 'running' | 'cancelled' | 'failed'; message: string; done: number; total: number };
+  /** Bring a tab to the front ("Why This Token?" opens on Attribution). */
+  showTab: { tab: PanelTab };
+}
+
+/** The panel's tabs, in order. The Compare tab is filled by its own module. */
+export const PANEL_TABS = ['distribution', 'attention', 'logitLens', 'attribution', 'compare'] as const;
+export type PanelTab = typeof PANEL_TABS[number];
+export type LensName = 'logitLens' | 'attribution';
+export const ATTRIBUTION_METHOD_NAMES = ['occlusion', 'gradient', 'integrated-gradients'] as const;
+export type AttributionMethodName = typeof ATTRIBUTION_METHOD_NAMES[number];
+
+export interface LensCell { id: number; text: string; prob: number }
+
+export interface LogitLensPayload {
+  /** The text the lens read, and its tokens' texts (the grid's columns). */
+  text: string;
+  tokens: string[];
+  /** Blocks: top[l] reads the residual stream after block l; top[layers - 1] is the model's own output. */
+  layers: number;
+  /** top[layer][position]: the k likeliest next tokens, by falling probability. */
+  top: LensCell[][][];
+  /** Per position: the first layer from which the final top-1 stays top-1. */
+  decisionDepth: number[];
+  /** Why there is no grid (the export has no hidden states); layers is then 0. */
+  note?: string;
+}
+
+export interface AttributionPayload {
+  text: string;
+  tokens: string[];
+  method: AttributionMethodName;
+  target: { id: number; text: string };
+  contrast: { id: number; text: string } | null;
+  /** One per token, raw: signed, not normalised. */
+  scores: number[];
+  /** f on the text: log p(target), or logit(target) - logit(contrast). */
+  value: number;
+  baselineValue: number | null;
+  baseline: string | null;
+  steps: number | null;
+  /** The distribution after the last token: the targets and contrasts to pick from. */
+  candidates: LensCell[];
 }
 
 // ---- webview -> host -------------------------------------------------------------------------------
@@ -65,6 +113,12 @@ export interface WebviewMessages {
   /** Insert text at the editor's cursor; sent only on an explicit user action. */
   insertIntoDocument: { text: string };
   copy: { text: string };
+  /** Run the logit lens on the panel's text: the host answers with lensStatus messages, then `logitLens`. */
+  requestLogitLens: Record<never, never>;
+  /** Attribute the next token after the panel's text; target null: the top-1; contrast null: log p(target). */
+  requestAttribution: { method: AttributionMethodName; target: number | null; contrast: number | null; steps: number };
+  /** Stop the lens at work (its lensStatus says cancelled). */
+  cancelLens: Record<never, never>;
 }
 
 type Union<M> = { [K in keyof M]: { type: K } & M[K] }[keyof M];
@@ -81,6 +135,10 @@ export const HostMessageType = {
   attentionGrid: 'attentionGrid',
   busy: 'busy',
   error: 'error',
+  logitLens: 'logitLens',
+  attribution: 'attribution',
+  lensStatus: 'lensStatus',
+  showTab: 'showTab',
 } as const satisfies { [K in keyof HostMessages]: K };
 
 export const WebviewMessageType = {
@@ -91,6 +149,9 @@ export const WebviewMessageType = {
   appendToken: 'appendToken',
   insertIntoDocument: 'insertIntoDocument',
   copy: 'copy',
+  requestLogitLens: 'requestLogitLens',
+  requestAttribution: 'requestAttribution',
+  cancelLens: 'cancelLens',
 } as const satisfies { [K in keyof WebviewMessages]: K };
 
 /** Typed constructors: `hostMessage('busy', { message: 'Loading…' })`. */

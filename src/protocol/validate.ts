@@ -1,6 +1,6 @@
 // The host trusts nothing a webview posts: a compromised or buggy webview must not make it allocate,
 // loop or write without bounds. Every message is checked against its exact shape before it is used.
-import type { WebviewMessages, WebviewToHost } from './messages';
+import { ATTRIBUTION_METHOD_NAMES, type WebviewMessages, type WebviewToHost } from './messages';
 
 /** Limits on what a webview may ask for. */
 export const LIMITS = {
@@ -11,6 +11,8 @@ export const LIMITS = {
   text: 100_000,
   temperature: { min: 0.01, max: 10 },
   topK: 1_000_000,
+  /** Integrated gradients' steps: each costs a forward and a backward pass. */
+  steps: 1024,
 } as const;
 
 type Check = (v: unknown) => string | null;
@@ -26,6 +28,10 @@ const num = (min: number, max: number, minExclusive = false): Check => (v) =>
 const str = (maxLength: number): Check => (v) =>
   typeof v !== 'string' ? 'must be a string' : v.length > maxLength ? `must be at most ${maxLength} characters` : null;
 
+const oneOf = (values: readonly string[]): Check => (v) =>
+  typeof v === 'string' && values.includes(v) ? null : `must be one of ${values.join(', ')}`;
+const orNull = (check: Check): Check => (v) => (v === null ? null : check(v));
+
 const schemas: { [K in keyof WebviewMessages]: { [F in keyof WebviewMessages[K]]-?: Check } } = {
   ready: {},
   selectPosition: { position: int(0, LIMITS.position) },
@@ -38,6 +44,14 @@ const schemas: { [K in keyof WebviewMessages]: { [F in keyof WebviewMessages[K]]
   appendToken: { tokenId: int(0, LIMITS.tokenId), text: str(LIMITS.tokenText) },
   insertIntoDocument: { text: str(LIMITS.text) },
   copy: { text: str(LIMITS.text) },
+  requestLogitLens: {},
+  requestAttribution: {
+    method: oneOf(ATTRIBUTION_METHOD_NAMES),
+    target: orNull(int(0, LIMITS.tokenId)),
+    contrast: orNull(int(0, LIMITS.tokenId)),
+    steps: int(1, LIMITS.steps),
+  },
+  cancelLens: {},
 };
 
 /** Returns the message, typed, when it is exactly one of the webview->host messages; otherwise an Error saying why. */

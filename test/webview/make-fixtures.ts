@@ -7,7 +7,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ModelSession } from '../../src/core/runtime/session';
-import { type AnalysisLike, analysisMessage, attentionMessages, distributionMessage } from '../../src/protocol/fromAnalysis';
+import {
+  type AnalysisLike, analysisMessage, attentionMessages, attributionMessage, distributionMessage, logitLensMessage,
+} from '../../src/protocol/fromAnalysis';
+import { attribute, logitLens, NO_HIDDEN_STATES_NOTE } from '../../src/core/lenses';
+import type { WebviewMessages } from '../../src/protocol/messages';
 import type { SamplingControls } from '../../src/core/types';
 
 const TEXT = 'Once upon a time, there was a little robot named Bob. He liked to eat rocks in the rain. One day, he';
@@ -30,6 +34,30 @@ const fields = (a: AnalysisLike) => ({ text: a.text, tokens: a.tokens, meanLoss:
 export const round = (x: unknown): unknown => JSON.parse(JSON.stringify(x, (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1e5) / 1e5 : v)));
 
 export const FIXTURE = path.join(__dirname, 'fixtures', 'stories260K.json');
+
+type AttributionRequest = WebviewMessages['requestAttribution'];
+/** Key of a recorded attribution: what the webview asks for. */
+export const attributionKey = (r: AttributionRequest) => `${r.method}|${r.target}|${r.contrast}|${r.steps}`;
+
+/** The attributions the browser test asks for: every method on the top-1, and a picked target and contrast. */
+async function recordAttributions(session: ModelSession, a: Awaited<ReturnType<ModelSession['analyze']>>): Promise<Record<string, unknown>> {
+  const second = a.topK(a.tokens.length - 1, 2)[1].id;
+  const requests: AttributionRequest[] = [
+    { method: 'occlusion', target: null, contrast: null, steps: 64 },
+    { method: 'gradient', target: null, contrast: null, steps: 64 },
+    { method: 'integrated-gradients', target: null, contrast: null, steps: 64 },
+    { method: 'occlusion', target: second, contrast: null, steps: 64 },
+    { method: 'occlusion', target: null, contrast: second, steps: 64 },
+  ];
+  const out: Record<string, unknown> = {};
+  for (const r of requests) {
+    // As the host runs it (src/extension/panelLenses.ts): ids as TOKEN strings, steps only for integrated gradients.
+    const result = await attribute(session, a.text, { method: r.method, target: r.target === null ? undefined : String(r.target),
+      contrast: r.contrast === null ? undefined : String(r.contrast), steps: r.method === 'integrated-gradients' ? r.steps : undefined });
+    out[attributionKey(r)] = attributionMessage(a, result);
+  }
+  return out;
+}
 
 /** Every message the browser test replays, as the host builds them for TEXT on `session`'s model. */
 export async function recordFixture(session: ModelSession): Promise<unknown> {
@@ -60,6 +88,10 @@ export async function recordFixture(session: ModelSession): Promise<unknown> {
     grids,
     appended: { tokenId: top.id, text: top.text, analysis: await analysisMessage(info, appended, { controls: DEFAULT, k: K }) },
     // What the host sends for an export that fuses attention into one op (the same text otherwise).
+    logitLens: logitLensMessage(a, await logitLens(session, TEXT, K)),
+    // What the host sends for an export without hidden-state outputs.
+    noLogitLens: logitLensMessage(a, { note: `No logit lens for ${info.id}: ${NO_HIDDEN_STATES_NOTE}.` }),
+    attributions: await recordAttributions(session, a),
     noAttention: await analysisMessage({ ...info, attention: 'unavailable', attentionNote: FUSED_NOTE },
       { ...fields(a), attention: null, attentionNote: FUSED_NOTE, distribution: (p, c, k) => a.distribution(p, c, k) },
       { controls: DEFAULT, k: K }),

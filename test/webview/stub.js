@@ -32,6 +32,24 @@
         send(fx.attention[`${m.layer}|${m.head}`]);
         send(fx.grids[m.layer]);
         break;
+      case 'requestLogitLens': {
+        // Progress first, then the recorded lens (or the note of a model without hidden states).
+        const lens = params.get('variant') === 'nolens' ? fx.noLogitLens : fx.logitLens;
+        send({ type: 'lensStatus', lens: 'logitLens', status: 'running', message: 'Logit lens: 1 of 2…', done: 1, total: 2 });
+        if (params.get('hold') !== 'lens') setTimeout(() => send(lens), 30);
+        break;
+      }
+      case 'requestAttribution': {
+        const key = `${m.method}|${m.target}|${m.contrast}|${m.steps}`;
+        const recorded = fx.attributions[key];
+        send({ type: 'lensStatus', lens: 'attribution', status: 'running', message: 'Attribution…', done: 0, total: 0 });
+        if (params.get('hold') === 'attribution') break;
+        setTimeout(() => send(recorded || { type: 'lensStatus', lens: 'attribution', status: 'failed', message: `no recorded attribution ${key}`, done: 0, total: 0 }), 30);
+        break;
+      }
+      case 'cancelLens':
+        send({ type: 'lensStatus', lens: params.get('hold') === 'lens' ? 'logitLens' : 'attribution', status: 'cancelled', message: 'Cancelled.', done: 0, total: 0 });
+        break;
       case 'appendToken':
         if (m.tokenId !== fx.appended.tokenId) { send({ type: 'error', message: 'unrecorded token' }); break; }
         send({ type: 'busy', message: 'Analysing…' });

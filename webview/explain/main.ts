@@ -1,6 +1,7 @@
 // The Explain panel: renders an analysis from the host and turns clicks and keys into protocol messages.
 // Importing the stylesheet makes esbuild emit dist/webview/explain.css beside the script.
 import '../../media/explain.css';
+import './elements';
 import { h, keepingFocus, mount } from '../shared/dom';
 import { connect } from '../shared/vscode';
 import type { Candidate, SamplingControls } from '../../src/core/types';
@@ -11,10 +12,26 @@ import { lossChart } from './lossChart';
 import { attentionView } from './attention';
 import { teachingNotes } from './notes';
 import { quote } from './format';
+import { panelTabs } from './tabs';
+import { logitLensView } from './logitLensView';
+import { attributionView } from './attributionView';
+import { comparePlaceholder } from './compareTab';
+import type { LensName, PanelTab } from '../../src/protocol/messages';
 
 const host = connect<ExplainState>();
-let state: ExplainState = { ...initialState(), ...(host.getState() ?? {}) };
+let state: ExplainState = restored(host.getState());
 let awaitingDistribution = false;
+/** The text each lens was last asked about on its own (opening its tab), so it is asked once per text. */
+const asked: { [L in LensName]?: string } = {};
+/** The token whose attribution score is read out. */
+let attrActive = 0;
+
+/** The saved state; a lens that was running when the panel was hidden has lost its answer, so it is asked again. */
+function restored(saved: ExplainState | undefined): ExplainState {
+  const s = { ...initialState(), ...(saved ?? {}) };
+  const idle = (st: ExplainState['lensStatus'][LensName]) => (st?.status === 'running' ? null : st);
+  return { ...s, lensStatus: { logitLens: idle(s.lensStatus.logitLens), attribution: idle(s.lensStatus.attribution) } };
+}
 
 const app = document.getElementById('app') ?? document.body.appendChild(h('main', { id: 'app' }));
 const section = (id: string, title: string, ...extra: HTMLElement[]) => {
@@ -33,10 +50,18 @@ nextSec.body.append(controlsBox, distBox);
 const lossSec = section('loss', 'Loss per token');
 const attSec = section('attn', 'Attention');
 const notesSec = section('notes', 'How it works');
-const columns = h('div', { class: 'columns' },
-  h('div', { class: 'col' }, tokensSec.el, nextSec.el, notesSec.el),
-  h('div', { class: 'col' }, lossSec.el, attSec.el));
-mount(app, progress, header, status, columns);
+const lensSec = section('lens', 'Logit lens: the prediction after each block');
+const attrSec = section('attrib', 'Attribution: why this next token?');
+const tabs = panelTabs(showTab);
+tabs.panels.distribution.append(h('div', { class: 'columns' },
+  h('div', { class: 'col' }, nextSec.el, notesSec.el),
+  h('div', { class: 'col' }, lossSec.el)));
+tabs.panels.attention.append(attSec.el);
+tabs.panels.logitLens.append(lensSec.el);
+tabs.panels.attribution.append(attrSec.el);
+tabs.panels.compare.append(comparePlaceholder());
+mount(app, progress, header, status, tokensSec.el, tabs.el);
+tabs.show(state.tab);
 app.removeAttribute('aria-busy');
 
 function save(): void {
@@ -156,11 +181,66 @@ function renderAttention(): void {
   attSec.body.querySelectorAll('.head-thumb').forEach((b, i) => b.setAttribute('id', `head-${i}`));
 }
 
+function renderLogitLens(): void {
+  const a = state.analysis;
+  if (!a) return mount(lensSec.body);
+  keepingFocus(() => mount(lensSec.body, logitLensView({
+    lens: state.logitLens, status: state.lensStatus.logitLens, cell: state.lensCell, selected: state.selected,
+    onRun: () => requestLens('logitLens'), onCancel: () => host.post({ type: 'cancelLens' }),
+    onPick: (layer, position) => { state = { ...state, lensCell: { layer, position } }; save(); renderLogitLens(); },
+  })));
+}
+
+function renderAttribution(): void {
+  const a = state.analysis;
+  if (!a) return mount(attrSec.body);
+  keepingFocus(() => mount(attrSec.body, attributionView({
+    result: state.attribution, request: state.attributionRequest, status: state.lensStatus.attribution, active: attrActive,
+    onRequest: (r) => { state = { ...state, attributionRequest: r }; requestLens('attribution'); },
+    onCancel: () => host.post({ type: 'cancelLens' }),
+    onActive: (i) => { attrActive = i; renderAttribution(); },
+  })));
+}
+
+/** Asks the host for a lens of the current text; its status and answer re-render the tab. */
+function requestLens(lens: LensName): void {
+  const a = state.analysis;
+  if (!a) return;
+  asked[lens] = a.text;
+  if (lens === 'logitLens') host.post({ type: 'requestLogitLens' });
+  else host.post({ type: 'requestAttribution', ...state.attributionRequest });
+  state = { ...state, lensStatus: { ...state.lensStatus, [lens]: { type: 'lensStatus', lens, status: 'running', message: 'Starting…', done: 0, total: 0 } } };
+  save();
+  if (lens === 'logitLens') renderLogitLens();
+  else renderAttribution();
+}
+
+/** A lens tab in front runs its lens once per text. */
+function runShownLens(): void {
+  const a = state.analysis;
+  const lens: LensName | undefined = state.tab === 'logitLens' ? 'logitLens' : state.tab === 'attribution' ? 'attribution' : undefined;
+  if (!a || !lens) return;
+  const have = lens === 'logitLens' ? state.logitLens : state.attribution;
+  if (have?.text === a.text || asked[lens] === a.text || state.lensStatus[lens]?.status === 'running') return;
+  requestLens(lens);
+}
+
+function showTab(tab: PanelTab): void {
+  state = { ...state, tab };
+  save();
+  tabs.show(tab);
+  // A hidden tab had no width: its canvases are drawn again at the real one.
+  if (tab === 'distribution') renderLoss();
+  if (tab === 'attention') keepingFocus(renderAttention);
+  runShownLens();
+}
+
 function renderSelection(): void {
   renderTokens();
   renderDistribution();
   renderLoss();
   keepingFocus(renderAttention);
+  if (state.tab === 'logitLens') renderLogitLens();
 }
 
 function renderAll(): void {
@@ -170,6 +250,8 @@ function renderAll(): void {
   renderDistribution();
   renderLoss();
   renderAttention();
+  renderLogitLens();
+  renderAttribution();
   mount(notesSec.body, teachingNotes(state.openNotes, (id, open) => {
     state = { ...state, openNotes: open ? [...new Set([...state.openNotes, id])] : state.openNotes.filter((n) => n !== id) };
     save();
@@ -188,6 +270,21 @@ window.addEventListener('message', (event: MessageEvent) => {
       awaitingDistribution = false;
       renderAll();
       if (state.analysis?.attention.available && !state.attention) host.post({ type: 'requestAttention', layer: state.layer, head: state.head });
+      runShownLens();
+      break;
+    case 'logitLens':
+      renderLogitLens();
+      break;
+    case 'attribution':
+      attrActive = state.attribution ? state.attribution.tokens.length - 1 : 0;
+      renderAttribution();
+      break;
+    case 'lensStatus':
+      if (msg.lens === 'logitLens') renderLogitLens();
+      else renderAttribution();
+      break;
+    case 'showTab':
+      showTab(state.tab);
       break;
     case 'distribution':
       awaitingDistribution = false;

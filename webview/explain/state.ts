@@ -1,6 +1,6 @@
 // Everything the panel shows, as one plain object: saved with setState so the panel re-renders
 // the same view after it is hidden and shown again (no retainContextWhenHidden).
-import type { HostMessages } from '../../src/protocol/messages';
+import type { AttributionMethodName, HostMessages, LensName, PanelTab } from '../../src/protocol/messages';
 import type { Candidate, SamplingControls } from '../../src/core/types';
 
 export type AnalysisPayload = HostMessages['analysis'];
@@ -24,7 +24,19 @@ export interface ExplainState {
   busy: string;
   error: HostMessages['error'] | null;
   openNotes: string[];
+  /** The tab in front. */
+  tab: PanelTab;
+  logitLens: HostMessages['logitLens'] | null;
+  /** The grid cell whose top-k is shown. */
+  lensCell: { layer: number; position: number } | null;
+  attribution: HostMessages['attribution'] | null;
+  /** What the Attribution tab asks for next (target/contrast null: the top-1 / none). */
+  attributionRequest: AttributionRequest;
+  /** A lens at work, cancelled or failed (null: idle). */
+  lensStatus: { [L in LensName]: HostMessages['lensStatus'] | null };
 }
+
+export interface AttributionRequest { method: AttributionMethodName; target: number | null; contrast: number | null; steps: number }
 
 export const DEFAULT_CONTROLS: SamplingControls = { temperature: 1, topK: 0, topP: 1 };
 
@@ -33,6 +45,9 @@ export function initialState(): ExplainState {
     analysis: null, selected: 0, controls: { ...DEFAULT_CONTROLS }, candidates: [],
     layer: 0, head: 0, attention: null, grid: null, baseText: '', appending: false,
     busy: '', error: null, openNotes: [],
+    tab: 'distribution', logitLens: null, lensCell: null, attribution: null,
+    attributionRequest: { method: 'occlusion', target: null, contrast: null, steps: 64 },
+    lensStatus: { logitLens: null, attribution: null },
   };
 }
 
@@ -54,6 +69,8 @@ export function reduce(state: ExplainState, msg: { type: string } & Record<strin
         baseText: continues ? state.baseText : a.text, appending: false, busy: '', error: null,
         layer: Math.min(state.layer, Math.max(0, layers - 1)), head: Math.min(state.head, Math.max(0, heads - 1)),
         attention: same ? state.attention : null, grid: same ? state.grid : null,
+        // Another text has other candidates: attribute its own top-1 again.
+        attributionRequest: same ? state.attributionRequest : { ...state.attributionRequest, target: null, contrast: null },
       };
     }
     case 'distribution': {
@@ -72,6 +89,20 @@ export function reduce(state: ExplainState, msg: { type: string } & Record<strin
       if (m.layer !== state.layer) return state;
       return { ...state, grid: m };
     }
+    case 'logitLens': {
+      const m = msg as unknown as HostMessages['logitLens'];
+      return { ...state, logitLens: m, lensCell: null, lensStatus: { ...state.lensStatus, logitLens: null } };
+    }
+    case 'attribution': {
+      const m = msg as unknown as HostMessages['attribution'];
+      return { ...state, attribution: m, lensStatus: { ...state.lensStatus, attribution: null } };
+    }
+    case 'lensStatus': {
+      const m = msg as unknown as HostMessages['lensStatus'];
+      return { ...state, lensStatus: { ...state.lensStatus, [m.lens]: m } };
+    }
+    case 'showTab':
+      return { ...state, tab: (msg as unknown as HostMessages['showTab']).tab };
     case 'busy':
       return { ...state, busy: String(msg.message ?? '') };
     case 'error':
