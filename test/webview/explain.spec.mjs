@@ -40,6 +40,8 @@ async function checkClean(page, errors) {
 }
 
 const lastPosted = (page) => page.evaluate(() => window.__posted[window.__posted.length - 1]);
+/** Brings a tab of the panel to the front, as a click on its header does. */
+const showTab = (page, tab) => page.locator(`vscode-tab-header[data-tab=${tab}]`).click();
 const a = fixture.analysis;
 const last = a.tokens.length - 1;
 
@@ -135,6 +137,7 @@ test('clicking a candidate appends it; the appended text can then be inserted in
 
 test('attention: heatmap with the causal mask, layer and head pickers, the grid of heads', async () => {
   const { page, context, errors } = await open();
+  await showTab(page, 'attention');
   await page.locator('canvas.heatmap').waitFor();
   assert.deepEqual((await page.evaluate(() => window.__posted)).find((m) => m.type === 'requestAttention'), { type: 'requestAttention', layer: 0, head: 0 });
   // Pixels: above the diagonal nothing is drawn (masked), the first column of the last row is.
@@ -163,21 +166,40 @@ test('attention: heatmap with the causal mask, layer and head pickers, the grid 
   await context.close();
 });
 
-test('every control is reachable with Tab and has an accessible name', async () => {
-  const { page, context, errors } = await open();
-  await page.locator('.head-thumb').first().waitFor();
+/** Presses Tab `n` times and notes what has focus: its id (or tag) and its accessible name. */
+async function tabThrough(page, n) {
   const seen = [];
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < n; i++) {
     await page.keyboard.press('Tab');
-    const f = await page.evaluate(() => {
+    seen.push(await page.evaluate(() => {
       const e = document.activeElement;
       const label = e.getAttribute('aria-label') || (e.id && document.querySelector(`label[for="${e.id}"]`)?.textContent) || e.textContent;
-      return { key: e.id || e.className || e.tagName, label: (label || '').trim() };
-    });
-    seen.push(f);
+      // Tab headers and panels are named by their tab (VS Code Elements give them generated ids).
+      const tab = e.getAttribute('data-tab');
+      return { key: tab ? `${e.tagName.toLowerCase()}:${tab}` : e.id || e.className || e.tagName, label: (label || '').trim() };
+    }));
   }
-  const keys = new Set(seen.map((f) => f.key));
-  for (const k of ['copy-text', 'token-strip', 'ctl-temp', 'ctl-topk', 'ctl-topp', 'cand-0', 'att-layer', 'att-head', 'heatmap', 'head-0', 'head-7']) {
+  return seen;
+}
+
+test('every control is reachable with Tab and has an accessible name', async () => {
+  const { page, context, errors } = await open();
+  await page.locator('.cand').first().waitFor();
+  // The Distribution tab's controls, and the header of the tab in front (arrow keys move between headers).
+  let seen = await tabThrough(page, 20);
+  let keys = new Set(seen.map((f) => f.key));
+  for (const k of ['copy-text', 'token-strip', 'vscode-tab-header:distribution', 'ctl-temp', 'ctl-topk', 'ctl-topp', 'cand-0']) {
+    assert.ok(keys.has(k), `${k} not reachable by Tab: ${[...keys].join(', ')}`);
+  }
+  for (const f of seen) assert.ok(f.label.length > 0, `${f.key} has no accessible name`);
+  // From the Distribution header, ArrowRight + Enter brings Attention to the front: its controls come next.
+  await page.locator('vscode-tab-header[data-tab=distribution]').focus();
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('Enter');
+  await page.locator('.head-thumb').first().waitFor();
+  seen = await tabThrough(page, 14);
+  keys = new Set(seen.map((f) => f.key));
+  for (const k of ['att-layer', 'att-head', 'heatmap', 'head-0', 'head-7']) {
     assert.ok(keys.has(k), `${k} not reachable by Tab: ${[...keys].join(', ')}`);
   }
   for (const f of seen) assert.ok(f.label.length > 0, `${f.key} has no accessible name`);
@@ -187,6 +209,7 @@ test('every control is reachable with Tab and has an accessible name', async () 
 
 test('a model without attention probabilities says so', async () => {
   const { page, context, errors } = await open('variant=noatt');
+  await showTab(page, 'attention');
   await page.locator('#attn .notice').waitFor();
   assert.match(await page.locator('#attn .notice').textContent(), /not available.*GroupQueryAttention/);
   assert.equal(await page.locator('canvas.heatmap').count(), 0);
@@ -205,7 +228,7 @@ test('a model without attention probabilities says so', async () => {
 
 test('state survives hide/show: a reload re-renders from getState before the host answers', async () => {
   const { page, context, errors } = await open();
-  await page.locator('canvas.heatmap').waitFor();
+  await page.locator('canvas.heatmap').waitFor({ state: 'attached' });
   await page.locator('#tok-12').click();
   await page.locator('details[data-note="loss"] > summary').click();
   await page.goto(`${web.base}/?silent=1`);
@@ -225,8 +248,8 @@ test('screenshots in dark, light and high contrast', async () => {
   if (process.env.TL_SHOTS) variants.push(['hc', 'vscode-high-contrast', wide], ['dark', 'vscode-dark', { width: 560, height: 1500 }]);
   for (const [theme, body, viewport] of variants) {
     const { page, context, errors } = await open(`theme=${theme}&body=${body}`, viewport);
-    await page.locator('canvas.heatmap').waitFor();
-    await page.locator('.head-thumb').first().waitFor();
+    await page.locator('canvas.heatmap').waitFor({ state: 'attached' });
+    await page.locator('.head-thumb').first().waitFor({ state: 'attached' });
     await page.locator('#tok-22').click();
     await page.waitForFunction(() => !document.querySelector('.stale'));
     await page.locator('details[data-note="softmax"] > summary').click();
