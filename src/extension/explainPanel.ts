@@ -143,7 +143,8 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
     ];
   }
 
-  private async receive(raw: unknown): Promise<void> {
+  /** A message from the webview (also the test hook's door): validated, then handled. */
+  async receive(raw: unknown): Promise<void> {
     const msg = validateWebviewMessage(raw);
     if (msg instanceof Error) {
       this.log.channel.warn(`Explain panel sent an invalid message (ignored): ${msg.message}`);

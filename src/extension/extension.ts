@@ -8,6 +8,7 @@ import { LossHeatmap } from './heatmap';
 import { EXPLAIN_FROM_HERE, type ExplainFromHereArgs, TokenHover } from './hover';
 import { importCheckpointFlow, type ImportRequest } from './importCheckpoint';
 import { Log, UserError } from './log';
+import { LogitLensHint } from './logitLensHint';
 import { Models, useModel, type ModelState } from './models';
 import type { HostToWebview, PanelTab } from '../protocol';
 import { cleanUpStorage, modelFoldersInUse, scheduleEviction } from './storageCleanup';
@@ -28,6 +29,8 @@ import { EXPLAIN_SAMPLE, OPEN_SAMPLE, openSample, ZOO_FINE_TUNE, zooFile, zooSet
  * - lastMessage(): the last message Token Lens showed the user ({ severity, message }), if any;
  * - messagesShown(): how many messages Token Lens has shown the user;
  * - runtimeStats(): forward passes run and bytes kept by the loaded model's analyses (undefined: no model);
+ * - logitLensHint(): the logit lens hint shown at the cursor (undefined: none);
+ * - panelMessage(message): hands a message to the Explain panel's host as if its webview had sent it;
  * - activationMs: how long `activate` took.
  */
 export interface TokenLensApi {
@@ -42,6 +45,8 @@ export interface TokenLensApi {
   lastMessage(): { severity: 'info' | 'error'; message: string } | undefined;
   messagesShown(): number;
   runtimeStats(): { forwards: number; retainedBytes: number; budgetBytes: number } | undefined;
+  logitLensHint(): string | undefined;
+  panelMessage(message: unknown): Promise<void>;
   /** The Toy Fine-tune view as the host sees it. */
   fineTuneState(): FineTuneViewState;
   /** Hands a message to the Toy Fine-tune host as if its view had sent it; resolves once handled (a start: once the run ended). */
@@ -58,7 +63,8 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
   const hover = new TokenHover(models, analyses, log);
   const heatmap = new LossHeatmap(models, analyses, log);
   const fineTune = new FineTuneView(context, models, log, (text) => panel.explain(text));
-  context.subscriptions.push(log, models, analyses, panel, hover, heatmap, fineTune);
+  const lensHint = new LogitLensHint(models, log);
+  context.subscriptions.push(log, models, analyses, panel, hover, heatmap, fineTune, lensHint);
 
   const command = (id: string, what: string, run: (...args: never[]) => unknown) =>
     context.subscriptions.push(vscode.commands.registerCommand(id, async (...args: never[]) => {
@@ -153,6 +159,8 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
       const s = models.ready;
       return s && { forwards: s.forwardCount, retainedBytes: s.memory.usedBytes, budgetBytes: s.memory.budgetBytes };
     },
+    logitLensHint: () => lensHint.shown,
+    panelMessage: (message) => panel.receive(message),
     fineTuneState: () => fineTune.state,
     fineTuneMessage: (message) => fineTune.receive(message),
     activationMs,

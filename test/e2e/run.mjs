@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { packageTargets } from '../../scripts/package.mjs';
 import { buildSuite } from '../integration/build.mjs';
 import { installExtension, makeProfile, startCodeServer, workbenchUrl } from './codeServer.mjs';
-import { runScenarios, workspaceFiles } from './scenarios.mjs';
+import { lensScenarios } from './lensScenarios.mjs';
+import { runScenarios, scenarios, workspaceFiles } from './scenarios.mjs';
 import { cacheDir, root, setup } from './setup.mjs';
 import { launchBrowser, openWorkbench, runExtensionHostSuite } from './workbench.mjs';
 
@@ -59,6 +60,15 @@ function writeGpt2Model() {
   return out;
 }
 
+/** A GPT-2-family model small enough for a UI scenario: 2 blocks, random weights, GPT-2's real BPE (50,257 tokens). */
+function writeGpt2Tiny() {
+  const out = join(cacheDir, 'models', 'gpt2-tiny');
+  if (existsSync(join(out, 'onnx', 'model.onnx'))) return out;
+  const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'write-random', '--arch', 'gpt2', '--preset', 'gpt2-tiny', '--out', out], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`write-random exited with ${r.status ?? r.signal}`);
+  return out;
+}
+
 /** The model settings go in the folder too: once, the first window of a fresh server ran without the user value. */
 function makeWorkspace(parent, name, settings, extraFiles = {}) {
   const dir = join(parent, name);
@@ -78,6 +88,7 @@ const SUITES = [
   // 1,000 hovers and model loads on a GPT-2-small-shaped model: minutes on a busy 2-core machine.
   { name: 'memory', entry: 'test/integration/memory.ts', prefix: '[memory] ', userSettingsOnly: true, timeoutMs: 1_200_000, gpt2: true },
   { name: 'shapes', entry: 'test/integration/textShapes.ts', prefix: '[shapes] ' },
+  { name: 'lenses', entry: 'test/integration/lenses.ts', prefix: '[lenses] ' },
 ].filter((s) => existsSync(join(root, s.entry)));
 
 function countSuite(lines, prefix) {
@@ -143,7 +154,8 @@ async function main() {
       const ws = makeWorkspace(tmp, 'ui', modelSettings);
       const url = workbenchUrl(server.url, { folder: ws, extensionDevelopmentPath: argv.has('--dev') ? extensionPath : undefined });
       const page = await openWorkbench(browser.context, url);
-      const results = await runScenarios({ page, dir: resultsDir, extensionPath });
+      const results = await runScenarios({ page, dir: resultsDir, extensionPath, workspace: ws, gpt2: writeGpt2Tiny() },
+        console.log, [...scenarios, ...lensScenarios]);
       for (const r of results) {
         if (r.skipped) summary.skipped++;
         else if (r.ok) summary.passed++;

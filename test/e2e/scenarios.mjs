@@ -19,7 +19,7 @@ Lily laughed and said, "Let's go home and eat cake!"
 export const workspaceFiles = { 'prompt.txt': PROMPT, 'story.txt': STORY, 'train.txt': TRAIN, 'held-out.txt': HELD_OUT };
 
 /** The first webview frame that contains `selector` (the Explain panel and the Fine-tune view may both be open). */
-async function webviewWith(page, selector, timeoutMs = 30_000) {
+export async function webviewWith(page, selector, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const n = await page.locator('iframe.webview.ready').count();
@@ -32,7 +32,7 @@ async function webviewWith(page, selector, timeoutMs = 30_000) {
   }
 }
 
-function check(cond, msg) {
+export function check(cond, msg) {
   if (!cond) throw new Error(msg);
 }
 
@@ -132,6 +132,7 @@ export const scenarios = [
     shot: 'attention.png',
     async run({ page, dir }) {
       const frame = await webviewWith(page, '#attn');
+      await frame.locator('vscode-tab-header[data-tab=attention]').click();
       const att = frame.locator('#attn');
       await att.waitFor({ timeout: 30_000 });
       await att.evaluate((el) => el.scrollIntoView({ block: 'start' }));
@@ -326,9 +327,9 @@ async function dismissDialogs(page) {
 }
 
 /** Runs every scenario in order on one page; a failed one still leaves a screenshot (suffix -failed). */
-export async function runScenarios(ctx, log = console.log) {
+export async function runScenarios(ctx, log = console.log, list = scenarios) {
   const results = [];
-  for (const s of scenarios) {
+  for (const s of list) {
     const why = s.skip?.(ctx);
     if (why) { results.push({ name: s.name, skipped: why }); log(`skip - ${s.name}: ${why}`); continue; }
     const t0 = Date.now();

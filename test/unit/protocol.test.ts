@@ -14,6 +14,10 @@ const valid = [
   { type: 'appendToken', tokenId: 284, text: ' the' },
   { type: 'insertIntoDocument', text: ' the end' },
   { type: 'copy', text: '"the"\t0.5\t3.2' },
+  { type: 'requestLogitLens' },
+  { type: 'requestAttribution', method: 'occlusion', target: null, contrast: null, steps: 64 },
+  { type: 'requestAttribution', method: 'integrated-gradients', target: 3706, contrast: 12, steps: 1024 },
+  { type: 'cancelLens' },
 ];
 
 test('every well-formed webview message passes unchanged', () => {
@@ -55,6 +59,12 @@ const invalid: [unknown, RegExp][] = [
   [{ type: 'appendToken', tokenId: 3, text: 42 }, /text must be a string/],
   [{ type: 'insertIntoDocument', text: 'x'.repeat(LIMITS.text + 1) }, /at most 100000 characters/],
   [{ type: 'copy' }, /text must be a string/],
+  [{ type: 'requestLogitLens', layer: 2 }, /unexpected field "layer"/],
+  [{ type: 'requestAttribution', method: 'saliency', target: null, contrast: null, steps: 64 }, /method must be one of occlusion, gradient, integrated-gradients/],
+  [{ type: 'requestAttribution', method: 'gradient', target: ' Lily', contrast: null, steps: 64 }, /target must be an integer/],
+  [{ type: 'requestAttribution', method: 'gradient', target: null, steps: 64 }, /contrast must be an integer/],
+  [{ type: 'requestAttribution', method: 'integrated-gradients', target: null, contrast: null, steps: 1025 }, /steps must be in \[1, 1024\]/],
+  [{ type: 'requestAttribution', method: 'integrated-gradients', target: null, contrast: null, steps: 0 }, /steps must be in/],
 ];
 
 test('malformed messages are refused with the reason', () => {
