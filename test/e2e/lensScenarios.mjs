@@ -48,11 +48,12 @@ export const lensScenarios = [
     name: 'editor context menu -> Why This Token? opens Attribution for " Lily" (stories260K)',
     shot: 'attribution.png',
     async run({ page, dir }) {
+      // Room for the panel beside the editor: the side bar (left open by earlier scenarios) closes.
+      await runCommand(page, 'View: Close Primary Side Bar');
       await openFile(page, 'prompt.txt');
-      // A right click moves the cursor where it lands: past the end of the one line, so after the whole prompt.
-      const lines = page.locator('.editor-group-container.active .monaco-editor .view-lines').first();
-      const box = await lines.boundingBox();
-      await lines.click({ button: 'right', position: { x: box.width - 10, y: 8 } });
+      await cursorToEnd(page);
+      // Shift+F10 opens the editor's context menu at the cursor (a right click would move the cursor).
+      await page.keyboard.press('Shift+F10');
       const item = page.locator('.monaco-menu .action-label', { hasText: 'Why This Token?' });
       await item.first().waitFor({ timeout: 10_000 });
       await item.first().click();

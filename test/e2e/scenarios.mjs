@@ -143,7 +143,9 @@ export const scenarios = [
       } catch {
         throw new Error(`no attention heatmap: ${(await notice.allTextContents()).join(' ') || 'nothing rendered'}`);
       }
-      const box = await canvas.first().boundingBox();
+      // Opening the tab draws the canvas again at the tab's width: read its box once it is settled.
+      let box = null;
+      for (let i = 0; i < 20 && !(box && box.width > 20); i++) box = await canvas.first().boundingBox().catch(() => null) ?? (await page.waitForTimeout(100), null);
       check(box && box.width > 20 && box.height > 20, `attention canvas is ${JSON.stringify(box)}`);
       await page.waitForTimeout(300);
       return screenshot(page, dir, this.shot);

@@ -88,11 +88,12 @@ test('the logit lens through the panel: one row per block, the output row agrees
 
 test('a long attribution is cancelled: the status says so and no result arrives after it', async () => {
   const before = posted('attribution');
-  await api.panelMessage({ type: 'requestAttribution', method: 'integrated-gradients', target: null, contrast: null, steps: 1024 });
-  await eventually(() => posted('lensStatus')?.lens === 'attribution' && posted('lensStatus')?.status === 'running', 'the attribution running');
+  // The host handles a request until its lens is done: Cancel comes while it runs, as from the webview.
+  const request = api.panelMessage({ type: 'requestAttribution', method: 'integrated-gradients', target: null, contrast: null, steps: 1024 });
+  await eventually(() => posted('lensStatus')?.lens === 'attribution' && posted('lensStatus')?.status === 'running', 'the attribution running', 30_000, 10);
   await api.panelMessage({ type: 'cancelLens' });
-  await eventually(() => posted('lensStatus')?.status === 'cancelled', 'the attribution cancelled', 30_000);
-  await new Promise((r) => setTimeout(r, 1500));
+  await request;
+  assert(posted('lensStatus')?.status === 'cancelled', `status after Cancel: ${JSON.stringify(posted('lensStatus'))}`);
   const after = posted('attribution');
   assert(after?.method === before?.method && after?.method !== 'integrated-gradients', `an attribution arrived after Cancel: ${after?.method}`);
   // A message the validator refuses changes nothing.

@@ -52,3 +52,32 @@ test('step-through: text appended since the first analysis is what "insert" woul
   s = reduce(s, fx.analysis);
   assert.equal(s.baseText, fx.analysis.text);
 });
+
+test('lens results belong to one text on one model: the same analysis again keeps them, another model drops them', () => {
+  let s = reduce(initialState(), fx.analysis);
+  s = reduce(s, fx.logitLens);
+  s = reduce(s, fx.attributions['occlusion|null|null|64']);
+  s = { ...s, lensCell: { layer: 1, position: 2 } };
+  // The host re-sends the analysis when a hidden panel comes back.
+  const again = reduce(s, fx.analysis);
+  assert.equal(again.logitLens, s.logitLens);
+  assert.equal(again.attribution, s.attribution);
+  assert.deepEqual(again.lensCell, { layer: 1, position: 2 });
+  // Same text, another model: its lenses must be asked for, not the old ones shown.
+  const other = reduce(s, { ...fx.analysis, model: { ...fx.analysis.model, id: 'gpt2-tiny' } });
+  assert.equal(other.logitLens, null);
+  assert.equal(other.attribution, null);
+  assert.equal(other.lensCell, null);
+  assert.equal(other.attributionRequest.target, null);
+});
+
+test('lens status: running until the result, which clears it; a host-sent tab comes to the front', () => {
+  let s = reduce(initialState(), fx.analysis);
+  s = reduce(s, { type: 'lensStatus', lens: 'attribution', status: 'running', message: 'Attribution: 1 of 4…', done: 1, total: 4 });
+  assert.equal(s.lensStatus.attribution?.done, 1);
+  assert.equal(s.lensStatus.logitLens, null);
+  s = reduce(s, fx.attributions['gradient|null|null|64']);
+  assert.equal(s.lensStatus.attribution, null);
+  assert.equal(s.attribution?.method, 'gradient');
+  assert.equal(reduce(s, { type: 'showTab', tab: 'attribution' }).tab, 'attribution');
+});

@@ -6,5 +6,5 @@ export function comparePlaceholder(): HTMLElement {
   return h('section', { id: 'compare', 'aria-labelledby': 'compare-title' },
     h('h2', { id: 'compare-title' }, 'Compare'),
     h('div', { id: 'compare-root' },
-      h('p', { class: 'muted' }, 'Compare two models, or two texts, side by side: their next-token distributions and losses.')));
+      h('p', { class: 'muted' }, 'Nothing to compare yet.')));
 }

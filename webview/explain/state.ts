@@ -69,8 +69,10 @@ export function reduce(state: ExplainState, msg: { type: string } & Record<strin
         baseText: continues ? state.baseText : a.text, appending: false, busy: '', error: null,
         layer: Math.min(state.layer, Math.max(0, layers - 1)), head: Math.min(state.head, Math.max(0, heads - 1)),
         attention: same ? state.attention : null, grid: same ? state.grid : null,
-        // Another text has other candidates: attribute its own top-1 again.
+        // The lenses read one text on one model: another analysis starts them afresh, on its own top-1.
         attributionRequest: same ? state.attributionRequest : { ...state.attributionRequest, target: null, contrast: null },
+        logitLens: same ? state.logitLens : null, lensCell: same ? state.lensCell : null,
+        attribution: same ? state.attribution : null,
       };
     }
     case 'distribution': {
