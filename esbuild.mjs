@@ -51,6 +51,7 @@ const entries = [
   { ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', plugins: [sharpStub, lazyRuntime] },
   { ...node, entryPoints: ['src/core/runtime/session.ts'], outfile: 'dist/runtime.js' },
   { ...node, entryPoints: ['src/core/lenses/index.ts'], outfile: 'dist/lenses.js' },
+  { ...node, entryPoints: ['src/core/lenses/lensWorker.ts'], outfile: 'dist/lensWorker.js' },
   { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js',
     banner: { js: '#!/usr/bin/env node\n' + node.banner.js } },
   { ...node, entryPoints: ['src/core/trainer/worker.ts'], outfile: 'dist/trainerWorker.js' },

@@ -19,21 +19,27 @@ export class LensUnavailableError extends Error {
   }
 }
 
-const loaded = new WeakMap<ModelSession, ProjectModel>();
-
-/** The config and weights behind a session, read once; throws LensUnavailableError for foreign exports. */
-export function projectModel(session: ModelSession, what: string): ProjectModel {
-  let m = loaded.get(session);
-  if (m) return m;
-  let config: DecoderConfig;
+/** The decoder config behind a session (only config.json is read); throws LensUnavailableError for foreign exports. */
+export function projectModelConfig(session: ModelSession, what: string): DecoderConfig {
   try {
-    config = readModelFolderMeta(session.folder).config;
+    return readModelFolderMeta(session.folder).config;
   } catch (e) {
     throw new LensUnavailableError(`${what} needs a model Token Lens wrote (imported, random or fine-tuned): ` +
       `${session.ref} is an ONNX export without a Token Lens model config. (${(e as Error).message})`);
   }
-  m = { config, weights: readWeightsFromOnnx(readFileSync(join(session.folder, MODEL_FILE)), config) };
-  loaded.set(session, m);
+}
+
+const loaded = new Map<string, ProjectModel>();
+
+/** Config and weights of a model folder Token Lens wrote, read once per folder (in the lens worker). */
+export function readProjectModel(folder: string): ProjectModel {
+  let m = loaded.get(folder);
+  if (m) return m;
+  const config = readModelFolderMeta(folder).config;
+  m = { config, weights: readWeightsFromOnnx(readFileSync(join(folder, MODEL_FILE)), config) };
+  // One model at a time: a worker lives for one job, the cache only spares re-reading within it.
+  loaded.clear();
+  loaded.set(folder, m);
   return m;
 }
 
