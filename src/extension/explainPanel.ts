@@ -198,7 +198,8 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
         return;
       case 'requestLogitLens':
         if (this.openTab === 'logitLens') this.openTab = undefined;
-        if (this.text) await this.lenses.logitLens(await this.models.session(), this.text, this.topK());
+        // Every cell carries its top-k: at most 10 keeps a 12-block, 1,024-token grid near 120k candidates.
+        if (this.text) await this.lenses.logitLens(await this.models.session(), this.text, Math.min(10, this.topK()));
         return;
       case 'requestAttribution':
         // The webview acted on the tab it was sent to.

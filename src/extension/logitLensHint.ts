@@ -62,10 +62,10 @@ export class LogitLensHint implements vscode.Disposable {
     try {
       const { logitLens, LensUnavailableError } = await loadLenses();
       try {
-        const lens = await logitLens(session, target.text, 1, { signal: abort.signal });
-        const last = lens.decisionDepth.length - 1;
-        const guess = lens.top[lens.layers - 1][last][0];
-        text = `next ${JSON.stringify(guess.text)} ${(guess.prob * 100).toFixed(0)}% · settles at block ${lens.decisionDepth[last]} of ${lens.layers - 1}`;
+        // Only the last position is decoded: the hint says what comes next.
+        const lens = await logitLens(session, target.text, 1, { signal: abort.signal, lastPosition: true });
+        const guess = lens.top[lens.layers - 1][0][0];
+        text = `next ${JSON.stringify(guess.text)} ${(guess.prob * 100).toFixed(0)}% · settles at block ${lens.decisionDepth[0]} of ${lens.layers - 1}`;
       } catch (e) {
         if (!(e instanceof LensUnavailableError)) throw e;
         text = 'no logit lens: this model does not output its hidden states';

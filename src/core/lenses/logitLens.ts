@@ -21,18 +21,25 @@ export const NO_HIDDEN_STATES_NOTE = 'the logit lens needs the hidden states aft
   'model export does not output: models Token Lens writes (import-llama2c, write-random, fine-tune) do; ' +
   'write or import this one again';
 
-export async function logitLens(session: ModelSession, text: string, k: number,
-  opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<LogitLens> {
+export interface LogitLensOptions {
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+  /** Decode the last position only (top[l] and decisionDepth then hold one entry): what comes next, cheaply. */
+  lastPosition?: boolean;
+}
+
+export async function logitLens(session: ModelSession, text: string, k: number, opts: LogitLensOptions = {}): Promise<LogitLens> {
   const names = session.hiddenStateNames;
   if (!names.length) throw new LensUnavailableError(`No logit lens for ${session.ref}: ${NO_HIDDEN_STATES_NOTE}.`);
   const config = projectModelConfig(session, 'The logit lens');
   const analysis = await session.analyze(text, { signal: opts.signal });
   const ids = analysis.tokens.map((t) => t.id);
   const out = await session.run([ids], names, opts.signal);
-  const L = names.length, T = ids.length, C = config.n_embd;
+  const L = names.length, C = config.n_embd;
+  const first = opts.lastPosition ? ids.length - 1 : 0, T = ids.length - first;
   const kk = Math.min(k, config.vocab_size);
   const hidden = new Float32Array(L * T * C);
-  names.forEach((n, l) => hidden.set(out[n].data as Float32Array, l * T * C));
+  names.forEach((n, l) => hidden.set((out[n].data as Float32Array).subarray(first * C), l * T * C));
   // The head runs in the lens worker: the caller's thread stays free, and Cancel ends it at once.
   const d = await runLensJob<DecodedRows>({ type: 'logitLens', folder: session.folder, hidden, rows: L * T, k: kk }, opts);
   const top: LensCandidate[][][] = Array.from({ length: L }, (_, l) => Array.from({ length: T }, (__, i) =>
