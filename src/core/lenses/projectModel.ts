@@ -1,10 +1,8 @@
 // The plain config and weights of a model Token Lens wrote, read back from its folder: the lenses that
 // rebuild the decoder (the logit lens's head, gradient attribution) need them. Foreign ONNX exports have
 // no config we could rebuild the model from.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { DecoderConfig, Weights } from '../models/config';
-import { MODEL_FILE, readModelFolderMeta, readWeightsFromOnnx } from '../models/folder';
+import { readModelFolderMeta, readModelFolderWeights } from '../models/folder';
 import type { ModelSession } from '../runtime/session';
 
 export interface ProjectModel {
@@ -32,7 +30,7 @@ export function projectModel(session: ModelSession, what: string): ProjectModel 
     throw new LensUnavailableError(`${what} needs a model Token Lens wrote (imported, random or fine-tuned): ` +
       `${session.ref} is an ONNX export without a Token Lens model config. (${(e as Error).message})`);
   }
-  m = { config, weights: readWeightsFromOnnx(readFileSync(join(session.folder, MODEL_FILE)), config) };
+  m = { config, weights: readModelFolderWeights(session.folder, config) };
   loaded.set(session, m);
   return m;
 }

@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DecoderConfig, Weights } from '../models/config';
 import { weightShapes } from '../models/decoder';
-import { MODEL_FILE, readModelFolderConfig, readModelFolderSpecialTokens, readWeightsFromOnnx, SpecialTokens,
+import { readModelFolderConfig, readModelFolderSpecialTokens, readModelFolderWeights, SpecialTokens,
   writeModelFolder } from '../models/folder';
 import { randomWeights } from '../models/random';
 import type { TokenizerFiles } from '../tokenizers/types';
@@ -127,7 +127,7 @@ export class Trainer {
     } else if (opts.from) {
       config = readModelFolderConfig(opts.from);
       specialTokens = readModelFolderSpecialTokens(opts.from);
-      base = readWeightsFromOnnx(readFileSync(join(opts.from, MODEL_FILE)), config);
+      base = readModelFolderWeights(opts.from, config);
       tokenizer = {
         tokenizer: JSON.parse(readFileSync(join(opts.from, 'tokenizer.json'), 'utf8')),
         tokenizerConfig: JSON.parse(readFileSync(join(opts.from, 'tokenizer_config.json'), 'utf8')),
