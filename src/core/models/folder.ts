@@ -96,8 +96,7 @@ const TRANSFORMERS_JS_TYPES = new Set(['gpt2', 'llama', 'qwen2', 'mistral', 'gpt
 export function hfConfig(c: DecoderConfig, ids: Ids, attentionOutputs: boolean, externalData = false) {
   const token_lens: TokenLensMeta = { config: c, attention_outputs: attentionOutputs, scoring_head: true, hidden_states: true };
   const model_type = TRANSFORMERS_JS_TYPES.has(c.arch) ? c.arch : 'llama';
-  // Mistral's sliding window: the context an analysis may use is the window.
-  const context = Math.min(c.block_size, c.sliding_window ?? Infinity);
+  const context = c.block_size;
   return {
     model_type,
     vocab_size: c.vocab_size,
@@ -139,7 +138,7 @@ export async function writeModelFolder(dir: string, model: ModelFolder): Promise
   await writeFileAtomic(join(dir, 'generation_config.json'), json({
     bos_token_id: ids.bos,
     eos_token_id: ids.stops,
-    max_length: Math.min(model.config.block_size, model.config.sliding_window ?? Infinity),
+    max_length: model.config.block_size,
   }));
   if (model.description) await writeFileAtomic(join(dir, 'README.md'), model.description.trimEnd() + '\n');
   // config.json last: a folder with a config.json is complete.

@@ -144,7 +144,7 @@ export class Trainer {
     const preset = TRAINING_PRESETS[opts.preset ?? 'toy'];
     const fromScratch = !opts.from && !ckpt?.meta.lora;
     let block = ckpt?.meta.block ?? opts.block ?? (fromScratch ? preset.block_size : 128);
-    block = Math.min(block, config.block_size, config.sliding_window ?? Infinity, ids.length - 1);
+    block = Math.min(block, config.block_size, ids.length - 1);
     const batch = ckpt?.meta.batch ?? opts.batch ?? (fromScratch ? preset.batch_size : 8);
     const splits = splitTokens(ids, block);
     if (splits.note) notes.push(splits.note);
