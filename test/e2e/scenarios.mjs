@@ -335,7 +335,9 @@ export const scenarios = [
       // Nothing half-written is left, under the name the import would have used or a staging name.
       for (let i = 0; i < 40 && leftovers(importedDir).length; i++) await page.waitForTimeout(250);
       check(leftovers(importedDir).length === 0, `left in ${importedDir}: ${leftovers(importedDir).join(', ')}`);
-      await dismissToasts(page);
+      const model = await page.locator('.statusbar-item', { hasText: 'stories260K' }).count();
+      check(model === 1, 'the model changed although the import was cancelled');
+      await page.keyboard.press('Escape');
       return path;
     },
   },
@@ -346,6 +348,8 @@ export const scenarios = [
     async run({ page, dir, checkpoint, importedDir }) {
       await startImport(page, checkpoint);
       const progress = await importProgress(page);
+      // The notification says which step the import is at.
+      await progress.filter({ hasText: /Reading|Writing/ }).waitFor({ timeout: 30_000 });
       await screenshot(page, dir, 'import-progress.png');
       await progress.waitFor({ state: 'detached', timeout: 180_000 });
       await page.keyboard.press('Escape');
@@ -381,14 +385,7 @@ function leftovers(importedDir) {
   return existsSync(importedDir) ? readdirSync(importedDir) : [];
 }
 
-async function dismissToasts(page) {
-  await page.keyboard.press('Escape');
-}
-
-/**
- * The import's progress notification, read in the notification centre (toasts may go straight there in
- * this headless window), with its message showing what the import is doing.
- */
+/** The import's progress notification, read in the notification centre (toasts may go straight there in this headless window). */
 async function importProgress(page) {
   await page.locator('.statusbar-item[id="status.notifications"]').click();
   const item = page.locator('.notifications-center .notification-list-item', { hasText: 'Token Lens: importing gpt2-small-hf' });

@@ -1,6 +1,7 @@
 // Hugging Face Llama and its close relatives: Llama 2 / 3 / 3.2, TinyLlama, SmolLM (llama), Qwen2
 // (q/k/v biases) and Mistral (sliding-window attention). RMSNorm, SwiGLU, RoPE in the rotate-half layout
-// (so the q/k rows need no permutation), grouped-query attention, optional Llama 3 RoPE scaling.
+// (so the q/k rows need no permutation), grouped-query attention, optional attention and MLP biases, and
+// RoPE scaling of type llama3, linear or dynamic.
 import type { DecoderConfig, RopeScaling } from '../models/config';
 import { checkHeads, HfConfig, HfFamily } from './hfConfig';
 import { findPrefix, TensorPicker } from './pick';
