@@ -48,8 +48,9 @@ export const MODEL_DATA_FILE = 'model.onnx_data';
  * onnx/model.onnx_data. TOKEN_LENS_EXTERNAL_DATA_BYTES lowers the limit (tests write small models that way).
  */
 export function externalDataThreshold(): number {
-  const env = Number(process.env.TOKEN_LENS_EXTERNAL_DATA_BYTES);
-  return Number.isFinite(env) && env >= 0 && process.env.TOKEN_LENS_EXTERNAL_DATA_BYTES !== '' ? env : 2 ** 31 - 2 ** 27;
+  const env = process.env.TOKEN_LENS_EXTERNAL_DATA_BYTES;
+  // 128 MB below the limit leave room for the graph itself.
+  return env && Number(env) >= 0 ? Number(env) : 2 ** 31 - 2 ** 27;
 }
 
 /** The id of a token string in a tokenizer.json (added tokens first, then the model's vocabulary). */
