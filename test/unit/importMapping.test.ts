@@ -78,6 +78,17 @@ test('Llama / Qwen2 / Mistral: linears transposed, no q/k permutation, GQA, bias
   assert.equal(readHfCheckpoint(join(FIX, 'mistral')).config.sliding_window, 8);
 });
 
+test('--from may name a weights file or config.json of a Hugging Face folder: the folder is imported', async () => {
+  const out = tmp();
+  for (const file of ['llama-dynamic/pytorch_model.bin', 'llama-bin/pytorch_model.bin.index.json', 'llama3/model.safetensors',
+    'llama/model-00002-of-00002.safetensors', 'gpt2/config.json']) {
+    const r = await importCheckpoint({ from: join(FIX, file), out: join(out, file.split('/')[0]) });
+    assert.equal(r.kind, 'huggingface', file);
+    assert.ok(existsSync(join(out, file.split('/')[0], 'onnx', 'model.onnx')), file);
+  }
+  rmSync(out, { recursive: true, force: true });
+});
+
 test('pytorch_model.bin, sharded or not: biases on attention output and MLP, linear and dynamic RoPE scaling', () => {
   const m = readHfCheckpoint(join(FIX, 'llama-bin'));
   assert.deepEqual(m.config.bias, { qkv: true, o: true, mlp: true, norm: false });
