@@ -5,7 +5,7 @@ async function main(): Promise<void> {
   const [from, out] = process.argv.slice(2);
   const baseRssMb = process.resourceUsage().maxRSS / 1024;
   const started = performance.now();
-  await importCheckpoint({ from, out, tokenizer: 'gpt2' });
+  await importCheckpoint({ from, out });
   const importMs = performance.now() - started;
   process.stdout.write(`${JSON.stringify({ importMs, peakRssMb: process.resourceUsage().maxRSS / 1024, baseRssMb })}\n`);
 }

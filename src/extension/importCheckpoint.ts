@@ -36,7 +36,7 @@ export interface ImportRequest {
 
 async function ask(): Promise<ImportRequest | undefined> {
   const kinds: (vscode.QuickPickItem & { checkpoint: Kind })[] = [
-    { label: '$(folder) Hugging Face model folder', detail: 'config.json, model.safetensors (or shards) and tokenizer.json: GPT-2, Llama, Qwen2, Mistral, GPT-NeoX / Pythia', checkpoint: 'huggingface' },
+    { label: '$(folder) Hugging Face model folder', detail: 'config.json, model.safetensors or pytorch_model.bin (or shards) and tokenizer.json: GPT-2, Llama, Qwen2, Mistral, GPT-NeoX / Pythia', checkpoint: 'huggingface' },
     { label: '$(file-binary) nanoGPT ckpt.pt', detail: 'with the meta.pkl beside it, or the GPT-2 tokenizer', checkpoint: 'nanogpt' },
     { label: '$(file-binary) llama2.c checkpoint (.bin)', detail: 'and its tokenizer.bin', checkpoint: 'llama2c' },
   ];

@@ -2,7 +2,8 @@
 // run the extension-host suites, then the UI scenarios; always stop it. Nothing sets tokenLens.model: everything
 // runs offline on the built-in stories260K the VSIX carries, as after a fresh install.
 // Assumes `npm run build` ran.
-// Usage: node test/e2e/run.mjs [--dev] [--no-suite] [--suite=NAME,...] [--no-ui] [--keep] [--verbose]
+// Usage: node test/e2e/run.mjs [--dev] [--no-suite] [--suite=NAME,...] [--no-ui] [--scenario=TEXT] [--keep] [--verbose]
+// (--scenario: only the UI scenarios whose names contain TEXT)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { launchBrowser, openWorkbench, runExtensionHostSuite } from './workbench
 
 const argv = new Set(process.argv.slice(2));
 const suiteArg = process.argv.find((a) => a.startsWith('--suite='));
+const scenarioArg = process.argv.find((a) => a.startsWith('--scenario='));
 const EXTENSION_ID = 'token-lens.token-lens';
 const resultsDir = join(root, 'test-results');
 const log = (msg) => console.log(`[e2e] ${msg}`);
@@ -67,6 +69,13 @@ function writeGpt2Tiny() {
   const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'write-random', '--arch', 'gpt2', '--preset', 'gpt2-tiny', '--out', out], { stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`write-random exited with ${r.status ?? r.signal}`);
   return out;
+}
+
+/** A GPT-2-small-sized Hugging Face checkpoint for the import scenarios (written once, as `npm run bench:import` does). */
+function writeCheckpoint() {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'randomCheckpoint.ts')], { cwd: root, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bench/randomCheckpoint.ts exited with ${r.status ?? r.signal}: ${r.stderr}`);
+  return r.stdout.trim();
 }
 
 /** The model settings go in the folder too: once, the first window of a fresh server ran without the user value. */
@@ -154,7 +163,9 @@ async function main() {
       const ws = makeWorkspace(tmp, 'ui', modelSettings);
       const url = workbenchUrl(server.url, { folder: ws, extensionDevelopmentPath: argv.has('--dev') ? extensionPath : undefined });
       const page = await openWorkbench(browser.context, url);
-      const results = await runScenarios({ page, dir: resultsDir, extensionPath, workspace: ws, gpt2: writeGpt2Tiny() },
+      const importedDir = join(profile.userDataDir, 'User', 'globalStorage', EXTENSION_ID, 'imported');
+      const only = scenarioArg?.slice('--scenario='.length);
+      const results = await runScenarios({ page, dir: resultsDir, extensionPath, workspace: ws, gpt2: writeGpt2Tiny(), checkpoint: writeCheckpoint(), importedDir, only },
         console.log, [...scenarios, ...lensScenarios]);
       for (const r of results) {
         if (r.skipped) summary.skipped++;

@@ -1,6 +1,6 @@
 // UI scenarios in the real workbench, each ending in a screenshot under test-results/.
 // They share one page and run in order: Explain loads the model, which the hover and the heatmap then use.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cursorToEnd, openFile, runCommand, screenshot, webviewFrame } from './workbench.mjs';
 
@@ -317,7 +317,106 @@ export const scenarios = [
       return path;
     },
   },
+  {
+    name: 'Select Model… → Import a checkpoint…: a folder typed into the file dialog, Cancel on the progress stops it and leaves nothing',
+    shot: 'import-cancelled.png',
+    skip: ({ checkpoint }) => (checkpoint ? false : 'no checkpoint to import (bench/randomCheckpoint.ts did not run)'),
+    async run({ page, dir, checkpoint, importedDir }) {
+      // Models imported earlier in this server (by the extension-host suites) stay; nothing new may appear.
+      const before = listing(importedDir);
+      const added = () => listing(importedDir).filter((f) => !before.includes(f));
+      await startImport(page, checkpoint);
+      const progress = await importProgress(page);
+      await progress.locator('.monaco-button', { hasText: 'Cancel' }).first().click({ timeout: 5_000 });
+      // The centre closes with its last item; the cancellation's message then arrives in it.
+      const said = page.locator('.notifications-center .notification-list-item', { hasText: /Token Lens: .* cancelled\./ }).first();
+      for (let i = 0; i < 60 && !(await said.isVisible()); i++) {
+        if (!(await page.locator('.notifications-center').isVisible())) await page.locator('.statusbar-item[id="status.notifications"]').click();
+        await page.waitForTimeout(500);
+      }
+      if (!(await said.isVisible())) {
+        throw new Error(`no cancellation message: ${(await page.locator('.notification-list-item').allTextContents()).join(' | ')}`);
+      }
+      const path = await screenshot(page, dir, this.shot);
+      // Nothing half-written is left, under the name the import would have used or a staging name.
+      for (let i = 0; i < 40 && added().length; i++) await page.waitForTimeout(250);
+      check(added().length === 0, `left in ${importedDir}: ${added().join(', ')}`);
+      const model = await page.locator('.statusbar-item', { hasText: 'stories260K' }).count();
+      check(model === 1, 'the model changed although the import was cancelled');
+      await page.keyboard.press('Escape');
+      return path;
+    },
+  },
+  {
+    name: 'Select Model… → Import a checkpoint… shows progress, then Explain Next Token runs on the imported model',
+    shot: 'import-explain.png',
+    skip: ({ checkpoint }) => (checkpoint ? false : 'no checkpoint to import (bench/randomCheckpoint.ts did not run)'),
+    async run({ page, dir, checkpoint, importedDir }) {
+      await startImport(page, checkpoint);
+      const progress = await importProgress(page);
+      // The notification says which step the import is at.
+      await progress.filter({ hasText: /Reading|Writing/ }).waitFor({ timeout: 30_000 });
+      await screenshot(page, dir, 'import-progress.png');
+      await progress.waitFor({ state: 'detached', timeout: 180_000 });
+      await page.keyboard.press('Escape');
+      const folder = join(importedDir, 'gpt2-small-hf');
+      check(existsSync(join(folder, 'config.json')), `${folder} was not written`);
+      // The imported model is now the current one: Explain runs on it (GPT-2's 50257-token vocabulary).
+      await openFile(page, 'prompt.txt');
+      await cursorToEnd(page);
+      await runCommand(page, 'Token Lens: Explain Next Token');
+      const frame = await webviewWith(page, '.dist-foot', 180_000);
+      const foot = frame.locator('.dist-foot', { hasText: 'of 50257 tokens' });
+      try {
+        await foot.waitFor({ timeout: 180_000 });
+      } catch {
+        throw new Error(`the panel does not show the imported model: ${await frame.locator('.dist-foot').textContent()}`);
+      }
+      await page.mouse.move(5, 5);
+      await page.waitForTimeout(300);
+      const path = await screenshot(page, dir, this.shot);
+      // Select Model lists it under "Imported checkpoints", as the current model.
+      await runCommand(page, 'Token Lens: Select Model…');
+      const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'gpt2-small-hf (gpt2, 12 layers)' });
+      await row.first().waitFor({ timeout: 10_000 });
+      check(await row.first().locator('.codicon-check').count() === 1, 'the imported model is not marked as the current one');
+      await page.keyboard.press('Escape');
+      return path;
+    },
+  },
 ];
+
+/** What the extension's imported/ folder holds. */
+function listing(importedDir) {
+  return existsSync(importedDir) ? readdirSync(importedDir) : [];
+}
+
+/** The import's progress notification, read in the notification centre (toasts may go straight there in this headless window). */
+async function importProgress(page) {
+  await page.locator('.statusbar-item[id="status.notifications"]').click();
+  const item = page.locator('.notifications-center .notification-list-item', { hasText: 'Token Lens: importing gpt2-small-hf' });
+  await item.first().waitFor({ timeout: 30_000 });
+  return item.first();
+}
+
+/**
+ * Select Model… → "Import a checkpoint…" → "Hugging Face model folder", then the folder typed into
+ * code-server's file dialog (a quick input that takes a path) and accepted with its Import button.
+ */
+async function startImport(page, folder) {
+  await runCommand(page, 'Token Lens: Select Model…');
+  const rows = page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
+  await rows.filter({ hasText: 'Import a checkpoint…' }).first().click({ timeout: 10_000 });
+  await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Token Lens: Import a checkpoint' }).waitFor({ timeout: 10_000 });
+  await rows.filter({ hasText: 'Hugging Face model folder' }).first().click({ timeout: 10_000 });
+  await page.locator('.quick-input-widget .quick-input-title', { hasText: 'A Hugging Face model folder' }).waitFor({ timeout: 10_000 });
+  const input = page.locator('.quick-input-widget input');
+  await input.fill(`${folder}/`);
+  // Once the dialog has moved into the folder it lists only '..' (a folder dialog shows no files); its
+  // Import button then takes the folder.
+  await rows.filter({ hasText: '..' }).first().waitFor({ timeout: 15_000 });
+  await page.locator('.quick-input-widget .monaco-button', { hasText: 'Import' }).first().click();
+}
 
 /** A modal dialog left by a failed scenario would block every later one. */
 async function dismissDialogs(page) {
@@ -331,7 +430,7 @@ async function dismissDialogs(page) {
 /** Runs every scenario in order on one page; a failed one still leaves a screenshot (suffix -failed). */
 export async function runScenarios(ctx, log = console.log, list = scenarios) {
   const results = [];
-  for (const s of list) {
+  for (const s of list.filter((x) => !ctx.only || x.name.includes(ctx.only))) {
     const why = s.skip?.(ctx);
     if (why) { results.push({ name: s.name, skipped: why }); log(`skip - ${s.name}: ${why}`); continue; }
     const t0 = Date.now();

@@ -76,11 +76,15 @@ const geluTanh = (u: number) => 0.5 * u * (1 + Math.tanh(Math.sqrt(2 / Math.PI) 
 const geluExact = (u: number) => 0.5 * u * (1 + erf(u / Math.SQRT2));
 const silu = (u: number) => u / (1 + Math.exp(-u));
 
-/** The rotation frequency of pair i of rotary_dim, with Llama 3's scaling (Meta's apply_scaling). */
+/**
+ * The rotation frequency of pair i of rotary_dim: Llama 3's scaling (Meta's apply_scaling), linear
+ * scaling (positions / factor), dynamic NTK (unchanged within the context).
+ */
 function frequency(c: DecoderConfig, i: number): number {
   const f = 1 / Math.pow(c.rope_theta, (2 * i) / c.rotary_dim);
   const s = c.rope_scaling;
-  if (!s) return f;
+  if (!s || s.rope_type === 'dynamic') return f;
+  if (s.rope_type === 'linear') return f / s.factor;
   const wavelen = (2 * Math.PI) / f;
   const lowWavelen = s.original_max_position_embeddings / s.low_freq_factor;
   const highWavelen = s.original_max_position_embeddings / s.high_freq_factor;
@@ -116,7 +120,8 @@ function attend(c: DecoderConfig, q: Vec[], k: Vec[], v: Vec[], mask: number[], 
     const kh = Math.floor(h / group);
     const P = new Float64Array(T * T);
     for (let i = 0; i < T; i++) {
-      const allowed = (j: number) => j <= i && mask[j] === 1;
+      const inWindow = (j: number) => c.sliding_window === null || i - j < c.sliding_window;
+      const allowed = (j: number) => j <= i && inWindow(j) && mask[j] === 1;
       const any = Array.from({ length: T }, (_, j) => allowed(j)).some(Boolean);
       const s = new Float64Array(T).fill(-Infinity);
       for (let j = 0; j < T; j++) {
@@ -186,7 +191,7 @@ export function referenceForward(c: DecoderConfig, W: Weights, tokens: number[],
     const mlp = (u: Vec) => {
       const up = lin(u, p + 'mlp.up', c.d_ff, c.bias.mlp);
       const hidden = c.mlp === 'swiglu'
-        ? matvec(u, w(W, p + 'mlp.gate.weight'), c.d_ff).map((g, i) => silu(g) * up[i])
+        ? lin(u, p + 'mlp.gate', c.d_ff, c.bias.mlp).map((g, i) => silu(g) * up[i])
         : up.map(gelu);
       return lin(hidden, p + 'mlp.down', C, c.bias.mlp);
     };

@@ -82,18 +82,23 @@ function erf(x: number): number {
 }
 const geluExact = (u: number) => 0.5 * u * (1 + erf(u / Math.SQRT2));
 
-function softmaxRowCausal(scores: Vec, upto: number): Vec {
+/** Softmax over keys from..upto of a row; every other key gets probability 0. */
+function softmaxRowCausal(scores: Vec, from: number, upto: number): Vec {
   let max = -Infinity;
-  for (let j = 0; j <= upto; j++) max = Math.max(max, scores[j]);
+  for (let j = from; j <= upto; j++) max = Math.max(max, scores[j]);
   const p = new Float64Array(scores.length);
   let z = 0;
-  for (let j = 0; j <= upto; j++) z += p[j] = Math.exp(scores[j] - max);
-  for (let j = 0; j <= upto; j++) p[j] /= z;
+  for (let j = from; j <= upto; j++) z += p[j] = Math.exp(scores[j] - max);
+  for (let j = from; j <= upto; j++) p[j] /= z;
   return p;
 }
 
-/** q[t] is [H*hd], k[t] and v[t] are [Hkv*hd]; query head h reads key/value head floor(h / (H / Hkv)). */
-function attention(q: Vec[], k: Vec[], v: Vec[], H: number, Hkv: number, hd: number, scale: number, probs: Float64Array[]): Vec[] {
+/**
+ * q[t] is [H*hd], k[t] and v[t] are [Hkv*hd]; query head h reads key/value head floor(h / (H / Hkv)).
+ * With a sliding window (modeling_mistral.py's mask), query i sees keys j with i - window < j <= i.
+ */
+function attention(q: Vec[], k: Vec[], v: Vec[], H: number, Hkv: number, hd: number, scale: number, probs: Float64Array[],
+  window: number | null = null): Vec[] {
   const T = q.length;
   const out = q.map(() => new Float64Array(H * hd));
   for (let h = 0; h < H; h++) {
@@ -101,14 +106,15 @@ function attention(q: Vec[], k: Vec[], v: Vec[], H: number, Hkv: number, hd: num
     const P = new Float64Array(T * T);
     for (let i = 0; i < T; i++) {
       const s = new Float64Array(T);
-      for (let j = 0; j <= i; j++) {
+      const from = window === null ? 0 : Math.max(0, i - window + 1);
+      for (let j = from; j <= i; j++) {
         let dot = 0;
         for (let d = 0; d < hd; d++) dot += q[i][h * hd + d] * k[j][kh * hd + d];
         s[j] = dot * scale;
       }
-      const p = softmaxRowCausal(s, i);
+      const p = softmaxRowCausal(s, from, i);
       P.set(p, i * T);
-      for (let j = 0; j <= i; j++) for (let d = 0; d < hd; d++) out[i][h * hd + d] += p[j] * v[j][kh * hd + d];
+      for (let j = from; j <= i; j++) for (let d = 0; d < hd; d++) out[i][h * hd + d] += p[j] * v[j][kh * hd + d];
     }
     probs.push(P);
   }
@@ -196,7 +202,8 @@ export function hfReferenceForward(dir: string, ids: number[]): HfReferenceOutpu
       const k = proj('k', Hkv * hd).map((v, pos) => rotateHalf(v, Hkv, hd, hd, inv, pos));
       const v = proj('v', Hkv * hd);
       const probs: Float64Array[] = [];
-      const a = attention(q, k, v, H, Hkv, hd, 1 / Math.sqrt(hd), probs);
+      const window = c.model_type === 'mistral' ? c.sliding_window ?? null : null;
+      const a = attention(q, k, v, H, Hkv, hd, 1 / Math.sqrt(hd), probs, window);
       probsAll.push(probs);
       const m = `model.layers.${l}.mlp.`;
       x = x.map((xt, i) => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AutoTokenizer } from '@huggingface/transformers';
 import { importCheckpoint } from '../../src/core/importers/importCheckpoint';
 import { ModelSession } from '../../src/core/runtime/session';
 import type { Analysis } from '../../src/core/runtime/analysis';
@@ -54,8 +55,7 @@ for (const name of ['gpt2', 'gpt2-untied', 'llama', 'llama3', 'qwen2', 'mistral'
   test(`${name}: the imported model matches the reference forward of the original checkpoint`, async () => {
     const session = await importAndLoad(join(FIX, name), name);
     try {
-      const text = name === 'mistral' ? 'On the bat, the hat.' : TEXT;
-      const a = await session.analyze(text, { attention: true });
+      const a = await session.analyze(TEXT, { attention: true });
       const ids = a.tokens.map((t) => t.id);
       assert.ok(ids.length >= 8, `${ids.length} tokens`);
       const ref = hfReferenceForward(join(FIX, name), ids);
@@ -67,38 +67,56 @@ for (const name of ['gpt2', 'gpt2-untied', 'llama', 'llama3', 'qwen2', 'mistral'
   });
 }
 
-test('mistral: a text longer than sliding_window is analysed in its last window only, and says so', async () => {
+test('mistral: a text several sliding windows long is analysed whole, each query within its window', async () => {
   const session = await importAndLoad(join(FIX, 'mistral'), 'mistral-window');
   try {
-    assert.equal(session.info.contextLength, 16);
-    const a = await session.analyze('Once upon a time, the cat sat on the mat.', { attention: true });
-    assert.ok(a.window.truncated && a.window.totalTokens > 16, JSON.stringify(a.window));
-    assert.equal(a.tokens.length, 16);
-    // Inside the window the numbers are the model's own: no key is further back than the window.
+    assert.equal(session.info.contextLength, 64, 'the context is max_position_embeddings, not the window');
+    const a = await session.analyze(TEXT, { attention: true });
+    assert.ok(!a.window.truncated && a.tokens.length > 3 * 8, `${a.tokens.length} tokens`);
     const ids = a.tokens.map((t) => t.id);
     const ref = hfReferenceForward(join(FIX, 'mistral'), ids);
     await compare(a, ref.logits, ref.attention, perTokenLoss(ref.logits, ids));
+    const T = ids.length, last = a.attention!.weights[1][0].subarray((T - 1) * T);
+    assert.ok(last.subarray(0, T - 8).every((p) => p === 0) && last.subarray(T - 8).every((p) => p > 0), 'the band');
   } finally {
     await session.dispose();
   }
 });
 
-test('generation on an imported model (KV cache) continues greedily as the reference does', async () => {
-  const session = await importAndLoad(join(FIX, 'llama3'), 'llama3-generate');
-  try {
-    const prompt = 'the cat';
-    const ids = session.encode(prompt);
-    const want = [...ids];
-    for (let n = 0; n < 6; n++) {
-      const last = hfReferenceForward(join(FIX, 'llama3'), want).logits.at(-1)!;
-      want.push(last.indexOf(Math.max(...last)));
+test('pytorch_model.bin (sharded, float16; attention and MLP biases, linear RoPE scaling) matches PyTorch', async () => {
+  for (const name of ['llama-bin', 'llama-dynamic']) {
+    const want = JSON.parse(readFileSync(join(FIX, name, 'expected.json'), 'utf8'));
+    const session = await importAndLoad(join(FIX, name), name);
+    try {
+      const a = await session.analyze('Once upon a time, the cat sat on the mat.', { attention: true });
+      assert.deepEqual(a.tokens.map((t) => t.id), want.ids);
+      await compare(a, want.logits, want.attention.map((l: number[][][]) => l.map((h) => h.flat())), want.loss);
+    } finally {
+      await session.dispose();
     }
-    const text = await session.generate(prompt, { greedy: true, maxNewTokens: 6 });
-    assert.deepEqual(session.encode(prompt + text).slice(ids.length, ids.length + 6), want.slice(ids.length));
-  } finally {
-    await session.dispose();
   }
 });
+
+for (const [name, prompt] of [['llama3', 'the cat'], ['mistral', 'Once upon a time, the cat']]) {
+  test(`generation on an imported ${name} (KV cache${name === 'mistral' ? ' past the sliding window' : ''}) continues greedily as the reference does`, async () => {
+    const session = await importAndLoad(join(FIX, name), `${name}-generate`);
+    try {
+      const ids = session.encode(prompt);
+      const want = [...ids];
+      for (let n = 0; n < 6; n++) {
+        const last = hfReferenceForward(join(FIX, name), want).logits.at(-1)!;
+        want.push(last.indexOf(Math.max(...last)));
+      }
+      const text = await session.generate(prompt, { greedy: true, maxNewTokens: 6 });
+      // Compared as text, decoded by the folder's own tokenizer: byte tokens need not survive a re-encoding.
+      const tok = await AutoTokenizer.from_pretrained(join(dir, `${name}-generate`), { local_files_only: true });
+      const decode = (x: number[]) => tok.decode(x, { skip_special_tokens: true });
+      assert.equal(text, decode(want).slice(decode(ids).length));
+    } finally {
+      await session.dispose();
+    }
+  });
+}
 
 test('nanoGPT, character level (compiled names, meta.pkl, no BOS): matches PyTorch, whatever the zip folder is called', async () => {
   const want = JSON.parse(readFileSync(join(FIX, 'nanogpt-char', 'expected.json'), 'utf8'));

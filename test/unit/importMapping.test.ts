@@ -75,7 +75,36 @@ test('Llama / Qwen2 / Mistral: linears transposed, no q/k permutation, GQA, bias
   assert.equal(q.config.sliding_window, null); // use_sliding_window: false
   assert.deepEqual(Array.from(q.weights.get('layers.1.attn.v.bias')!.data),
     Array.from(readHfFolder(join(FIX, 'qwen2')).tensors.get('model.layers.1.self_attn.v_proj.bias')!.data));
-  assert.equal(readHfCheckpoint(join(FIX, 'mistral')).config.sliding_window, 16);
+  assert.equal(readHfCheckpoint(join(FIX, 'mistral')).config.sliding_window, 8);
+});
+
+test('--from may name a weights file or config.json of a Hugging Face folder: the folder is imported', async () => {
+  const out = tmp();
+  for (const file of ['llama-dynamic/pytorch_model.bin', 'llama-bin/pytorch_model.bin.index.json', 'llama3/model.safetensors',
+    'llama/model-00002-of-00002.safetensors', 'gpt2/config.json']) {
+    const r = await importCheckpoint({ from: join(FIX, file), out: join(out, file.split('/')[0]) });
+    assert.equal(r.kind, 'huggingface', file);
+    assert.ok(existsSync(join(out, file.split('/')[0], 'onnx', 'model.onnx')), file);
+  }
+  rmSync(out, { recursive: true, force: true });
+});
+
+test('pytorch_model.bin, sharded or not: biases on attention output and MLP, linear and dynamic RoPE scaling', () => {
+  const m = readHfCheckpoint(join(FIX, 'llama-bin'));
+  assert.deepEqual(m.config.bias, { qkv: true, o: true, mlp: true, norm: false });
+  assert.deepEqual(m.config.rope_scaling, { rope_type: 'linear', factor: 4 });
+  for (const n of ['gate', 'up']) assert.deepEqual(m.weights.get(`layers.1.mlp.${n}.bias`)!.shape, [48]);
+  assert.deepEqual(m.weights.get('layers.1.mlp.down.bias')!.shape, [32]);
+  assert.deepEqual(m.weights.get('layers.1.attn.o.bias')!.shape, [32]);
+  const d = readHfCheckpoint(join(FIX, 'llama-dynamic'));
+  assert.deepEqual(d.config.rope_scaling, { rope_type: 'dynamic', factor: 2 });
+  assert.equal(d.config.block_size, 32, 'the context stops where dynamic scaling would start to change the frequencies');
+
+  const shardless = join(tmp(), 'llama-bin');
+  cpSync(join(FIX, 'llama-bin'), shardless, { recursive: true });
+  rmSync(join(shardless, 'pytorch_model-00002-of-00002.bin'));
+  assert.throws(() => readHfCheckpoint(shardless),
+    /The shard pytorch_model-00002-of-00002\.bin listed in pytorch_model\.bin\.index\.json is missing from /);
 });
 
 test('GPT-NeoX: query_key_value rows [head, (q, k, v), dim] become q, k, v columns; partial rotary; untied padded head', () => {
@@ -169,7 +198,10 @@ test('config.json problems: unsupported model_type lists the supported ones; uns
   });
   await assert.rejects(importCheckpoint({ from: edit('gpt2', { model_type: 'bert' }), out: join(tmp(), 'o') }),
     /has model_type "bert", which Token Lens cannot import; supported: gpt2, llama, qwen2, mistral, gpt_neox\./);
-  assert.throws(() => readHfCheckpoint(edit('llama3', { rope_scaling: { type: 'yarn', factor: 4 } })), /rope_scaling of type "yarn" .* is not supported/);
+  assert.throws(() => readHfCheckpoint(edit('llama3', { rope_scaling: { type: 'yarn', factor: 4 } })),
+    /rope_scaling of type "yarn" \(Token Lens runs "llama3", "linear" and "dynamic"\) is not supported/);
+  assert.throws(() => readHfCheckpoint(edit('llama3', { rope_scaling: { rope_type: 'longrope', factor: 4 } })), /rope_scaling of type "longrope"/);
+  assert.throws(() => readHfCheckpoint(edit('qwen2', { use_sliding_window: true })), /use_sliding_window: true .* is not supported/);
   // The older spelling of the scaling type.
   const old = readHfCheckpoint(edit('llama3', { rope_scaling: { type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 } }));
   assert.equal(old.config.rope_scaling?.factor, 8);

@@ -23,6 +23,9 @@ const configs: [string, DecoderConfig][] = [
   ['Qwen2 / Llama 3: rotate-half RoPE, q/k/v biases, llama3 rope scaling, GQA, head_dim of its own', llamaConfig({ ...sizes,
     n_head: 2, n_kv_head: 1, head_dim: 6, d_ff: 12, arch: 'qwen2', rope_layout: 'half', bias: { ...noBias, qkv: true }, rope_theta: 500,
     rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 } })],
+  ['Mistral / Llama with biases: sliding window of 2, attention and MLP biases, linear rope scaling', llamaConfig({ ...sizes,
+    arch: 'mistral', n_head: 2, n_kv_head: 1, d_ff: 12, rope_layout: 'half', sliding_window: 2,
+    bias: { qkv: true, o: true, mlp: true, norm: false }, rope_scaling: { rope_type: 'linear', factor: 2 } })],
 ];
 
 function batch(B: number, T: number, V: number, seed: number) {

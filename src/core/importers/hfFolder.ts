@@ -1,5 +1,5 @@
-// A Hugging Face model folder: config.json, model.safetensors (or a sharded
-// model.safetensors.index.json) and tokenizer.json, read into the one decoder config and canonical weights.
+// A Hugging Face model folder: config.json, model.safetensors (or a sharded model.safetensors.index.json,
+// or the older pytorch_model.bin, sharded or not) and tokenizer.json, read into the one decoder config and canonical weights.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { TokenizerFiles } from '../tokenizers/types';
@@ -9,6 +9,8 @@ import { hfGptNeox } from './hfGptNeox';
 import { hfLlama, hfMistral, hfQwen2 } from './hfLlama';
 import { checkTokenizerFits, describe, ImportedModel, withMaxLength } from './imported';
 import { openSafetensors, openShardedSafetensors, SAFETENSORS_INDEX } from './safetensors';
+import { openSharded } from './sharded';
+import { openTorchStateDict } from './torchCheckpoint';
 import type { CheckpointTensors } from './tensors';
 
 export const HF_FAMILIES: Record<string, HfFamily> = {
@@ -29,14 +31,18 @@ export function isHfFolder(dir: string): boolean {
   return existsSync(join(dir, 'config.json')) && statSync(dir).isDirectory();
 }
 
+const TORCH_INDEX = 'pytorch_model.bin.index.json';
+
+/** The weights of a folder: safetensors when there are any (what save_pretrained writes), else pytorch_model.bin. */
 export function openHfWeights(dir: string): CheckpointTensors {
   const index = join(dir, SAFETENSORS_INDEX);
   if (existsSync(index)) return openShardedSafetensors(index);
   const single = join(dir, 'model.safetensors');
   if (existsSync(single)) return openSafetensors(single);
-  const legacy = ['pytorch_model.bin', 'pytorch_model.bin.index.json'].find((f) => existsSync(join(dir, f)));
-  throw new Error(`${dir} has no model.safetensors or ${SAFETENSORS_INDEX}` +
-    (legacy ? ` (it has ${legacy}: save the model with safe_serialization=True, the default of save_pretrained)` : '') + '.');
+  // The older format (safe_serialization=False): torch zip-pickles, read without running any pickle code.
+  if (existsSync(join(dir, TORCH_INDEX))) return openSharded(join(dir, TORCH_INDEX), openTorchStateDict);
+  if (existsSync(join(dir, 'pytorch_model.bin'))) return openTorchStateDict(join(dir, 'pytorch_model.bin'));
+  throw new Error(`${dir} has no weights: expected model.safetensors, ${SAFETENSORS_INDEX}, pytorch_model.bin or ${TORCH_INDEX}.`);
 }
 
 /** The config.json's model family, or an error naming it and the supported ones. */

@@ -41,6 +41,8 @@ export interface ImportResult {
 }
 
 const ZIP_MAGIC = 0x04034b50;
+/** Files of a Hugging Face folder that stand for the folder when given as --from. */
+const HF_FOLDER_FILE = /^(config\.json|model(-\d+-of-\d+)?\.safetensors|pytorch_model(-\d+-of-\d+)?\.bin|(model\.safetensors|pytorch_model\.bin)\.index\.json)$/;
 
 export function checkpointKind(from: string): CheckpointKind {
   if (!existsSync(from)) throw new Error(`${from} does not exist.`);
@@ -49,7 +51,7 @@ export function checkpointKind(from: string): CheckpointKind {
     const hint = existsSync(join(from, 'ckpt.pt')) ? ` For nanoGPT, give the file itself: --from ${join(from, 'ckpt.pt')}.` : '';
     throw new Error(`${from} is a folder without config.json, so not a Hugging Face model folder.${hint}`);
   }
-  if (basename(from) === 'config.json') return 'huggingface';
+  if (HF_FOLDER_FILE.test(basename(from)) && isHfFolder(dirname(resolve(from)))) return 'huggingface';
   const head = readFileSync(from).subarray(0, 4);
   if (head.length === 4 && head.readUInt32LE(0) === ZIP_MAGIC) return 'nanogpt';
   if (/\.(pt|pth|ckpt)$/.test(from)) return 'nanogpt'; // not a zip: the reader says why
@@ -120,7 +122,7 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
   const kind = checkpointKind(opts.from);
   checkOut(out);
   say(`Reading ${opts.from}`);
-  const from = basename(opts.from) === 'config.json' ? dirname(opts.from) : opts.from;
+  const from = kind === 'huggingface' && !statSync(opts.from).isDirectory() ? dirname(resolve(opts.from)) : opts.from;
   const model = kind === 'huggingface'
     ? readHfCheckpoint(from, opts.tokenizer ? tokenizerFrom(opts.tokenizer) : undefined)
     : kind === 'nanogpt' ? readNanoGpt(from, opts.tokenizer) : readLlama2c(from, opts.tokenizer);

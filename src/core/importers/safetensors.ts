@@ -1,11 +1,11 @@
 // Safetensors files: an 8-byte little-endian header length, a JSON header naming each tensor's dtype,
 // shape and byte range, then the raw data. A sharded checkpoint adds model.safetensors.index.json, which
-// says which shard holds which tensor.
+// says which shard holds which tensor (sharded.ts).
 //
 // Only the header is read up front. Each tensor is read from disk when asked for, straight into the
 // float32 array that keeps it, so importing never holds the whole file and its converted copy at once.
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { openSharded } from './sharded';
 import { CheckpointTensors, numel, TensorInfo, widen16 } from './tensors';
 
 const BYTES: Record<string, number> = {
@@ -120,31 +120,5 @@ export const SAFETENSORS_INDEX = 'model.safetensors.index.json';
 
 /** A sharded checkpoint: the index file and every shard it names (each must exist). */
 export function openShardedSafetensors(indexPath: string): CheckpointTensors {
-  let index: { weight_map?: Record<string, string> };
-  try {
-    index = JSON.parse(readFileSync(indexPath, 'utf8'));
-  } catch (e) {
-    throw new Error(`Cannot read ${indexPath}: ${(e as Error).message}`);
-  }
-  const map = index.weight_map;
-  if (!map || typeof map !== 'object') throw new Error(`${indexPath} has no weight_map.`);
-  const dir = dirname(indexPath);
-  const shards = new Map<string, CheckpointTensors>();
-  for (const file of new Set(Object.values(map))) {
-    const path = join(dir, file);
-    if (!existsSync(path)) throw new Error(`The shard ${file} listed in ${basename(indexPath)} is missing from ${dir}.`);
-    shards.set(file, openSafetensors(path));
-  }
-  for (const [name, file] of Object.entries(map)) {
-    if (!shards.get(file)!.info(name)) throw new Error(`${basename(indexPath)} puts ${name} in ${file}, which does not hold it.`);
-  }
-  return {
-    source: indexPath,
-    names: () => Object.keys(map),
-    info: (name) => (name in map ? shards.get(map[name])!.info(name) : undefined),
-    read: (name) => {
-      if (!(name in map)) throw new Error(`${indexPath} has no tensor ${name}.`);
-      return shards.get(map[name])!.read(name);
-    },
-  };
+  return openSharded(indexPath, openSafetensors);
 }

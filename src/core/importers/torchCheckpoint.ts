@@ -144,3 +144,12 @@ function gather(storage: Float32Array, t: TorchTensor, name: string, path: strin
   }
   return out;
 }
+
+/** A file torch.save wrote a state dict to (Hugging Face's pytorch_model.bin): its tensors, read lazily. */
+export function openTorchStateDict(path: string): CheckpointTensors {
+  const ckpt = readTorchCheckpoint(path);
+  if (!(ckpt.root instanceof Map) || ![...ckpt.root.values()].some((v) => v instanceof TorchTensor)) {
+    throw new Error(`${path} is a PyTorch file but not a state dict (a mapping from names to tensors).`);
+  }
+  return ckpt.tensors(ckpt.root as PyDict);
+}

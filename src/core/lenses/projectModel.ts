@@ -1,10 +1,8 @@
 // The plain config and weights of a model Token Lens wrote, read back from its folder: the lenses that
 // rebuild the decoder (the logit lens's head, gradient attribution) need them. Foreign ONNX exports have
 // no config we could rebuild the model from.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { DecoderConfig, Weights } from '../models/config';
-import { MODEL_FILE, readModelFolderMeta, readWeightsFromOnnx } from '../models/folder';
+import { readModelFolderMeta, readModelFolderWeights } from '../models/folder';
 import type { ModelSession } from '../runtime/session';
 
 export interface ProjectModel {
@@ -36,7 +34,7 @@ export function readProjectModel(folder: string): ProjectModel {
   let m = loaded.get(folder);
   if (m) return m;
   const config = readModelFolderMeta(folder).config;
-  m = { config, weights: readWeightsFromOnnx(readFileSync(join(folder, MODEL_FILE)), config) };
+  m = { config, weights: readModelFolderWeights(folder, config) };
   // One model at a time: a worker lives for one job, the cache only spares re-reading within it.
   loaded.clear();
   loaded.set(folder, m);

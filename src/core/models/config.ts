@@ -58,13 +58,23 @@ export interface DecoderConfig {
   rope_layout: 'interleaved' | 'half';
   /** How many dims of each head rotate (partial rotary: GPT-NeoX's rotary_pct * head_dim). */
   rotary_dim: number;
-  rope_scaling: Llama3RopeScaling | null;
+  rope_scaling: RopeScaling | null;
   parallel_residual: boolean;
   bias: { qkv: boolean; o: boolean; mlp: boolean; norm: boolean };
   tied_head: boolean;
-  /** Mistral's sliding-window attention: texts longer than this are refused. */
+  /**
+   * Mistral's sliding-window attention: each query sees itself and the sliding_window - 1 keys before it
+   * (Hugging Face's convention); null: every earlier key.
+   */
   sliding_window: number | null;
 }
+
+/**
+ * RoPE scaling as Hugging Face's rope_type names it: Llama 3.x's frequency-dependent 'llama3'; 'linear'
+ * (positions divided by factor); 'dynamic' (NTK: the base grows only for texts longer than the context,
+ * block_size, which Token Lens never runs, so within it the frequencies are the default ones).
+ */
+export type RopeScaling = Llama3RopeScaling | { rope_type: 'linear'; factor: number } | { rope_type: 'dynamic'; factor: number };
 
 /** Llama 3.x's frequency-dependent RoPE scaling (rope_type 'llama3'). */
 export interface Llama3RopeScaling {

@@ -44,8 +44,11 @@ export interface Ops<T> {
 
   /** Keys and values of every position so far ([B, Hkv, S, hd]): the past ones, then these. */
   cache(layer: number, k: T, v: T): [T, T];
-  /** Attention scores [B, H, T, S] with the keys a query may not see (later, padding) removed. */
-  causal(scores: T): T;
+  /**
+   * Attention scores [B, H, T, S] with the keys a query may not see removed: later ones, padding and, with a
+   * sliding window, those `window` or more positions back.
+   */
+  causal(scores: T, window: number | null): T;
   /** Sees each layer's attention probabilities [B, H, T, S], one matrix per query head. */
   expose(layer: number, probs: T): void;
   /** Sees the residual stream [B, T, C] after each block (the logit lens reads it). */
@@ -78,7 +81,7 @@ export function weightShapes(c: DecoderConfig): Map<string, number[]> {
     linear(p + 'attn.o', qDim, C, c.bias.o);
     norm(p + 'ln_2');
     linear(p + 'mlp.up', C, F, c.bias.mlp);
-    if (c.mlp === 'swiglu') m.set(p + 'mlp.gate.weight', [C, F]);
+    if (c.mlp === 'swiglu') linear(p + 'mlp.gate', C, F, c.bias.mlp);
     linear(p + 'mlp.down', F, C, c.bias.mlp);
   }
   norm('ln_f');
@@ -98,12 +101,13 @@ export function checkDecoderConfig(c: DecoderConfig): void {
   }
 }
 
-/** RoPE's angle per position for each rotated pair, with Llama 3's frequency-dependent scaling. */
+/** RoPE's angle per position for each rotated pair, with the config's scaling (config.ts, RopeScaling). */
 export function ropeInvFreq(c: DecoderConfig): Float32Array {
   const half = c.rotary_dim / 2;
   const inv = Float64Array.from({ length: half }, (_, i) => 1 / Math.pow(c.rope_theta, (2 * i) / c.rotary_dim));
   const s = c.rope_scaling;
-  if (s) {
+  if (s?.rope_type === 'linear') for (let i = 0; i < half; i++) inv[i] /= s.factor;
+  if (s?.rope_type === 'llama3') {
     // Hugging Face's _compute_llama3_parameters: long wavelengths slow down by `factor`, short ones stay,
     // the ones between blend smoothly.
     const lowWavelen = s.original_max_position_embeddings / s.low_freq_factor;
@@ -169,7 +173,7 @@ function attention<T>(c: DecoderConfig, ops: Ops<T>, x: T, layer: number, r: Rot
   const toHeads = (t: T) => ops.transpose(t, [0, 2, 1, 3]);
   const [keys, values] = ops.cache(layer, toHeads(k), toHeads(v));
   const scores = ops.matmul(toHeads(ops.scale(q, 1 / Math.sqrt(hd))), ops.transpose(repeatKv(c, ops, keys), [0, 1, 3, 2]));
-  const probs = ops.softmax(ops.causal(scores));
+  const probs = ops.softmax(ops.causal(scores, c.sliding_window));
   ops.expose(layer, probs);
   const y = ops.transpose(ops.matmul(probs, repeatKv(c, ops, values)), [0, 2, 1, 3]);
   return linear(ops, ops.reshape(y, [0, 0, c.n_head * hd]), p + 'o', c.bias.o);
@@ -178,7 +182,7 @@ function attention<T>(c: DecoderConfig, ops: Ops<T>, x: T, layer: number, r: Rot
 function mlp<T>(c: DecoderConfig, ops: Ops<T>, x: T, layer: number): T {
   const p = `layers.${layer}.mlp.`;
   const up = linear(ops, x, p + 'up', c.bias.mlp);
-  const h = c.mlp === 'swiglu' ? ops.mul(ops.silu(linear(ops, x, p + 'gate', false)), up) : ops.gelu(up, c.gelu);
+  const h = c.mlp === 'swiglu' ? ops.mul(ops.silu(linear(ops, x, p + 'gate', c.bias.mlp)), up) : ops.gelu(up, c.gelu);
   return linear(ops, h, p + 'down', c.bias.mlp);
 }
 

@@ -1,16 +1,16 @@
 // A model folder transformers.js loads offline: config.json, tokenizer files, generation_config.json
 // and onnx/model.onnx. config.json also keeps our plain config under `token_lens`, so the weights can
 // be read back out of the ONNX file for fine-tuning.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { writeFileAtomic } from '../fsAtomic';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TokenizerFiles } from '../tokenizers/types';
 import type { DecoderConfig, Weights } from './config';
-import { modelFileParts } from '../onnx/streamEncode';
+import { initializerBytes, modelFileParts, modelFilePartsWithExternalData } from '../onnx/streamEncode';
 import { modelProto } from './onnxWeights';
 
-export { writeModelOnnx, readWeightsFromOnnx } from './onnxWeights';
+export { writeModelOnnx, readWeightsFromOnnx, readModelFolderWeights } from './onnxWeights';
 
 export interface SpecialTokens {
   bos?: number;
@@ -26,6 +26,8 @@ export interface ModelFolder {
   description?: string;
   /** BOS and EOS ids when the source knows them (a Hugging Face config); otherwise from the tokenizer. */
   specialTokens?: SpecialTokens;
+  /** Weights past this many bytes go to onnx/model.onnx_data (default: externalDataThreshold()). */
+  externalDataAbove?: number;
 }
 
 /** What config.json holds under `token_lens`. */
@@ -38,6 +40,18 @@ export interface TokenLensMeta {
 }
 
 export const MODEL_FILE = join('onnx', 'model.onnx');
+/** The external data file's name: onnxruntime and transformers.js look for `<model file>_data`. */
+export const MODEL_DATA_FILE = 'model.onnx_data';
+
+/**
+ * A protobuf message (the .onnx file) cannot pass 2 GiB: models whose weights come near it keep them in
+ * onnx/model.onnx_data. TOKEN_LENS_EXTERNAL_DATA_BYTES lowers the limit (tests write small models that way).
+ */
+export function externalDataThreshold(): number {
+  const env = process.env.TOKEN_LENS_EXTERNAL_DATA_BYTES;
+  // 128 MB below the limit leave room for the graph itself.
+  return env && Number(env) >= 0 ? Number(env) : 2 ** 31 - 2 ** 27;
+}
 
 /** The id of a token string in a tokenizer.json (added tokens first, then the model's vocabulary). */
 export function tokenIdOf(tokenizer: Record<string, unknown>, token: unknown): number | undefined {
@@ -80,11 +94,10 @@ function specialIds(given: SpecialTokens | undefined, tok: TokenizerFiles): Ids 
 const TRANSFORMERS_JS_TYPES = new Set(['gpt2', 'llama', 'qwen2', 'mistral', 'gpt_neox']);
 
 /** config.json: Hugging Face's field names for every family, our plain config under `token_lens`. */
-export function hfConfig(c: DecoderConfig, ids: Ids, attentionOutputs: boolean) {
+export function hfConfig(c: DecoderConfig, ids: Ids, attentionOutputs: boolean, externalData = false) {
   const token_lens: TokenLensMeta = { config: c, attention_outputs: attentionOutputs, scoring_head: true, hidden_states: true };
   const model_type = TRANSFORMERS_JS_TYPES.has(c.arch) ? c.arch : 'llama';
-  // Mistral's sliding window: the context an analysis may use is the window.
-  const context = Math.min(c.block_size, c.sliding_window ?? Infinity);
+  const context = c.block_size;
   return {
     model_type,
     vocab_size: c.vocab_size,
@@ -96,6 +109,8 @@ export function hfConfig(c: DecoderConfig, ids: Ids, attentionOutputs: boolean) 
     n_embd: c.n_embd, n_layer: c.n_layer, n_head: c.n_head, n_positions: context, n_ctx: context,
     tie_word_embeddings: c.tied_head,
     bos_token_id: ids.bos, eos_token_id: ids.eos,
+    // How Hub exports tell transformers.js to fetch model.onnx_data with model.onnx.
+    ...(externalData ? { 'transformers.js_config': { use_external_data_format: { 'model.onnx': 1 } } } : {}),
     token_lens,
   };
 }
@@ -107,17 +122,28 @@ export async function writeModelFolder(dir: string, model: ModelFolder): Promise
   const ids = specialIds(model.specialTokens, model.tokenizer);
   await mkdir(join(dir, 'onnx'), { recursive: true });
   // Written part by part, straight from the weight arrays: the encoded file never sits in memory beside them.
-  await writeFileAtomic(join(dir, MODEL_FILE), modelFileParts(modelProto(model.config, model.weights, { attentionOutputs, scoringHead: true, hiddenStates: true })));
+  const proto = modelProto(model.config, model.weights, { attentionOutputs, scoringHead: true, hiddenStates: true });
+  const dataFile = join(dir, 'onnx', MODEL_DATA_FILE);
+  const external = initializerBytes(proto) > (model.externalDataAbove ?? externalDataThreshold());
+  if (external) {
+    const parts = modelFilePartsWithExternalData(proto, MODEL_DATA_FILE);
+    // The data first: a model file is never there without the data it names.
+    await writeFileAtomic(dataFile, parts.data);
+    await writeFileAtomic(join(dir, MODEL_FILE), parts.model);
+  } else {
+    await writeFileAtomic(join(dir, MODEL_FILE), modelFileParts(proto));
+    await rm(dataFile, { force: true }); // a replaced model's
+  }
   await writeFileAtomic(join(dir, 'tokenizer.json'), json(model.tokenizer.tokenizer));
   await writeFileAtomic(join(dir, 'tokenizer_config.json'), json(model.tokenizer.tokenizerConfig));
   await writeFileAtomic(join(dir, 'generation_config.json'), json({
     bos_token_id: ids.bos,
     eos_token_id: ids.stops,
-    max_length: Math.min(model.config.block_size, model.config.sliding_window ?? Infinity),
+    max_length: model.config.block_size,
   }));
   if (model.description) await writeFileAtomic(join(dir, 'README.md'), model.description.trimEnd() + '\n');
   // config.json last: a folder with a config.json is complete.
-  await writeFileAtomic(join(dir, 'config.json'), json(hfConfig(model.config, ids, attentionOutputs)));
+  await writeFileAtomic(join(dir, 'config.json'), json(hfConfig(model.config, ids, attentionOutputs, external)));
 }
 
 export function readModelFolderMeta(dir: string): TokenLensMeta {

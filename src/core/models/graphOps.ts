@@ -30,7 +30,10 @@ class GraphOps implements Ops<string> {
   private readonly ids: string;
   /** Absolute positions of the new tokens: past_len + arange(seq_len), int64 [T]. */
   private readonly positions: string;
-  /** bool [B, 1, T, S]: key j is visible from query i when j <= past_len + i and attention_mask[j] = 1. */
+  /**
+   * bool [B, 1, T, S]: key j is visible from query i when j <= past_len + i and attention_mask[j] = 1 and,
+   * with a sliding window, past_len + i - j < window. The cache keeps every key: the mask alone bounds the band.
+   */
   private readonly mask: string;
 
   constructor(readonly g: GraphBuilder, private readonly c: DecoderConfig, private readonly attentionOutputs: boolean,
@@ -47,12 +50,15 @@ class GraphOps implements Ops<string> {
     const one = g.constInt64([1], []);
     this.positions = g.op('Range', [pastLen, totalLen, one]);
     const keyPositions = g.op('Range', [g.constInt64([0], []), totalLen, one]);
-    const causal = g.op('LessOrEqual', [
-      g.op('Unsqueeze', [keyPositions, g.constInt64([0])]),   // [1, S]
-      g.op('Unsqueeze', [this.positions, g.constInt64([1])]), // [T, 1]
-    ]);
+    const keys = g.op('Unsqueeze', [keyPositions, g.constInt64([0])]); // [1, S]
+    const queries = g.op('Unsqueeze', [this.positions, g.constInt64([1])]); // [T, 1]
+    let visible = g.op('LessOrEqual', [keys, queries]);
+    if (c.sliding_window !== null) {
+      const oldest = g.op('Sub', [queries, g.constInt64([c.sliding_window], [])]);
+      visible = g.op('And', [visible, g.op('Greater', [keys, oldest])]);
+    }
     const padding = g.op('Unsqueeze', [g.op('Cast', [attentionMask], { to: BOOL }), g.constInt64([1, 2])]);
-    this.mask = g.op('And', [causal, padding]);
+    this.mask = g.op('And', [visible, padding]);
   }
 
   weight(name: string): string { return name; }
@@ -123,7 +129,8 @@ class GraphOps implements Ops<string> {
     ];
   }
 
-  causal(scores: string): string { return this.g.op('Where', [this.mask, scores, this.g.constFloat([MASKED])]); }
+  /** The window is in the mask already (built once for every layer). */
+  causal(scores: string, _window: number | null): string { return this.g.op('Where', [this.mask, scores, this.g.constFloat([MASKED])]); }
 
   expose(layer: number, probs: string): void {
     // The Softmax feeds the weighted-values MatMul directly either way: graph surgery finds it by that pattern.

@@ -41,6 +41,8 @@ const llama = (n_embd: number, d_ff: number, n_layer: number, n_head: number, n_
 export const MODEL_PRESETS: Record<string, DecoderConfig> = {
   'gpt2-small': gpt2(12, 12, 768, 1024, 50257),
   'gpt2-tiny': gpt2(2, 4, 64, 128, 50257),
+  // 774M parameters: 3.1 GB in float32, past one .onnx file's 2 GB (its weights go to model.onnx_data).
+  'gpt2-large': gpt2(36, 20, 1280, 1024, 50257),
   'stories260K': llama(64, 172, 5, 8, 4, 512, 512),
   'stories15M': llama(288, 768, 6, 6, 6, 32000, 256),
   'llama-tiny': llama(32, 64, 2, 4, 2, 64, 64),

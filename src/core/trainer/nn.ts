@@ -139,8 +139,11 @@ export function crossEntropy(logits: Value, targets: Value): Value {
 }
 
 /** Additive causal mask [T, T]: query i sees keys 0..i. */
-export function causalMask(T: number): Float32Array {
+/** Query i sees keys j <= i, and with a sliding window only those with i - j < window (Mistral's band). */
+export function causalMask(T: number, window: number | null = null): Float32Array {
   const m = new Float32Array(T * T);
-  for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = -Infinity;
+  for (let i = 0; i < T; i++) {
+    for (let j = 0; j < T; j++) if (j > i || (window !== null && i - j >= window)) m[i * T + j] = -Infinity;
+  }
   return m;
 }

@@ -76,8 +76,9 @@ export class TapeOps implements Ops<Value> {
   /** No cache: every position is in this batch. */
   cache(_layer: number, k: Value, v: Value): [Value, Value] { return [k, v]; }
 
-  causal(scores: Value): Value {
-    return add(scores, this.w.t.constValue(causalMask(this.T), [this.T, this.T], 'causal_mask'));
+  causal(scores: Value, window: number | null): Value {
+    const mask = causalMask(this.T, window);
+    return add(scores, this.w.t.constValue(mask, [this.T, this.T], window === null ? 'causal_mask' : `causal_mask:${window}`));
   }
 
   expose(): void {}

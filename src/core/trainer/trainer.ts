@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DecoderConfig, Weights } from '../models/config';
 import { weightShapes } from '../models/decoder';
-import { MODEL_FILE, readModelFolderConfig, readModelFolderSpecialTokens, readWeightsFromOnnx, SpecialTokens,
+import { readModelFolderConfig, readModelFolderSpecialTokens, readModelFolderWeights, SpecialTokens,
   writeModelFolder } from '../models/folder';
 import { randomWeights } from '../models/random';
 import type { TokenizerFiles } from '../tokenizers/types';
@@ -127,7 +127,7 @@ export class Trainer {
     } else if (opts.from) {
       config = readModelFolderConfig(opts.from);
       specialTokens = readModelFolderSpecialTokens(opts.from);
-      base = readWeightsFromOnnx(readFileSync(join(opts.from, MODEL_FILE)), config);
+      base = readModelFolderWeights(opts.from, config);
       tokenizer = {
         tokenizer: JSON.parse(readFileSync(join(opts.from, 'tokenizer.json'), 'utf8')),
         tokenizerConfig: JSON.parse(readFileSync(join(opts.from, 'tokenizer_config.json'), 'utf8')),
@@ -144,7 +144,7 @@ export class Trainer {
     const preset = TRAINING_PRESETS[opts.preset ?? 'toy'];
     const fromScratch = !opts.from && !ckpt?.meta.lora;
     let block = ckpt?.meta.block ?? opts.block ?? (fromScratch ? preset.block_size : 128);
-    block = Math.min(block, config.block_size, config.sliding_window ?? Infinity, ids.length - 1);
+    block = Math.min(block, config.block_size, ids.length - 1);
     const batch = ckpt?.meta.batch ?? opts.batch ?? (fromScratch ? preset.batch_size : 8);
     const splits = splitTokens(ids, block);
     if (splits.note) notes.push(splits.note);
