@@ -8,6 +8,7 @@ import {
 import { describeWindow } from './documentText';
 import { Cancelled, isAbort, type Log } from './log';
 import type { Models } from './models';
+import type { CompareWith } from './compareWith';
 import type { Analysis } from './runtime';
 import { webviewHtml } from './webviewHtml';
 
@@ -55,7 +56,11 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
   private inflight?: AbortController;
   private readonly registration: vscode.Disposable;
 
-  constructor(private readonly context: vscode.ExtensionContext, private readonly models: Models, private readonly log: Log) {
+  /** Whether the panel shows a comparison: a new analysis of its text then compares again. */
+  private comparing = false;
+
+  constructor(private readonly context: vscode.ExtensionContext, private readonly models: Models, private readonly log: Log,
+    private readonly compare?: CompareWith) {
     this.registration = vscode.window.registerWebviewPanelSerializer(EXPLAIN_VIEW_TYPE, this);
   }
 
@@ -156,6 +161,7 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
         // A message posted before the webview listened may be lost: send the analysis (again) now.
         const ready = a ?? (this.pending ? await this.pending.catch(() => undefined) : this.text ? await this.analyse() : undefined);
         if (ready && ready === this.analysis) await this.postAnalysis(ready);
+        if (ready && this.comparing) await this.postComparison();
         return;
       }
       case 'selectPosition':
@@ -187,6 +193,28 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
       case 'copy':
         await vscode.env.clipboard.writeText(msg.text);
         return;
+      case 'compareWith': {
+        const target = await this.compare?.pick();
+        if (!target) return;
+        this.compare!.use(target);
+        this.comparing = true;
+        await this.postComparison();
+        return;
+      }
+    }
+  }
+
+  /** The panel's text under the current model and the one chosen with "Compare with…". */
+  private async postComparison(): Promise<void> {
+    if (!this.compare?.target || !this.text) return;
+    const text = this.text;
+    this.post(hostMessage('busy', { message: `Comparing with ${this.compare.target.label}…` }));
+    try {
+      const c = await this.compare.compare(text);
+      if (text !== this.text) return;
+      this.post(hostMessage('comparison', c));
+    } finally {
+      this.post(hostMessage('busy', { message: '' }));
     }
   }
 
@@ -216,6 +244,7 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
       this.analysis = analysis;
       this.selected = Math.min(this.selected, analysis.tokens.length - 1);
       await this.postAnalysis(analysis);
+      if (this.comparing) void this.postComparison().catch((err) => this.log.channel.warn(`Compare: ${err instanceof Error ? err.message : String(err)}`));
       const note = describeWindow(analysis.window, analysis.tokens.length, text.length, cut);
       if (note) this.log.notify(note);
       return analysis;

@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { DocumentAnalyses } from './documentAnalyses';
 import { CHARS_PER_CONTEXT_TOKEN, explainTarget, type TextReader } from './documentText';
 import { ExplainPanel, type ExplainPanelState } from './explainPanel';
+import { CompareWith } from './compareWith';
 import { FineTuneView, type FineTuneViewState } from './fineTuneView';
 import { LossHeatmap } from './heatmap';
 import { EXPLAIN_FROM_HERE, type ExplainFromHereArgs, TokenHover } from './hover';
@@ -54,11 +55,12 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
   const log = new Log();
   const models = new Models(context, log);
   const analyses = new DocumentAnalyses(models);
-  const panel = new ExplainPanel(context, models, log);
+  const compareWith = new CompareWith(context, models, log);
+  const panel = new ExplainPanel(context, models, log, compareWith);
   const hover = new TokenHover(models, analyses, log);
   const heatmap = new LossHeatmap(models, analyses, log);
   const fineTune = new FineTuneView(context, models, log, (text) => panel.explain(text));
-  context.subscriptions.push(log, models, analyses, panel, hover, heatmap, fineTune);
+  context.subscriptions.push(log, models, analyses, compareWith, panel, hover, heatmap, fineTune);
 
   const command = (id: string, what: string, run: (...args: never[]) => unknown) =>
     context.subscriptions.push(vscode.commands.registerCommand(id, async (...args: never[]) => {

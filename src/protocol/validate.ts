@@ -38,6 +38,7 @@ const schemas: { [K in keyof WebviewMessages]: { [F in keyof WebviewMessages[K]]
   appendToken: { tokenId: int(0, LIMITS.tokenId), text: str(LIMITS.tokenText) },
   insertIntoDocument: { text: str(LIMITS.text) },
   copy: { text: str(LIMITS.text) },
+  compareWith: {},
 };
 
 /** Returns the message, typed, when it is exactly one of the webview->host messages; otherwise an Error saying why. */

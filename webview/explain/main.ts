@@ -11,6 +11,8 @@ import { lossChart } from './lossChart';
 import { attentionView } from './attention';
 import { teachingNotes } from './notes';
 import { quote } from './format';
+import { compareSection } from './compare';
+import type { ComparisonPayload } from '../../src/protocol/compare';
 
 const host = connect<ExplainState>();
 let state: ExplainState = { ...initialState(), ...(host.getState() ?? {}) };
@@ -33,10 +35,13 @@ nextSec.body.append(controlsBox, distBox);
 const lossSec = section('loss', 'Loss per token');
 const attSec = section('attn', 'Attention');
 const notesSec = section('notes', 'How it works');
+const compareSec = section('compare', 'Compare');
 const columns = h('div', { class: 'columns' },
   h('div', { class: 'col' }, tokensSec.el, nextSec.el, notesSec.el),
   h('div', { class: 'col' }, lossSec.el, attSec.el));
-mount(app, progress, header, status, columns);
+mount(app, progress, header, status, columns, compareSec.el);
+/** The last comparison the host sent (kept only while the panel lives: the host sends it again when asked). */
+let comparison: ComparisonPayload | null = null;
 app.removeAttribute('aria-busy');
 
 function save(): void {
@@ -156,6 +161,11 @@ function renderAttention(): void {
   attSec.body.querySelectorAll('.head-thumb').forEach((b, i) => b.setAttribute('id', `head-${i}`));
 }
 
+function renderCompare(): void {
+  const analysed = state.analysis !== null;
+  mount(compareSec.body, ...(analysed ? compareSection(comparison, width(compareSec.body), () => host.post({ type: 'compareWith' })) : []));
+}
+
 function renderSelection(): void {
   renderTokens();
   renderDistribution();
@@ -170,6 +180,7 @@ function renderAll(): void {
   renderDistribution();
   renderLoss();
   renderAttention();
+  renderCompare();
   mount(notesSec.body, teachingNotes(state.openNotes, (id, open) => {
     state = { ...state, openNotes: open ? [...new Set([...state.openNotes, id])] : state.openNotes.filter((n) => n !== id) };
     save();
@@ -179,6 +190,11 @@ function renderAll(): void {
 window.addEventListener('message', (event: MessageEvent) => {
   const msg = event.data;
   if (typeof msg !== 'object' || msg === null || typeof msg.type !== 'string') return;
+  if (msg.type === 'comparison') {
+    comparison = msg as ComparisonPayload;
+    renderCompare();
+    return;
+  }
   const before = state;
   state = reduce(state, msg);
   if (state === before) return;
@@ -186,6 +202,8 @@ window.addEventListener('message', (event: MessageEvent) => {
   switch (msg.type) {
     case 'analysis':
       awaitingDistribution = false;
+      // A comparison is of one text: a new text waits for its own (the host sends it after the analysis).
+      if (before.analysis?.text !== state.analysis?.text) comparison = null;
       renderAll();
       if (state.analysis?.attention.available && !state.attention) host.post({ type: 'requestAttention', layer: state.layer, head: state.head });
       break;
@@ -210,7 +228,7 @@ new ResizeObserver(() => {
   if (w === lastWidth) return;
   lastWidth = w;
   clearTimeout(resizeTimer);
-  resizeTimer = setTimeout(() => { renderLoss(); keepingFocus(renderAttention); }, 100);
+  resizeTimer = setTimeout(() => { renderLoss(); keepingFocus(renderAttention); keepingFocus(renderCompare); }, 100);
 }).observe(app);
 new MutationObserver(() => keepingFocus(renderAttention)).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 
