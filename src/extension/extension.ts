@@ -58,7 +58,7 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
   const compareWith = new CompareWith(context, models, log);
   const panel = new ExplainPanel(context, models, log, compareWith);
   const hover = new TokenHover(models, analyses, log);
-  const heatmap = new LossHeatmap(models, analyses, log);
+  const heatmap = new LossHeatmap(models, analyses, log, compareWith);
   const fineTune = new FineTuneView(context, models, log, (text) => panel.explain(text));
   context.subscriptions.push(log, models, analyses, compareWith, panel, hover, heatmap, fineTune);
 
