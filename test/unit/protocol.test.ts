@@ -14,6 +14,7 @@ const valid = [
   { type: 'appendToken', tokenId: 284, text: ' the' },
   { type: 'insertIntoDocument', text: ' the end' },
   { type: 'copy', text: '"the"\t0.5\t3.2' },
+  { type: 'compareWith' },
 ];
 
 test('every well-formed webview message passes unchanged', () => {
@@ -37,6 +38,8 @@ const invalid: [unknown, RegExp][] = [
   [{ type: 'toString' }, /unknown message type/],
   [{ type: '__proto__' }, /unknown message type/],
   [{ type: 'ready', extra: 1 }, /unexpected field "extra"/],
+  // "Compare with…" carries nothing: the host asks the user which model, never the webview.
+  [{ type: 'compareWith', ref: '/etc' }, /unexpected field "ref"/],
   [{ type: 'selectPosition' }, /position must be an integer/],
   [{ type: 'selectPosition', position: '3' }, /position must be an integer/],
   [{ type: 'selectPosition', position: 1.5 }, /position must be an integer/],
