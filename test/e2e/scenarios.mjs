@@ -169,8 +169,8 @@ export const scenarios = [
       const kl = Number(stats?.match(/Mean KL\(A‖B\)([\d.]+) nats/)?.[1]);
       check(kl > 0 && kl < 0.05, `mean KL of q8 against fp32: ${stats}`);
       check(/Top-1 agreement\d+\.\d%/.test(stats ?? ''), `no top-1 agreement in: ${stats}`);
-      check(await frame.locator('#compare-strip-a .tok').count() > 20, 'strip A has no tokens');
-      check(await frame.locator('#compare-strip-b .tok').count() === await frame.locator('#compare-strip-a .tok').count(), 'the strips differ');
+      check(await frame.locator('#compare-strip-a .cmp-tok').count() > 20, 'strip A has no tokens');
+      check(await frame.locator('#compare-strip-b .cmp-tok').count() === await frame.locator('#compare-strip-a .cmp-tok').count(), 'the strips differ');
       check(await frame.locator('#delta-chart rect.delta-bar').count() > 20, 'no Δloss bars');
       check(await frame.locator('#kl-chart rect.kl-bar').count() > 20, 'no KL bars');
       await frame.locator('#compare').evaluate((el) => el.scrollIntoView({ block: 'start' }));
