@@ -197,11 +197,17 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
         const target = await this.compare?.pick();
         if (!target) return;
         this.compare!.use(target);
-        this.comparing = true;
-        await this.postComparison();
+        await this.showComparison();
         return;
       }
     }
+  }
+
+  /** Compares the panel's text with the model chosen in "Compare with…" (and again after each new analysis). */
+  async showComparison(): Promise<void> {
+    if (!this.panel) return;
+    this.comparing = true;
+    await this.postComparison();
   }
 
   /** The panel's text under the current model and the one chosen with "Compare with…". */

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { DocumentAnalyses } from './documentAnalyses';
 import { CHARS_PER_CONTEXT_TOKEN, explainTarget, type TextReader } from './documentText';
 import { ExplainPanel, type ExplainPanelState } from './explainPanel';
-import { CompareWith } from './compareWith';
+import { CompareWith, type CompareTarget } from './compareWith';
 import { FineTuneView, type FineTuneViewState } from './fineTuneView';
 import { LossHeatmap } from './heatmap';
 import { EXPLAIN_FROM_HERE, type ExplainFromHereArgs, TokenHover } from './hover';
@@ -111,6 +111,15 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
   });
 
   command('tokenLens.showLog', 'Show Log', () => log.channel.show());
+
+  // Also callable with a CompareTarget ({ ref, dtype, label, quantize? }): automation and tests skip the picker.
+  command('tokenLens.compareWith', 'Compare with…', async (target?: CompareTarget) => {
+    const chosen = target?.ref ? target : await compareWith.pick();
+    if (!chosen) return;
+    compareWith.use(chosen);
+    await compareWith.session();
+    await panel.showComparison();
+  });
 
   command('tokenLens.fineTuneOnFile', 'Fine-tune on This File', (uri?: vscode.Uri) => fineTune.useFile(uri));
 
