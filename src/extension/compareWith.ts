@@ -41,8 +41,11 @@ export class CompareWith implements vscode.Disposable {
     const name = current === this.models.builtin ? 'stories260K' : path.basename(current);
     const out: CompareTarget[] = [];
     const { findOnnxFile } = await import('../core/runtime/onnxFile');
+    // The variant in use now is A itself: not offered as B.
+    const inUse = vscode.workspace.getConfiguration('tokenLens').get<string>('dtype', 'auto');
+    const others = (['q8', 'q4', 'fp16', 'fp32'] as const).filter((d) => d !== inUse && !(d === 'fp32' && inUse === 'auto'));
     if (current && fs.existsSync(current)) {
-      for (const dtype of ['q8', 'q4', 'fp16', 'fp32'] as const) {
+      for (const dtype of others) {
         const found = findOnnxFile(current, dtype);
         if (found) out.push({ ref: current, dtype, label: `${name} · ${dtype} (${found.file})` });
         else if (dtype !== 'fp32' && fs.existsSync(path.join(current, 'onnx', 'model.onnx'))) {
@@ -50,7 +53,7 @@ export class CompareWith implements vscode.Disposable {
         }
       }
     } else if (current) {
-      for (const dtype of ['q8', 'q4', 'fp16', 'fp32'] as const) out.push({ ref: current, dtype, label: `${name} · ${dtype} (downloaded if needed)` });
+      for (const dtype of others) out.push({ ref: current, dtype, label: `${name} · ${dtype} (downloaded if needed)` });
     }
     const state = this.context.globalState;
     const trained = state.get<{ ref: string; label?: string }[]>(TRAINED_MODELS_KEY, []).map((t) => ({ ref: t.ref, label: t.label ?? path.basename(t.ref) }));

@@ -152,6 +152,9 @@ export const scenarios = [
     name: 'Compare with… scores the held-out text under stories260K and its 8-bit variant',
     shot: 'compare.png',
     async run({ page, dir }) {
+      // Focus the editors' group first: after the panel was clicked, quick open would put the file beside it.
+      await page.mouse.move(5, 5);
+      await runCommand(page, 'View: Focus First Editor Group');
       await openFile(page, 'held-out.txt');
       await cursorToEnd(page);
       await runCommand(page, 'Token Lens: Explain Next Token');
@@ -272,6 +275,10 @@ export const scenarios = [
       check(phase === 'finished', `training ended ${phase}: ${error.join(' ')}`);
       const step = await frame.locator('#ft-stat-step .stat-value').textContent();
       check(step?.trim() === '20 / 20', `step counter reads ${step}`);
+      // The compare lens, before against after: on the probe text and on the file's held-out part.
+      await frame.locator('#ft-compare #ft-held-delta-chart').waitFor({ timeout: 30_000 });
+      check(await frame.locator('#ft-compare #ft-probe-delta-chart rect.delta-bar').count() > 0, 'no Δloss bars for the probe text');
+      check(/validation part of the file/.test(await frame.locator('#ft-compare').textContent() ?? ''), 'the held-out text is not the file\'s validation part');
       await page.mouse.move(5, 5);
       await page.waitForTimeout(300);
       return screenshot(page, dir, this.shot);
