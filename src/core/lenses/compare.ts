@@ -5,7 +5,7 @@
 // positions do not correspond: the text is cut where both have a token boundary and each model's loss is
 // summed per piece, in bits per character, the one unit both share (KL and top-1 have no meaning there).
 import type { Analysis } from '../runtime/analysis';
-import { AnalysisError, type ModelSession } from '../runtime/session';
+import { AnalysisCancelled, AnalysisError, type ModelSession } from '../runtime/session';
 import { alignOnOffsets, klDivergence } from './compareMaths';
 
 export interface ComparedToken {
@@ -62,7 +62,7 @@ async function comparePositions(a: Analysis, b: Analysis, models: [string, strin
   for (let t = 0; t < a.tokens.length; t++) {
     const ta = a.tokens[t], tb = b.tokens[t];
     if (ta.special) continue;
-    if (signal?.aborted) throw new AnalysisError('Cancelled.');
+    if (signal?.aborted) throw new AnalysisCancelled();
     const scored = t > 0 && ta.loss !== null && tb.loss !== null;
     tokens.push({
       start: ta.start, end: ta.end, text: ta.text,
