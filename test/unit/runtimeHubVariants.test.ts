@@ -11,6 +11,7 @@ import { listHubVariants } from '../../src/core/runtime/hubVariants';
 import { ModelLoadError } from '../../src/core/runtime/modelFiles';
 import type { DtypeChoice } from '../../src/core/runtime/onnxFile';
 import { ModelSession } from '../../src/core/runtime/session';
+import { variantItems } from '../../src/extension/variantItems';
 import { HUB_FIXTURES, type HubServer, startHub } from './hubServer';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-variants-'));
@@ -121,6 +122,17 @@ test('the Hub tree API gives each variant with its download size, before anythin
   ]);
   for (const v of variants) assert.equal(v.bytes, fs.statSync(path.join(HUB_FIXTURES, 'gpt2-variants', v.file)).size, v.file);
   assert.deepEqual(hub.requests.slice(before), ['GET /api/models/token-lens-test/gpt2-variants/tree/main/onnx']);
+  // What Select Model… shows for them: one row per precision, its file and its size; the current one checked.
+  const kb = (f: string) => `${Math.round(fs.statSync(path.join(HUB_FIXTURES, 'gpt2-variants', f)).size / 1024)} KB`;
+  assert.deepEqual(variantItems(variants, 'q8').map((i) => [i.label, i.description, i.dtype]), [
+    ['auto', `onnx/model.onnx, ${kb('onnx/model.onnx')}`, 'auto'],
+    ['fp32', `onnx/model.onnx, ${kb('onnx/model.onnx')}`, 'fp32'],
+    ['fp16', `onnx/model_fp16.onnx, ${kb('onnx/model_fp16.onnx')}`, 'fp16'],
+    ['$(check) q8', `onnx/model_quantized.onnx, ${kb('onnx/model_quantized.onnx')}`, 'q8'],
+    ['q4', `onnx/model_q4.onnx, ${kb('onnx/model_q4.onnx')}`, 'q4'],
+  ]);
+  // A repository with one variant has nothing to choose: no list.
+  assert.deepEqual(variantItems(await listHubVariants('token-lens-test/gpt2-q4', { remoteHost: hub.host }), 'auto'), []);
   await assert.rejects(listHubVariants('token-lens-test/no-such-repo', { remoteHost: hub.host }), /Could not list the files of "token-lens-test\/no-such-repo".*HTTP 404/);
 });
 

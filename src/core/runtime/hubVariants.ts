@@ -39,9 +39,3 @@ export function variantsOf(entries: TreeEntry[]): HubVariant[] {
     return { ...f, bytes };
   });
 }
-
-export function formatBytes(n: number): string {
-  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GB`;
-  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MB`;
-  return `${Math.max(1, Math.round(n / 1024))} KB`;
-}
