@@ -46,4 +46,5 @@ export const commonModelOptions = {
   'cache-dir': { type: 'string' },
   offline: { type: 'boolean' },
   'hub-host': { type: 'string' },
+  dtype: { type: 'string' },
 } as const;

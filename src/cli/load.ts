@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { ModelSession } from '../core/runtime/session';
+import { DTYPE_CHOICES, type DtypeChoice } from '../core/runtime/onnxFile';
 import { UsageError, defaultCacheDir } from './args';
 
 /** dist/models/stories260K, written by `npm run build`: beside the bundle, or in dist/ when run from the sources. */
@@ -11,11 +12,31 @@ export function builtinModel(): string | undefined {
     .find((f) => existsSync(path.join(f, 'config.json')));
 }
 
-export async function loadModel(values: { model?: string; 'cache-dir'?: string; offline?: boolean; 'hub-host'?: string }): Promise<ModelSession> {
-  const model = values.model ?? builtinModel();
-  if (!model) throw new UsageError('--model DIR|HUB_ID is required (the built-in model is missing: run `npm run build`)');
+/** A dtype flag value, checked. */
+export function dtypeOption(value: string | undefined): DtypeChoice {
+  if (value === undefined) return 'auto';
+  if (!(DTYPE_CHOICES as readonly string[]).includes(value)) throw new UsageError(`--dtype must be one of ${DTYPE_CHOICES.join(', ')}, got "${value}"`);
+  return value as DtypeChoice;
+}
+
+/**
+ * A model reference with an optional variant: "models/x@q8" is the q8 file of models/x (the suffix is
+ * read only when it names a dtype, so folders with an @ in their name still work).
+ */
+export function splitVariant(ref: string): { ref: string; dtype?: DtypeChoice } {
+  const at = ref.lastIndexOf('@');
+  const suffix = at > 0 ? ref.slice(at + 1) : '';
+  return (DTYPE_CHOICES as readonly string[]).includes(suffix) ? { ref: ref.slice(0, at), dtype: suffix as DtypeChoice } : { ref };
+}
+
+export async function loadModel(values: { model?: string; 'cache-dir'?: string; offline?: boolean; 'hub-host'?: string; dtype?: string }): Promise<ModelSession> {
+  const given = values.model ?? builtinModel();
+  if (!given) throw new UsageError('--model DIR|HUB_ID is required (the built-in model is missing: run `npm run build`)');
+  const { ref: model, dtype: suffixed } = splitVariant(given);
+  const dtype = suffixed ?? dtypeOption(values.dtype);
   let lastFile = '';
   return ModelSession.load(model, {
+    dtype,
     cacheDir: values['cache-dir'] ?? defaultCacheDir(),
     offline: values.offline ?? process.env.TOKEN_LENS_OFFLINE === '1',
     remoteHost: values['hub-host'] ?? process.env.TOKEN_LENS_HUB_HOST,

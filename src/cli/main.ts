@@ -19,9 +19,11 @@ commands:
   write-random   --arch gpt2|llama --preset NAME --out DIR [--seed S] [--tokenizer FILE] [--context N]
   train          --file FILE [--from DIR] [--preset toy|nanogpt-cpu] [--lora R] [--steps N] [--lr X]
                  [--optimizer adamw|sgd] [--seed S] --out DIR [--json]
+  quantize       --model DIR --to q8|q4|fp16 [--out DIR]
+  compare        --model A --model B [--json] (TEXT | --file FILE)   (A or B may be DIR@q8, DIR@q4, DIR@fp16)
 
 model options: --model (default: the built-in stories260K), --cache-dir DIR (default ~/.cache/token-lens or $TOKEN_LENS_CACHE), --offline,
-               --hub-host URL (where Hub ids are downloaded from)`;
+               --hub-host URL (where Hub ids are downloaded from), --dtype auto|fp32|fp16|q8|q4 (which variant file)`;
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   explain: runExplain,
@@ -30,6 +32,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   'import-llama2c': (argv) => runImport(argv, 'import-llama2c'),
   'write-random': runWriteRandom,
   train: async (argv) => (await import('./train')).runTrain(argv),
+  quantize: async (argv) => (await import('./quantize')).runQuantize(argv),
+  compare: async (argv) => (await import('./compare')).runCompare(argv),
 };
 
 async function runGenerate(argv: string[]): Promise<number> {

@@ -9,6 +9,7 @@ import { describeWindow } from './documentText';
 import { Cancelled, isAbort, type Log } from './log';
 import type { Models } from './models';
 import { PanelLenses } from './panelLenses';
+import type { CompareWith } from './compareWith';
 import type { Analysis } from './runtime';
 import { webviewHtml } from './webviewHtml';
 
@@ -60,7 +61,11 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
   /** The tab the panel should bring forward with its analysis, until the webview acts on it. */
   private openTab?: PanelTab;
 
-  constructor(private readonly context: vscode.ExtensionContext, private readonly models: Models, private readonly log: Log) {
+  /** Whether the panel shows a comparison: a new analysis of its text then compares again. */
+  private comparing = false;
+
+  constructor(private readonly context: vscode.ExtensionContext, private readonly models: Models, private readonly log: Log,
+    private readonly compare?: CompareWith) {
     this.registration = vscode.window.registerWebviewPanelSerializer(EXPLAIN_VIEW_TYPE, this);
   }
 
@@ -165,6 +170,7 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
         // A message posted before the webview listened may be lost: send the analysis (again) now.
         const ready = a ?? (this.pending ? await this.pending.catch(() => undefined) : this.text ? await this.analyse() : undefined);
         if (ready && ready === this.analysis) await this.postAnalysis(ready);
+        if (ready && this.comparing) await this.postComparison();
         return;
       }
       case 'selectPosition':
@@ -209,6 +215,35 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
       case 'cancelLens':
         this.lenses.cancel();
         return;
+      case 'compareWith': {
+        const target = await this.compare?.pick();
+        if (!target) return;
+        this.compare!.use(target);
+        await this.showComparison();
+        return;
+      }
+    }
+  }
+
+  /** Compares the panel's text with the model chosen in "Compare with…" (and again after each new analysis). */
+  async showComparison(): Promise<void> {
+    if (!this.panel) return;
+    this.comparing = true;
+    this.post(hostMessage('showTab', { tab: 'compare' }));
+    await this.postComparison();
+  }
+
+  /** The panel's text under the current model and the one chosen with "Compare with…". */
+  private async postComparison(): Promise<void> {
+    if (!this.compare?.target || !this.text) return;
+    const text = this.text;
+    this.post(hostMessage('busy', { message: `Comparing with ${this.compare.target.label}…` }));
+    try {
+      const c = await this.compare.compare(text);
+      if (text !== this.text) return;
+      this.post(hostMessage('comparison', c));
+    } finally {
+      this.post(hostMessage('busy', { message: '' }));
     }
   }
 
@@ -238,6 +273,7 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
       this.analysis = analysis;
       this.selected = Math.min(this.selected, analysis.tokens.length - 1);
       await this.postAnalysis(analysis);
+      if (this.comparing) void this.postComparison().catch((err) => this.log.channel.warn(`Compare: ${err instanceof Error ? err.message : String(err)}`));
       const note = describeWindow(analysis.window, analysis.tokens.length, text.length, cut);
       if (note) this.log.notify(note);
       return analysis;

@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { DocumentAnalyses } from './documentAnalyses';
 import { CHARS_PER_CONTEXT_TOKEN, explainTarget, type TextReader } from './documentText';
 import { ExplainPanel, type ExplainPanelState } from './explainPanel';
+import { CompareWith, type CompareTarget } from './compareWith';
 import { FineTuneView, type FineTuneViewState } from './fineTuneView';
 import { LossHeatmap } from './heatmap';
 import { EXPLAIN_FROM_HERE, type ExplainFromHereArgs, TokenHover } from './hover';
@@ -59,12 +60,13 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
   const log = new Log();
   const models = new Models(context, log);
   const analyses = new DocumentAnalyses(models);
-  const panel = new ExplainPanel(context, models, log);
+  const compareWith = new CompareWith(context, models, log);
+  const panel = new ExplainPanel(context, models, log, compareWith);
   const hover = new TokenHover(models, analyses, log);
-  const heatmap = new LossHeatmap(models, analyses, log);
+  const heatmap = new LossHeatmap(models, analyses, log, compareWith);
   const fineTune = new FineTuneView(context, models, log, (text) => panel.explain(text));
   const lensHint = new LogitLensHint(models, log);
-  context.subscriptions.push(log, models, analyses, panel, hover, heatmap, fineTune, lensHint);
+  context.subscriptions.push(log, models, analyses, compareWith, panel, hover, heatmap, fineTune, lensHint);
 
   const command = (id: string, what: string, run: (...args: never[]) => unknown) =>
     context.subscriptions.push(vscode.commands.registerCommand(id, async (...args: never[]) => {
@@ -119,6 +121,15 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
   });
 
   command('tokenLens.showLog', 'Show Log', () => log.channel.show());
+
+  // Also callable with a CompareTarget ({ ref, dtype, label, quantize? }): automation and tests skip the picker.
+  command('tokenLens.compareWith', 'Compare with…', async (target?: CompareTarget) => {
+    const chosen = target?.ref ? target : await compareWith.pick();
+    if (!chosen) return;
+    compareWith.use(chosen);
+    await compareWith.session();
+    await panel.showComparison();
+  });
 
   command('tokenLens.fineTuneOnFile', 'Fine-tune on This File', (uri?: vscode.Uri) => fineTune.useFile(uri));
 

@@ -9,6 +9,7 @@ import { TrainerClient, type TrainerEvents } from '../core/trainer/client';
 import { readTextFile } from '../core/trainer/textFile';
 import { CHAR_UNK, unknownChars } from '../core/tokenizers/chars';
 import type { TrainOptions, TrainResult } from '../core/trainer/trainer';
+import { compareBeforeAfter } from './fineTuneCompare';
 import { ftMessage, probeFrom, probeFromText, type FineTuneHostToView, type FineTuneSettings, type ProbeResult, type RunResult } from '../protocol/finetune';
 
 export interface JobSpec {
@@ -101,27 +102,36 @@ export class FineTuneJob {
     const s = spec.settings;
     // A preset starts from random weights that exist only inside the trainer: zero steps export them.
     const start = spec.from ?? `${spec.out}-start`;
+    // A preset's starting weights live only until the run has compared them with the trained ones.
     try {
-      if (!spec.from) {
-        this.post(ftMessage('busy', { message: 'Initialising the model…' }));
-        if (this.stopped) return stoppedBeforeTraining();
-        this.initialising = true;
-        // Stop ends this worker at once; its refusal to finish is then no failure.
-        await this.train(trainOptions(spec, start, 0), false).catch((e) => { if (!this.stopped) throw e; });
-        this.initialising = false;
-      }
-      if (this.stopped) return stoppedBeforeTraining();
-      this.post(ftMessage('busy', { message: 'Probing the starting model…' }));
-      this.post(ftMessage('probe', { phase: 'before', probe: await probe(start, s, spec.cacheDir) }));
+      return await this.trainAndProbe(start);
     } finally {
       if (!spec.from) await rm(start, { recursive: true, force: true });
     }
+  }
+
+  private async trainAndProbe(start: string): Promise<RunResult> {
+    const { spec } = this;
+    const s = spec.settings;
+    if (!spec.from) {
+      this.post(ftMessage('busy', { message: 'Initialising the model…' }));
+      if (this.stopped) return stoppedBeforeTraining();
+      this.initialising = true;
+      // Stop ends this worker at once; its refusal to finish is then no failure.
+      await this.train(trainOptions(spec, start, 0), false).catch((e) => { if (!this.stopped) throw e; });
+      this.initialising = false;
+    }
+    if (this.stopped) return stoppedBeforeTraining();
+    this.post(ftMessage('busy', { message: 'Probing the starting model…' }));
+    this.post(ftMessage('probe', { phase: 'before', probe: await probe(start, s, spec.cacheDir) }));
     if (this.stopped) return stoppedBeforeTraining();
     this.post(ftMessage('busy', { message: 'Starting the trainer…' }));
     const result = await this.train(trainOptions(spec), true);
     if (result.exported) {
       this.post(ftMessage('probing', { message: 'Probing the trained model…' }));
       this.post(ftMessage('probe', { phase: 'after', probe: await probe(spec.out, s, spec.cacheDir) }));
+      this.post(ftMessage('probing', { message: 'Comparing before and after…' }));
+      this.post(ftMessage('comparison', await compareBeforeAfter(start, spec.out, s.prompt + s.target, spec.file, spec.cacheDir)));
     }
     return result;
   }

@@ -1,6 +1,9 @@
 import * as vscode from 'vscode';
 import type { DocumentAnalyses, DocumentAnalysis } from './documentAnalyses';
-import { BUCKETS, bucketOf, type HeatmapStyle } from './heatmapBuckets';
+import { BUCKETS, bucketOf, differenceBucket, type HeatmapStyle } from './heatmapBuckets';
+import { alignOnOffsets } from '../core/lenses/compareMaths';
+import type { CompareWith } from './compareWith';
+import { UserError } from './log';
 import { legendMarkdown, legendText } from './heatmapLegend';
 import { isAbort, type Log } from './log';
 import type { Models } from './models';
@@ -24,7 +27,8 @@ export class LossHeatmap implements vscode.Disposable {
   private readonly failures = new ReportOnce((err) => this.log.report('Loss heatmap', err),
     (err) => this.log.channel.warn(`Loss heatmap (failed again, shown once): ${err instanceof Error ? err.message : String(err)}`));
 
-  constructor(private readonly models: Models, private readonly analyses: DocumentAnalyses, private readonly log: Log) {
+  constructor(private readonly models: Models, private readonly analyses: DocumentAnalyses, private readonly log: Log,
+    private readonly compare?: CompareWith) {
     this.legend.name = 'Token Lens Heatmap Legend';
     this.legend.command = 'tokenLens.toggleLossHeatmap';
     const schedule = () => this.schedule();
@@ -41,6 +45,7 @@ export class LossHeatmap implements vscode.Disposable {
         }
       }),
       models.onDidChange((session) => (session ? schedule() : this.clear())),
+      ...(compare ? [compare.onDidChange(() => { if (this.style() === 'difference') { this.clear(); schedule(); } })] : []),
     );
   }
 
@@ -69,6 +74,15 @@ export class LossHeatmap implements vscode.Disposable {
     this.failures.reset();
     try {
       await this.models.session();
+      // The difference style needs model B: ask for it now rather than colour nothing.
+      if (this.style() === 'difference' && this.compare && !this.compare.target) {
+        const target = await this.compare.pick();
+        if (!target) {
+          this.enabled = false;
+          return;
+        }
+        this.compare.use(target);
+      }
     } catch (err) {
       this.enabled = false;
       throw err;
@@ -103,6 +117,18 @@ export class LossHeatmap implements vscode.Disposable {
       const ranges: vscode.Range[][] = types.map(() => []);
       for (const visible of editor.visibleRanges) {
         for (const found of await this.windowsOver(doc, doc.offsetAt(visible.start), doc.offsetAt(visible.end), abort.signal)) {
+          if (style === 'difference') {
+            for (const d of await this.differences(found.analysis, abort.signal)) {
+              const start = found.base + d.start;
+              const end = found.base + d.end;
+              const b = end > found.until ? -1 : differenceBucket(d.delta);
+              if (b < 0 || !visible.intersection(new vscode.Range(doc.positionAt(start), doc.positionAt(end)))) continue;
+              ranges[b].push(new vscode.Range(doc.positionAt(start), doc.positionAt(end)));
+              lossSum += d.lossA;
+              lossCount++;
+            }
+            continue;
+          }
           for (const t of found.analysis.tokens) {
             const start = found.base + t.start;
             const end = found.base + t.end;
@@ -151,7 +177,17 @@ export class LossHeatmap implements vscode.Disposable {
   }
 
   private style(): HeatmapStyle {
-    return vscode.workspace.getConfiguration('tokenLens').get<HeatmapStyle>('heatmap.style', 'rank') === 'surprisal' ? 'surprisal' : 'rank';
+    const style = vscode.workspace.getConfiguration('tokenLens').get<HeatmapStyle>('heatmap.style', 'rank');
+    return style === 'surprisal' || style === 'difference' ? style : 'rank';
+  }
+
+  /** B's loss minus A's over the text of one analysis, on the pieces where both tokenizations have boundaries. */
+  private async differences(a: DocumentAnalysis['analysis'], signal: AbortSignal): Promise<{ start: number; end: number; delta: number; lossA: number }[]> {
+    const other = this.compare?.session();
+    if (!other) throw new UserError('The difference heatmap compares two models: choose the second with "Compare with…" in the Explain panel, or turn the heatmap off and on again.');
+    const b = await (await other).analyze(a.text, { signal });
+    return alignOnOffsets(a.tokens, b.tokens).filter((s) => s.lossA !== null && s.lossB !== null)
+      .map((s) => ({ start: s.start, end: s.end, delta: s.lossB! - s.lossA!, lossA: s.lossA! }));
   }
 
   /** Decoration types are made once per style and reused across updates. */

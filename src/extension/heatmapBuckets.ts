@@ -3,7 +3,7 @@
 // nats, the unit of the loss the runtime reports.
 import type { TokenScore } from '../core/types';
 
-export type HeatmapStyle = 'rank' | 'surprisal';
+export type HeatmapStyle = 'rank' | 'surprisal' | 'difference';
 
 export interface Bucket {
   /** Suffix of the contributed colour `tokenLens.heatmap.<id>Background`. */
@@ -40,9 +40,29 @@ const SURPRISAL: Bucket[] = [
 
 const RANK_IDS = ['rankTop10', 'rankTop100', 'rankTop1000', 'rankRest'];
 
+/**
+ * The difference style: loss under model B ("Compare with…") minus loss under the current model A, in nats
+ * per token (per piece, when the tokenizers differ). Blue where B predicts the token better, orange where it
+ * predicts it worse; a change under 0.2 nats is left uncoloured.
+ */
+export const DIFFERENCE_DEADBAND = 0.2;
+const DIFFERENCE: Bucket[] = [
+  { id: 'diffMuchBetter', label: 'B better by ≥ 1 nat', below: -1 },
+  { id: 'diffBetter', label: 'B better', below: -DIFFERENCE_DEADBAND },
+  { id: 'diffWorse', label: 'B worse', below: 1 },
+  { id: 'diffMuchWorse', label: 'B worse by ≥ 1 nat', below: Infinity },
+];
+
+/** Index into the difference buckets for B's loss minus A's, or -1 when the change is too small to colour. */
+export function differenceBucket(delta: number | null): number {
+  if (delta === null || Number.isNaN(delta) || Math.abs(delta) < DIFFERENCE_DEADBAND) return -1;
+  return DIFFERENCE.findIndex((b) => delta < b.below);
+}
+
 /** The buckets of a style for a vocabulary of `vocabSize` tokens (rank buckets scale; surprisal ones do not). */
 export function bucketsFor(style: HeatmapStyle, vocabSize: number): Bucket[] {
   if (style === 'surprisal') return SURPRISAL;
+  if (style === 'difference') return DIFFERENCE;
   const bounds = rankBoundaries(vocabSize);
   return RANK_IDS.map((id, i) => i < bounds.length
     ? { id, label: `top-${bounds[i]}`, below: bounds[i] + 1 }
@@ -50,10 +70,11 @@ export function bucketsFor(style: HeatmapStyle, vocabSize: number): Bucket[] {
 }
 
 /** The buckets at GPT-2's vocabulary: GLTR's own. Their ids name the decoration types of each style. */
-export const BUCKETS: Record<HeatmapStyle, Bucket[]> = { rank: bucketsFor('rank', GLTR_VOCAB), surprisal: SURPRISAL };
+export const BUCKETS: Record<HeatmapStyle, Bucket[]> = { rank: bucketsFor('rank', GLTR_VOCAB), surprisal: SURPRISAL, difference: DIFFERENCE };
 
 /** Index into bucketsFor(style, vocabSize), or -1 for a token nothing predicts (the first one, specials). */
 export function bucketOf(style: HeatmapStyle, t: TokenScore, vocabSize: number): number {
+  if (style === 'difference') return -1;   // needs two models: differenceBucket
   const v = style === 'rank' ? t.rank : t.loss;
   if (v === null || Number.isNaN(v)) return -1;
   const buckets = bucketsFor(style, vocabSize);

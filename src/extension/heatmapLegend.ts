@@ -33,6 +33,12 @@ function range(style: HeatmapStyle, from: number, below: number, vocabSize: numb
 
 export function legendMarkdown(l: LegendInput): string {
   const buckets = bucketsFor(l.style, l.vocabSize);
+  if (l.style === 'difference') {
+    return [`**Token Lens loss heatmap** (difference)`, buckets.map((b) => `${swatch(b.id)} **${b.label}**`).join('  \n'),
+      'Each token is coloured by its loss under the model chosen with **Compare with…** (B) minus its loss under the current model (A): '
+      + 'blue where B predicts it better, orange where worse; changes under 0.2 nats stay uncoloured.',
+      'Click to turn the heatmap off. The style is the setting `tokenLens.heatmap.style`.'].join('\n\n');
+  }
   const rows = buckets.map((b, i) => {
     const from = i === 0 ? (l.style === 'rank' ? 1 : 0) : buckets[i - 1].below;
     return `${swatch(b.id)} **${b.label}** ${range(l.style, from, b.below, l.vocabSize)}`;

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -5,6 +6,7 @@ import { importCheckpointFlow, importedModels } from './importCheckpoint';
 import { BUILTIN_MODEL_DETAIL, BUILTIN_MODEL_LABEL, builtinModelFolder } from './builtinModel';
 import { Cancelled, isAbort, Log, UserError } from './log';
 import { loadRuntime, type ModelSession } from './runtime';
+import { pickHubVariant } from './variantPicker';
 
 /** globalState keys; the fine-tune side appends `{ ref, label }` to TRAINED_MODELS_KEY. */
 export const RECENT_MODELS_KEY = 'tokenLens.recentModels';
@@ -69,7 +71,7 @@ export class Models implements vscode.Disposable {
     this.statusBar.command = 'tokenLens.selectModel';
     this.disposables.push(vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('tokenLens.model')) this.windowRef = undefined;
-      if (['model', 'offline', 'hubEndpoint'].some((k) => e.affectsConfiguration(`tokenLens.${k}`))) {
+      if (['model', 'offline', 'hubEndpoint', 'dtype'].some((k) => e.affectsConfiguration(`tokenLens.${k}`))) {
         this.loadAbort?.abort();
         void this.unload();
       }
@@ -159,6 +161,8 @@ export class Models implements vscode.Disposable {
       ref = (await vscode.window.showInputBox({ title: 'Hugging Face Hub model id', placeHolder: 'owner/name', validateInput: (v) => (/^[\w.-]+\/[\w.-]+$/.test(v.trim()) ? undefined : 'Expected owner/name') }))?.trim();
     }
     if (!ref) return undefined;
+    const isHub = /^[\w.-]+\/[\w.-]+$/.test(ref) && !fs.existsSync(ref);
+    if (isHub && !(await pickHubVariant(ref, this.log))) return undefined;
     const wasWindowOnly = this.windowRef !== undefined;
     this.windowRef = undefined;
     await useModel(ref);
@@ -182,6 +186,7 @@ export class Models implements vscode.Disposable {
     const config = vscode.workspace.getConfiguration('tokenLens');
     const offline = config.get<boolean>('offline', false);
     const remoteHost = config.get<string>('hubEndpoint', '').trim() || undefined;
+    const dtype = config.get<'auto' | 'fp32' | 'fp16' | 'q8' | 'q4'>('dtype', 'auto');
     const cacheDir = vscode.Uri.joinPath(this.context.globalStorageUri, 'models').fsPath;
     this.log.info(`Loading model ${ref} (offline: ${offline}, cache: ${cacheDir})`);
     const started = Date.now();
@@ -193,7 +198,7 @@ export class Models implements vscode.Disposable {
           const { ModelSession } = await loadRuntime();
           this.log.info(`  runtime loaded (${Date.now() - started} ms)`);
           const loading = ModelSession.load(ref, {
-            cacheDir, offline, remoteHost, signal: abort.signal, memoryBudgetBytes: this.memoryBudgetBytes(),
+            cacheDir, offline, remoteHost, dtype, signal: abort.signal, memoryBudgetBytes: this.memoryBudgetBytes(),
             onProgress: (p) => {
               if (p.status === 'progress' && p.file) progress.report({ message: `${p.file} ${Math.round(p.progress ?? 0)}%` });
               else if (p.message) progress.report({ message: p.message });

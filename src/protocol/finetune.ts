@@ -2,6 +2,7 @@
 // probe (the next-token distribution at a prompt's end, before and after training).
 // Browser-safe: types only from core, no Node or vscode code.
 import type { Candidate, ScoredToken } from '../core/types';
+import type { ComparisonPayload } from './compare';
 
 export const FT_PRESETS = ['toy', 'nanogpt-cpu'] as const;
 /** A from-scratch preset, the current model (a Token Lens folder), or a folder the host asked the user for. */
@@ -67,6 +68,14 @@ export interface ProbeResult {
 
 export interface ProgressPoint { step: number; loss: number }
 
+/** The starting model (A, "before") against the trained one (B, "after"), through the compare lens. */
+export interface FineTuneComparison {
+  /** The whole probe text, prompt + target. */
+  probe: ComparisonPayload & { text: string };
+  /** Text the run did not train on, and where it came from. */
+  heldOut: ComparisonPayload & { text: string; source: string };
+}
+
 export interface RunResult {
   status: 'done' | 'stopped' | 'diverged' | 'memory';
   message: string;
@@ -94,6 +103,7 @@ export interface RunSnapshot {
   last: { step: number; loss: number; valLoss: number | null; tokensPerSec: number; etaSec: number; lr: number } | null;
   before: ProbeResult | null;
   after: ProbeResult | null;
+  comparison: FineTuneComparison | null;
   result: RunResult | null;
   savedTo: string | null;
   busy: string;
@@ -127,6 +137,8 @@ export interface FineTuneHostMessages {
   resumed: Record<never, never>;
   stopping: Record<never, never>;
   probe: { phase: 'before' | 'after'; probe: ProbeResult };
+  /** Before against after on the probe text and on held-out text (sent after the "after" probe). */
+  comparison: FineTuneComparison;
   probing: { message: string };
   finished: { result: RunResult };
   failed: { message: string };
@@ -242,7 +254,7 @@ export const MAX_POINTS = 600;
 
 export function emptyRun(): RunSnapshot {
   return { phase: 'idle', settings: null, fileName: '', batch: 0, block: 0, steps: 0, notes: [], train: [], val: [],
-    last: null, before: null, after: null, result: null, savedTo: null, busy: '', error: null };
+    last: null, before: null, after: null, comparison: null, result: null, savedTo: null, busy: '', error: null };
 }
 
 function pushPoint(points: ProgressPoint[], p: ProgressPoint): ProgressPoint[] {
@@ -272,6 +284,7 @@ export function foldRun(run: RunSnapshot, msg: FineTuneHostToView): RunSnapshot 
     case 'resumed': return run.phase === 'paused' ? { ...run, phase: 'running' } : run;
     case 'stopping': return { ...run, phase: 'stopping' };
     case 'probe': return { ...run, [msg.phase]: msg.probe };
+    case 'comparison': return { ...run, comparison: { probe: msg.probe, heldOut: msg.heldOut } };
     case 'probing': return { ...run, phase: 'probing', busy: msg.message };
     case 'finished': return { ...run, phase: 'finished', result: msg.result, busy: '' };
     case 'failed': return { ...run, phase: 'failed', error: msg.message, busy: '' };

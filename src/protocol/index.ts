@@ -3,3 +3,4 @@ export * from './validate';
 export * from './attention';
 export * from './fromAnalysis';
 export * from './finetune';
+export * from './compare';

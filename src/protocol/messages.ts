@@ -2,6 +2,7 @@
 // The host builds analysis, distribution and attention messages only through fromAnalysis.ts.
 // Browser-safe: imports types only, so the webview bundle carries no Node or vscode code.
 import type { AnalysisWindow, Candidate, ModelInfo, SamplingControls, ScoredToken } from '../core/types';
+import type { CompareHostMessages, CompareWebviewMessages } from './compare';
 
 /** What the Explain panel knows about attention before it asks for any matrix. */
 export interface AttentionSummary {
@@ -16,7 +17,7 @@ export interface AttentionSummary {
 
 // ---- host -> webview -------------------------------------------------------------------------------
 
-export interface HostMessages {
+export interface HostMessages extends CompareHostMessages {
   /** A fresh analysis of the panel's text. `candidates` is the distribution after `tokens[selected]`. */
   analysis: {
     model: ModelInfo;
@@ -99,7 +100,7 @@ export interface AttributionPayload {
 
 // ---- webview -> host -------------------------------------------------------------------------------
 
-export interface WebviewMessages {
+export interface WebviewMessages extends CompareWebviewMessages {
   /** The webview has rendered its saved state and listens; the host (re)sends the analysis. */
   ready: Record<never, never>;
   /** Show the distribution after `tokens[position]`: the host answers with `distribution`. */
@@ -139,6 +140,7 @@ export const HostMessageType = {
   attribution: 'attribution',
   lensStatus: 'lensStatus',
   showTab: 'showTab',
+  comparison: 'comparison',
 } as const satisfies { [K in keyof HostMessages]: K };
 
 export const WebviewMessageType = {
@@ -152,6 +154,7 @@ export const WebviewMessageType = {
   requestLogitLens: 'requestLogitLens',
   requestAttribution: 'requestAttribution',
   cancelLens: 'cancelLens',
+  compareWith: 'compareWith',
 } as const satisfies { [K in keyof WebviewMessages]: K };
 
 /** Typed constructors: `hostMessage('busy', { message: 'Loading…' })`. */

@@ -52,6 +52,7 @@ const schemas: { [K in keyof WebviewMessages]: { [F in keyof WebviewMessages[K]]
     steps: int(1, LIMITS.steps),
   },
   cancelLens: {},
+  compareWith: {},
 };
 
 /** Returns the message, typed, when it is exactly one of the webview->host messages; otherwise an Error saying why. */

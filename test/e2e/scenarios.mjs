@@ -152,6 +152,40 @@ export const scenarios = [
     },
   },
   {
+    name: 'Compare with… scores the held-out text under stories260K and its 8-bit variant',
+    shot: 'compare.png',
+    async run({ page, dir }) {
+      // Focus the editors' group first: after the panel was clicked, quick open would put the file beside it.
+      await page.mouse.move(5, 5);
+      await runCommand(page, 'View: Focus First Editor Group');
+      await openFile(page, 'held-out.txt');
+      await cursorToEnd(page);
+      await runCommand(page, 'Token Lens: Explain Next Token');
+      const frame = await webviewWith(page, '#compare-with', 120_000);
+      // The panel shows the held-out text (its last line is in the token strip) before comparing it.
+      await frame.locator('#token-strip', { hasText: 'cake' }).waitFor({ timeout: 60_000 });
+      await frame.locator('#compare-with').click();
+      await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Compare with' }).waitFor({ timeout: 15_000 });
+      const q8 = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'stories260K · q8' }).first();
+      await q8.waitFor({ timeout: 10_000 });
+      await q8.click();
+      const chart = frame.locator('#delta-chart');
+      await chart.waitFor({ timeout: 120_000 });
+      const stats = await frame.locator('#compare-stats').textContent();
+      const kl = Number(stats?.match(/Mean KL\(A‖B\)([\d.]+) nats/)?.[1]);
+      check(kl > 0 && kl < 0.05, `mean KL of q8 against fp32: ${stats}`);
+      check(/Top-1 agreement\d+\.\d%/.test(stats ?? ''), `no top-1 agreement in: ${stats}`);
+      check(await frame.locator('#compare-strip-a .cmp-tok').count() > 20, 'strip A has no tokens');
+      check(await frame.locator('#compare-strip-b .cmp-tok').count() === await frame.locator('#compare-strip-a .cmp-tok').count(), 'the strips differ');
+      check(await frame.locator('#delta-chart rect.delta-bar').count() > 20, 'no Δloss bars');
+      check(await frame.locator('#kl-chart rect.kl-bar').count() > 20, 'no KL bars');
+      await frame.locator('#compare').evaluate((el) => el.scrollIntoView({ block: 'start' }));
+      await page.mouse.move(5, 5);
+      await page.waitForTimeout(300);
+      return screenshot(page, dir, this.shot);
+    },
+  },
+  {
     name: 'the hover over "Lily" shows the top-k with " Lily" first',
     shot: 'hover.png',
     async run({ page, dir }) {
@@ -244,6 +278,10 @@ export const scenarios = [
       check(phase === 'finished', `training ended ${phase}: ${error.join(' ')}`);
       const step = await frame.locator('#ft-stat-step .stat-value').textContent();
       check(step?.trim() === '20 / 20', `step counter reads ${step}`);
+      // The compare lens, before against after: on the probe text and on the file's held-out part.
+      await frame.locator('#ft-compare #ft-held-delta-chart').waitFor({ timeout: 30_000 });
+      check(await frame.locator('#ft-compare #ft-probe-delta-chart rect.delta-bar').count() > 0, 'no Δloss bars for the probe text');
+      check(/validation part of the file/.test(await frame.locator('#ft-compare').textContent() ?? ''), 'the held-out text is not the file\'s validation part');
       await page.mouse.move(5, 5);
       await page.waitForTimeout(300);
       return screenshot(page, dir, this.shot);
@@ -430,7 +468,9 @@ async function dismissDialogs(page) {
 /** Runs every scenario in order on one page; a failed one still leaves a screenshot (suffix -failed). */
 export async function runScenarios(ctx, log = console.log, list = scenarios) {
   const results = [];
-  for (const s of list.filter((x) => !ctx.only || x.name.includes(ctx.only))) {
+  // TOKEN_LENS_E2E_ONLY=compare runs the scenarios whose name or screenshot matches (while working on one).
+  const only = process.env.TOKEN_LENS_E2E_ONLY ? new RegExp(process.env.TOKEN_LENS_E2E_ONLY, 'i') : undefined;
+  for (const s of list.filter((x) => (!ctx.only || x.name.includes(ctx.only)) && (!only || only.test(x.name) || only.test(x.shot)))) {
     const why = s.skip?.(ctx);
     if (why) { results.push({ name: s.name, skipped: why }); log(`skip - ${s.name}: ${why}`); continue; }
     const t0 = Date.now();

@@ -107,6 +107,33 @@ test('the surprisal heatmap decorates tokens and clears', async () => {
   }
 });
 
+test('Compare with… the 4-bit variant: the panel gets the comparison, and the difference heatmap colours exactly the tokens that moved', async () => {
+  const builtin = join(vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath, 'dist', 'models', 'stories260K');
+  await showFile('story.txt');
+  const story = vscode.window.activeTextEditor!.document.getText();
+  await explainAndWaitFor('the story analysed', () => api.panelState()?.text === story && api.panelState()!.tokens > 0);
+  await vscode.commands.executeCommand('tokenLens.compareWith', { ref: builtin, dtype: 'q4', label: 'stories260K · q4', quantize: 'q4' });
+  type Compared = { models: string[]; sameTokenizer: boolean; meanKl: number; tokens: { start: number; end: number; lossA: number | null; lossB: number | null }[] };
+  const c = await eventually(() => api.panelPosted('comparison') as Compared | undefined, 'a comparison posted to the panel', 90_000);
+  assert(c.models[1] === 'stories260K · q4' && c.sameTokenizer, JSON.stringify(c.models));
+  assert(c.meanKl > 0 && c.meanKl < 0.5, `mean KL ${c.meanKl}`);
+  const moved = c.tokens.filter((t) => t.lossA !== null && Math.abs(t.lossB! - t.lossA) >= 0.2).length;
+  assert(moved >= 1, 'no token moved by 0.2 nats: nothing for the heatmap to show');
+  const cfg = vscode.workspace.getConfiguration('tokenLens');
+  await cfg.update('heatmap.style', 'difference', vscode.ConfigurationTarget.Global);
+  await showFile('story.txt', 0);
+  try {
+    await vscode.commands.executeCommand('tokenLens.toggleLossHeatmap');
+    const legend = await eventually(() => api.heatmapLegend(), 'the difference legend', 60_000);
+    assert(legend.text.includes('difference: B better by ≥ 1 nat · B better · B worse · B worse by ≥ 1 nat'), legend.text);
+    await eventually(() => api.heatmapDecorationCount() === moved, `${moved} decorated tokens (now ${api.heatmapDecorationCount()})`, 60_000);
+    await vscode.commands.executeCommand('tokenLens.toggleLossHeatmap');
+    await eventually(() => api.heatmapDecorationCount() === 0, 'decorations cleared');
+  } finally {
+    await cfg.update('heatmap.style', undefined, vscode.ConfigurationTarget.Global);
+  }
+}, 180_000);
+
 test('the rank legend names the buckets scaled to stories260K\'s 512 tokens, with a colour swatch each', async () => {
   await showFile('story.txt', 0);
   await vscode.commands.executeCommand('tokenLens.toggleLossHeatmap');

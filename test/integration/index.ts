@@ -14,7 +14,7 @@ export const STORY_END = ' Lily. She liked to play outside.\n';
 const COMMANDS = ['tokenLens.explainNextToken', 'tokenLens.toggleLossHeatmap', 'tokenLens.selectModel',
   'tokenLens.loadModel', 'tokenLens.showLog', 'tokenLens.explainFromHere', 'tokenLens.fineTuneOnFile', 'tokenLens.cleanUpStorage',
   'tokenLens.walkthrough.explainSample', 'tokenLens.walkthrough.openSample', 'tokenLens.walkthrough.zooFineTune',
-  'tokenLens.importCheckpoint'];
+  'tokenLens.importCheckpoint', 'tokenLens.compareWith'];
 
 let api: TokenLensApi;
 

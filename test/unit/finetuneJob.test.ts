@@ -67,6 +67,25 @@ test('fine-tuning stories260K on one sentence: the probe shows " Zoo" rise to th
   assert.equal(run.batch, 8);
   assert.ok(run.before && run.after && run.result?.exported);
 
+  // The compare lens, before (A) against after (B): on the whole probe text the target's tokens got cheaper
+  // (the same numbers the probes report), and on held-out text the fine-tune changed the model too.
+  const comparison = messages.find((m) => m.type === 'comparison');
+  assert.ok(comparison && comparison.type === 'comparison');
+  assert.deepEqual(run.comparison, { probe: comparison.probe, heldOut: comparison.heldOut });
+  const { probe: onProbe, heldOut } = comparison;
+  assert.equal(onProbe.text, before.prompt + before.target);
+  assert.equal(onProbe.sameTokenizer, true);
+  const zoo = onProbe.tokens.filter((t) => t.start >= before.prompt.length);
+  assert.equal(zoo.map((t) => onProbe.text.slice(t.start, t.end)).join(''), ' Zoo');
+  assert.ok(Math.abs(zoo.reduce((s, t) => s + t.lossA!, 0) - targetLoss(before)) < 1e-4);
+  assert.ok(Math.abs(zoo.reduce((s, t) => s + t.lossB!, 0) - targetLoss(after)) < 1e-4);
+  assert.ok(zoo.every((t) => t.lossB! < t.lossA!), 'every token of the target is predicted better after');
+  assert.ok(onProbe.meanKl! > 0.01 && onProbe.meanLossB < onProbe.meanLossA);
+  // The file is one sentence: the held-out text is the story outside it. The run moved those predictions too.
+  assert.match(heldOut.source, /short story outside the training file/);
+  assert.ok(heldOut.tokens.length > 30 && heldOut.meanKl! > 0, `held-out KL ${heldOut.meanKl}`);
+  assert.ok(heldOut.top1Agreement! < 1 || heldOut.meanLossB !== heldOut.meanLossA);
+
   // Saving copies the model without the trainer's checkpoint.
   const saved = join(dir, 'saved');
   await saveModel(join(dir, 'zoo-out'), saved);

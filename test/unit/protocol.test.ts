@@ -18,6 +18,7 @@ const valid = [
   { type: 'requestAttribution', method: 'occlusion', target: null, contrast: null, steps: 64 },
   { type: 'requestAttribution', method: 'integrated-gradients', target: 3706, contrast: 12, steps: 1024 },
   { type: 'cancelLens' },
+  { type: 'compareWith' },
 ];
 
 test('every well-formed webview message passes unchanged', () => {
@@ -41,6 +42,8 @@ const invalid: [unknown, RegExp][] = [
   [{ type: 'toString' }, /unknown message type/],
   [{ type: '__proto__' }, /unknown message type/],
   [{ type: 'ready', extra: 1 }, /unexpected field "extra"/],
+  // "Compare with…" carries nothing: the host asks the user which model, never the webview.
+  [{ type: 'compareWith', ref: '/etc' }, /unexpected field "ref"/],
   [{ type: 'selectPosition' }, /position must be an integer/],
   [{ type: 'selectPosition', position: '3' }, /position must be an integer/],
   [{ type: 'selectPosition', position: 1.5 }, /position must be an integer/],

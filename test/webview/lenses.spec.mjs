@@ -62,7 +62,7 @@ test('five tabs in order; arrow keys and Enter switch them; a lens runs once whe
   assert.equal((await posted(page, 'requestLogitLens')).length, 1);
   // The Compare tab is there for its view to fill.
   await page.locator('vscode-tab-header[data-tab=compare]').click();
-  await page.locator('#compare-root').waitFor();
+  await page.locator('#compare-with').waitFor();
   await checkClean(page, errors);
   await context.close();
 });

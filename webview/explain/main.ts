@@ -15,8 +15,9 @@ import { quote } from './format';
 import { panelTabs } from './tabs';
 import { logitLensView } from './logitLensView';
 import { attributionView } from './attributionView';
-import { comparePlaceholder } from './compareTab';
 import type { LensName, PanelTab } from '../../src/protocol/messages';
+import { compareSection } from './compare';
+import type { ComparisonPayload } from '../../src/protocol/compare';
 
 const host = connect<ExplainState>();
 let state: ExplainState = restored(host.getState());
@@ -50,6 +51,7 @@ nextSec.body.append(controlsBox, distBox);
 const lossSec = section('loss', 'Loss per token');
 const attSec = section('attn', 'Attention');
 const notesSec = section('notes', 'How it works');
+const compareSec = section('compare', 'Compare: the same text under two models');
 const lensSec = section('lens', 'Logit lens: the prediction after each block');
 const attrSec = section('attrib', 'Attribution: why this next token?');
 const tabs = panelTabs(showTab);
@@ -59,9 +61,11 @@ tabs.panels.distribution.append(h('div', { class: 'columns' },
 tabs.panels.attention.append(attSec.el);
 tabs.panels.logitLens.append(lensSec.el);
 tabs.panels.attribution.append(attrSec.el);
-tabs.panels.compare.append(comparePlaceholder());
+tabs.panels.compare.append(compareSec.el);
 mount(app, progress, header, status, tokensSec.el, tabs.el);
 tabs.show(state.tab);
+/** The last comparison the host sent (kept only while the panel lives: the host sends it again when asked). */
+let comparison: ComparisonPayload | null = null;
 app.removeAttribute('aria-busy');
 
 function save(): void {
@@ -232,7 +236,13 @@ function showTab(tab: PanelTab): void {
   // A hidden tab had no width: its canvases are drawn again at the real one.
   if (tab === 'distribution') renderLoss();
   if (tab === 'attention') keepingFocus(renderAttention);
+  if (tab === 'compare') renderCompare();
   runShownLens();
+}
+
+function renderCompare(): void {
+  const analysed = state.analysis !== null;
+  mount(compareSec.body, ...(analysed ? compareSection(comparison, width(compareSec.body), () => host.post({ type: 'compareWith' })) : []));
 }
 
 function renderSelection(): void {
@@ -252,6 +262,7 @@ function renderAll(): void {
   renderAttention();
   renderLogitLens();
   renderAttribution();
+  renderCompare();
   mount(notesSec.body, teachingNotes(state.openNotes, (id, open) => {
     state = { ...state, openNotes: open ? [...new Set([...state.openNotes, id])] : state.openNotes.filter((n) => n !== id) };
     save();
@@ -261,6 +272,11 @@ function renderAll(): void {
 window.addEventListener('message', (event: MessageEvent) => {
   const msg = event.data;
   if (typeof msg !== 'object' || msg === null || typeof msg.type !== 'string') return;
+  if (msg.type === 'comparison') {
+    comparison = msg as ComparisonPayload;
+    renderCompare();
+    return;
+  }
   const before = state;
   state = reduce(state, msg);
   if (state === before) return;
@@ -268,6 +284,8 @@ window.addEventListener('message', (event: MessageEvent) => {
   switch (msg.type) {
     case 'analysis':
       awaitingDistribution = false;
+      // A comparison is of one text: a new text waits for its own (the host sends it after the analysis).
+      if (before.analysis?.text !== state.analysis?.text) comparison = null;
       renderAll();
       if (state.analysis?.attention.available && !state.attention) host.post({ type: 'requestAttention', layer: state.layer, head: state.head });
       runShownLens();
@@ -307,7 +325,7 @@ new ResizeObserver(() => {
   if (w === lastWidth) return;
   lastWidth = w;
   clearTimeout(resizeTimer);
-  resizeTimer = setTimeout(() => { renderLoss(); keepingFocus(renderAttention); }, 100);
+  resizeTimer = setTimeout(() => { renderLoss(); keepingFocus(renderAttention); keepingFocus(renderCompare); }, 100);
 }).observe(app);
 new MutationObserver(() => keepingFocus(renderAttention)).observe(document.body, { attributes: true, attributeFilter: ['class'] });
 

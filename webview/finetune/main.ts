@@ -219,7 +219,7 @@ function renderResults(): void {
   const r = state.run;
   const done = r.phase === 'finished' && r.result?.exported;
   mount(results.body,
-    probeView(r.before, r.after, isActive(r.phase)),
+    probeView(r.before, r.after, isActive(r.phase), r.comparison ?? null, Math.max(240, Math.floor(probe.body.getBoundingClientRect().width || 400))),
     done ? h('div', { class: 'buttons' },
       h('button', { type: 'button', id: 'ft-explain', onclick: () => post({ type: 'explain' }) }, 'Explain with This Model'),
       h('button', { type: 'button', id: 'ft-save', class: 'secondary', onclick: () => post({ type: 'save' }) }, 'Save…')) : null,

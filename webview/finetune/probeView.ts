@@ -1,6 +1,7 @@
 // The probe, before and after: what the model predicts at the prompt's end, and its loss on every token.
 import { h } from '../shared/dom';
-import type { ProbeResult } from '../../src/protocol/finetune';
+import type { FineTuneComparison, ProbeResult } from '../../src/protocol/finetune';
+import { compareSection } from '../explain/compare';
 import { fixed, lossBand, pct, quote, showToken } from '../explain/format';
 
 function bar(prob: number): HTMLElement {
@@ -38,10 +39,21 @@ function lossTable(before: ProbeResult, after: ProbeResult | null): HTMLElement 
       h('th', { scope: 'row', class: 'cand-text' }, showToken(t.text)), cell(t.loss), cell(after?.tokens[i]?.loss)))));
 }
 
-export function probeView(before: ProbeResult | null, after: ProbeResult | null, running: boolean): HTMLElement {
+export function probeView(before: ProbeResult | null, after: ProbeResult | null, running: boolean,
+  comparison: FineTuneComparison | null = null, width = 400): HTMLElement {
   return h('div', { class: 'probe' },
     h('div', { class: 'probe-cards' },
       card('ft-probe-before', 'Before', before, running ? 'Computed when the run starts.' : 'Start a run to probe the model.'),
       card('ft-probe-after', 'After', after, running ? 'Computed when training ends.' : '–')),
-    before ? lossTable(before, after) : null);
+    comparison ? beforeAfter(comparison, width) : before ? lossTable(before, after) : null);
+}
+
+/** The compare lens, before (A) against after (B): on the whole probe text, then on held-out text. */
+function beforeAfter(c: FineTuneComparison, width: number): HTMLElement {
+  return h('div', { class: 'ft-compare', id: 'ft-compare' },
+    h('h3', {}, 'What the run changed: the probe text'),
+    ...compareSection(c.probe, width, undefined, 'ft-probe-'),
+    h('h3', {}, 'On held-out text'),
+    h('p', { class: 'muted' }, `From ${c.heldOut.source}: where a fine-tune forgets, B is worse here.`),
+    ...compareSection(c.heldOut, width, undefined, 'ft-held-'));
 }

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LoadProgress } from '../types';
-import { ONNX_FILES, ONNX_FILE_LIST, findOnnxFile } from './onnxFile';
+import { type DtypeChoice, findOnnxFile, noDecoderMessage, onnxFilesFor } from './onnxFile';
 import { transformers, withTransformersEnv } from './transformers';
 
 /** Besides these, a model folder needs one decoder file of ONNX_FILES. */
@@ -23,6 +23,8 @@ export interface FetchOptions {
   remoteHost?: string;
   onProgress?: (p: LoadProgress) => void;
   signal?: AbortSignal;
+  /** Which variant of the decoder to use (`tokenLens.dtype`); default auto: float32 when there is one. */
+  dtype?: DtypeChoice;
 }
 
 /** A reference is a local folder when it looks like a path or names an existing directory. */
@@ -35,17 +37,17 @@ export function expandHome(ref: string): string {
 }
 
 /** Throws a clear error naming what a model folder lacks. */
-export function checkModelFolder(dir: string, label = dir): void {
+export function checkModelFolder(dir: string, label = dir, dtype: DtypeChoice = 'auto'): void {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new ModelLoadError(`Model folder not found: ${label}`);
   }
   const missing = REQUIRED_FILES.filter((f) => !fs.existsSync(path.join(dir, f)));
-  if (!findOnnxFile(dir)) missing.push(ONNX_FILE_LIST);
   if (missing.length) {
     throw new ModelLoadError(
       `${label} is not a Token Lens / transformers.js model folder: missing ${missing.join(', ')}`,
-      `A model folder needs ${REQUIRED_FILES.join(', ')} and one of ${ONNX_FILE_LIST}.`);
+      `A model folder needs ${REQUIRED_FILES.join(', ')} and an ONNX decoder in onnx/.`);
   }
+  if (!findOnnxFile(dir, dtype)) throw new ModelLoadError(noDecoderMessage(label, dir, dtype));
 }
 
 /** Reads one of a model folder's JSON files, naming the file when it is broken. */
@@ -63,9 +65,9 @@ export function cachedModelFolder(id: string, cacheDir: string): string {
   return path.join(cacheDir, id);
 }
 
-export function isCached(id: string, cacheDir: string): boolean {
+export function isCached(id: string, cacheDir: string, dtype: DtypeChoice = 'auto'): boolean {
   const dir = cachedModelFolder(id, cacheDir);
-  return REQUIRED_FILES.every((f) => fs.existsSync(path.join(dir, f))) && findOnnxFile(dir) !== undefined;
+  return REQUIRED_FILES.every((f) => fs.existsSync(path.join(dir, f))) && findOnnxFile(dir, dtype) !== undefined;
 }
 
 const HUB_ID = /^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?$/;
@@ -74,13 +76,13 @@ const HUB_ID = /^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?$/;
 export async function resolveModelFolder(ref: string, opts: FetchOptions): Promise<string> {
   if (isLocalRef(ref)) {
     const dir = path.resolve(expandHome(ref));
-    checkModelFolder(dir, ref);
+    checkModelFolder(dir, ref, opts.dtype);
     return dir;
   }
   if (!HUB_ID.test(ref) || ref.includes('..')) {
     throw new ModelLoadError(`"${ref}" is neither a model folder nor a Hub model id (like "owner/name").`);
   }
-  if (isCached(ref, opts.cacheDir)) return cachedModelFolder(ref, opts.cacheDir);
+  if (isCached(ref, opts.cacheDir, opts.dtype)) return cachedModelFolder(ref, opts.cacheDir);
   if (opts.offline) {
     throw new ModelLoadError(
       `Offline mode: "${ref}" is not in the model cache (${opts.cacheDir}), and downloads are turned off.`,
@@ -88,7 +90,7 @@ export async function resolveModelFolder(ref: string, opts: FetchOptions): Promi
   }
   await download(ref, opts);
   const dir = cachedModelFolder(ref, opts.cacheDir);
-  checkModelFolder(dir, ref);
+  checkModelFolder(dir, ref, opts.dtype);
   return dir;
 }
 
@@ -125,7 +127,7 @@ async function downloadNow(id: string, opts: FetchOptions): Promise<void> {
   try {
     await AutoConfig.from_pretrained(id, options);
     await AutoTokenizer.from_pretrained(id, options);
-    await downloadDecoder(id, options, AutoModelForCausalLM);
+    await downloadDecoder(id, options, AutoModelForCausalLM, opts.dtype);
   } catch (e) {
     if (signal?.aborted) throw new ModelLoadError(`Download of "${id}" was cancelled.`);
     const reason = e instanceof Error ? e.message : String(e);
@@ -136,12 +138,13 @@ async function downloadNow(id: string, opts: FetchOptions): Promise<void> {
 }
 
 /**
- * Fetches the first decoder file of ONNX_FILES the repository has. Without the Hub's file listing, each
+ * Fetches the first decoder file for `dtype` the repository has. Without the Hub's file listing, each
  * is asked for in turn; only "not found" moves on to the next.
  */
 async function downloadDecoder(id: string, options: Record<string, unknown>,
-  AutoModelForCausalLM: Awaited<ReturnType<typeof transformers>>['AutoModelForCausalLM']): Promise<void> {
-  for (const choice of ONNX_FILES) {
+  AutoModelForCausalLM: Awaited<ReturnType<typeof transformers>>['AutoModelForCausalLM'], dtype: DtypeChoice = 'auto'): Promise<void> {
+  const choices = onnxFilesFor(dtype);
+  for (const choice of choices) {
     try {
       const model = await AutoModelForCausalLM.from_pretrained(id, { ...options, dtype: choice.dtype, model_file_name: choice.modelFileName });
       await model.dispose();
@@ -152,7 +155,7 @@ async function downloadDecoder(id: string, options: Record<string, unknown>,
       if (!(/Could not locate file/.test(reason) && reason.includes(`/${choice.file}"`))) throw e;
     }
   }
-  throw new Error(`the repository has no ONNX decoder (looked for ${ONNX_FILE_LIST})`);
+  throw new Error(`the repository has no ${dtype === 'auto' ? '' : `${dtype} `}ONNX decoder (looked for ${choices.map((c) => c.file).join(', ')})`);
 }
 
 function pick(env: Awaited<ReturnType<typeof transformers>>['env']) {

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeModel, encodeModel } from '../onnx/builder';
 import { ModelLoadError, readModelJson } from './modelFiles';
-import { ONNX_FILE_LIST, findOnnxFile } from './onnxFile';
+import { type DtypeChoice, type OnnxFile, findOnnxFile, noDecoderMessage } from './onnxFile';
 import type { LoadProgress } from '../types';
 import { addScoringHead } from '../onnx/scoringHead';
 import { checkExternalData, externalDataRefs, linkOrCopy } from './externalData';
@@ -15,6 +15,12 @@ import { PREPARED_DIR, PREPARED_LIMITS, PREPARED_RECORD, evictPrepared, touchPre
 export interface PreparedModel {
   /** The folder to load: the original, or the prepared copy. */
   folder: string;
+  /** The decoder file in that folder (onnx/model.onnx for a prepared copy). */
+  file: string;
+  /** Which file of the source folder it is (names it when it fails to load), and how transformers.js picks it. */
+  source: OnnxFile;
+  /** How transformers.js (generation) picks `file` in `folder`. */
+  generateWith: { modelFileName: string; dtype: OnnxFile['dtype'] };
   attentionNote?: string;
 }
 
@@ -29,12 +35,14 @@ const JSON_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'g
 const FORMAT = 3;
 
 export async function prepareModelFolder(folder: string, cacheDir: string,
-  onProgress?: (p: LoadProgress) => void): Promise<PreparedModel> {
+  onProgress?: (p: LoadProgress) => void, dtype: DtypeChoice = 'auto'): Promise<PreparedModel> {
   const config = readModelJson(folder, 'config.json');
-  if (config.token_lens?.attention_outputs === true && config.token_lens?.scoring_head === true) return { folder };
-  // Whatever the source file (merged, float16), the prepared copy is onnx/model.onnx.
-  const found = findOnnxFile(folder);
-  if (!found) throw new ModelLoadError(`${folder} has no ONNX decoder: expected ${ONNX_FILE_LIST}.`);
+  const found = findOnnxFile(folder, dtype);
+  if (!found) throw new ModelLoadError(noDecoderMessage(folder, folder, dtype));
+  // Token Lens's own graphs (and their quantized variants, which keep every output) need no surgery.
+  const own = config.token_lens?.attention_outputs === true && config.token_lens?.scoring_head === true;
+  if (own) return { folder, file: path.join(folder, found.file), source: found, generateWith: found };
+  // Whatever the source file (merged, float16, quantized), the prepared copy is onnx/model.onnx.
   const onnxFile = path.join(folder, found.file);
   const stat = fs.statSync(onnxFile);
   const key = createHash('sha256')
@@ -48,7 +56,7 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
       writePrepared(folder, onnxFile, prepared);
     } catch (e) {
       if (e instanceof ModelLoadError) throw e;
-      throw new ModelLoadError(`Could not read the model file ${onnxFile}: ${(e as Error).message}`);
+      throw new ModelLoadError(`Could not read the model file ${found.file} of ${folder}: ${(e as Error).message}`);
     }
     // Each prepared copy is a whole model: without eviction they pile up, one per model file ever analysed.
     evictPrepared(cacheDir, { ...PREPARED_LIMITS, except: [prepared] });
@@ -58,6 +66,9 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
   const record = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as SurgeryRecord;
   return {
     folder: prepared,
+    file: path.join(prepared, 'onnx', 'model.onnx'),
+    source: found,
+    generateWith: { modelFileName: 'model', dtype: 'fp32' },
     attentionNote: record.attentionLayers === 0 ? NO_ATTENTION_NOTE : undefined,
   };
 }

@@ -72,6 +72,11 @@ export class ModelSession {
     this.hiddenStateNames = hiddenStateOutputNames(thread.outputNames);
   }
 
+  /** How transformers.js picks the decoder file to generate with. */
+  private generateWith: { modelFileName: string; dtype: string } = { modelFileName: 'model', dtype: 'fp32' };
+  /** The decoder file of the model folder in use (e.g. onnx/model_quantized.onnx). */
+  variant = 'onnx/model.onnx';
+
   /** The graph's residual-stream outputs `hidden_states.{i}` in layer order; empty when the export has none. */
   readonly hiddenStateNames: string[];
 
@@ -83,7 +88,7 @@ export class ModelSession {
   static async load(ref: string, opts: LoadOptions): Promise<ModelSession> {
     const source = await resolveModelFolder(ref, opts);
     throwIfAborted(opts.signal);
-    const prepared = await prepareModelFolder(source, opts.cacheDir, opts.onProgress);
+    const prepared = await prepareModelFolder(source, opts.cacheDir, opts.onProgress, opts.dtype);
     opts.onProgress?.({ status: 'prepare', message: 'Starting onnxruntime…' });
     const { AutoTokenizer, env } = await transformers();
     let tokenizer: Tokenizer;
@@ -95,11 +100,11 @@ export class ModelSession {
         return AutoTokenizer.from_pretrained(prepared.folder, { local_files_only: true });
       });
       // The forward pass runs in its own thread; transformers.js's model is loaded only to generate.
-      thread = await ForwardThread.open(path.join(prepared.folder, 'onnx', 'model.onnx'), inferenceSessionOptions(opts.threads));
+      thread = await ForwardThread.open(prepared.file, inferenceSessionOptions(opts.threads));
     } catch (e) {
       if (e instanceof AnalysisCancelled) throw e;
       const reason = e instanceof Error ? e.message : String(e);
-      throw new ModelLoadError(`Could not load the model in ${source}: ${firstLine(reason)}`, reason);
+      throw new ModelLoadError(`Could not load the model in ${source} (its ${prepared.source.file} file): ${firstLine(reason)}`, reason);
     }
     const config = readModelJson(prepared.folder, 'config.json');
     const tokenizerJson = readModelJson(prepared.folder, 'tokenizer.json');
@@ -122,7 +127,10 @@ export class ModelSession {
       attentionNote: attentionNames.length ? undefined : prepared.attentionNote ?? 'attention not available for this model export',
     };
     opts.onProgress?.({ status: 'ready' });
-    return new ModelSession(ref, prepared.folder, info, tokenizer, thread, vocab, cacheShape, attentionNames, opts.threads, opts.memoryBudgetBytes);
+    const session = new ModelSession(ref, prepared.folder, info, tokenizer, thread, vocab, cacheShape, attentionNames, opts.threads, opts.memoryBudgetBytes);
+    session.generateWith = prepared.generateWith;
+    session.variant = prepared.source.file;
+    return session;
   }
 
   /** Token ids of a text as the model sees it (BOS included when the tokenizer adds one). */
@@ -279,7 +287,8 @@ export class ModelSession {
         env.allowLocalModels = true;
         return AutoModelForCausalLM.from_pretrained(this.folder, {
           local_files_only: true,
-          dtype: 'fp32',
+          dtype: this.generateWith.dtype as 'fp32',
+          model_file_name: this.generateWith.modelFileName,
           session_options: inferenceSessionOptions(this.threads),
         });
       })));

@@ -8,8 +8,12 @@ import { FLOAT } from '../onnx/builder';
 export const ATTENTION_OUTPUT = /^attentions\.(\d+)$/;
 export const NO_ATTENTION_NOTE = 'attention not available for this model export';
 
-/** Ops that may sit between the Softmax and the MatMul without changing the probabilities' meaning. */
-const PASS_THROUGH = new Set(['Cast', 'Identity', 'Dropout', 'Where']);
+/**
+ * Ops that may sit between the Softmax and the MatMul without changing the probabilities' meaning. In an
+ * 8-bit export (quantize_dynamic) the probabilities go through DynamicQuantizeLinear into MatMulInteger.
+ */
+const PASS_THROUGH = new Set(['Cast', 'Identity', 'Dropout', 'Where', 'DynamicQuantizeLinear']);
+const MATMULS = new Set(['MatMul', 'MatMulInteger']);
 
 export function attentionOutputNames(outputNames: readonly string[]): string[] {
   return outputNames
@@ -28,7 +32,7 @@ export function findAttentionSoftmaxes(graph: onnx.IGraphProto): string[] {
   }
   const feedsMatMul = (value: string, depth: number): boolean =>
     (consumers.get(value) ?? []).some((n) =>
-      n.opType === 'MatMul' ||
+      MATMULS.has(n.opType ?? '') ||
       (depth > 0 && PASS_THROUGH.has(n.opType ?? '') && (n.output ?? []).some((o) => feedsMatMul(o, depth - 1))));
   return (graph.node ?? [])
     .filter((n) => n.opType === 'Softmax' && (n.domain ?? '') === '' && feedsMatMul(n.output![0], 2))
