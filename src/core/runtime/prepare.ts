@@ -10,6 +10,7 @@ import type { LoadProgress } from '../types';
 import { addScoringHead } from '../onnx/scoringHead';
 import { checkExternalData, externalDataRefs, linkOrCopy } from './externalData';
 import { NO_ATTENTION_NOTE, exposeAttention } from './surgery';
+import { unfuseAttention } from './unfuse';
 import { PREPARED_DIR, PREPARED_LIMITS, PREPARED_RECORD, evictPrepared, touchPrepared } from '../storage';
 
 export interface PreparedModel {
@@ -20,13 +21,15 @@ export interface PreparedModel {
 
 interface SurgeryRecord {
   attentionLayers: number;
+  /** Why fused attention could not be written out, when it could not. */
+  keptFused?: string;
   scoringHead: boolean;
   /** The folder it was prepared from (shown when cleaning up storage). */
   source?: string;
 }
 
 const JSON_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
-const FORMAT = 3;
+const FORMAT = 4;
 
 export async function prepareModelFolder(folder: string, cacheDir: string,
   onProgress?: (p: LoadProgress) => void): Promise<PreparedModel> {
@@ -58,7 +61,8 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
   const record = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as SurgeryRecord;
   return {
     folder: prepared,
-    attentionNote: record.attentionLayers === 0 ? NO_ATTENTION_NOTE : undefined,
+    attentionNote: record.attentionLayers > 0 ? undefined
+      : record.keptFused ? `${NO_ATTENTION_NOTE} (${record.keptFused} cannot be written out as plain attention)` : NO_ATTENTION_NOTE,
   };
 }
 
@@ -66,7 +70,8 @@ function writePrepared(folder: string, onnxFile: string, prepared: string): void
   const model = decodeModel(fs.readFileSync(onnxFile));
   const dataFiles = checkExternalData(onnxFile, externalDataRefs(model));
   const graph = model.graph!;
-  const record: SurgeryRecord = { attentionLayers: exposeAttention(graph), scoringHead: addScoringHead(model), source: folder };
+  const { keptFused } = unfuseAttention(model);
+  const record: SurgeryRecord = { attentionLayers: exposeAttention(graph), keptFused, scoringHead: addScoringHead(model), source: folder };
   const tmp = `${prepared}.tmp-${process.pid}-${Date.now()}`;
   fs.mkdirSync(path.join(tmp, 'onnx'), { recursive: true });
   try {
