@@ -1,6 +1,9 @@
 // The logit lens (nostalgebraist 2020): the residual stream after each block, decoded through the model's
 // own final norm and unembedding, as if the model stopped there. Where the final prediction first appears
 // and then stays ("decision depth") shows how deep the model had to think about each token.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { FLOAT, INT64 } from '../onnx/builder';
 import { head, weightShapes } from '../models/decoder';
 import { Tape } from '../trainer/autodiff';
@@ -8,6 +11,8 @@ import { GraphSession } from '../trainer/graphSession';
 import { ModelWeights } from '../trainer/params';
 import { TapeOps } from '../trainer/tapeOps';
 import type { ModelSession } from '../runtime/session';
+import { LENS_HEAD_FILE } from '../runtime/hiddenStates';
+import { hiddenStatesNote } from '../runtime/prepare';
 import { LensUnavailableError, ProjectModel, projectModel, weightFeeds } from './projectModel';
 
 export interface LensCandidate { id: number; text: string; prob: number }
@@ -31,19 +36,27 @@ const LOGIT_BUDGET = 1 << 24;
 export async function logitLens(session: ModelSession, text: string, k: number,
   opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<LogitLens> {
   const names = session.hiddenStateNames;
-  if (!names.length) throw new LensUnavailableError(`No logit lens for ${session.ref}: ${NO_HIDDEN_STATES_NOTE}.`);
-  const model = projectModel(session, 'The logit lens');
+  if (!names.length) {
+    // A foreign export whose blocks surgery could not find says why; other models need writing again.
+    const why = hiddenStatesNote(session.folder);
+    throw new LensUnavailableError(`No logit lens for ${session.ref}: ${why
+      ? `the hidden states after each block could not be found in this export (${why})` : NO_HIDDEN_STATES_NOTE}.`);
+  }
+  // Surgery cut a foreign export's own final norm and unembedding out as the lens head; models Token Lens
+  // wrote rebuild theirs from their config.
+  const foreignHead = path.join(session.folder, 'onnx', LENS_HEAD_FILE);
+  const model = fs.existsSync(foreignHead) ? undefined : projectModel(session, 'The logit lens');
   const analysis = await session.analyze(text, { signal: opts.signal });
   const ids = analysis.tokens.map((t) => t.id);
   const out = await session.run([ids], names, opts.signal);
-  const L = names.length, T = ids.length, C = model.config.n_embd, V = model.config.vocab_size;
+  const L = names.length, T = ids.length, C = out[names[0]].dims[2], V = analysis.vocabSize;
   const kk = Math.min(k, V);
   const hidden = new Float32Array(L * T * C);
   names.forEach((n, l) => hidden.set(out[n].data as Float32Array, l * T * C));
 
   const rows = L * T;
   const chunk = Math.max(1, Math.min(rows, Math.floor(LOGIT_BUDGET / V)));
-  const lensHead = await LensHead.create(model, chunk, kk);
+  const lensHead = model ? await LensHead.create(model, chunk, kk) : await ExportHead.create(foreignHead, chunk, kk);
   const top: LensCandidate[][][] = Array.from({ length: L }, () => []);
   try {
     for (let start = 0; start < rows; start += chunk) {
@@ -76,6 +89,27 @@ export function decisionDepths(top: LensCandidate[][][]): number[] {
   });
 }
 
+interface HeadRows { logits: Float32Array; indices: BigInt64Array; logSumExp: Float32Array }
+
+/** A foreign export's own final norm and unembedding, cut out by surgery (hiddenStates.ts), top-k included. */
+class ExportHead {
+  private constructor(private readonly s: ort.InferenceSession, private readonly rows: number, private readonly k: number) {}
+
+  static async create(file: string, rows: number, k: number): Promise<ExportHead> {
+    return new ExportHead(await ort.InferenceSession.create(file, { intraOpNumThreads: 2, logSeverityLevel: 3 }), rows, k);
+  }
+
+  async run(hidden: Float32Array): Promise<HeadRows> {
+    const out = await this.s.run({
+      hidden: new ort.Tensor('float32', hidden, [1, this.rows, hidden.length / this.rows]),
+      k: new ort.Tensor('int64', BigInt64Array.from([BigInt(this.k)]), [1]),
+    });
+    return { logits: out.top_logits.data as Float32Array, indices: out.top_ids.data as BigInt64Array, logSumExp: out.logsumexp.data as Float32Array };
+  }
+
+  dispose(): Promise<void> { return this.s.release(); }
+}
+
 /** The decoder's head (src/core/models/decoder.ts) over rows of residual stream, with top-k in the graph. */
 class LensHead {
   private constructor(private readonly s: GraphSession, private readonly feeds: Map<string, Float32Array>) {}
@@ -97,7 +131,7 @@ class LensHead {
     return new LensHead(await GraphSession.create(tape, 2), feeds);
   }
 
-  async run(hidden: Float32Array) {
+  async run(hidden: Float32Array): Promise<HeadRows> {
     const { outputs } = await this.s.run(new Map([...this.feeds, ['hidden', hidden]]), {});
     return {
       logits: outputs.get('top_logits') as Float32Array,

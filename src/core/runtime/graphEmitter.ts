@@ -160,3 +160,10 @@ export class GraphEmitter {
     return this.op('Reciprocal', [this.op('Sqrt', [size])]);
   }
 }
+
+/** A decoder's activation float type: that of its past cache inputs, or of its logits. */
+export function floatTypeOf(graph: onnx.IGraphProto): number {
+  const past = (graph.input ?? []).find((i) => i.name?.startsWith('past_key_values.'));
+  const logits = (graph.output ?? []).find((o) => o.name === 'logits');
+  return past?.type?.tensorType?.elemType ?? logits?.type?.tensorType?.elemType ?? FLOAT;
+}

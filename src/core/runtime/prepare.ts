@@ -11,6 +11,7 @@ import { addScoringHead } from '../onnx/scoringHead';
 import { checkExternalData, externalDataRefs, linkOrCopy } from './externalData';
 import { NO_ATTENTION_NOTE, exposeAttention } from './surgery';
 import { unfuseAttention } from './unfuse';
+import { LENS_HEAD_FILE, exposeHiddenStates } from './hiddenStates';
 import { PREPARED_DIR, PREPARED_LIMITS, PREPARED_RECORD, evictPrepared, touchPrepared } from '../storage';
 
 export interface PreparedModel {
@@ -23,6 +24,9 @@ interface SurgeryRecord {
   attentionLayers: number;
   /** Why fused attention could not be written out, when it could not. */
   keptFused?: string;
+  /** Blocks whose output stream the prepared graph outputs (the logit lens), and why not when none. */
+  hiddenLayers?: number;
+  hiddenNote?: string;
   scoringHead: boolean;
   /** The folder it was prepared from (shown when cleaning up storage). */
   source?: string;
@@ -66,12 +70,24 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
   };
 }
 
+/** Why a prepared foreign export has no hidden states, if it has none (undefined for other folders). */
+export function hiddenStatesNote(preparedFolder: string): string | undefined {
+  const file = path.join(preparedFolder, PREPARED_RECORD);
+  if (!fs.existsSync(file)) return undefined;
+  return (JSON.parse(fs.readFileSync(file, 'utf8')) as SurgeryRecord).hiddenNote;
+}
+
 function writePrepared(folder: string, onnxFile: string, prepared: string): void {
   const model = decodeModel(fs.readFileSync(onnxFile));
   const dataFiles = checkExternalData(onnxFile, externalDataRefs(model));
   const graph = model.graph!;
   const { keptFused } = unfuseAttention(model);
-  const record: SurgeryRecord = { attentionLayers: exposeAttention(graph), keptFused, scoringHead: addScoringHead(model), source: folder };
+  const config = readModelJson(folder, 'config.json');
+  const hidden = exposeHiddenStates(model, config.num_hidden_layers ?? config.n_layer ?? 0);
+  const record: SurgeryRecord = {
+    attentionLayers: exposeAttention(graph), keptFused, hiddenLayers: hidden.layers, hiddenNote: hidden.note,
+    scoringHead: addScoringHead(model), source: folder,
+  };
   const tmp = `${prepared}.tmp-${process.pid}-${Date.now()}`;
   fs.mkdirSync(path.join(tmp, 'onnx'), { recursive: true });
   try {
@@ -79,6 +95,7 @@ function writePrepared(folder: string, onnxFile: string, prepared: string): void
       if (fs.existsSync(path.join(folder, f))) fs.copyFileSync(path.join(folder, f), path.join(tmp, f));
     }
     fs.writeFileSync(path.join(tmp, 'onnx', 'model.onnx'), encodeModel(model));
+    if (hidden.head) fs.writeFileSync(path.join(tmp, 'onnx', LENS_HEAD_FILE), encodeModel(hidden.head));
     for (const data of dataFiles) linkOrCopy(path.join(folder, 'onnx', data), path.join(tmp, 'onnx', data));
     fs.writeFileSync(path.join(tmp, PREPARED_RECORD), JSON.stringify(record));
     fs.rmSync(prepared, { recursive: true, force: true });

@@ -5,9 +5,8 @@
 // nodes are written out too when they can be. Either every fused attention node is rewritten or none is:
 // attention from some layers only would be a misleading picture.
 import { onnx } from 'onnx-proto';
-import { FLOAT } from '../onnx/builder';
 import { defaultOpset } from '../onnx/scoringHead';
-import { GraphEmitter, GraphFacts } from './graphEmitter';
+import { GraphEmitter, GraphFacts, floatTypeOf } from './graphEmitter';
 import { Rewrite, attentionOp, groupQueryAttentionOp, multiHeadAttentionOp, rotaryEmbeddingOp } from './unfuseOps';
 
 const ATTENTION_OPS: Record<string, (n: onnx.INodeProto, f: GraphFacts) => Rewrite> = {
@@ -66,11 +65,4 @@ export function unfuseAttention(model: onnx.IModelProto): UnfuseResult {
     });
   }
   return { rewritten: attention.length };
-}
-
-/** The activations' float type: that of the past cache inputs, or of the logits. */
-function floatTypeOf(graph: onnx.IGraphProto): number {
-  const past = (graph.input ?? []).find((i) => i.name?.startsWith('past_key_values.'));
-  const logits = (graph.output ?? []).find((o) => o.name === 'logits');
-  return past?.type?.tensorType?.elemType ?? logits?.type?.tensorType?.elemType ?? FLOAT;
 }
