@@ -38,8 +38,8 @@ export function unfuseAttention(model: onnx.IModelProto): UnfuseResult {
     }
   };
   collect(model.graph!);
+  if (!plans.length) return { rewritten: 0 };
   const attention = plans.filter((p) => p.node.opType! in ATTENTION_OPS);
-  if (!attention.length) return { rewritten: 0 };
   const opset = defaultOpset(model);
   if (opset < 11) return { rewritten: 0, keptFused: `fused attention in a file of opset ${opset} (before 11)` };
   const blocked = attention.find((p) => typeof p.rewrite === 'string');
