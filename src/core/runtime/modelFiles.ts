@@ -128,6 +128,7 @@ async function downloadNow(id: string, opts: FetchOptions): Promise<void> {
     await downloadDecoder(id, options, AutoModelForCausalLM);
   } catch (e) {
     if (signal?.aborted) throw new ModelLoadError(`Download of "${id}" was cancelled.`);
+    if (e instanceof ModelLoadError) throw e;
     const reason = e instanceof Error ? e.message : String(e);
     throw new ModelLoadError(`Could not download "${id}" from ${env.remoteHost}: ${reason}`, reason);
   } finally {
@@ -149,7 +150,10 @@ async function downloadDecoder(id: string, options: Record<string, unknown>,
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
       // transformers.js says `Could not locate file: "<url>".`; the quote keeps model.onnx_data from matching.
-      if (!(/Could not locate file/.test(reason) && reason.includes(`/${choice.file}"`))) throw e;
+      // The file is there but does not load: say which one (a repository may hold several variants).
+      if (!(/Could not locate file/.test(reason) && reason.includes(`/${choice.file}"`))) {
+        throw new ModelLoadError(`${choice.file} of "${id}" was downloaded but does not load: ${reason.split('\n')[0].slice(0, 300)}`, reason);
+      }
     }
   }
   throw new Error(`the repository has no ONNX decoder (looked for ${ONNX_FILE_LIST})`);

@@ -17,6 +17,8 @@ import { PREPARED_DIR, PREPARED_LIMITS, PREPARED_RECORD, evictPrepared, touchPre
 export interface PreparedModel {
   /** The folder to load: the original, or the prepared copy. */
   folder: string;
+  /** The source folder's decoder file the prepared one comes from (e.g. onnx/model_fp16.onnx). */
+  file: string;
   attentionNote?: string;
 }
 
@@ -38,7 +40,7 @@ const FORMAT = 4;
 export async function prepareModelFolder(folder: string, cacheDir: string,
   onProgress?: (p: LoadProgress) => void): Promise<PreparedModel> {
   const config = readModelJson(folder, 'config.json');
-  if (config.token_lens?.attention_outputs === true && config.token_lens?.scoring_head === true) return { folder };
+  if (config.token_lens?.attention_outputs === true && config.token_lens?.scoring_head === true) return { folder, file: 'onnx/model.onnx' };
   // Whatever the source file (merged, float16), the prepared copy is onnx/model.onnx.
   const found = findOnnxFile(folder);
   if (!found) throw new ModelLoadError(`${folder} has no ONNX decoder: expected ${ONNX_FILE_LIST}.`);
@@ -55,7 +57,7 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
       writePrepared(folder, onnxFile, prepared);
     } catch (e) {
       if (e instanceof ModelLoadError) throw e;
-      throw new ModelLoadError(`Could not read the model file ${onnxFile}: ${(e as Error).message}`);
+      throw new ModelLoadError(`Could not read the model file ${found.file} (${onnxFile}): ${(e as Error).message}`);
     }
     // Each prepared copy is a whole model: without eviction they pile up, one per model file ever analysed.
     evictPrepared(cacheDir, { ...PREPARED_LIMITS, except: [prepared] });
@@ -65,6 +67,7 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
   const record = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as SurgeryRecord;
   return {
     folder: prepared,
+    file: found.file,
     attentionNote: record.attentionLayers > 0 ? undefined
       : record.keptFused ? `${NO_ATTENTION_NOTE} (${record.keptFused} cannot be written out as plain attention)` : NO_ATTENTION_NOTE,
   };
