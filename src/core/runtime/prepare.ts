@@ -11,7 +11,7 @@ import { addScoringHead } from '../onnx/scoringHead';
 import { checkExternalData, externalDataRefs, linkOrCopy } from './externalData';
 import { NO_ATTENTION_NOTE, exposeAttention } from './surgery';
 import { unfuseAttention } from './unfuse';
-import { LENS_HEAD_FILE, exposeHiddenStates } from './hiddenStates';
+import { HiddenStatesResult, LENS_HEAD_FILE, exposeHiddenStates } from './hiddenStates';
 import { PREPARED_DIR, PREPARED_LIMITS, PREPARED_RECORD, evictPrepared, touchPrepared } from '../storage';
 
 export interface PreparedModel {
@@ -81,12 +81,26 @@ export function hiddenStatesNote(preparedFolder: string): string | undefined {
 }
 
 function writePrepared(folder: string, onnxFile: string, prepared: string): void {
-  const model = decodeModel(fs.readFileSync(onnxFile));
+  const bytes = fs.readFileSync(onnxFile);
+  let model = decodeModel(bytes);
   const dataFiles = checkExternalData(onnxFile, externalDataRefs(model));
+  // Rewriting fused attention and finding the blocks read graphs of every shape: should either fail on one,
+  // the model still loads, without what it would have added.
+  let keptFused: string | undefined;
+  try {
+    keptFused = unfuseAttention(model).keptFused;
+  } catch (e) {
+    model = decodeModel(bytes);
+    keptFused = `fused attention (${(e as Error).message})`;
+  }
   const graph = model.graph!;
-  const { keptFused } = unfuseAttention(model);
   const config = readModelJson(folder, 'config.json');
-  const hidden = exposeHiddenStates(model, config.num_hidden_layers ?? config.n_layer ?? 0);
+  let hidden: HiddenStatesResult;
+  try {
+    hidden = exposeHiddenStates(model, config.num_hidden_layers ?? config.n_layer ?? 0);
+  } catch (e) {
+    hidden = { layers: 0, note: (e as Error).message };
+  }
   const record: SurgeryRecord = {
     attentionLayers: exposeAttention(graph), keptFused, hiddenLayers: hidden.layers, hiddenNote: hidden.note,
     scoringHead: addScoringHead(model), source: folder,
