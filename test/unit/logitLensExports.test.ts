@@ -59,6 +59,8 @@ for (const [name, family, tol] of EXPORTS) {
         }
       }
       assert.ok(worst <= tol, `lens probabilities differ from torch by ${worst}`);
+      // The head reads the unembedding (3,840 bytes and more here) from the model file, not from a copy.
+      assert.ok(fs.statSync(path.join(session.folder, 'onnx', 'lens_head.onnx')).size < 3000, 'the head shares the weights');
       // The last layer is the model's own distribution, as analyze() computes it from the logits.
       const a = await session.analyze(ref.text);
       for (let t = 0; t < T; t++) {

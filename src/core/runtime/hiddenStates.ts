@@ -192,6 +192,30 @@ function lensHead(model: onnx.IModelProto, graph: onnx.IGraphProto, facts: Graph
   });
 }
 
+/**
+ * Points the head's weights at their bytes inside the model file, as ONNX external data with an offset,
+ * instead of storing them twice: the unembedding is often the largest matrix of a model. Weights that are
+ * not found byte for byte (or are small) stay in the head.
+ */
+export function shareWeights(head: onnx.IModelProto, modelBytes: Uint8Array, modelFile: string, minBytes = 1024): void {
+  const file = Buffer.from(modelBytes.buffer, modelBytes.byteOffset, modelBytes.byteLength);
+  for (const t of head.graph!.initializer ?? []) {
+    const raw = t.rawData;
+    if (!raw || raw.length < minBytes || t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) continue;
+    const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    const probe = bytes.subarray(0, 64);
+    for (let at = file.indexOf(probe); at >= 0; at = file.indexOf(probe, at + 1)) {
+      if (bytes.compare(file, at, at + bytes.length) !== 0) continue;
+      delete t.rawData;
+      t.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+      t.externalData = [
+        { key: 'location', value: modelFile }, { key: 'offset', value: String(at) }, { key: 'length', value: String(bytes.length) },
+      ];
+      break;
+    }
+  }
+}
+
 function castNode(input: string, output: string, to = FLOAT): onnx.INodeProto {
   return { opType: 'Cast', name: `expose_${output}`, input: [input], output: [output], attribute: [{ name: 'to', type: A.INT, i: to }] };
 }

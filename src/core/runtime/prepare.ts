@@ -11,7 +11,7 @@ import { addScoringHead } from '../onnx/scoringHead';
 import { checkExternalData, externalDataRefs, linkOrCopy } from './externalData';
 import { NO_ATTENTION_NOTE, exposeAttention } from './surgery';
 import { unfuseAttention } from './unfuse';
-import { HiddenStatesResult, LENS_HEAD_FILE, exposeHiddenStates } from './hiddenStates';
+import { HiddenStatesResult, LENS_HEAD_FILE, exposeHiddenStates, shareWeights } from './hiddenStates';
 import { PREPARED_DIR, PREPARED_LIMITS, PREPARED_RECORD, evictPrepared, touchPrepared } from '../storage';
 
 export interface PreparedModel {
@@ -111,8 +111,12 @@ function writePrepared(folder: string, onnxFile: string, prepared: string): void
     for (const f of JSON_FILES) {
       if (fs.existsSync(path.join(folder, f))) fs.copyFileSync(path.join(folder, f), path.join(tmp, f));
     }
-    fs.writeFileSync(path.join(tmp, 'onnx', 'model.onnx'), encodeModel(model));
-    if (hidden.head) fs.writeFileSync(path.join(tmp, 'onnx', LENS_HEAD_FILE), encodeModel(hidden.head));
+    const modelBytes = encodeModel(model);
+    fs.writeFileSync(path.join(tmp, 'onnx', 'model.onnx'), modelBytes);
+    if (hidden.head) {
+      shareWeights(hidden.head, modelBytes, 'model.onnx');
+      fs.writeFileSync(path.join(tmp, 'onnx', LENS_HEAD_FILE), encodeModel(hidden.head));
+    }
     for (const data of dataFiles) linkOrCopy(path.join(folder, 'onnx', data), path.join(tmp, 'onnx', data));
     fs.writeFileSync(path.join(tmp, PREPARED_RECORD), JSON.stringify(record));
     fs.rmSync(prepared, { recursive: true, force: true });
