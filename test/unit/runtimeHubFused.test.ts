@@ -9,7 +9,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { decodeModel, encodeModel } from '../../src/core/onnx/builder';
+import { onnx } from 'onnx-proto';
+import { BOOL, decodeModel, encodeModel } from '../../src/core/onnx/builder';
+import { logitLens } from '../../src/core/lenses/logitLens';
 import type { ModelSession } from '../../src/core/runtime/session';
 import { FixtureHub, HUB, Reference, checkLayout, reference, serveFixtureHub } from './hubLayouts';
 
@@ -61,6 +63,48 @@ for (const l of LAYOUTS) {
     }
   });
 }
+
+/** A merged decoder (one `If` on use_cache_branch) whose two branches are the given export's graph. */
+function mergedOf(file: string): Uint8Array {
+  const model = decodeModel(fs.readFileSync(file));
+  const g = model.graph!;
+  const branch = (name: string): onnx.IGraphProto => ({ name, node: g.node, output: g.output, valueInfo: g.valueInfo });
+  model.graph = {
+    name: 'merged', initializer: g.initializer, output: g.output,
+    input: [...g.input!, { name: 'use_cache_branch', type: { tensorType: { elemType: BOOL, shape: { dim: [{ dimValue: 1 }] } } } }],
+    node: [{
+      opType: 'If', name: 'optimum::if', input: ['use_cache_branch'], output: g.output!.map((o) => o.name!),
+      attribute: [
+        { name: 'then_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: branch('with_past') },
+        { name: 'else_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: branch('no_past') },
+      ],
+    }],
+  };
+  return encodeModel(model);
+}
+
+test('a merged decoder whose branches fuse attention (Attention, SkipLayerNormalization) gives the plain export\'s attention and logit lens', async () => {
+  const dir = path.join(tmp, 'local-merged-attention');
+  fs.cpSync(path.join(HUB, 'gpt2-attention'), dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'onnx', 'decoder_model_merged.onnx'), mergedOf(path.join(dir, 'onnx', 'model.onnx')));
+  fs.rmSync(path.join(dir, 'onnx', 'model.onnx'));
+  const merged = await hub.load('local-merged-attention', cacheDir);
+  const plain = await hub.load('gpt2-opset13', cacheDir);
+  try {
+    const text = reference('gpt2').text;
+    await checkLayout(merged, await plainNumbers(plain, text), SAME);
+    const [a, b] = [await logitLens(merged, text, 3), await logitLens(plain, text, 3)];
+    assert.equal(a.layers, 2);
+    a.top.forEach((layer, l) => layer.forEach((cell, t) => cell.forEach((c, j) => {
+      assert.equal(c.id, b.top[l][t][j].id);
+      assert.ok(Math.abs(c.prob - b.top[l][t][j].prob) <= 1e-5);
+    })));
+    assert.equal(await merged.generate('the', { maxNewTokens: 6, greedy: true }), await plain.generate('the', { maxNewTokens: 6, greedy: true }));
+  } finally {
+    await merged.dispose();
+    await plain.dispose();
+  }
+});
 
 test('a fused op with a setting that cannot be written out keeps the model working and says why attention is missing', async () => {
   const dir = path.join(tmp, 'local-softcap');
