@@ -107,21 +107,21 @@ test('a merged decoder whose branches fuse attention (Attention, SkipLayerNormal
 });
 
 test('a fused op with a setting that cannot be written out keeps the model working and says why attention is missing', async () => {
-  const dir = path.join(tmp, 'local-softcap');
+  const dir = path.join(tmp, 'local-smooth-softmax');
   fs.cpSync(path.join(HUB, 'llama-rotary-gqa'), dir, { recursive: true });
   const file = path.join(dir, 'onnx', 'model.onnx');
   const model = decodeModel(fs.readFileSync(file));
   for (const n of model.graph!.node!) {
-    if (n.opType === 'GroupQueryAttention') n.attribute!.push({ name: 'softcap', type: 1, f: 30 });
+    if (n.opType === 'GroupQueryAttention') n.attribute!.push({ name: 'smooth_softmax', type: 2, i: 1 });
   }
   fs.writeFileSync(file, encodeModel(model));
-  const session = await hub.load('local-softcap', cacheDir);
+  const session = await hub.load('local-smooth-softmax', cacheDir);
   try {
     assert.equal(session.info.attention, 'unavailable');
-    assert.match(session.info.attentionNote!, /^attention not available for this model export \(GroupQueryAttention with softcap 30 cannot be written out/);
+    assert.match(session.info.attentionNote!, /^attention not available for this model export \(GroupQueryAttention with smooth_softmax 1 cannot be written out/);
     const a = await session.analyze(reference('llama').text, { attention: true });
     assert.equal(a.attention, null);
-    assert.match(a.attentionNote!, /softcap/);
+    assert.match(a.attentionNote!, /smooth_softmax/);
     assert.ok(a.tokens.slice(1).every((t) => Number.isFinite(t.loss)));
   } finally {
     await session.dispose();

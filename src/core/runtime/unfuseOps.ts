@@ -54,6 +54,10 @@ interface Core {
   /** Added to the scores, broadcast to (B, N, S, T). */ bias?: string;
   /** (B, T) of 1 (attend) and 0 (padding). */ keyMask?: string;
   causal: boolean;
+  /** With causal: a query sees only the `window` most recent keys, itself included (sliding-window attention). */
+  window?: number;
+  /** Scores become softcap * tanh(scores / softcap) (Gemma 2). */
+  softcap?: number;
   /** What masked scores become (onnxruntime's mask_filter_value). */ filter: number;
   /** Name of the result (B, S, N * Hv). */ output: string;
 }
@@ -62,6 +66,7 @@ interface Core {
 function attend(e: GraphEmitter, c: Core): void {
   let scores = e.op('MatMul', [c.q, e.op('Transpose', [c.k], { perm: [0, 1, 3, 2] })]);
   scores = e.op('Mul', [scores, c.scale === undefined ? e.inverseSqrtLastDim(c.q, 4) : e.float(c.scale)]);
+  if (c.softcap) scores = e.op('Mul', [e.op('Tanh', [e.op('Div', [scores, e.float(c.softcap)])]), e.float(c.softcap)]);
   if (c.bias) scores = e.op('Add', [scores, c.bias]);
   const filter = c.keyMask || c.causal ? e.float(c.filter) : '';
   if (c.keyMask) {
@@ -76,6 +81,11 @@ function attend(e: GraphEmitter, c: Core): void {
     const rows = e.op('Reshape', [e.op('Range', [e.scalar(first), e.scalar(T), one]), e.ints([-1, 1])]);
     const cols = e.op('Range', [e.ints([0], true), e.scalar(T), one]);
     scores = e.op('Where', [e.op('Greater', [cols, rows]), filter, scores]);
+    if (c.window !== undefined) {
+      // onnxruntime's local_window_size: key j is in query i's window when j > i - window.
+      const start = e.op('Sub', [rows, e.ints([c.window - 1], true)]);
+      scores = e.op('Where', [e.op('Less', [cols, start]), filter, scores]);
+    }
   }
   const probs = e.op('Softmax', [scores], { axis: 3 }, e.fresh('attention_probs'));
   const y = e.op('Transpose', [e.op('MatMul', [probs, c.v])], { perm: [0, 2, 1, 3] });
@@ -168,7 +178,7 @@ export function multiHeadAttentionOp(node: onnx.INodeProto, facts: GraphFacts): 
 export function groupQueryAttentionOp(node: onnx.INodeProto, facts: GraphFacts): Rewrite {
   const why = unsupported(node,
     { 11: 'head_sink', 12: 'k_scale', 13: 'v_scale', 14: 'q_norm_weight', 15: 'k_norm_weight' },
-    { local_window_size: -1, softcap: 0, smooth_softmax: 0, qk_output: 0, sliding_window_cache: 0, kv_cache_bit_width: 0 });
+    { smooth_softmax: 0, qk_output: 0, sliding_window_cache: 0, kv_cache_bit_width: 0 });
   if (why) return why;
   if (output(node, 3)) return 'GroupQueryAttention with its output_qk output';
   const N = int(node, 'num_heads', 0), K = int(node, 'kv_num_heads', 0);
@@ -211,6 +221,8 @@ export function groupQueryAttentionOp(node: onnx.INodeProto, facts: GraphFacts):
     attend(e, {
       q, k: repeatHeads(e, k, N, K), v: repeatHeads(e, v, N, K), scale: float(node, 'scale'), bias: attentionBias,
       causal: int(node, 'causal', 1) === 1, filter: -10000, output: output(node, 0)!,
+      window: int(node, 'local_window_size', -1) >= 0 ? int(node, 'local_window_size', -1) : undefined,
+      softcap: float(node, 'softcap') || undefined,
     });
   };
 }
