@@ -62,7 +62,17 @@ function findNorms(graph: onnx.IGraphProto, facts: GraphFacts): Norm[] {
       if (x !== undefined && !centred) norms.push({ stream: x, node: n, skip: false });
     }
   }
-  return norms;
+  // Norms inside a block that do not read the stream (Qwen3's per-head q/k norms read reshaped projections,
+  // Gemma 2's post-norms read a sublayer's output) are not block boundaries: the stream is made by a residual
+  // Add, the embedding (Gather, scaled by a Mul in Gemma), a Skip norm, or comes in as a graph input.
+  const inputs = new Set((graph.input ?? []).map((i) => i.name));
+  const readsStream = (norm: Norm): boolean => {
+    if (norm.skip) return true;
+    let p = facts.producer.get(norm.stream);
+    while (p && (p.opType === 'Cast' || p.opType === 'Identity')) p = facts.producer.get(p.input![0]);
+    return !p ? inputs.has(norm.stream) : ['Add', 'Gather', 'Mul'].includes(p.opType!) || SKIP_NORMS.has(p.opType!);
+  };
+  return norms.filter(readsStream);
 }
 
 /** The stream values after each of `layers` blocks, or why they cannot be told. */
