@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { FLOAT, GraphBuilder, INT32, INT64, decodeModel, encodeModel } from '../../src/core/onnx/builder';
+import { AttrValue, FLOAT, GraphBuilder, INT32, INT64, decodeModel, encodeModel } from '../../src/core/onnx/builder';
 import { unfuseAttention } from '../../src/core/runtime/unfuse';
 
 type Input = { name: string; dims: number[]; type?: 'float32' | 'int32' | 'int64'; values?: number[] };
@@ -16,7 +16,7 @@ const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) 
  * Builds a graph of one com.microsoft node, runs it as is and written out; returns the largest difference.
  * `inputs`: graph inputs, or the name of one of `init` (weights), or '' for an absent optional input.
  */
-async function differential(op: string, inputs: (Input | string)[], attrs: Record<string, number>, outputs: number,
+async function differential(op: string, inputs: (Input | string)[], attrs: Record<string, AttrValue>, outputs: number,
   init: Record<string, { dims: number[]; values?: number[] }> = {}): Promise<number> {
   const b = new GraphBuilder('fused');
   const feeds: Record<string, ort.Tensor> = {};
@@ -65,9 +65,9 @@ const cases: [string, () => Promise<number>][] = [
       { name: 'mask', dims: [1, 8], type: 'int32', values: [0, 1, 1, 1, 1, 1, 1, 1] }, '',
       { name: 'past_key', dims: [1, 4, 3, 8] }, { name: 'past_value', dims: [1, 4, 3, 8] }],
     { num_heads: 4, unidirectional: 1 }, 3, { bias: { dims: [96] } })],
-  ['MultiHeadAttention: attention_bias, no past', () => differential('MultiHeadAttention',
+  ['MultiHeadAttention: attention_bias, no past, scale 0 (the default)', () => differential('MultiHeadAttention',
     [{ name: 'q', dims: [1, 6, 32] }, { name: 'k', dims: [1, 6, 32] }, { name: 'v', dims: [1, 6, 32] }, '',
-      '', { name: 'attention_bias', dims: [1, 4, 6, 6] }], { num_heads: 4 }, 1)],
+      '', { name: 'attention_bias', dims: [1, 4, 6, 6] }], { num_heads: 4, scale: { float: 0 } }, 1)],
   ['GroupQueryAttention: rotary inside, past, 4 query heads on 2', () => differential('GroupQueryAttention',
     [{ name: 'q', dims: [1, 5, 64] }, { name: 'k', dims: [1, 5, 32] }, { name: 'v', dims: [1, 5, 32] },
       { name: 'past_key', dims: [1, 2, 3, 16] }, { name: 'past_value', dims: [1, 2, 3, 16] },

@@ -50,6 +50,7 @@ interface Core {
   /** (B, N, S, H) */ q: string;
   /** (B, N, T, H), T = past + S */ k: string;
   /** (B, N, T, Hv) */ v: string;
+  /** Multiplies the scores; absent (or 0, as some exporters write it): 1 / sqrt(head size). */
   scale?: number;
   /** Added to the scores, broadcast to (B, N, S, T). */ bias?: string;
   /** (B, T) of 1 (attend) and 0 (padding). */ keyMask?: string;
@@ -144,7 +145,7 @@ export function attentionOp(node: onnx.INodeProto, facts: GraphFacts): Rewrite {
     const present = output(node, 1);
     if (present) e.op('Concat', [e.unsqueeze(k, [0]), e.unsqueeze(v, [0])], { axis: 0 }, present);
     attend(e, {
-      q, k, v, scale: float(node, 'scale'), bias: attentionBias, keyMask: mask,
+      q, k, v, scale: float(node, 'scale') || undefined, bias: attentionBias, keyMask: mask,
       causal: int(node, 'unidirectional', 0) === 1, filter: float(node, 'mask_filter_value') ?? -10000, output: output(node, 0)!,
     });
   };
@@ -168,7 +169,7 @@ export function multiHeadAttentionOp(node: onnx.INodeProto, facts: GraphFacts): 
     if (output(node, 1)) e.op('Identity', [kh], {}, output(node, 1));
     if (output(node, 2)) e.op('Identity', [vh], {}, output(node, 2));
     attend(e, {
-      q: qh, k: kh, v: vh, scale: float(node, 'scale'), bias: attentionBias, keyMask: mask,
+      q: qh, k: kh, v: vh, scale: float(node, 'scale') || undefined, bias: attentionBias, keyMask: mask,
       causal: int(node, 'unidirectional', 0) === 1, filter: float(node, 'mask_filter_value') ?? -10000, output: output(node, 0)!,
     });
   };
@@ -219,7 +220,7 @@ export function groupQueryAttentionOp(node: onnx.INodeProto, facts: GraphFacts):
     if (output(node, 1)) e.op('Identity', [k], {}, output(node, 1));
     if (output(node, 2)) e.op('Identity', [v], {}, output(node, 2));
     attend(e, {
-      q, k: repeatHeads(e, k, N, K), v: repeatHeads(e, v, N, K), scale: float(node, 'scale'), bias: attentionBias,
+      q, k: repeatHeads(e, k, N, K), v: repeatHeads(e, v, N, K), scale: float(node, 'scale') || undefined, bias: attentionBias,
       causal: int(node, 'causal', 1) === 1, filter: -10000, output: output(node, 0)!,
       window: int(node, 'local_window_size', -1) >= 0 ? int(node, 'local_window_size', -1) : undefined,
       softcap: float(node, 'softcap') || undefined,
