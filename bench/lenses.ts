@@ -65,7 +65,7 @@ async function main(): Promise<void> {
       return h;
     };
     const lensStallMs = await stall(() => logitLens(session, TEXT, 10));
-    const lensInlineStallMs = await stall(() => decodeHidden(model, hidden(), names.length * ids.length, 10));
+    const lensInlineStallMs = await stall(() => decodeHidden({ model }, hidden(), names.length * ids.length, C, model.config.vocab_size, 10));
     const r = {
       tokens: ids.length, igStallMs, igInlineStallMs, igStallRatio: igStallMs / igInlineStallMs,
       lensStallMs, lensInlineStallMs, lensStallRatio: lensStallMs / lensInlineStallMs,

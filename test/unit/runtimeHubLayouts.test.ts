@@ -4,46 +4,24 @@
 // use_cache_branch), and a float16 export.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ModelLoadError } from '../../src/core/runtime/modelFiles';
 import { ModelSession } from '../../src/core/runtime/session';
+import { FixtureHub, HUB, checkLayout, reference, serveFixtureHub } from './hubLayouts';
 
-const HUB = path.join(__dirname, '..', 'fixtures', 'hub');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-layouts-'));
-const requests: string[] = [];
-let server: http.Server;
-let host = '';
-
-interface Reference { text: string; ids: number[]; logits: number[]; attention: number[][][] }
-const reference = (family: string): Reference => JSON.parse(fs.readFileSync(path.join(HUB, `${family}.reference.json`), 'utf8'));
+let hub: FixtureHub;
+let requests: string[] = [];
 
 before(async () => {
-  server = http.createServer((req, res) => {
-    requests.push(`${req.method} ${req.url}`);
-    // The Hub's layout: /{owner}/{name}/resolve/{revision}/{file}; each fixture folder is one repository.
-    const m = /^\/token-lens-test\/([\w.-]+)\/resolve\/main\/(.+)$/.exec(decodeURIComponent(req.url ?? ''));
-    // Repositories named local-* are folders a test writes into its temporary directory.
-    const root = m && (m[1].startsWith('local-') ? tmp : HUB);
-    const file = m && path.join(root!, m[1], m[2]);
-    if (!file || !file.startsWith(root!) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-      res.writeHead(404).end('not found');
-      return;
-    }
-    const body = fs.readFileSync(file);
-    res.writeHead(200, { 'content-length': body.length, 'content-type': 'application/octet-stream' });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  host = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  hub = await serveFixtureHub(tmp);
+  requests = hub.requests;
 });
 
 after(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await hub.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -59,49 +37,8 @@ after(async () => {
 const FP32 = { logits: 1e-4, attention: 5e-5, rowSum: 1e-5 };
 const FP16 = { logits: 0.1, attention: 0.03, rowSum: 2e-3 };
 
-async function checkLayout(session: ModelSession, ref: Reference, tol: typeof FP32): Promise<void> {
-  assert.equal(session.info.attention, 'available', session.info.attentionNote);
-  const a = await session.analyze(ref.text, { attention: true });
-  assert.deepEqual(a.tokens.map((t) => t.id), ref.ids);
-  const T = ref.ids.length;
-  const V = a.vocabSize;
-  let worst = 0;
-  for (let t = 0; t < T; t++) {
-    const row = await a.row(t);
-    for (let v = 0; v < V; v++) worst = Math.max(worst, Math.abs(row[v] - ref.logits[t * V + v]));
-  }
-  assert.ok(worst <= tol.logits, `logits differ from torch by ${worst}`);
-  // The loss the scoring head computes is torch's cross-entropy.
-  for (let t = 1; t < T; t++) {
-    const row = ref.logits.slice((t - 1) * V, t * V);
-    const max = Math.max(...row);
-    const lse = max + Math.log(row.reduce((s, x) => s + Math.exp(x - max), 0));
-    assert.ok(Math.abs(a.tokens[t].loss! - (lse - row[ref.ids[t]])) <= 2 * tol.logits, `loss at ${t}`);
-  }
-  const att = a.attention!;
-  assert.ok(att, 'attention was asked for');
-  assert.equal(att.layers, ref.attention.length);
-  assert.equal(att.heads, ref.attention[0].length);
-  let worstAtt = 0;
-  for (let l = 0; l < att.layers; l++) {
-    for (let h = 0; h < att.heads; h++) {
-      const w = att.weights[l][h];
-      for (let q = 0; q < T; q++) {
-        let sum = 0;
-        for (let k = 0; k < T; k++) {
-          sum += w[q * T + k];
-          if (k > q) assert.equal(w[q * T + k], 0, `causal zero at layer ${l} head ${h} (${q}, ${k})`);
-          worstAtt = Math.max(worstAtt, Math.abs(w[q * T + k] - ref.attention[l][h][q * T + k]));
-        }
-        assert.ok(Math.abs(sum - 1) <= tol.rowSum, `row ${q} sums to ${sum}`);
-      }
-    }
-  }
-  assert.ok(worstAtt <= tol.attention, `attention differs from torch by ${worstAtt}`);
-}
-
 async function fromHub(name: string, cacheDir = path.join(tmp, 'cache')): Promise<ModelSession> {
-  return ModelSession.load(`token-lens-test/${name}`, { cacheDir, remoteHost: host });
+  return hub.load(name, cacheDir);
 }
 
 for (const opset of [10, 11, 12, 13]) {

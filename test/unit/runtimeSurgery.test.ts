@@ -57,8 +57,9 @@ test('surgery on a model written without attention outputs gives the attention o
   }
 });
 
-test('an export with fused attention: a clear note, and everything else still works', async () => {
-  // A small decoder whose attention is one com.microsoft MultiHeadAttention op: no Softmax to expose.
+test('an export with fused attention: the op is written out and its attention shown (runtimeHubFused.test.ts: causal layouts)', async () => {
+  // A small decoder whose attention is one com.microsoft MultiHeadAttention op (bidirectional): no Softmax to
+  // expose until the op is written out as plain operations.
   const dir = path.join(tmp, 'fused');
   fs.mkdirSync(path.join(dir, 'onnx'), { recursive: true });
   const V = chars.length + 1;
@@ -80,11 +81,18 @@ test('an export with fused attention: a clear note, and everything else still wo
   }));
   const session = await ModelSession.load(dir, { cacheDir: path.join(tmp, 'cache') });
   try {
-    assert.equal(session.info.attention, 'unavailable');
-    assert.equal(session.info.attentionNote, 'attention not available for this model export');
+    assert.equal(session.info.attention, 'available', session.info.attentionNote);
     const a = await session.analyze(TEXT, { attention: true });
-    assert.equal(a.attention, null);
-    assert.equal(a.attentionNote, 'attention not available for this model export');
+    assert.equal(a.attention!.layers, 1);
+    assert.equal(a.attention!.heads, 2);
+    const T = a.tokens.length;
+    for (const head of a.attention!.weights[0]) {
+      for (let q = 0; q < T; q++) {
+        const row = head.subarray(q * T, (q + 1) * T);
+        assert.ok(Math.abs(row.reduce((x, y) => x + y, 0) - 1) < 1e-5);
+        assert.ok(row[T - 1] > 0, 'bidirectional: every query sees the last key');
+      }
+    }
     assert.ok(a.tokens.slice(1).every((t) => t.loss !== null && Number.isFinite(t.loss)));
   } finally {
     await session.dispose();

@@ -7,7 +7,7 @@ import type { Objective } from './embeddingGradient';
 
 export type LensJob =
   | { type: 'attribution'; folder: string; ids: number[]; objective: Objective; method: 'gradient' | 'integrated-gradients'; steps: number }
-  | { type: 'logitLens'; folder: string; hidden: Float32Array; rows: number; k: number };
+  | { type: 'logitLens'; folder: string; headFile?: string; hidden: Float32Array; rows: number; width: number; vocab: number; k: number };
 
 export type FromLensWorker =
   | { type: 'progress'; done: number; total: number }

@@ -12,11 +12,13 @@ const progress = (done: number, total: number) => post({ type: 'progress', done,
 
 port.on('message', async (job: LensJob) => {
   try {
-    const model = readProjectModel(job.folder);
     if (job.type === 'attribution') {
+      const model = readProjectModel(job.folder);
       post({ type: 'result', result: await gradientScores(model, job.ids, job.objective, job.method, job.steps, { onProgress: progress }) });
     } else {
-      const d = await decodeHidden(model, job.hidden, job.rows, job.k, progress);
+      // A foreign export's own head (cut out by surgery), or the decoder's head rebuilt from the model Token Lens wrote.
+      const head = job.headFile ? { file: job.headFile } : { model: readProjectModel(job.folder) };
+      const d = await decodeHidden(head, job.hidden, job.rows, job.width, job.vocab, job.k, progress);
       post({ type: 'result', result: d }, [d.ids.buffer as ArrayBuffer, d.probs.buffer as ArrayBuffer]);
     }
   } catch (e) {

@@ -1,6 +1,8 @@
 // The logit lens's decoding: rows of residual stream through the model's own final norm and unembedding, top-k
-// in the graph. Runs in the lens worker (lensWorker.ts): onnxruntime-node runs a session synchronously
+// in the graph: rebuilt from the decoder definition for models Token Lens wrote, or the head surgery cut out of
+// a foreign export. Runs in the lens worker (lensWorker.ts): onnxruntime-node runs a session synchronously
 // underneath its promise, which on the editor's thread would freeze it.
+import * as ort from 'onnxruntime-node';
 import { FLOAT, INT64 } from '../onnx/builder';
 import { head, weightShapes } from '../models/decoder';
 import { Tape } from '../trainer/autodiff';
@@ -15,12 +17,14 @@ const LOGIT_BUDGET = 1 << 24;
 /** Row r's k best ids and their probabilities, at [r * k + j], by falling probability. */
 export interface DecodedRows { ids: Int32Array; probs: Float32Array }
 
-/** Decodes `rows` rows of width C (`hidden`, row-major) into each row's top-k. */
-export async function decodeHidden(m: ProjectModel, hidden: Float32Array, rows: number, k: number,
+/** Where the head comes from: the model Token Lens wrote, or a foreign export's head file. */
+export type HeadSource = { model: ProjectModel } | { file: string };
+
+/** Decodes `rows` rows of width C (`hidden`, row-major) over a vocabulary of V into each row's top-k. */
+export async function decodeHidden(source: HeadSource, hidden: Float32Array, rows: number, C: number, V: number, k: number,
   onProgress?: (done: number, total: number) => void): Promise<DecodedRows> {
-  const C = m.config.n_embd;
-  const chunk = Math.max(1, Math.min(rows, Math.floor(LOGIT_BUDGET / m.config.vocab_size)));
-  const lensHead = await LensHead.create(m, chunk, k);
+  const chunk = Math.max(1, Math.min(rows, Math.floor(LOGIT_BUDGET / V)));
+  const lensHead = 'model' in source ? await LensHead.create(source.model, chunk, k) : await ExportHead.create(source.file, chunk, k);
   const ids = new Int32Array(rows * k), probs = new Float32Array(rows * k);
   try {
     for (let start = 0; start < rows; start += chunk) {
@@ -39,6 +43,27 @@ export async function decodeHidden(m: ProjectModel, hidden: Float32Array, rows: 
     await lensHead.dispose();
   }
   return { ids, probs };
+}
+
+interface HeadRows { logits: Float32Array; indices: BigInt64Array; logSumExp: Float32Array }
+
+/** A foreign export's own final norm and unembedding, cut out by surgery (hiddenStates.ts), top-k included. */
+class ExportHead {
+  private constructor(private readonly s: ort.InferenceSession, private readonly rows: number, private readonly k: number) {}
+
+  static async create(file: string, rows: number, k: number): Promise<ExportHead> {
+    return new ExportHead(await ort.InferenceSession.create(file, { intraOpNumThreads: 2, logSeverityLevel: 3 }), rows, k);
+  }
+
+  async run(hidden: Float32Array): Promise<HeadRows> {
+    const out = await this.s.run({
+      hidden: new ort.Tensor('float32', hidden, [1, this.rows, hidden.length / this.rows]),
+      k: new ort.Tensor('int64', BigInt64Array.from([BigInt(this.k)]), [1]),
+    });
+    return { logits: out.top_logits.data as Float32Array, indices: out.top_ids.data as BigInt64Array, logSumExp: out.logsumexp.data as Float32Array };
+  }
+
+  dispose(): Promise<void> { return this.s.release(); }
 }
 
 /** The decoder's head (src/core/models/decoder.ts) over rows of residual stream, with top-k in the graph. */
@@ -62,7 +87,7 @@ class LensHead {
     return new LensHead(await GraphSession.create(tape, 2), feeds);
   }
 
-  async run(hidden: Float32Array) {
+  async run(hidden: Float32Array): Promise<HeadRows> {
     const { outputs } = await this.s.run(new Map([...this.feeds, ['hidden', hidden]]), {});
     return {
       logits: outputs.get('top_logits') as Float32Array,

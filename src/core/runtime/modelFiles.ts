@@ -130,6 +130,7 @@ async function downloadNow(id: string, opts: FetchOptions): Promise<void> {
     await downloadDecoder(id, options, AutoModelForCausalLM, opts.dtype);
   } catch (e) {
     if (signal?.aborted) throw new ModelLoadError(`Download of "${id}" was cancelled.`);
+    if (e instanceof ModelLoadError) throw e;
     const reason = e instanceof Error ? e.message : String(e);
     throw new ModelLoadError(`Could not download "${id}" from ${env.remoteHost}: ${reason}`, reason);
   } finally {
@@ -152,7 +153,10 @@ async function downloadDecoder(id: string, options: Record<string, unknown>,
     } catch (e) {
       const reason = e instanceof Error ? e.message : String(e);
       // transformers.js says `Could not locate file: "<url>".`; the quote keeps model.onnx_data from matching.
-      if (!(/Could not locate file/.test(reason) && reason.includes(`/${choice.file}"`))) throw e;
+      // The file is there but does not load: say which one (a repository may hold several variants).
+      if (!(/Could not locate file/.test(reason) && reason.includes(`/${choice.file}"`))) {
+        throw new ModelLoadError(`${choice.file} of "${id}" was downloaded but does not load: ${reason.split('\n')[0].slice(0, 300)}`, reason);
+      }
     }
   }
   throw new Error(`the repository has no ${dtype === 'auto' ? '' : `${dtype} `}ONNX decoder (looked for ${choices.map((c) => c.file).join(', ')})`);

@@ -10,6 +10,8 @@ import type { LoadProgress } from '../types';
 import { addScoringHead } from '../onnx/scoringHead';
 import { checkExternalData, externalDataRefs, linkOrCopy } from './externalData';
 import { NO_ATTENTION_NOTE, exposeAttention } from './surgery';
+import { unfuseAttention } from './unfuse';
+import { HiddenStatesResult, LENS_HEAD_FILE, exposeHiddenStates, shareWeights } from './hiddenStates';
 import { PREPARED_DIR, PREPARED_LIMITS, PREPARED_RECORD, evictPrepared, touchPrepared } from '../storage';
 
 export interface PreparedModel {
@@ -26,13 +28,18 @@ export interface PreparedModel {
 
 interface SurgeryRecord {
   attentionLayers: number;
+  /** Why fused attention could not be written out, when it could not. */
+  keptFused?: string;
+  /** Blocks whose output stream the prepared graph outputs (the logit lens), and why not when none. */
+  hiddenLayers?: number;
+  hiddenNote?: string;
   scoringHead: boolean;
   /** The folder it was prepared from (shown when cleaning up storage). */
   source?: string;
 }
 
 const JSON_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
-const FORMAT = 3;
+const FORMAT = 4;
 
 export async function prepareModelFolder(folder: string, cacheDir: string,
   onProgress?: (p: LoadProgress) => void, dtype: DtypeChoice = 'auto'): Promise<PreparedModel> {
@@ -56,7 +63,7 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
       writePrepared(folder, onnxFile, prepared);
     } catch (e) {
       if (e instanceof ModelLoadError) throw e;
-      throw new ModelLoadError(`Could not read the model file ${found.file} of ${folder}: ${(e as Error).message}`);
+      throw new ModelLoadError(`Could not read the model file ${found.file} (${onnxFile}): ${(e as Error).message}`);
     }
     // Each prepared copy is a whole model: without eviction they pile up, one per model file ever analysed.
     evictPrepared(cacheDir, { ...PREPARED_LIMITS, except: [prepared] });
@@ -69,22 +76,55 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
     file: path.join(prepared, 'onnx', 'model.onnx'),
     source: found,
     generateWith: { modelFileName: 'model', dtype: 'fp32' },
-    attentionNote: record.attentionLayers === 0 ? NO_ATTENTION_NOTE : undefined,
+    attentionNote: record.attentionLayers > 0 ? undefined
+      : record.keptFused ? `${NO_ATTENTION_NOTE} (${record.keptFused} cannot be written out as plain attention)` : NO_ATTENTION_NOTE,
   };
 }
 
+/** Why a prepared foreign export has no hidden states, if it has none (undefined for other folders). */
+export function hiddenStatesNote(preparedFolder: string): string | undefined {
+  const file = path.join(preparedFolder, PREPARED_RECORD);
+  if (!fs.existsSync(file)) return undefined;
+  return (JSON.parse(fs.readFileSync(file, 'utf8')) as SurgeryRecord).hiddenNote;
+}
+
 function writePrepared(folder: string, onnxFile: string, prepared: string): void {
-  const model = decodeModel(fs.readFileSync(onnxFile));
+  const bytes = fs.readFileSync(onnxFile);
+  let model = decodeModel(bytes);
   const dataFiles = checkExternalData(onnxFile, externalDataRefs(model));
+  // Rewriting fused attention and finding the blocks read graphs of every shape: should either fail on one,
+  // the model still loads, without what it would have added.
+  let keptFused: string | undefined;
+  try {
+    keptFused = unfuseAttention(model).keptFused;
+  } catch (e) {
+    model = decodeModel(bytes);
+    keptFused = `fused attention (${(e as Error).message})`;
+  }
   const graph = model.graph!;
-  const record: SurgeryRecord = { attentionLayers: exposeAttention(graph), scoringHead: addScoringHead(model), source: folder };
+  const config = readModelJson(folder, 'config.json');
+  let hidden: HiddenStatesResult;
+  try {
+    hidden = exposeHiddenStates(model, config.num_hidden_layers ?? config.n_layer ?? 0);
+  } catch (e) {
+    hidden = { layers: 0, note: (e as Error).message };
+  }
+  const record: SurgeryRecord = {
+    attentionLayers: exposeAttention(graph), keptFused, hiddenLayers: hidden.layers, hiddenNote: hidden.note,
+    scoringHead: addScoringHead(model), source: folder,
+  };
   const tmp = `${prepared}.tmp-${process.pid}-${Date.now()}`;
   fs.mkdirSync(path.join(tmp, 'onnx'), { recursive: true });
   try {
     for (const f of JSON_FILES) {
       if (fs.existsSync(path.join(folder, f))) fs.copyFileSync(path.join(folder, f), path.join(tmp, f));
     }
-    fs.writeFileSync(path.join(tmp, 'onnx', 'model.onnx'), encodeModel(model));
+    const modelBytes = encodeModel(model);
+    fs.writeFileSync(path.join(tmp, 'onnx', 'model.onnx'), modelBytes);
+    if (hidden.head) {
+      shareWeights(hidden.head, modelBytes, 'model.onnx');
+      fs.writeFileSync(path.join(tmp, 'onnx', LENS_HEAD_FILE), encodeModel(hidden.head));
+    }
     for (const data of dataFiles) linkOrCopy(path.join(folder, 'onnx', data), path.join(tmp, 'onnx', data));
     fs.writeFileSync(path.join(tmp, PREPARED_RECORD), JSON.stringify(record));
     fs.rmSync(prepared, { recursive: true, force: true });

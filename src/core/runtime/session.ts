@@ -99,12 +99,18 @@ export class ModelSession {
         env.allowLocalModels = true;
         return AutoTokenizer.from_pretrained(prepared.folder, { local_files_only: true });
       });
-      // The forward pass runs in its own thread; transformers.js's model is loaded only to generate.
-      thread = await ForwardThread.open(prepared.file, inferenceSessionOptions(opts.threads));
     } catch (e) {
       if (e instanceof AnalysisCancelled) throw e;
       const reason = e instanceof Error ? e.message : String(e);
-      throw new ModelLoadError(`Could not load the model in ${source} (its ${prepared.source.file} file): ${firstLine(reason)}`, reason);
+      throw new ModelLoadError(`Could not load the model in ${source}: ${firstLine(reason)}`, reason);
+    }
+    try {
+      // The forward pass runs in its own thread; transformers.js's model is loaded only to generate.
+      thread = await ForwardThread.open(prepared.file, inferenceSessionOptions(opts.threads));
+    } catch (e) {
+      // Name the file: a folder may hold several variants (model.onnx, model_fp16.onnx, a merged decoder).
+      const reason = e instanceof Error ? e.message : String(e);
+      throw new ModelLoadError(`Could not load ${prepared.source.file} of the model in ${source}: ${firstLine(reason)}`, reason);
     }
     const config = readModelJson(prepared.folder, 'config.json');
     const tokenizerJson = readModelJson(prepared.folder, 'tokenizer.json');
