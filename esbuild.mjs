@@ -37,7 +37,7 @@ const node = {
   target: 'node20',
   sourcemap: true,
   minify,
-  external: ['vscode', 'onnxruntime-node'],
+  external: ['vscode', 'onnxruntime-node', 'node-llama-cpp'],
   plugins: [sharpStub],
   logLevel: 'warning',
   // transformers.js reads import.meta.url to find its own folder; give it the bundle's URL.

@@ -46,4 +46,5 @@ export const commonModelOptions = {
   'cache-dir': { type: 'string' },
   offline: { type: 'boolean' },
   'hub-host': { type: 'string' },
+  fast: { type: 'boolean' },
 } as const;

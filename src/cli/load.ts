@@ -2,7 +2,8 @@
 // progress on stderr.
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { ModelSession } from '../core/runtime/session';
+import type { Engine } from '../core/engines/engine';
+import { loadEngine } from '../core/engines/load';
 import { UsageError, defaultCacheDir } from './args';
 
 /** dist/models/stories260K, written by `npm run build`: beside the bundle, or in dist/ when run from the sources. */
@@ -11,11 +12,12 @@ export function builtinModel(): string | undefined {
     .find((f) => existsSync(path.join(f, 'config.json')));
 }
 
-export async function loadModel(values: { model?: string; 'cache-dir'?: string; offline?: boolean; 'hub-host'?: string }): Promise<ModelSession> {
+export async function loadModel(values: { model?: string; 'cache-dir'?: string; offline?: boolean; 'hub-host'?: string; fast?: boolean }): Promise<Engine> {
   const model = values.model ?? builtinModel();
   if (!model) throw new UsageError('--model DIR|HUB_ID is required (the built-in model is missing: run `npm run build`)');
   let lastFile = '';
-  return ModelSession.load(model, {
+  return loadEngine(model, {
+    llama: { fast: values.fast },
     cacheDir: values['cache-dir'] ?? defaultCacheDir(),
     offline: values.offline ?? process.env.TOKEN_LENS_OFFLINE === '1',
     remoteHost: values['hub-host'] ?? process.env.TOKEN_LENS_HUB_HOST,

@@ -11,7 +11,8 @@ commands:
   explain        [--model DIR|HUB_ID] [--top-k K] [--attention] [--logit-lens]
                  [--attribution occlusion|gradient|integrated-gradients [--target TOKEN] [--contrast TOKEN] [--steps N]]
                  [--json] (TEXT | --file FILE)
-  generate       [--model DIR|HUB_ID] [--max-new-tokens N] [--greedy | --temperature T] PROMPT
+  generate       [--model DIR|HUB_ID|FILE.gguf|ollama:NAME] [--max-new-tokens N] [--greedy | --temperature T] PROMPT
+  export-gguf    --model DIR --out FILE.gguf   (a Llama-architecture model Token Lens wrote, as F32 GGUF)
   import         --from PATH --out DIR [--tokenizer FILE|gpt2]
                  PATH: a Hugging Face model folder (gpt2, llama, qwen2, mistral, gpt_neox), a nanoGPT
                  ckpt.pt (--tokenizer meta.pkl|gpt2) or a llama2.c .bin (--tokenizer tokenizer.bin)
@@ -20,7 +21,8 @@ commands:
   train          --file FILE [--from DIR] [--preset toy|nanogpt-cpu] [--lora R] [--steps N] [--lr X]
                  [--optimizer adamw|sgd] [--seed S] --out DIR [--json]
 
-model options: --model (default: the built-in stories260K), --cache-dir DIR (default ~/.cache/token-lens or $TOKEN_LENS_CACHE), --offline,
+model options: --model (default: the built-in stories260K; a .gguf file or ollama:NAME runs on llama.cpp),
+               --fast (llama.cpp: flash attention and an F16 KV cache; approximate numbers), --cache-dir DIR (default ~/.cache/token-lens or $TOKEN_LENS_CACHE), --offline,
                --hub-host URL (where Hub ids are downloaded from)`;
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
@@ -29,6 +31,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   import: (argv) => runImport(argv, 'import'),
   'import-llama2c': (argv) => runImport(argv, 'import-llama2c'),
   'write-random': runWriteRandom,
+  'export-gguf': runExportGguf,
   train: async (argv) => (await import('./train')).runTrain(argv),
 };
 
@@ -50,6 +53,22 @@ async function runGenerate(argv: string[]): Promise<number> {
     process.stdout.write(`${text}\n`);
   } finally {
     await session.dispose();
+  }
+  return 0;
+}
+
+async function runExportGguf(argv: string[]): Promise<number> {
+  const usage = 'usage: token-lens export-gguf --model DIR --out FILE.gguf';
+  const { values } = parse(argv, { model: { type: 'string' }, out: { type: 'string' } }, usage);
+  if (!values.model || !values.out) throw new UsageError(`--model and --out are required\n\n${usage}`);
+  if (!fs.existsSync(values.model)) throw new UsageError(`no such folder: ${values.model}`);
+  const { exportGguf, GgufExportError } = await import('../core/gguf/exportGguf');
+  try {
+    const { tensors, bytes } = await exportGguf(values.model, values.out);
+    process.stdout.write(`wrote ${values.out} (${tensors} F32 tensors, ${(bytes / 2 ** 20).toFixed(1)} MB)\n`);
+  } catch (e) {
+    if (e instanceof GgufExportError) throw new UsageError(e.message);
+    throw e;
   }
   return 0;
 }
