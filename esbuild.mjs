@@ -25,7 +25,7 @@ const sharpStub = {
 const lazyRuntime = {
   name: 'lazy-runtime',
   setup(build) {
-    build.onResolve({ filter: /core\/runtime\/session$/ }, (args) =>
+    build.onResolve({ filter: /core\/(runtime\/session|engines\/runtime)$/ }, (args) =>
       args.importer.includes('/src/extension/') ? { path: './runtime.js', external: true } : undefined);
   },
 };
@@ -47,7 +47,7 @@ const node = {
 
 const entries = [
   { ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', plugins: [sharpStub, lazyRuntime] },
-  { ...node, entryPoints: ['src/core/runtime/session.ts'], outfile: 'dist/runtime.js' },
+  { ...node, entryPoints: ['src/core/engines/runtime.ts'], outfile: 'dist/runtime.js' },
   { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js',
     banner: { js: '#!/usr/bin/env node\n' + node.banner.js } },
   { ...node, entryPoints: ['src/core/trainer/worker.ts'], outfile: 'dist/trainerWorker.js' },

@@ -112,7 +112,7 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
 
   command('tokenLens.fineTuneOnFile', 'Fine-tune on This File', (uri?: vscode.Uri) => fineTune.useFile(uri));
 
-  const modelFolders = () => modelFoldersInUse(context, models.configuredRef(), models.ready?.folder);
+  const modelFolders = () => modelFoldersInUse(context, models.configuredRef(), (models.ready as { folder?: string } | undefined)?.folder);
   command('tokenLens.cleanUpStorage', 'Clean Up Storage', () => cleanUpStorage(context, log, { modelFolders: modelFolders(), fineTune: fineTune.state }));
   context.subscriptions.push(scheduleEviction(context, log, modelFolders));
   // The walkthrough's steps, on the built-in model.
@@ -147,7 +147,7 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
     messagesShown: () => log.shownCount,
     runtimeStats: () => {
       const s = models.ready;
-      return s && { forwards: s.forwardCount, retainedBytes: s.memory.usedBytes, budgetBytes: s.memory.budgetBytes };
+      return s && { forwards: (s as { forwardCount?: number }).forwardCount ?? 0, retainedBytes: s.memory.usedBytes, budgetBytes: s.memory.budgetBytes };
     },
     fineTuneState: () => fineTune.state,
     fineTuneMessage: (message) => fineTune.receive(message),

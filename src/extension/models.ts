@@ -4,7 +4,8 @@ import * as vscode from 'vscode';
 import { importCheckpointFlow, importedModels } from './importCheckpoint';
 import { BUILTIN_MODEL_DETAIL, BUILTIN_MODEL_LABEL, builtinModelFolder } from './builtinModel';
 import { Cancelled, isAbort, Log, UserError } from './log';
-import { loadRuntime, type ModelSession } from './runtime';
+import { loadRuntime, type Engine } from './runtime';
+import { ggufModelItems } from './ggufModels';
 
 /** globalState keys; the fine-tune side appends `{ ref, label }` to TRAINED_MODELS_KEY. */
 export const RECENT_MODELS_KEY = 'tokenLens.recentModels';
@@ -46,8 +47,8 @@ export function resolveModelRef(ref: string, workspaceFolder?: string): string {
 
 /** Owns the loaded model, its status bar item and the "Select Model…" quick pick. */
 export class Models implements vscode.Disposable {
-  private current?: ModelSession;
-  private loading?: { ref: string; promise: Promise<ModelSession> };
+  private current?: Engine;
+  private loading?: { ref: string; promise: Promise<Engine> };
   /** Counts loads: only the newest one may change the state or the status bar. */
   private loads = 0;
   /** Cancels the load in flight when the configured model changes under it. */
@@ -58,7 +59,7 @@ export class Models implements vscode.Disposable {
   /** A model used in this window only ("Explain with This Model"): the `tokenLens.model` setting stays as it is. */
   private windowRef?: string;
   private readonly statusBar = vscode.window.createStatusBarItem('tokenLens.model', vscode.StatusBarAlignment.Right, 100);
-  private readonly changed = new vscode.EventEmitter<ModelSession | undefined>();
+  private readonly changed = new vscode.EventEmitter<Engine | undefined>();
   private readonly disposables: vscode.Disposable[] = [this.statusBar, this.changed];
   /** Fires when the loaded model changes (undefined: unloaded). */
   readonly onDidChange = this.changed.event;
@@ -69,7 +70,7 @@ export class Models implements vscode.Disposable {
     this.statusBar.command = 'tokenLens.selectModel';
     this.disposables.push(vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('tokenLens.model')) this.windowRef = undefined;
-      if (['model', 'offline', 'hubEndpoint'].some((k) => e.affectsConfiguration(`tokenLens.${k}`))) {
+      if (['model', 'offline', 'hubEndpoint', 'llama.fast'].some((k) => e.affectsConfiguration(`tokenLens.${k}`))) {
         this.loadAbort?.abort();
         void this.unload();
       }
@@ -84,7 +85,7 @@ export class Models implements vscode.Disposable {
   }
 
   /** The loaded model, without loading one (hovers must never start a download). */
-  get ready(): ModelSession | undefined {
+  get ready(): Engine | undefined {
     return this.current;
   }
 
@@ -103,7 +104,7 @@ export class Models implements vscode.Disposable {
   }
 
   /** The configured model, loaded on first use; asks for one when none is configured. */
-  async session(): Promise<ModelSession> {
+  async session(): Promise<Engine> {
     let ref = this.configuredRef();
     if (!ref) {
       this.log.info('No model configured (tokenLens.model): asking for one');
@@ -124,7 +125,7 @@ export class Models implements vscode.Disposable {
 
   /** The quick pick; returns the chosen ref after writing it to the `tokenLens.model` setting. */
   async select(): Promise<string | undefined> {
-    type Item = vscode.QuickPickItem & { ref?: string; action?: 'folder' | 'hub' | 'builtin' | 'import' };
+    type Item = vscode.QuickPickItem & { ref?: string; action?: 'folder' | 'hub' | 'builtin' | 'import' | 'gguf'; problem?: string };
     const sep = (label: string): Item => ({ label, kind: vscode.QuickPickItemKind.Separator });
     const current = this.configuredRef();
     const mark = (ref: string) => (ref === current ? '$(check) ' : '');
@@ -138,16 +139,25 @@ export class Models implements vscode.Disposable {
       ...RECOMMENDED_MODELS.map((m) => ({ label: mark(m.ref) + m.ref, detail: m.detail, ref: m.ref })),
       ...(trained.length ? [sep('Trained in Toy Fine-tune'), ...trained.map((t) => ({ label: mark(t.ref) + (t.label ?? path.basename(t.ref)), description: t.ref, ref: t.ref }))] : []),
       ...(imported.length ? [sep('Imported checkpoints'), ...imported.map((m) => ({ label: mark(m.ref) + m.label, description: m.source, ref: m.ref }))] : []),
+      ...ggufModelItems(mark, sep),
       ...(recent.length ? [sep('Recent'), ...recent.map((r) => ({ label: mark(r) + r, ref: r }))] : []),
       sep('Other'),
       { label: '$(package) Import a checkpoint…', detail: 'A Hugging Face folder (GPT-2, Llama, Qwen2, Mistral, Pythia), a nanoGPT ckpt.pt or a llama2.c .bin', action: 'import' },
+      { label: '$(file-binary) GGUF file…', detail: 'Any GGUF model (llama.cpp, Ollama, LM Studio downloads), run by llama.cpp on the CPU', action: 'gguf' },
       { label: '$(folder-opened) Local model folder…', detail: 'A folder with config.json, tokenizer.json and an ONNX decoder in onnx/', action: 'folder' },
       { label: '$(cloud-download) Hugging Face Hub id…', detail: 'Any causal language model with ONNX weights, e.g. Xenova/gpt2', action: 'hub' },
     ];
     const pick = await vscode.window.showQuickPick(items, { title: 'Token Lens: Select Model', placeHolder: current === this.builtin ? BUILTIN_MODEL_LABEL : current || 'No model selected yet', matchOnDetail: true });
     if (!pick) return undefined;
     let ref = pick.ref;
-    if (pick.action === 'builtin') {
+    if (pick.problem) {
+      void vscode.window.showWarningMessage(pick.problem);
+      return undefined;
+    }
+    if (pick.action === 'gguf') {
+      const uris = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: false, filters: { 'GGUF models': ['gguf'] }, openLabel: 'Use This Model' });
+      ref = uris?.[0]?.fsPath;
+    } else if (pick.action === 'builtin') {
       await useModel('');
       return this.builtin;
     } else if (pick.action === 'folder') {
@@ -172,7 +182,7 @@ export class Models implements vscode.Disposable {
     return Math.max(16, Number.isFinite(mb) ? mb : 300) * 2 ** 20;
   }
 
-  private async load(ref: string): Promise<ModelSession> {
+  private async load(ref: string): Promise<Engine> {
     const load = ++this.loads;
     const newest = () => load === this.loads;
     this.loadAbort?.abort();
@@ -190,9 +200,10 @@ export class Models implements vscode.Disposable {
         { location: vscode.ProgressLocation.Notification, title: `Token Lens: loading ${ref}`, cancellable: true },
         async (progress, token) => {
           token.onCancellationRequested(() => abort.abort());
-          const { ModelSession } = await loadRuntime();
+          const { loadEngine } = await loadRuntime();
           this.log.info(`  runtime loaded (${Date.now() - started} ms)`);
-          const loading = ModelSession.load(ref, {
+          const loading = loadEngine(ref, {
+            llama: { fast: config.get<boolean>('llama.fast', false) },
             cacheDir, offline, remoteHost, signal: abort.signal, memoryBudgetBytes: this.memoryBudgetBytes(),
             onProgress: (p) => {
               if (p.status === 'progress' && p.file) progress.report({ message: `${p.file} ${Math.round(p.progress ?? 0)}%` });

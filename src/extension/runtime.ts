@@ -2,12 +2,13 @@
 // transformers.js load at first use, not at activation (the bundle keeps them behind lazy initialisers).
 import type { ModelSession } from '../core/runtime/session';
 import type { Analysis } from '../core/runtime/analysis';
+import type { Engine } from '../core/engines/engine';
 
-export type { ModelSession, Analysis };
+export type { ModelSession, Analysis, Engine };
 
-type RuntimeModule = typeof import('../core/runtime/session');
+type RuntimeModule = typeof import('../core/engines/runtime');
 let runtimeModule: Promise<RuntimeModule> | undefined;
 
 export function loadRuntime(): Promise<RuntimeModule> {
-  return (runtimeModule ??= import('../core/runtime/session'));
+  return (runtimeModule ??= import('../core/engines/runtime'));
 }

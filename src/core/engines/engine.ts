@@ -3,6 +3,7 @@
 // ask `missing` before they offer a feature, and show its one-line note instead of an error or an
 // empty chart.
 import type { Analysis } from '../runtime/analysis';
+import type { MemoryBudget } from '../runtime/cache';
 import type { AnalyzeOptions } from '../runtime/session';
 import type { ModelInfo, Token } from '../types';
 
@@ -24,6 +25,8 @@ export interface Engine {
   /** The model as the user named it (a folder, a Hub id, a GGUF file, an Ollama name, a server). */
   readonly ref: string;
   readonly info: ModelInfo;
+  /** What this engine's analyses may keep in memory (tokenLens.memoryBudgetMB). */
+  readonly memory: MemoryBudget;
   /** The capabilities this engine or model lacks, each with the one-line note views show instead. */
   readonly missing: Partial<Record<Capability, string>>;
   /** Set when the numbers are knowingly approximate (a fast setting): views say so. */
