@@ -59,6 +59,14 @@ function writeGpt2Model() {
   return out;
 }
 
+/** The built-in stories260K as a GGUF file (export-gguf), for the llama.cpp scenario. */
+function writeGgufModel(dir) {
+  const out = join(dir, 'stories260K.gguf');
+  const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'export-gguf', '--model', join(root, 'dist', 'models', 'stories260K'), '--out', out], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`export-gguf exited with ${r.status ?? r.signal}: ${r.stderr}`);
+  return out;
+}
+
 /** The model settings go in the folder too: once, the first window of a fresh server ran without the user value. */
 function makeWorkspace(parent, name, settings, extraFiles = {}) {
   const dir = join(parent, name);
@@ -143,7 +151,7 @@ async function main() {
       const ws = makeWorkspace(tmp, 'ui', modelSettings);
       const url = workbenchUrl(server.url, { folder: ws, extensionDevelopmentPath: argv.has('--dev') ? extensionPath : undefined });
       const page = await openWorkbench(browser.context, url);
-      const results = await runScenarios({ page, dir: resultsDir, extensionPath });
+      const results = await runScenarios({ page, dir: resultsDir, extensionPath, workspace: ws, gguf: writeGgufModel(tmp) });
       for (const r of results) {
         if (r.skipped) summary.skipped++;
         else if (r.ok) summary.passed++;
