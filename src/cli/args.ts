@@ -47,4 +47,6 @@ export const commonModelOptions = {
   offline: { type: 'boolean' },
   'hub-host': { type: 'string' },
   fast: { type: 'boolean' },
+  'served-model': { type: 'string' },
+  timeout: { type: 'string' },
 } as const;

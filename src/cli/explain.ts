@@ -37,7 +37,11 @@ export async function runExplain(argv: string[]): Promise<number> {
     const vocabulary = session.info.vocabSize;
     const topK = Math.min(requestedTopK, vocabulary);
     const capped = topK < requestedTopK ? { requested: requestedTopK, used: topK } : undefined;
-    if (capped) process.stderr.write(`--top-k ${requestedTopK} is more than the model's vocabulary: showing all ${topK} tokens.\n`);
+    if (capped) {
+      process.stderr.write(session.kind === 'remote'
+        ? `--top-k ${requestedTopK}: the server returns at most ${topK} candidates per position; showing ${topK}.\n`
+        : `--top-k ${requestedTopK} is more than the model's vocabulary: showing all ${topK} tokens.\n`);
+    }
     // An engine without attention (llama.cpp, a server) says so once and leaves `attention` out.
     const attention = !!values.attention && !(session.kind !== 'onnx' && session.missing.attention);
     if (values.attention && !attention) process.stderr.write(`${session.missing.attention}: --attention is ignored.\n`);

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Engine } from '../core/engines/engine';
 import { loadEngine } from '../core/engines/load';
-import { UsageError, defaultCacheDir } from './args';
+import { UsageError, defaultCacheDir, numberOption } from './args';
 
 /** dist/models/stories260K, written by `npm run build`: beside the bundle, or in dist/ when run from the sources. */
 export function builtinModel(): string | undefined {
@@ -12,12 +12,17 @@ export function builtinModel(): string | undefined {
     .find((f) => existsSync(path.join(f, 'config.json')));
 }
 
-export async function loadModel(values: { model?: string; 'cache-dir'?: string; offline?: boolean; 'hub-host'?: string; fast?: boolean }): Promise<Engine> {
+export async function loadModel(values: { model?: string; 'cache-dir'?: string; offline?: boolean; 'hub-host'?: string; fast?: boolean; 'served-model'?: string; timeout?: string }): Promise<Engine> {
   const model = values.model ?? builtinModel();
   if (!model) throw new UsageError('--model DIR|HUB_ID is required (the built-in model is missing: run `npm run build`)');
   let lastFile = '';
   return loadEngine(model, {
     llama: { fast: values.fast },
+    remote: {
+      model: values['served-model'],
+      apiKey: process.env.TOKEN_LENS_API_KEY || undefined,
+      timeoutMs: numberOption(values.timeout, 'timeout', { above: 0 }) !== undefined ? Number(values.timeout) * 1000 : undefined,
+    },
     cacheDir: values['cache-dir'] ?? defaultCacheDir(),
     offline: values.offline ?? process.env.TOKEN_LENS_OFFLINE === '1',
     remoteHost: values['hub-host'] ?? process.env.TOKEN_LENS_HUB_HOST,

@@ -12,6 +12,8 @@ commands:
                  [--attribution occlusion|gradient|integrated-gradients [--target TOKEN] [--contrast TOKEN] [--steps N]]
                  [--json] (TEXT | --file FILE)
   generate       [--model DIR|HUB_ID|FILE.gguf|ollama:NAME] [--max-new-tokens N] [--greedy | --temperature T] PROMPT
+  serve          [--model M] [--port P] [--host H] [--served-model-name NAME] [--max-logprobs N]
+                 (vLLM's /v1/completions for any local model; API key: TOKEN_LENS_SERVE_API_KEY)
   export-gguf    --model DIR --out FILE.gguf   (a Llama-architecture model Token Lens wrote, as F32 GGUF)
   import         --from PATH --out DIR [--tokenizer FILE|gpt2]
                  PATH: a Hugging Face model folder (gpt2, llama, qwen2, mistral, gpt_neox), a nanoGPT
@@ -22,7 +24,9 @@ commands:
                  [--optimizer adamw|sgd] [--seed S] --out DIR [--json]
 
 model options: --model (default: the built-in stories260K; a .gguf file or ollama:NAME runs on llama.cpp),
-               --fast (llama.cpp: flash attention and an F16 KV cache; approximate numbers), --cache-dir DIR (default ~/.cache/token-lens or $TOKEN_LENS_CACHE), --offline,
+               --fast (llama.cpp: flash attention and an F16 KV cache; approximate numbers),
+               an http(s):// address runs on that completions server: --served-model NAME, --timeout S,
+               API key in TOKEN_LENS_API_KEY, --cache-dir DIR (default ~/.cache/token-lens or $TOKEN_LENS_CACHE), --offline,
                --hub-host URL (where Hub ids are downloaded from)`;
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
@@ -32,6 +36,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   'import-llama2c': (argv) => runImport(argv, 'import-llama2c'),
   'write-random': runWriteRandom,
   'export-gguf': runExportGguf,
+  serve: async (argv) => (await import('./serve')).runServe(argv),
   train: async (argv) => (await import('./train')).runTrain(argv),
 };
 

@@ -7,10 +7,16 @@ import { OLLAMA_PREFIX, resolveOllamaModel } from './llama/modelStores';
 
 export interface EngineLoadOptions extends LoadOptions {
   llama?: Pick<LlamaLoadOptions, 'fast' | 'contextSize'>;
+  /** For a server address: the served model, the API key and each request's time limit. */
+  remote?: { model?: string; apiKey?: string; timeoutMs?: number };
 }
+
+/** A completions server's address (`http://host:port`, with or without `/v1`). */
+export const isServerAddress = (ref: string) => /^https?:\/\//i.test(ref);
 
 /** The GGUF file a model reference names, or undefined when it is not one. */
 export function ggufFileOf(ref: string): string | undefined {
+  if (isServerAddress(ref)) return undefined;
   if (ref.startsWith(OLLAMA_PREFIX)) return resolveOllamaModel(ref.slice(OLLAMA_PREFIX.length));
   if (ref.toLowerCase().endsWith('.gguf')) return ref;
   // Ollama's blobs have no extension: a file (not a folder) that starts with GGUF's magic is one.
@@ -26,6 +32,10 @@ export function ggufFileOf(ref: string): string | undefined {
 }
 
 export async function loadEngine(ref: string, opts: EngineLoadOptions): Promise<Engine> {
+  if (isServerAddress(ref)) {
+    const { RemoteEngine } = await import('./remote/remoteEngine');
+    return RemoteEngine.load({ url: ref, ...opts.remote, memoryBudgetBytes: opts.memoryBudgetBytes, signal: opts.signal });
+  }
   const gguf = ggufFileOf(ref);
   if (gguf !== undefined) {
     const { LlamaEngine } = await import('./llama/llamaEngine');

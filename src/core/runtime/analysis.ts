@@ -21,6 +21,8 @@ export interface AnalysisInput {
   fetchRow?: (position: number) => Promise<Float32Array>;
   /** Set when the engine's numbers are knowingly approximate (a fast setting). */
   approximate?: string;
+  /** For rows that hold only some tokens (a server's top candidates): the token id of each row entry. */
+  rowIds?: (position: number) => ArrayLike<number>;
   vocabSize: number;
   window: AnalysisWindow;
   attention: AttentionData | null;
@@ -58,6 +60,7 @@ export class Analysis {
   private readonly memory: MemoryBudget;
   private readonly recompute: () => Promise<Float32Array>;
   private readonly fetchRow?: (position: number) => Promise<Float32Array>;
+  private readonly rowIds?: (position: number) => ArrayLike<number>;
 
   constructor(input: AnalysisInput) {
     this.modelId = input.modelId;
@@ -70,6 +73,7 @@ export class Analysis {
     this.memory = input.memory;
     this.recompute = input.recompute;
     this.fetchRow = input.fetchRow;
+    this.rowIds = input.rowIds;
     this.approximate = input.approximate;
     const n = input.tokens.length;
     const V = input.vocabSize;
@@ -134,7 +138,11 @@ export class Analysis {
   /** The next-token distribution after tokens[position] under sampling controls, renormalised exactly. */
   async distribution(position: number, controls: SamplingControls, k: number): Promise<Candidate[] & { kept?: number }> {
     const { tokens, kept } = controlledDistribution(await this.row(position), controls, k);
-    const out: Candidate[] & { kept?: number } = tokens.map((t) => ({ id: t.id, text: this.decode(t.id), prob: t.prob, logit: t.logit }));
+    const ids = this.rowIds?.(position);
+    const out: Candidate[] & { kept?: number } = tokens.map((t) => {
+      const id = ids ? ids[t.id] : t.id;
+      return { id, text: this.decode(id), prob: t.prob, logit: t.logit };
+    });
     out.kept = kept;
     return out;
   }
