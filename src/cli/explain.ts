@@ -33,8 +33,13 @@ export async function runExplain(argv: string[]): Promise<number> {
   const lenses = lensOptions(values);
   const session = await loadModel(values);
   try {
-    // More candidates than the vocabulary has cannot be shown: say so rather than print fewer silently.
-    const vocabulary = session.info.vocabSize;
+    // An engine without attention (llama.cpp, a server) says so once and leaves `attention` out.
+    const attention = !!values.attention && !(session.kind !== 'onnx' && session.missing.attention);
+    if (values.attention && !attention) process.stderr.write(`${session.missing.attention}: --attention is ignored.\n`);
+    if (session.approximate) process.stderr.write(`${session.approximate}\n`);
+    const analysis = await session.analyze(text, { attention });
+    // More candidates than the vocabulary has (or than a server returns) cannot be shown: say so rather than print fewer silently.
+    const vocabulary = session.kind === 'remote' ? analysis.vocabSize : session.info.vocabSize;
     const topK = Math.min(requestedTopK, vocabulary);
     const capped = topK < requestedTopK ? { requested: requestedTopK, used: topK } : undefined;
     if (capped) {
@@ -42,11 +47,6 @@ export async function runExplain(argv: string[]): Promise<number> {
         ? `--top-k ${requestedTopK}: the server returns at most ${topK} candidates per position; showing ${topK}.\n`
         : `--top-k ${requestedTopK} is more than the model's vocabulary: showing all ${topK} tokens.\n`);
     }
-    // An engine without attention (llama.cpp, a server) says so once and leaves `attention` out.
-    const attention = !!values.attention && !(session.kind !== 'onnx' && session.missing.attention);
-    if (values.attention && !attention) process.stderr.write(`${session.missing.attention}: --attention is ignored.\n`);
-    if (session.approximate) process.stderr.write(`${session.approximate}\n`);
-    const analysis = await session.analyze(text, { attention });
     const next = await nextCandidates(analysis, topK);
     const extra = await runLenses(session, text, topK, lenses);
     if (values.json) {

@@ -117,6 +117,7 @@ export class RemoteEngine implements Engine {
       this.topK = Number(limit[1]);
       json = await send(this.topK);
     }
+    refuseGeneratedOnly(json, this.base);
     const choice = parseCompletion(json, this.base);
     const echoed = choice.logprobs?.tokens.length ?? 0;
     if (!choice.logprobs || echoed < 2 || !choice.text.startsWith(text)) throw new RemoteError(`The server at ${this.base} ${NO_PROMPT_LOGPROBS}`);
@@ -146,7 +147,9 @@ export class RemoteEngine implements Engine {
       return id;
     });
     for (const entry of plp ?? []) for (const [id, v] of Object.entries(entry ?? {})) if (v.decoded_token != null) { this.pieces.set(Number(id), v.decoded_token); this.textIds.set(v.decoded_token, Number(id)); }
-    const K = this.topK;
+    // As many candidates per position as the server gave (at most what was asked).
+    const given = [...(plp ?? []).map((e) => Object.keys(e ?? {}).length), ...lp.top_logprobs.map((e) => Object.keys(e ?? {}).length)];
+    const K = Math.max(1, Math.min(this.topK, Math.max(...given)));
     const aligned = alignTokens(text, pieces, ids, (t) => t === 0 && lp.token_logprobs[0] === null && !text.startsWith(pieces[0].replace(/^[ \u2581]/, '')));
     const targetLogprob = new Float32Array(P);
     const logSumExp = new Float32Array(P);
@@ -203,6 +206,15 @@ export class RemoteEngine implements Engine {
   async dispose(): Promise<void> {
     this.cache.clear();
     this.memory.clear();
+  }
+}
+
+/** llama-server's and the chat API's answers carry log-probabilities of generated tokens only. */
+function refuseGeneratedOnly(json: unknown, base: string): void {
+  const r = json as { object?: string; choices?: { logprobs?: { content?: unknown; tokens?: unknown } | null; message?: unknown }[] } | null;
+  const c = r?.choices?.[0];
+  if (r?.object === 'chat.completion' || c?.message !== undefined || (c?.logprobs && 'content' in c.logprobs && !('tokens' in c.logprobs)) || (c && !c.logprobs)) {
+    throw new RemoteError(`The server at ${base} ${NO_PROMPT_LOGPROBS}`);
   }
 }
 
