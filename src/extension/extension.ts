@@ -8,7 +8,7 @@ import { LossHeatmap } from './heatmap';
 import { EXPLAIN_FROM_HERE, type ExplainFromHereArgs, TokenHover } from './hover';
 import { importCheckpointFlow, type ImportRequest } from './importCheckpoint';
 import { Log, UserError } from './log';
-import { Models, useModel, type ModelState } from './models';
+import { Models, REMOTE_API_KEY_SECRET, useModel, type ModelState } from './models';
 import type { HostToWebview } from '../protocol';
 import { cleanUpStorage, modelFoldersInUse, scheduleEviction } from './storageCleanup';
 import type { Analysis } from './runtime';
@@ -108,6 +108,13 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
     await models.session();
   });
 
+  command('tokenLens.setRemoteApiKey', 'Set Remote API Key', async () => {
+    const key = await vscode.window.showInputBox({ title: 'API key of tokenLens.remote.url', password: true, ignoreFocusOut: true,
+      prompt: 'Kept in VS Code\'s secret storage. Leave empty to remove it.' });
+    if (key === undefined) return;
+    if (key) await context.secrets.store(REMOTE_API_KEY_SECRET, key); else await context.secrets.delete(REMOTE_API_KEY_SECRET);
+    void vscode.window.showInformationMessage(key ? 'Token Lens: the remote API key is stored.' : 'Token Lens: the remote API key is removed.');
+  });
   command('tokenLens.showLog', 'Show Log', () => log.channel.show());
 
   command('tokenLens.fineTuneOnFile', 'Fine-tune on This File', (uri?: vscode.Uri) => fineTune.useFile(uri));

@@ -10,6 +10,8 @@ import { ggufModelItems } from './ggufModels';
 /** globalState keys; the fine-tune side appends `{ ref, label }` to TRAINED_MODELS_KEY. */
 export const RECENT_MODELS_KEY = 'tokenLens.recentModels';
 export const TRAINED_MODELS_KEY = 'tokenLens.trainedModels';
+/** SecretStorage key of the remote server's API key (never a setting). */
+export const REMOTE_API_KEY_SECRET = 'tokenLens.remote.apiKey';
 
 export const RECOMMENDED_MODELS = [
   { ref: 'Xenova/distilgpt2', detail: 'DistilGPT-2, 82M parameters: GPT-2 tokens, shows attention' },
@@ -70,7 +72,7 @@ export class Models implements vscode.Disposable {
     this.statusBar.command = 'tokenLens.selectModel';
     this.disposables.push(vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('tokenLens.model')) this.windowRef = undefined;
-      if (['model', 'offline', 'hubEndpoint', 'llama.fast'].some((k) => e.affectsConfiguration(`tokenLens.${k}`))) {
+      if (['model', 'offline', 'hubEndpoint', 'llama.fast', 'remote'].some((k) => e.affectsConfiguration(`tokenLens.${k}`))) {
         this.loadAbort?.abort();
         void this.unload();
       }
@@ -140,6 +142,7 @@ export class Models implements vscode.Disposable {
       ...(trained.length ? [sep('Trained in Toy Fine-tune'), ...trained.map((t) => ({ label: mark(t.ref) + (t.label ?? path.basename(t.ref)), description: t.ref, ref: t.ref }))] : []),
       ...(imported.length ? [sep('Imported checkpoints'), ...imported.map((m) => ({ label: mark(m.ref) + m.label, description: m.source, ref: m.ref }))] : []),
       ...ggufModelItems(mark, sep),
+      ...remoteItems(mark, sep),
       ...(recent.length ? [sep('Recent'), ...recent.map((r) => ({ label: mark(r) + r, ref: r }))] : []),
       sep('Other'),
       { label: '$(package) Import a checkpoint…', detail: 'A Hugging Face folder (GPT-2, Llama, Qwen2, Mistral, Pythia), a nanoGPT ckpt.pt or a llama2.c .bin', action: 'import' },
@@ -204,6 +207,11 @@ export class Models implements vscode.Disposable {
           this.log.info(`  runtime loaded (${Date.now() - started} ms)`);
           const loading = loadEngine(ref, {
             llama: { fast: config.get<boolean>('llama.fast', false) },
+            remote: {
+              model: config.get<string>('remote.model', '') || undefined,
+              apiKey: await this.context.secrets.get(REMOTE_API_KEY_SECRET),
+              timeoutMs: Math.max(1, config.get<number>('remote.timeoutSeconds', 60)) * 1000,
+            },
             cacheDir, offline, remoteHost, signal: abort.signal, memoryBudgetBytes: this.memoryBudgetBytes(),
             onProgress: (p) => {
               if (p.status === 'progress' && p.file) progress.report({ message: `${p.file} ${Math.round(p.progress ?? 0)}%` });
@@ -291,4 +299,13 @@ function explainLoadError(ref: string, offline: boolean, err: unknown): UserErro
   }
   const hint = offline ? ' (tokenLens.offline is on)' : '';
   return new UserError(`Could not load model "${ref}"${hint}: ${message}`, stack);
+}
+
+/** The configured completions server, as a Select Model… item. */
+function remoteItems(mark: (ref: string) => string, sep: (label: string) => vscode.QuickPickItem): (vscode.QuickPickItem & { ref?: string })[] {
+  const config = vscode.workspace.getConfiguration('tokenLens');
+  const url = config.get<string>('remote.url', '').trim();
+  if (!url) return [];
+  const model = config.get<string>('remote.model', '');
+  return [sep('Remote server (tokenLens.remote.url)'), { label: mark(url) + (model || 'first served model'), description: url, detail: 'Scored on the server: prompt log-probabilities, its top candidates per position', ref: url }];
 }
