@@ -25,7 +25,7 @@ const sharpStub = {
 const lazyRuntime = {
   name: 'lazy-runtime',
   setup(build) {
-    build.onResolve({ filter: /core\/runtime\/session$/ }, (args) =>
+    build.onResolve({ filter: /core\/(runtime\/session|engines\/runtime)$/ }, (args) =>
       args.importer.includes('/src/extension/') ? { path: './runtime.js', external: true } : undefined);
     build.onResolve({ filter: /core\/lenses\/index$/ }, (args) =>
       args.importer.includes('/src/extension/') ? { path: './lenses.js', external: true } : undefined);
@@ -39,7 +39,7 @@ const node = {
   target: 'node20',
   sourcemap: true,
   minify,
-  external: ['vscode', 'onnxruntime-node'],
+  external: ['vscode', 'onnxruntime-node', 'node-llama-cpp'],
   plugins: [sharpStub],
   logLevel: 'warning',
   // transformers.js reads import.meta.url to find its own folder; give it the bundle's URL.
@@ -49,7 +49,7 @@ const node = {
 
 const entries = [
   { ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', plugins: [sharpStub, lazyRuntime] },
-  { ...node, entryPoints: ['src/core/runtime/session.ts'], outfile: 'dist/runtime.js' },
+  { ...node, entryPoints: ['src/core/engines/runtime.ts'], outfile: 'dist/runtime.js' },
   { ...node, entryPoints: ['src/core/lenses/index.ts'], outfile: 'dist/lenses.js' },
   { ...node, entryPoints: ['src/core/lenses/lensWorker.ts'], outfile: 'dist/lensWorker.js' },
   { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js',

@@ -6,6 +6,7 @@
 // lookupP95Ms: a question about another position of a cached analysis.
 // bigFileRatio: Explain (ModelSession.analyze, whole context window) on a 2 MB one-line text over the same
 // on a text of exactly one context window of tokens: only what the window holds should be tokenized.
+// llama*: the llama.cpp engine against llama.cpp's own evaluation of the batch (bench/llama.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -17,6 +18,7 @@ import { ModelSession, inferenceSessionOptions } from '../src/core/runtime/sessi
 import { decoderFeeds } from '../src/core/runtime/forward';
 import { attentionOutputNames } from '../src/core/runtime/surgery';
 import { decodeModel, encodeModel } from '../src/core/onnx/builder';
+import { benchLlama } from './llama';
 
 const json = process.argv.includes('--json');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 11);
@@ -92,6 +94,8 @@ async function main(): Promise<void> {
     lookups.push(performance.now() - t0);
   }
   const big = await bigFileRatio(session);
+  await session.dispose();
+  const llama = await benchLlama(root, cacheDir, STORY, ROUNDS);
   const result = {
     explainMs: round(explainMs),
     rawMs: round(rawMs),
@@ -99,13 +103,14 @@ async function main(): Promise<void> {
     attentionRatio: round(attentionRatio, 3),
     lookupP95Ms: round(percentile(lookups, 0.95), 3),
     bigFileRatio: round(big.ratio, 3),
+    ...llama,
   };
   log(`explain ${result.explainMs} ms, onnxruntime alone ${result.rawMs} ms: ratio ${result.ratio} (goal <= 1.10)`);
   log(`with attention: ${round(median(samples.explainAtt))} ms vs ${round(median(samples.rawAtt))} ms: ratio ${result.attentionRatio} (goal <= 1.25)`);
   log(`cached lookup at another position: p95 ${result.lookupP95Ms} ms (goal <= 5)`);
   log(`explain on a 2 MB one-line text ${round(big.bigMs)} ms vs a ${session.info.contextLength}-token text ${round(big.contextMs)} ms: ratio ${result.bigFileRatio} (goal <= 1.5)`);
+  log(`llama.cpp engine, 512 tokens: ${llama.llamaScoreMs} ms vs llama.cpp's own evaluation ${llama.llamaDecodeMs} ms: ratio ${llama.llamaRatio} (goal <= 1.5); vs a bare prefill ${llama.llamaBareDecodeMs} ms: ${llama.llamaBareRatio}`);
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
-  await session.dispose();
 }
 
 /** Explain on a 2 MB one-line text against a text of one context window, interleaved, medians. */

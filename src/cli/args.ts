@@ -47,4 +47,7 @@ export const commonModelOptions = {
   offline: { type: 'boolean' },
   'hub-host': { type: 'string' },
   dtype: { type: 'string' },
+  fast: { type: 'boolean' },
+  'served-model': { type: 'string' },
+  timeout: { type: 'string' },
 } as const;

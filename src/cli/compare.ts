@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import { compareModels, type Comparison } from '../core/lenses/compare';
 import { largestMoves } from '../core/lenses/compareMaths';
-import type { ModelSession } from '../core/runtime/session';
+import type { Engine } from '../core/engines/engine';
 import { decodeText } from '../core/textBytes';
 import { UsageError, parse } from './args';
 import { loadModel } from './load';
@@ -24,7 +24,7 @@ export async function runCompare(argv: string[]): Promise<number> {
   if (refs.length !== 2) throw new UsageError(`give --model twice (A, then B); got ${refs.length}\n\n${USAGE}`);
   const text = readText(values.file, positionals);
   const common = { 'cache-dir': values['cache-dir'], offline: values.offline, 'hub-host': values['hub-host'] };
-  const sessions: ModelSession[] = [];
+  const sessions: Engine[] = [];
   try {
     sessions.push(await loadModel({ ...common, model: refs[0], dtype: values['dtype-a'] }));
     sessions.push(await loadModel({ ...common, model: refs[1], dtype: values['dtype-b'] }));
@@ -66,8 +66,9 @@ export function toJson(c: Comparison) {
 const num = (x: number | null, digits = 3) => (x === null ? '-' : x.toFixed(digits));
 const signed = (x: number | null) => (x === null ? '-' : `${x >= 0 ? '+' : ''}${x.toFixed(3)}`);
 
-function printable(c: Comparison, sessions: ModelSession[]): string {
-  const out = [`A ${c.models[0]} (${sessions[0].variant})`, `B ${c.models[1]} (${sessions[1].variant})`];
+function printable(c: Comparison, sessions: Engine[]): string {
+  const variant = (e: Engine) => ('variant' in e ? String(e.variant) : e.kind);
+  const out = [`A ${c.models[0]} (${variant(sessions[0])})`, `B ${c.models[1]} (${variant(sessions[1])})`];
   out.push(c.sameTokenizer
     ? 'same tokenizer: loss per token in nats, KL(A‖B) of the next-token distributions in nats'
     : 'different tokenizers: pieces lined up on character offsets, loss in bits per character (no KL, no top-1)');

@@ -1,6 +1,6 @@
 // token-lens explain: tokens, per-token loss, next-token candidates and attention, as text or JSON.
 import * as fs from 'node:fs';
-import { ModelSession } from '../core/runtime/session';
+import type { Engine } from '../core/engines/engine';
 import type { Analysis } from '../core/runtime/analysis';
 import type { Candidate } from '../core/types';
 import { percent, perplexity } from '../core/numberFormat';
@@ -10,7 +10,7 @@ import { UsageError, commonModelOptions, intOption, parse } from './args';
 import { loadModel } from './load';
 import { lensJson, lensOptions, printLenses, runLenses } from './lenses';
 
-const USAGE = `usage: token-lens explain [--model DIR|HUB_ID] [--top-k K] [--attention] [--logit-lens]
+const USAGE = `usage: token-lens explain [--model DIR|HUB_ID|FILE.gguf|ollama:NAME] [--fast] [--top-k K] [--attention] [--logit-lens]
          [--attribution occlusion|gradient|integrated-gradients [--target TOKEN] [--contrast TOKEN] [--steps N]]
          [--json] (TEXT | --file FILE)
   TOKEN: a token id, or the token's text exactly as the candidates show it (leading space included)`;
@@ -33,16 +33,24 @@ export async function runExplain(argv: string[]): Promise<number> {
   const lenses = lensOptions(values);
   const session = await loadModel(values);
   try {
-    // More candidates than the vocabulary has cannot be shown: say so rather than print fewer silently.
-    const vocabulary = session.info.vocabSize;
+    // An engine without attention (llama.cpp, a server) says so once and leaves `attention` out.
+    const attention = !!values.attention && !(session.kind !== 'onnx' && session.missing.attention);
+    if (values.attention && !attention) process.stderr.write(`${session.missing.attention}: --attention is ignored.\n`);
+    if (session.approximate) process.stderr.write(`${session.approximate}\n`);
+    const analysis = await session.analyze(text, { attention });
+    // More candidates than the vocabulary has (or than a server returns) cannot be shown: say so rather than print fewer silently.
+    const vocabulary = session.kind === 'remote' ? analysis.vocabSize : session.info.vocabSize;
     const topK = Math.min(requestedTopK, vocabulary);
     const capped = topK < requestedTopK ? { requested: requestedTopK, used: topK } : undefined;
-    if (capped) process.stderr.write(`--top-k ${requestedTopK} is more than the model's vocabulary: showing all ${topK} tokens.\n`);
-    const analysis = await session.analyze(text, { attention: values.attention });
+    if (capped) {
+      process.stderr.write(session.kind === 'remote'
+        ? `--top-k ${requestedTopK}: the server returns at most ${topK} candidates per position; showing ${topK}.\n`
+        : `--top-k ${requestedTopK} is more than the model's vocabulary: showing all ${topK} tokens.\n`);
+    }
     const next = await nextCandidates(analysis, topK);
     const extra = await runLenses(session, text, topK, lenses);
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ ...toJson(session, analysis, next, !!values.attention), ...(capped ? { topKCapped: capped } : {}), ...lensJson(extra) })}\n`);
+      process.stdout.write(`${JSON.stringify({ ...toJson(session, analysis, next, attention), ...(capped ? { topKCapped: capped } : {}), ...lensJson(extra) })}\n`);
     } else {
       printTable(session, analysis, next);
       printLenses(analysis, extra);
@@ -74,7 +82,7 @@ async function nextCandidates(a: Analysis, k: number): Promise<Candidate[]> {
   return all.map(({ id, text, prob, logit }) => ({ id, text, prob, logit }));
 }
 
-export function toJson(session: ModelSession, a: Analysis, next: Candidate[], attention: boolean) {
+export function toJson(session: Pick<Engine, 'ref'>, a: Analysis, next: Candidate[], attention: boolean) {
   return {
     model: session.ref,
     tokens: a.tokens.map((t) => ({ id: t.id, text: t.text, start: t.start, end: t.end, prob: t.prob, rank: t.rank, loss: t.loss })),
@@ -94,7 +102,7 @@ function rows(m: Float32Array, n: number): number[][] {
   return Array.from({ length: n }, (_, i) => Array.from(m.subarray(i * n, (i + 1) * n)));
 }
 
-function printTable(session: ModelSession, a: Analysis, next: ReturnType<Analysis['topK']>): void {
+function printTable(session: Pick<Engine, 'ref'>, a: Analysis, next: ReturnType<Analysis['topK']>): void {
   const out: string[] = [`model ${session.ref}`];
   if (a.window.truncated) {
     out.push(`the text has ${a.window.counted ? '' : 'about '}${a.window.totalTokens} tokens; analysed the last window, from offset ${a.window.start}`);

@@ -1,6 +1,7 @@
 // explain's lenses: --logit-lens and --attribution, their flags, JSON and text.
 import type { Analysis } from '../core/runtime/analysis';
 import type { ModelSession } from '../core/runtime/session';
+import type { Engine } from '../core/engines/engine';
 import { ATTRIBUTION_METHODS, Attribution, AttributionError, AttributionMethod, attribute } from '../core/lenses/attribution';
 import { LogitLens, logitLens } from '../core/lenses/logitLens';
 import { LensUnavailableError } from '../core/lenses/projectModel';
@@ -44,8 +45,19 @@ export interface LensResults {
   attribution?: Attribution;
 }
 
-export async function runLenses(session: ModelSession, text: string, topK: number, o: LensOptions): Promise<LensResults> {
+export async function runLenses(engine: Engine, text: string, topK: number, o: LensOptions): Promise<LensResults> {
   const out: LensResults = {};
+  if (engine.kind !== 'onnx') {
+    // The lenses rebuild or re-run the ONNX graph: other engines give the analysis and the reason.
+    if (o.attribution) throw new UsageError(`--attribution needs the ONNX engine: ${engine.missing.gradients ?? `${engine.kind} cannot run it`}.`);
+    if (o.logitLens) {
+      const note = engine.missing.hiddenStates ?? `${engine.kind} does not expose hidden states`;
+      process.stderr.write(`${note}\n`);
+      out.logitLens = { layers: 0, top: [], decisionDepth: [], note };
+    }
+    return out;
+  }
+  const session = engine as ModelSession;
   if (o.logitLens) {
     try {
       out.logitLens = await logitLens(session, text, topK);

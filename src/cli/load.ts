@@ -2,9 +2,10 @@
 // progress on stderr.
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { ModelSession } from '../core/runtime/session';
+import type { Engine } from '../core/engines/engine';
+import { loadEngine } from '../core/engines/load';
 import { DTYPE_CHOICES, type DtypeChoice } from '../core/runtime/onnxFile';
-import { UsageError, defaultCacheDir } from './args';
+import { UsageError, defaultCacheDir, numberOption } from './args';
 
 /** dist/models/stories260K, written by `npm run build`: beside the bundle, or in dist/ when run from the sources. */
 export function builtinModel(): string | undefined {
@@ -29,14 +30,21 @@ export function splitVariant(ref: string): { ref: string; dtype?: DtypeChoice } 
   return (DTYPE_CHOICES as readonly string[]).includes(suffix) ? { ref: ref.slice(0, at), dtype: suffix as DtypeChoice } : { ref };
 }
 
-export async function loadModel(values: { model?: string; 'cache-dir'?: string; offline?: boolean; 'hub-host'?: string; dtype?: string }): Promise<ModelSession> {
+export async function loadModel(values: { model?: string; 'cache-dir'?: string; offline?: boolean; 'hub-host'?: string; dtype?: string;
+  fast?: boolean; 'served-model'?: string; timeout?: string }): Promise<Engine> {
   const given = values.model ?? builtinModel();
   if (!given) throw new UsageError('--model DIR|HUB_ID is required (the built-in model is missing: run `npm run build`)');
   const { ref: model, dtype: suffixed } = splitVariant(given);
   const dtype = suffixed ?? dtypeOption(values.dtype);
   let lastFile = '';
-  return ModelSession.load(model, {
+  return loadEngine(model, {
     dtype,
+    llama: { fast: values.fast },
+    remote: {
+      model: values['served-model'],
+      apiKey: process.env.TOKEN_LENS_API_KEY || undefined,
+      timeoutMs: numberOption(values.timeout, 'timeout', { above: 0 }) !== undefined ? Number(values.timeout) * 1000 : undefined,
+    },
     cacheDir: values['cache-dir'] ?? defaultCacheDir(),
     offline: values.offline ?? process.env.TOKEN_LENS_OFFLINE === '1',
     remoteHost: values['hub-host'] ?? process.env.TOKEN_LENS_HUB_HOST,

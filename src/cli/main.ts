@@ -11,7 +11,10 @@ commands:
   explain        [--model DIR|HUB_ID] [--top-k K] [--attention] [--logit-lens]
                  [--attribution occlusion|gradient|integrated-gradients [--target TOKEN] [--contrast TOKEN] [--steps N]]
                  [--json] (TEXT | --file FILE)
-  generate       [--model DIR|HUB_ID] [--max-new-tokens N] [--greedy | --temperature T] PROMPT
+  generate       [--model DIR|HUB_ID|FILE.gguf|ollama:NAME] [--max-new-tokens N] [--greedy | --temperature T] PROMPT
+  serve          [--model M] [--port P] [--host H] [--served-model-name NAME] [--max-logprobs N]
+                 (vLLM's /v1/completions for any local model; API key: TOKEN_LENS_SERVE_API_KEY)
+  export-gguf    --model DIR --out FILE.gguf   (a Llama-architecture model Token Lens wrote, as F32 GGUF)
   import         --from PATH --out DIR [--tokenizer FILE|gpt2]
                  PATH: a Hugging Face model folder (gpt2, llama, qwen2, mistral, gpt_neox), a nanoGPT
                  ckpt.pt (--tokenizer meta.pkl|gpt2) or a llama2.c .bin (--tokenizer tokenizer.bin)
@@ -22,7 +25,10 @@ commands:
   quantize       --model DIR --to q8|q4|fp16 [--out DIR]
   compare        --model A --model B [--json] (TEXT | --file FILE)   (A or B may be DIR@q8, DIR@q4, DIR@fp16)
 
-model options: --model (default: the built-in stories260K), --cache-dir DIR (default ~/.cache/token-lens or $TOKEN_LENS_CACHE), --offline,
+model options: --model (default: the built-in stories260K; a .gguf file or ollama:NAME runs on llama.cpp),
+               --fast (llama.cpp: flash attention and an F16 KV cache; approximate numbers),
+               an http(s):// address runs on that completions server: --served-model NAME, --timeout S,
+               API key in TOKEN_LENS_API_KEY, --cache-dir DIR (default ~/.cache/token-lens or $TOKEN_LENS_CACHE), --offline,
                --hub-host URL (where Hub ids are downloaded from), --dtype auto|fp32|fp16|q8|q4 (which variant file)`;
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
@@ -31,6 +37,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   import: (argv) => runImport(argv, 'import'),
   'import-llama2c': (argv) => runImport(argv, 'import-llama2c'),
   'write-random': runWriteRandom,
+  'export-gguf': runExportGguf,
+  serve: async (argv) => (await import('./serve')).runServe(argv),
   train: async (argv) => (await import('./train')).runTrain(argv),
   quantize: async (argv) => (await import('./quantize')).runQuantize(argv),
   compare: async (argv) => (await import('./compare')).runCompare(argv),
@@ -54,6 +62,22 @@ async function runGenerate(argv: string[]): Promise<number> {
     process.stdout.write(`${text}\n`);
   } finally {
     await session.dispose();
+  }
+  return 0;
+}
+
+async function runExportGguf(argv: string[]): Promise<number> {
+  const usage = 'usage: token-lens export-gguf --model DIR --out FILE.gguf';
+  const { values } = parse(argv, { model: { type: 'string' }, out: { type: 'string' } }, usage);
+  if (!values.model || !values.out) throw new UsageError(`--model and --out are required\n\n${usage}`);
+  if (!fs.existsSync(values.model)) throw new UsageError(`no such folder: ${values.model}`);
+  const { exportGguf, GgufExportError } = await import('../core/gguf/exportGguf');
+  try {
+    const { tensors, bytes } = await exportGguf(values.model, values.out);
+    process.stdout.write(`wrote ${values.out} (${tensors} F32 tensors, ${(bytes / 2 ** 20).toFixed(1)} MB)\n`);
+  } catch (e) {
+    if (e instanceof GgufExportError) throw new UsageError(e.message);
+    throw e;
   }
   return 0;
 }

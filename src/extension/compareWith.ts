@@ -101,7 +101,7 @@ export class CompareWith implements vscode.Disposable {
     const [a, b] = [await this.models.session(), await this.other.session];
     const { compareModels } = await import('../core/lenses/compare');
     const nameA = a.ref === this.models.builtin ? 'stories260K' : path.basename(a.ref);
-    return compareModels(a, b, text, { signal, names: [`${nameA} (${a.variant.replace(/^onnx\//, '')})`, target.label.replace(/: quantize it now.*$/, '')] });
+    return compareModels(a, b, text, { signal, names: [`${nameA}${'variant' in a ? ` (${(a as ModelSession).variant.replace(/^onnx\//, '')})` : ''}`, target.label.replace(/: quantize it now.*$/, '')] });
   }
 
   private async load(target: CompareTarget): Promise<ModelSession> {

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { isBinaryText, sliceAround } from './documentText';
 import type { Models } from './models';
-import type { Analysis, ModelSession } from './runtime';
+import type { Analysis, Engine } from './runtime';
 
 /** An analysis of `document.getText().slice(base, base + analysis.text.length)`. */
 export interface DocumentAnalysis {
@@ -33,7 +33,7 @@ const SLICES_PER_DOCUMENT = 4;
  * of them stale. Each keeps per-token scores and top candidates; the model's memory budget bounds the rest.
  */
 export class DocumentAnalyses implements vscode.Disposable {
-  private readonly byUri = new Map<string, { version: number; session: ModelSession; slices: Slice[] }>();
+  private readonly byUri = new Map<string, { version: number; session: Engine; slices: Slice[] }>();
   private readonly disposables: vscode.Disposable[];
 
   constructor(private readonly models: Models) {

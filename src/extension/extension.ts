@@ -10,7 +10,7 @@ import { EXPLAIN_FROM_HERE, type ExplainFromHereArgs, TokenHover } from './hover
 import { importCheckpointFlow, type ImportRequest } from './importCheckpoint';
 import { Log, UserError } from './log';
 import { LogitLensHint } from './logitLensHint';
-import { Models, useModel, type ModelState } from './models';
+import { Models, REMOTE_API_KEY_SECRET, useModel, type ModelState } from './models';
 import type { HostToWebview, PanelTab } from '../protocol';
 import { cleanUpStorage, modelFoldersInUse, scheduleEviction } from './storageCleanup';
 import type { Analysis } from './runtime';
@@ -120,6 +120,13 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
     await models.session();
   });
 
+  command('tokenLens.setRemoteApiKey', 'Set Remote API Key', async () => {
+    const key = await vscode.window.showInputBox({ title: 'API key of tokenLens.remote.url', password: true, ignoreFocusOut: true,
+      prompt: 'Kept in VS Code\'s secret storage. Leave empty to remove it.' });
+    if (key === undefined) return;
+    if (key) await context.secrets.store(REMOTE_API_KEY_SECRET, key); else await context.secrets.delete(REMOTE_API_KEY_SECRET);
+    void vscode.window.showInformationMessage(key ? 'Token Lens: the remote API key is stored.' : 'Token Lens: the remote API key is removed.');
+  });
   command('tokenLens.showLog', 'Show Log', () => log.channel.show());
 
   // Also callable with a CompareTarget ({ ref, dtype, label, quantize? }): automation and tests skip the picker.
@@ -133,7 +140,7 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
 
   command('tokenLens.fineTuneOnFile', 'Fine-tune on This File', (uri?: vscode.Uri) => fineTune.useFile(uri));
 
-  const modelFolders = () => modelFoldersInUse(context, models.configuredRef(), models.ready?.folder);
+  const modelFolders = () => modelFoldersInUse(context, models.configuredRef(), (models.ready as { folder?: string } | undefined)?.folder);
   command('tokenLens.cleanUpStorage', 'Clean Up Storage', () => cleanUpStorage(context, log, { modelFolders: modelFolders(), fineTune: fineTune.state }));
   context.subscriptions.push(scheduleEviction(context, log, modelFolders));
   // The walkthrough's steps, on the built-in model.
@@ -168,7 +175,7 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
     messagesShown: () => log.shownCount,
     runtimeStats: () => {
       const s = models.ready;
-      return s && { forwards: s.forwardCount, retainedBytes: s.memory.usedBytes, budgetBytes: s.memory.budgetBytes };
+      return s && { forwards: (s as { forwardCount?: number }).forwardCount ?? 0, retainedBytes: s.memory.usedBytes, budgetBytes: s.memory.budgetBytes };
     },
     logitLensHint: () => lensHint.shown,
     panelMessage: (message) => panel.receive(message),

@@ -4,6 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
+import { LLAMA_CPP_MISSING } from '../core/engines/engine';
+import { OLLAMA_PREFIX } from '../core/engines/llama/modelStores';
 import { CHECKPOINT_FILE } from '../core/trainer/checkpoint';
 import { TrainerClient, type TrainerEvents } from '../core/trainer/client';
 import { readTextFile } from '../core/trainer/textFile';
@@ -28,6 +30,8 @@ export interface JobSpec {
 
 /** A folder written by Token Lens (config.json carries `token_lens`): one the trainer can read weights from. */
 export function tokenLensFolderProblem(folder: string): string | undefined {
+  // A GGUF model runs on llama.cpp, which has no training: say that rather than "not a folder".
+  if (/\.gguf$/i.test(folder) || folder.startsWith(OLLAMA_PREFIX)) return `${LLAMA_CPP_MISSING.training}: fine-tuning starts from a Token Lens model folder.`;
   const config = join(folder, 'config.json');
   if (!existsSync(config)) return `${folder} is not a model folder (no config.json).`;
   try {

@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import { CHARS_PER_CONTEXT_TOKEN, explainTarget } from './documentText';
 import { isAbort, type Log } from './log';
 import type { Models } from './models';
-import { loadLenses } from './runtime';
+import { loadLenses, type ModelSession } from './runtime';
 
 const SETTING = 'tokenLens.logitLens.inlineHint';
 /** The cursor rests this long before the lens runs: typing never waits on it. */
@@ -49,8 +49,10 @@ export class LogitLensHint implements vscode.Disposable {
   }
 
   private async update(editor: vscode.TextEditor): Promise<void> {
-    const session = this.models.ready;
-    if (!session || editor.document.uri.scheme === 'output') return this.clear();
+    const engine = this.models.ready;
+    // The hint needs hidden states: only the ONNX engine gives them.
+    if (!engine || engine.kind !== 'onnx' || editor.document.uri.scheme === 'output') return this.clear();
+    const session = engine as ModelSession;
     const doc = editor.document;
     const cursor = editor.selection.active;
     const offset = doc.offsetAt(cursor);

@@ -5,12 +5,15 @@ import * as vscode from 'vscode';
 import { importCheckpointFlow, importedModels } from './importCheckpoint';
 import { BUILTIN_MODEL_DETAIL, BUILTIN_MODEL_LABEL, builtinModelFolder } from './builtinModel';
 import { Cancelled, isAbort, Log, UserError } from './log';
-import { loadRuntime, type ModelSession } from './runtime';
+import { loadRuntime, type Engine, type ModelSession } from './runtime';
 import { pickHubVariant } from './variantPicker';
+import { ggufModelItems } from './ggufModels';
 
 /** globalState keys; the fine-tune side appends `{ ref, label }` to TRAINED_MODELS_KEY. */
 export const RECENT_MODELS_KEY = 'tokenLens.recentModels';
 export const TRAINED_MODELS_KEY = 'tokenLens.trainedModels';
+/** SecretStorage key of the remote server's API key (never a setting). */
+export const REMOTE_API_KEY_SECRET = 'tokenLens.remote.apiKey';
 
 export const RECOMMENDED_MODELS = [
   { ref: 'Xenova/distilgpt2', detail: 'DistilGPT-2, 82M parameters: GPT-2 tokens, shows attention' },
@@ -48,8 +51,8 @@ export function resolveModelRef(ref: string, workspaceFolder?: string): string {
 
 /** Owns the loaded model, its status bar item and the "Select Model…" quick pick. */
 export class Models implements vscode.Disposable {
-  private current?: ModelSession;
-  private loading?: { ref: string; promise: Promise<ModelSession> };
+  private current?: Engine;
+  private loading?: { ref: string; promise: Promise<Engine> };
   /** Counts loads: only the newest one may change the state or the status bar. */
   private loads = 0;
   /** Cancels the load in flight when the configured model changes under it. */
@@ -60,7 +63,7 @@ export class Models implements vscode.Disposable {
   /** A model used in this window only ("Explain with This Model"): the `tokenLens.model` setting stays as it is. */
   private windowRef?: string;
   private readonly statusBar = vscode.window.createStatusBarItem('tokenLens.model', vscode.StatusBarAlignment.Right, 100);
-  private readonly changed = new vscode.EventEmitter<ModelSession | undefined>();
+  private readonly changed = new vscode.EventEmitter<Engine | undefined>();
   private readonly disposables: vscode.Disposable[] = [this.statusBar, this.changed];
   /** Fires when the loaded model changes (undefined: unloaded). */
   readonly onDidChange = this.changed.event;
@@ -71,7 +74,7 @@ export class Models implements vscode.Disposable {
     this.statusBar.command = 'tokenLens.selectModel';
     this.disposables.push(vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('tokenLens.model')) this.windowRef = undefined;
-      if (['model', 'offline', 'hubEndpoint', 'dtype'].some((k) => e.affectsConfiguration(`tokenLens.${k}`))) {
+      if (['model', 'offline', 'hubEndpoint', 'dtype', 'llama.fast', 'remote'].some((k) => e.affectsConfiguration(`tokenLens.${k}`))) {
         this.loadAbort?.abort();
         void this.unload();
       }
@@ -86,7 +89,7 @@ export class Models implements vscode.Disposable {
   }
 
   /** The loaded model, without loading one (hovers must never start a download). */
-  get ready(): ModelSession | undefined {
+  get ready(): Engine | undefined {
     return this.current;
   }
 
@@ -105,7 +108,7 @@ export class Models implements vscode.Disposable {
   }
 
   /** The configured model, loaded on first use; asks for one when none is configured. */
-  async session(): Promise<ModelSession> {
+  async session(): Promise<Engine> {
     let ref = this.configuredRef();
     if (!ref) {
       this.log.info('No model configured (tokenLens.model): asking for one');
@@ -126,7 +129,7 @@ export class Models implements vscode.Disposable {
 
   /** The quick pick; returns the chosen ref after writing it to the `tokenLens.model` setting. */
   async select(): Promise<string | undefined> {
-    type Item = vscode.QuickPickItem & { ref?: string; action?: 'folder' | 'hub' | 'builtin' | 'import' };
+    type Item = vscode.QuickPickItem & { ref?: string; action?: 'folder' | 'hub' | 'builtin' | 'import' | 'gguf'; problem?: string };
     const sep = (label: string): Item => ({ label, kind: vscode.QuickPickItemKind.Separator });
     const current = this.configuredRef();
     const mark = (ref: string) => (ref === current ? '$(check) ' : '');
@@ -140,16 +143,26 @@ export class Models implements vscode.Disposable {
       ...RECOMMENDED_MODELS.map((m) => ({ label: mark(m.ref) + m.ref, detail: m.detail, ref: m.ref })),
       ...(trained.length ? [sep('Trained in Toy Fine-tune'), ...trained.map((t) => ({ label: mark(t.ref) + (t.label ?? path.basename(t.ref)), description: t.ref, ref: t.ref }))] : []),
       ...(imported.length ? [sep('Imported checkpoints'), ...imported.map((m) => ({ label: mark(m.ref) + m.label, description: m.source, ref: m.ref }))] : []),
+      ...ggufModelItems(mark, sep),
+      ...remoteItems(mark, sep),
       ...(recent.length ? [sep('Recent'), ...recent.map((r) => ({ label: mark(r) + r, ref: r }))] : []),
       sep('Other'),
       { label: '$(package) Import a checkpoint…', detail: 'A Hugging Face folder (GPT-2, Llama, Qwen2, Mistral, Pythia), a nanoGPT ckpt.pt or a llama2.c .bin', action: 'import' },
+      { label: '$(file-binary) GGUF file…', detail: 'Any GGUF model (llama.cpp, Ollama, LM Studio downloads), run by llama.cpp on the CPU', action: 'gguf' },
       { label: '$(folder-opened) Local model folder…', detail: 'A folder with config.json, tokenizer.json and an ONNX decoder in onnx/', action: 'folder' },
       { label: '$(cloud-download) Hugging Face Hub id…', detail: 'Any causal language model with ONNX weights, e.g. Xenova/gpt2', action: 'hub' },
     ];
     const pick = await vscode.window.showQuickPick(items, { title: 'Token Lens: Select Model', placeHolder: current === this.builtin ? BUILTIN_MODEL_LABEL : current || 'No model selected yet', matchOnDetail: true });
     if (!pick) return undefined;
     let ref = pick.ref;
-    if (pick.action === 'builtin') {
+    if (pick.problem) {
+      void vscode.window.showWarningMessage(pick.problem);
+      return undefined;
+    }
+    if (pick.action === 'gguf') {
+      const uris = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: false, filters: { 'GGUF models': ['gguf'] }, openLabel: 'Use This Model' });
+      ref = uris?.[0]?.fsPath;
+    } else if (pick.action === 'builtin') {
       await useModel('');
       return this.builtin;
     } else if (pick.action === 'folder') {
@@ -176,7 +189,7 @@ export class Models implements vscode.Disposable {
     return Math.max(16, Number.isFinite(mb) ? mb : 300) * 2 ** 20;
   }
 
-  private async load(ref: string): Promise<ModelSession> {
+  private async load(ref: string): Promise<Engine> {
     const load = ++this.loads;
     const newest = () => load === this.loads;
     this.loadAbort?.abort();
@@ -195,9 +208,15 @@ export class Models implements vscode.Disposable {
         { location: vscode.ProgressLocation.Notification, title: `Token Lens: loading ${ref}`, cancellable: true },
         async (progress, token) => {
           token.onCancellationRequested(() => abort.abort());
-          const { ModelSession } = await loadRuntime();
+          const { loadEngine } = await loadRuntime();
           this.log.info(`  runtime loaded (${Date.now() - started} ms)`);
-          const loading = ModelSession.load(ref, {
+          const loading = loadEngine(ref, {
+            llama: { fast: config.get<boolean>('llama.fast', false) },
+            remote: {
+              model: config.get<string>('remote.model', '') || undefined,
+              apiKey: await this.context.secrets.get(REMOTE_API_KEY_SECRET),
+              timeoutMs: Math.max(1, config.get<number>('remote.timeoutSeconds', 60)) * 1000,
+            },
             cacheDir, offline, remoteHost, dtype, signal: abort.signal, memoryBudgetBytes: this.memoryBudgetBytes(),
             onProgress: (p) => {
               if (p.status === 'progress' && p.file) progress.report({ message: `${p.file} ${Math.round(p.progress ?? 0)}%` });
@@ -285,4 +304,13 @@ function explainLoadError(ref: string, offline: boolean, err: unknown): UserErro
   }
   const hint = offline ? ' (tokenLens.offline is on)' : '';
   return new UserError(`Could not load model "${ref}"${hint}: ${message}`, stack);
+}
+
+/** The configured completions server, as a Select Model… item. */
+function remoteItems(mark: (ref: string) => string, sep: (label: string) => vscode.QuickPickItem): (vscode.QuickPickItem & { ref?: string })[] {
+  const config = vscode.workspace.getConfiguration('tokenLens');
+  const url = config.get<string>('remote.url', '').trim();
+  if (!url) return [];
+  const model = config.get<string>('remote.model', '');
+  return [sep('Remote server (tokenLens.remote.url)'), { label: mark(url) + (model || 'first served model'), description: url, detail: 'Scored on the server: prompt log-probabilities, its top candidates per position', ref: url }];
 }

@@ -5,7 +5,7 @@ import {
   attributionMessage, hostMessage, logitLensMessage, type HostToWebview, type LensName, type WebviewMessage,
 } from '../protocol';
 import { isAbort } from './log';
-import { loadLenses, type ModelSession } from './runtime';
+import { loadLenses, type Engine, type ModelSession } from './runtime';
 
 export class PanelLenses {
   /** One run per lens: a new request supersedes the same lens's, not the other's. */
@@ -19,10 +19,13 @@ export class PanelLenses {
   }
 
   /** The logit lens of `text`: k candidates per cell. Models without hidden states get a note instead. */
-  logitLens(session: ModelSession, text: string, k: number): Promise<void> {
+  logitLens(engine: Engine, text: string, k: number): Promise<void> {
     return this.run('logitLens', 'Logit lens', async (signal, progress) => {
       const { logitLens, LensUnavailableError } = await loadLenses();
-      const analysis = await session.analyze(text, { signal });
+      const analysis = await engine.analyze(text, { signal });
+      // The lenses re-run the ONNX graph: another engine's note says what it lacks.
+      if (engine.kind !== 'onnx') return logitLensMessage(analysis, { note: engine.missing.hiddenStates ?? `${engine.kind} does not expose hidden states` });
+      const session = engine as ModelSession;
       try {
         return logitLensMessage(analysis, await logitLens(session, text, k, { signal, onProgress: progress }));
       } catch (e) {
@@ -33,8 +36,10 @@ export class PanelLenses {
   }
 
   /** Scores each token of `text` for the next token after it. */
-  attribution(session: ModelSession, text: string, req: Omit<WebviewMessage<'requestAttribution'>, 'type'>): Promise<void> {
+  attribution(engine: Engine, text: string, req: Omit<WebviewMessage<'requestAttribution'>, 'type'>): Promise<void> {
     return this.run('attribution', 'Attribution', async (signal, progress) => {
+      if (engine.kind !== 'onnx') throw new Error(`Attribution needs the ONNX engine: ${engine.missing.gradients ?? `${engine.kind} cannot run it`}.`);
+      const session = engine as ModelSession;
       const { attribute } = await loadLenses();
       const analysis = await session.analyze(text, { signal });
       const result = await attribute(session, text, {

@@ -3,14 +3,15 @@
 // dist/lenses.js).
 import type { ModelSession } from '../core/runtime/session';
 import type { Analysis } from '../core/runtime/analysis';
+import type { Engine } from '../core/engines/engine';
 
-export type { ModelSession, Analysis };
+export type { ModelSession, Analysis, Engine };
 
-type RuntimeModule = typeof import('../core/runtime/session');
+type RuntimeModule = typeof import('../core/engines/runtime');
 let runtimeModule: Promise<RuntimeModule> | undefined;
 
 export function loadRuntime(): Promise<RuntimeModule> {
-  return (runtimeModule ??= import('../core/runtime/session'));
+  return (runtimeModule ??= import('../core/engines/runtime'));
 }
 
 type LensesModule = typeof import('../core/lenses/index');

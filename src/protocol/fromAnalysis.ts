@@ -15,6 +15,8 @@ export interface AnalysisLike {
   vocabSize: number;
   attention: AttentionData | null;
   attentionNote?: string;
+  /** Set by an engine whose numbers are knowingly approximate. */
+  approximate?: string;
   /** Async: the full row may have to be recomputed (the runtime keeps logits within a memory budget). */
   distribution(position: number, controls: SamplingControls, k: number): Promise<Candidate[] & { kept?: number }>;
 }
@@ -36,6 +38,7 @@ export async function analysisMessage(info: ModelInfo, a: AnalysisLike,
     attention: a.attention
       ? { available: true, layers: a.attention.layers, heads: a.attention.heads, size: a.attention.size }
       : { available: false, layers: 0, heads: 0, size: 0, note: a.attentionNote ?? info.attentionNote },
+    ...(a.approximate ? { engineNote: a.approximate } : {}),
   };
 }
 

@@ -32,6 +32,8 @@ export interface HostMessages extends CompareHostMessages {
     /** How many tokens of the vocabulary survive top-k and top-p. */
     kept: number;
     attention: AttentionSummary;
+    /** What the engine says about these numbers (e.g. llama.cpp's fast mode: approximate), shown as a note. */
+    engineNote?: string;
   };
   /** The exact renormalised distribution after `tokens[position]` under `controls`. */
   distribution: {

@@ -78,6 +78,14 @@ function writeCheckpoint() {
   return r.stdout.trim();
 }
 
+/** The built-in stories260K as a GGUF file (export-gguf), for the llama.cpp scenario. */
+function writeGgufModel(dir) {
+  const out = join(dir, 'stories260K.gguf');
+  const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'export-gguf', '--model', join(root, 'dist', 'models', 'stories260K'), '--out', out], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`export-gguf exited with ${r.status ?? r.signal}: ${r.stderr}`);
+  return out;
+}
+
 /** The model settings go in the folder too: once, the first window of a fresh server ran without the user value. */
 function makeWorkspace(parent, name, settings, extraFiles = {}) {
   const dir = join(parent, name);
@@ -165,7 +173,7 @@ async function main() {
       const page = await openWorkbench(browser.context, url);
       const importedDir = join(profile.userDataDir, 'User', 'globalStorage', EXTENSION_ID, 'imported');
       const only = scenarioArg?.slice('--scenario='.length);
-      const results = await runScenarios({ page, dir: resultsDir, extensionPath, workspace: ws, gpt2: writeGpt2Tiny(), checkpoint: writeCheckpoint(), importedDir, only },
+      const results = await runScenarios({ page, dir: resultsDir, extensionPath, workspace: ws, gpt2: writeGpt2Tiny(), checkpoint: writeCheckpoint(), importedDir, only, gguf: writeGgufModel(tmp) },
         console.log, [...scenarios, ...lensScenarios]);
       for (const r of results) {
         if (r.skipped) summary.skipped++;

@@ -1,6 +1,6 @@
 // UI scenarios in the real workbench, each ending in a screenshot under test-results/.
 // They share one page and run in order: Explain loads the model, which the hover and the heatmap then use.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cursorToEnd, openFile, runCommand, screenshot, webviewFrame } from './workbench.mjs';
 
@@ -420,6 +420,39 @@ export const scenarios = [
       check(await row.first().locator('.codicon-check').count() === 1, 'the imported model is not marked as the current one');
       await page.keyboard.press('Escape');
       return path;
+    },
+  },
+  {
+    name: 'a GGUF model explains through llama.cpp; the attention section says llama.cpp does not expose attention',
+    shot: 'gguf-explain.png',
+    skip: ({ gguf }) => (gguf ? false : 'no GGUF model was written'),
+    async run({ page, dir, workspace, gguf }) {
+      // The folder's settings name the GGUF file; the window follows the file as a user's edit.
+      const settingsFile = join(workspace, '.vscode', 'settings.json');
+      const before = readFileSync(settingsFile, 'utf8');
+      writeFileSync(settingsFile, JSON.stringify({ ...JSON.parse(before), 'tokenLens.model': gguf }, null, 2));
+      try {
+        await openFile(page, 'prompt.txt');
+        await cursorToEnd(page);
+        await runCommand(page, 'Token Lens: Explain Next Token');
+        const frame = await webviewWith(page, '#next ol.cands .cand-text', 120_000);
+        const model = frame.locator('.model-id', { hasText: '.gguf' });
+        await model.waitFor({ timeout: 120_000 });
+        check((await frame.locator('.model .badge').first().textContent()) === 'llama', 'the panel does not name the GGUF architecture');
+        const top = await firstCandidates(frame);
+        check(top[0] === '·Lily', `first candidates from llama.cpp: ${JSON.stringify(top)}`);
+        // Attention has its own tab: it says what llama.cpp lacks instead of drawing a chart.
+        await frame.locator('vscode-tab-header[data-tab=attention]').click();
+        const note = frame.locator('#attn .notice', { hasText: 'llama.cpp does not expose attention' });
+        await note.waitFor({ timeout: 30_000 });
+        check(await frame.locator('#attn canvas').count() === 0, 'an attention chart is drawn for llama.cpp');
+        await note.evaluate((el) => el.scrollIntoView({ block: 'center' }));
+        await page.mouse.move(5, 5);
+        await page.waitForTimeout(300);
+        return await screenshot(page, dir, this.shot);
+      } finally {
+        writeFileSync(settingsFile, before);
+      }
     },
   },
 ];

@@ -289,3 +289,9 @@ test('the probe comes from the training file: a story line, a line of code', () 
   assert.deepEqual(inspectFile(write('code.ts', code)), { probe: { prompt: 'import { readFileSync }', target: ' from' } });
   assert.deepEqual(inspectFile(write('bin.dat', '\u0000\u0001')).probe, null);
 });
+
+test('a GGUF model (llama.cpp) is refused as a starting point with the engine note, not as "not a folder"', () => {
+  for (const ref of ['/models/stories260K.gguf', 'ollama:llama3.2:1b']) {
+    assert.equal(tokenLensFolderProblem(ref), 'llama.cpp models cannot be fine-tuned here: fine-tuning starts from a Token Lens model folder.');
+  }
+});

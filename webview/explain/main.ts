@@ -129,6 +129,7 @@ function renderHeader(): void {
         appended ? h('button', { type: 'button', id: 'insert', title: `Insert ${quote(appended)} at the cursor`,
           onclick: () => host.post({ type: 'insertIntoDocument', text: appended }) }, 'Insert appended text') : null,
         h('button', { type: 'button', id: 'copy-text', class: 'secondary', onclick: () => host.post({ type: 'copy', text: a.text }) }, 'Copy text')),
+      a.engineNote ? h('p', { class: 'notice engine-note', role: 'note' }, a.engineNote) : null,
       w.truncated ? h('p', { class: 'notice', role: 'note' },
         `The text has ${w.counted ? '' : 'about '}${w.totalTokens} tokens, more than the model's context: tokens ${w.firstToken}–${w.firstToken + a.tokens.length - 1} are analysed.`) : null);
   }

@@ -5,7 +5,8 @@
 // positions do not correspond: the text is cut where both have a token boundary and each model's loss is
 // summed per piece, in bits per character, the one unit both share (KL and top-1 have no meaning there).
 import type { Analysis } from '../runtime/analysis';
-import { AnalysisCancelled, AnalysisError, type ModelSession } from '../runtime/session';
+import { AnalysisCancelled, AnalysisError } from '../runtime/session';
+import type { Engine } from '../engines/engine';
 import { alignOnOffsets, klDivergence } from './compareMaths';
 
 export interface ComparedToken {
@@ -37,13 +38,13 @@ export interface Comparison {
 }
 
 /** Whether two models share a vocabulary: the same size and the same text for every id. */
-export function sameVocabulary(a: ModelSession, b: ModelSession): boolean {
+export function sameVocabulary(a: Engine, b: Engine): boolean {
   if (a.info.vocabSize !== b.info.vocabSize) return false;
   for (let id = 0; id < a.info.vocabSize; id++) if (a.tokenText(id) !== b.tokenText(id)) return false;
   return true;
 }
 
-export async function compareModels(a: ModelSession, b: ModelSession, text: string,
+export async function compareModels(a: Engine, b: Engine, text: string,
   opts: { signal?: AbortSignal; names?: [string, string] } = {}): Promise<Comparison> {
   if (text.trim().length === 0) throw new AnalysisError('Nothing to compare: the text is empty.');
   const [ra, rb] = [await a.analyze(text, { signal: opts.signal }), await b.analyze(text, { signal: opts.signal })];

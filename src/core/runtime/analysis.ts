@@ -12,8 +12,17 @@ export interface AnalysisInput {
   modelId: string;
   text: string;
   tokens: Token[];
-  /** Row-major [tokens.length, vocabSize] logits: row t is the distribution after token t. */
-  logits: Float32Array;
+  /**
+   * Row-major [tokens.length, vocabSize] logits: row t is the distribution after token t. An engine that
+   * does not hand out every row (llama.cpp) gives `ranked`, `scores` and `fetchRow` instead.
+   */
+  logits?: Float32Array;
+  /** One full row of logits, asked from the engine when a view needs it (engines without `logits`). */
+  fetchRow?: (position: number) => Promise<Float32Array>;
+  /** Set when the engine's numbers are knowingly approximate (a fast setting). */
+  approximate?: string;
+  /** For rows that hold only some tokens (a server's top candidates): the token id of each row entry. */
+  rowIds?: (position: number) => ArrayLike<number>;
   vocabSize: number;
   window: AnalysisWindow;
   attention: AttentionData | null;
@@ -42,6 +51,7 @@ export class Analysis {
   readonly vocabSize: number;
   readonly attention: AttentionData | null;
   readonly attentionNote?: string;
+  readonly approximate?: string;
   private logits?: Float32Array;
   private reloading?: Promise<Float32Array>;
   private readonly top: TopRows;
@@ -49,6 +59,8 @@ export class Analysis {
   private readonly decode: (id: number) => string;
   private readonly memory: MemoryBudget;
   private readonly recompute: () => Promise<Float32Array>;
+  private readonly fetchRow?: (position: number) => Promise<Float32Array>;
+  private readonly rowIds?: (position: number) => ArrayLike<number>;
 
   constructor(input: AnalysisInput) {
     this.modelId = input.modelId;
@@ -60,19 +72,24 @@ export class Analysis {
     this.decode = input.decode;
     this.memory = input.memory;
     this.recompute = input.recompute;
+    this.fetchRow = input.fetchRow;
+    this.rowIds = input.rowIds;
+    this.approximate = input.approximate;
     const n = input.tokens.length;
     const V = input.vocabSize;
-    const { ranks, top } = input.ranked ?? rankAndTop(input.logits, V, nextTargets(input.tokens.map((t) => t.id)));
+    const logits = input.logits;
+    if (!logits && !(input.ranked && input.scores && input.fetchRow)) throw new Error('an analysis needs the logits, or ranks, scores and rows');
+    const { ranks, top } = input.ranked ?? rankAndTop(logits!, V, nextTargets(input.tokens.map((t) => t.id)));
     this.top = top;
     const scores = input.scores;
     this.logSumExps = scores
       ? Float64Array.from(scores.logSumExp)
-      : Float64Array.from({ length: n }, (_, t) => logSumExp(input.logits.subarray(t * V, (t + 1) * V)));
+      : Float64Array.from({ length: n }, (_, t) => logSumExp(logits!.subarray(t * V, (t + 1) * V)));
     let total = 0;
     let counted = 0;
     this.tokens = input.tokens.map((token, t) => {
       if (t === 0) return { ...token, prob: null, rank: null, loss: null };
-      const loss = scores ? -scores.targetLogprob[t - 1] : this.logSumExps[t - 1] - input.logits[(t - 1) * V + token.id];
+      const loss = scores ? -scores.targetLogprob[t - 1] : this.logSumExps[t - 1] - logits![(t - 1) * V + token.id];
       total += loss;
       counted++;
       return { ...token, prob: Math.exp(-loss), rank: ranks[t - 1], loss };
@@ -80,7 +97,7 @@ export class Analysis {
     this.meanLoss = counted ? total / counted : NaN;
     this.perplexity = Math.exp(this.meanLoss);
     this.memory.pin(this, this.pinnedBytes);
-    this.keep(input.logits);
+    if (logits) this.keep(logits);
   }
 
   /** Bytes this analysis keeps for as long as it lives: scores, best candidates, attention. */
@@ -98,6 +115,7 @@ export class Analysis {
   /** Logits of the distribution after tokens[position]; runs the model again if they were let go. */
   async row(position: number): Promise<Float32Array> {
     this.checkPosition(position);
+    if (this.fetchRow && !this.logits) return this.fetchRow(position);
     const logits = this.logits ?? await this.reload();
     this.memory.touch(this);
     return logits.subarray(position * this.vocabSize, (position + 1) * this.vocabSize);
@@ -120,7 +138,11 @@ export class Analysis {
   /** The next-token distribution after tokens[position] under sampling controls, renormalised exactly. */
   async distribution(position: number, controls: SamplingControls, k: number): Promise<Candidate[] & { kept?: number }> {
     const { tokens, kept } = controlledDistribution(await this.row(position), controls, k);
-    const out: Candidate[] & { kept?: number } = tokens.map((t) => ({ id: t.id, text: this.decode(t.id), prob: t.prob, logit: t.logit }));
+    const ids = this.rowIds?.(position);
+    const out: Candidate[] & { kept?: number } = tokens.map((t) => {
+      const id = ids ? ids[t.id] : t.id;
+      return { id, text: this.decode(id), prob: t.prob, logit: t.logit };
+    });
     out.kept = kept;
     return out;
   }

@@ -15,6 +15,7 @@ import { transformers, withTransformersEnv } from './transformers';
 import { tailTokens } from './tail';
 import { analysisWindow } from './window';
 import { Vocabulary } from './vocabulary';
+import type { Capability, Engine } from '../engines/engine';
 
 export interface LoadOptions extends FetchOptions {
   /** onnxruntime intra-op threads (default: onnxruntime's choice). */
@@ -47,7 +48,9 @@ export class AnalysisError extends Error {
 type Tokenizer = Awaited<ReturnType<Awaited<ReturnType<typeof transformers>>['AutoTokenizer']['from_pretrained']>>;
 type Model = Awaited<ReturnType<Awaited<ReturnType<typeof transformers>>['AutoModelForCausalLM']['from_pretrained']>>;
 
-export class ModelSession {
+/** The onnxruntime engine: the one with every capability (a foreign export may lack attention or hidden states). */
+export class ModelSession implements Engine {
+  readonly kind = 'onnx' as const;
   /** Bounds what analyses keep; shared by every analysis of this model. */
   readonly memory: MemoryBudget;
   private readonly cache: AnalysisCache;
@@ -70,12 +73,17 @@ export class ModelSession {
     this.memory = new MemoryBudget(memoryBudgetBytes);
     this.cache = new AnalysisCache(8, () => this.memory.budgetBytes);
     this.hiddenStateNames = hiddenStateOutputNames(thread.outputNames);
+    this.missing = {
+      ...(info.attentionNote && info.attention === 'unavailable' ? { attention: info.attentionNote } : {}),
+      ...(this.hiddenStateNames.length ? {} : { hiddenStates: 'this export does not output per-layer hidden states' }),
+    };
   }
 
   /** How transformers.js picks the decoder file to generate with. */
   private generateWith: { modelFileName: string; dtype: string } = { modelFileName: 'model', dtype: 'fp32' };
   /** The decoder file of the model folder in use (e.g. onnx/model_quantized.onnx). */
   variant = 'onnx/model.onnx';
+  readonly missing: Partial<Record<Capability, string>>;
 
   /** The graph's residual-stream outputs `hidden_states.{i}` in layer order; empty when the export has none. */
   readonly hiddenStateNames: string[];

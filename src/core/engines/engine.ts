@@ -1,0 +1,59 @@
+// What every engine gives the views, and what only some can. An engine runs a model: onnxruntime on a
+// graph Token Lens wrote (it can do everything), llama.cpp on any GGUF file, or a remote server. Views
+// ask `missing` before they offer a feature, and show its one-line note instead of an error or an
+// empty chart.
+import type { Analysis } from '../runtime/analysis';
+import type { MemoryBudget } from '../runtime/cache';
+import type { AnalyzeOptions } from '../runtime/session';
+import type { ModelInfo, Token } from '../types';
+
+export type EngineKind = 'onnx' | 'llama.cpp' | 'remote';
+
+/** What some engines cannot do: attention maps, per-layer hidden states (the logit lens), gradients
+ *  (gradient attribution), training (fine-tuning). */
+export type Capability = 'attention' | 'hiddenStates' | 'gradients' | 'training';
+
+export interface GenerateOptions {
+  maxNewTokens?: number;
+  greedy?: boolean;
+  temperature?: number;
+  signal?: AbortSignal;
+}
+
+export interface Engine {
+  readonly kind: EngineKind;
+  /** The model as the user named it (a folder, a Hub id, a GGUF file, an Ollama name, a server). */
+  readonly ref: string;
+  readonly info: ModelInfo;
+  /** What this engine's analyses may keep in memory (tokenLens.memoryBudgetMB). */
+  readonly memory: MemoryBudget;
+  /** The capabilities this engine or model lacks, each with the one-line note views show instead. */
+  readonly missing: Partial<Record<Capability, string>>;
+  /** Set when the numbers are knowingly approximate (a fast setting): views say so. */
+  readonly approximate?: string;
+  /** Tokens of a text with their UTF-16 offsets (BOS included when the model adds one). */
+  tokenize(text: string): Token[];
+  /**
+   * One evaluation of the text: per-token probability, rank and loss, and each position's best
+   * candidates. Asks for attention only where the engine has it.
+   */
+  analyze(text: string, opts?: AnalyzeOptions): Promise<Analysis>;
+  /** A token's text as analyses show it. */
+  tokenText(id: number): string;
+  /** Continues a prompt (empty: from BOS) and returns only the new text. */
+  generate(prompt: string, opts?: GenerateOptions): Promise<string>;
+  dispose(): Promise<void>;
+}
+
+/** The note for a capability the engine lacks, or undefined when it has it. */
+export function missingNote(engine: Pick<Engine, 'missing'>, capability: Capability): string | undefined {
+  return engine.missing[capability];
+}
+
+/** The notes llama.cpp's engine gives: it exposes next-token logits only. */
+export const LLAMA_CPP_MISSING: Record<Capability, string> = {
+  attention: 'llama.cpp does not expose attention',
+  hiddenStates: 'llama.cpp does not expose per-layer hidden states (no logit lens)',
+  gradients: 'llama.cpp does not compute gradients (occlusion attribution only)',
+  training: 'llama.cpp models cannot be fine-tuned here',
+};
