@@ -27,6 +27,12 @@ export interface AnalysisInput {
   recompute: () => Promise<Float32Array>;
   /** Ranks and best candidates computed elsewhere (the forward-pass thread); computed here otherwise. */
   ranked?: Ranked;
+  /**
+   * 'next' (a causal model): row t is the distribution of the token after t. 'masked' (masked.ts): row t is
+   * the distribution at t with token t masked, and `scored` says which tokens have a pseudo-log-likelihood.
+   */
+  objective?: 'next' | 'masked';
+  scored?: boolean[];
 }
 
 /** Rough size of one token object (fields, offsets, scores) on the JS heap, for the accounting. */
@@ -42,6 +48,7 @@ export class Analysis {
   readonly vocabSize: number;
   readonly attention: AttentionData | null;
   readonly attentionNote?: string;
+  readonly objective: 'next' | 'masked';
   private logits?: Float32Array;
   private reloading?: Promise<Float32Array>;
   private readonly top: TopRows;
@@ -62,20 +69,25 @@ export class Analysis {
     this.recompute = input.recompute;
     const n = input.tokens.length;
     const V = input.vocabSize;
-    const { ranks, top } = input.ranked ?? rankAndTop(input.logits, V, nextTargets(input.tokens.map((t) => t.id)));
+    this.objective = input.objective ?? 'next';
+    const masked = this.objective === 'masked';
+    const targets = masked ? input.tokens.map((t, i) => (input.scored?.[i] ? t.id : -1)) : nextTargets(input.tokens.map((t) => t.id));
+    const { ranks, top } = input.ranked ?? rankAndTop(input.logits, V, targets);
     this.top = top;
-    const scores = input.scores;
+    // The scoring head scores next tokens: a masked model's rows are scored here.
+    const scores = masked ? null : input.scores;
     this.logSumExps = scores
       ? Float64Array.from(scores.logSumExp)
       : Float64Array.from({ length: n }, (_, t) => logSumExp(input.logits.subarray(t * V, (t + 1) * V)));
     let total = 0;
     let counted = 0;
     this.tokens = input.tokens.map((token, t) => {
-      if (t === 0) return { ...token, prob: null, rank: null, loss: null };
-      const loss = scores ? -scores.targetLogprob[t - 1] : this.logSumExps[t - 1] - input.logits[(t - 1) * V + token.id];
+      const row = masked ? (targets[t] >= 0 ? t : -1) : t - 1;
+      if (row < 0) return { ...token, prob: null, rank: null, loss: null };
+      const loss = scores ? -scores.targetLogprob[row] : this.logSumExps[row] - input.logits[row * V + token.id];
       total += loss;
       counted++;
-      return { ...token, prob: Math.exp(-loss), rank: ranks[t - 1], loss };
+      return { ...token, prob: Math.exp(-loss), rank: ranks[row], loss };
     });
     this.meanLoss = counted ? total / counted : NaN;
     this.perplexity = Math.exp(this.meanLoss);
@@ -88,6 +100,15 @@ export class Analysis {
     const att = this.attention ? this.attention.layers * this.attention.heads * this.attention.size ** 2 * 4 : 0;
     return this.tokens.length * TOKEN_BYTES + this.logSumExps.byteLength + this.top.ids.byteLength +
       this.top.logits.byteLength + att;
+  }
+
+  /**
+   * The row whose distribution scored token i, for `topK`, `distribution` and `row`: the one before it for a
+   * causal model, its own for a masked one; null when none did (the first token of a causal model).
+   */
+  rowScoring(i: number): number | null {
+    const row = this.objective === 'masked' ? i : i - 1;
+    return row >= 0 && row < this.tokens.length ? row : null;
   }
 
   /** Whether the full logits are in memory now (false once the memory budget let them go). */

@@ -10,6 +10,7 @@ import type { LoadProgress } from '../types';
 import { addScoringHead } from '../onnx/scoringHead';
 import { checkExternalData, externalDataRefs, linkOrCopy } from './externalData';
 import { NO_ATTENTION_NOTE, exposeAttention } from './surgery';
+import { isMaskedModel } from './masked';
 import { PREPARED_DIR, PREPARED_LIMITS, PREPARED_RECORD, evictPrepared, touchPrepared } from '../storage';
 
 export interface PreparedModel {
@@ -31,7 +32,9 @@ const FORMAT = 3;
 export async function prepareModelFolder(folder: string, cacheDir: string,
   onProgress?: (p: LoadProgress) => void): Promise<PreparedModel> {
   const config = readModelJson(folder, 'config.json');
-  if (config.token_lens?.attention_outputs === true && config.token_lens?.scoring_head === true) return { folder };
+  // A masked model needs no scoring head: it is scored by masking (masked.ts), not by its next tokens.
+  const masked = isMaskedModel(config);
+  if (config.token_lens?.attention_outputs === true && (config.token_lens?.scoring_head === true || masked)) return { folder };
   // Whatever the source file (merged, float16), the prepared copy is onnx/model.onnx.
   const found = findOnnxFile(folder);
   if (!found) throw new ModelLoadError(`${folder} has no ONNX decoder: expected ${ONNX_FILE_LIST}.`);
@@ -45,7 +48,7 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
   if (!fs.existsSync(recordFile)) {
     onProgress?.({ status: 'prepare', message: 'Preparing the model for analysis (once per model file)…' });
     try {
-      writePrepared(folder, onnxFile, prepared);
+      writePrepared(folder, onnxFile, prepared, masked);
     } catch (e) {
       if (e instanceof ModelLoadError) throw e;
       throw new ModelLoadError(`Could not read the model file ${onnxFile}: ${(e as Error).message}`);
@@ -62,11 +65,11 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
   };
 }
 
-function writePrepared(folder: string, onnxFile: string, prepared: string): void {
+function writePrepared(folder: string, onnxFile: string, prepared: string, masked: boolean): void {
   const model = decodeModel(fs.readFileSync(onnxFile));
   const dataFiles = checkExternalData(onnxFile, externalDataRefs(model));
   const graph = model.graph!;
-  const record: SurgeryRecord = { attentionLayers: exposeAttention(graph), scoringHead: addScoringHead(model), source: folder };
+  const record: SurgeryRecord = { attentionLayers: exposeAttention(graph), scoringHead: !masked && addScoringHead(model), source: folder };
   const tmp = `${prepared}.tmp-${process.pid}-${Date.now()}`;
   fs.mkdirSync(path.join(tmp, 'onnx'), { recursive: true });
   try {

@@ -6,7 +6,7 @@ import { tokenBytes, tokenOffsets } from '../tokenizers/offsets';
 import type { AttentionData, LoadProgress, ModelInfo, Token } from '../types';
 import { Analysis, type AnalysisInput } from './analysis';
 import { AnalysisCache, DEFAULT_MEMORY_BUDGET_MB, MemoryBudget } from './cache';
-import type { CacheShape, RawTensor } from './forward';
+import type { CacheShape, ForwardResult, RawTensor } from './forward';
 import { ForwardThread } from './forwardThread';
 import { FetchOptions, ModelLoadError, readModelJson, resolveModelFolder } from './modelFiles';
 import { prepareModelFolder } from './prepare';
@@ -15,6 +15,7 @@ import { transformers, withTransformersEnv } from './transformers';
 import { tailTokens } from './tail';
 import { analysisWindow } from './window';
 import { Vocabulary } from './vocabulary';
+import { isMaskedModel, type MaskedScores, maskedScores, maskTokenOf } from './masked';
 
 export interface LoadOptions extends FetchOptions {
   /** onnxruntime intra-op threads (default: onnxruntime's choice). */
@@ -111,6 +112,13 @@ export class ModelSession {
       headDim: config.head_dim ?? (heads ? hidden / heads : 0),
     };
     const vocab = new Vocabulary(tokenizerJson, tokenBytes(tokenizerJson));
+    const mask = isMaskedModel(config)
+      ? maskTokenOf(tokenizerJson, readModelJson(prepared.folder, 'tokenizer_config.json'))
+      : undefined;
+    if (isMaskedModel(config) && !mask) {
+      await thread.dispose();
+      throw new ModelLoadError(`${source} is a masked language model (${config.model_type}), but its tokenizer has no mask token.`);
+    }
     const info: ModelInfo = {
       id: ref,
       arch: config.token_lens?.config?.arch ?? config.model_type ?? 'unknown',
@@ -120,6 +128,7 @@ export class ModelSession {
       heads,
       attention: attentionNames.length ? 'available' : 'unavailable',
       attentionNote: attentionNames.length ? undefined : prepared.attentionNote ?? 'attention not available for this model export',
+      ...(mask ? { objective: 'masked' as const, maskToken: mask.text, maskId: mask.id } : {}),
     };
     opts.onProgress?.({ status: 'ready' });
     return new ModelSession(ref, prepared.folder, info, tokenizer, thread, vocab, cacheShape, attentionNames, opts.threads, opts.memoryBudgetBytes);
@@ -181,7 +190,8 @@ export class ModelSession {
     const names = wantAttention && this.attentionNames.length ? this.attentionNames : null;
     const ids = tokens.map((t) => t.id);
     // Once the model ran, the result is kept (and cached) even if its caller gave up meanwhile.
-    const result = await this.forward(ids, names);
+    const masked = this.info.objective === 'masked' ? await this.maskedForward(ids, names) : undefined;
+    const result: ForwardResult | MaskedScores = masked ?? await this.forward(ids, names);
     const T = tokens.length;
     const attention: AttentionData | null = result.attentions ? {
       layers: result.attentions.length,
@@ -199,8 +209,9 @@ export class ModelSession {
       window,
       attention,
       attentionNote: wantAttention && !attention ? this.info.attentionNote : undefined,
-      scores: result.scores,
-      ranked: result.ranked,
+      scores: 'scores' in result ? result.scores : null,
+      ranked: 'ranked' in result ? result.ranked : undefined,
+      ...(masked ? { objective: 'masked' as const, scored: masked.scored } : {}),
       memory: this.memory,
       // Made outside this scope: a closure made here would keep `result`, and with it the logits, alive.
       ...this.analysisLinks(ids),
@@ -217,8 +228,18 @@ export class ModelSession {
   private analysisLinks(ids: number[]): Pick<AnalysisInput, 'decode' | 'recompute'> {
     return {
       decode: (id) => this.vocab.pieceText(id),
-      recompute: () => this.enqueue(async () => (await this.forward(ids, null)).logits),
+      recompute: () => this.enqueue(async () =>
+        (this.info.objective === 'masked' ? await this.maskedForward(ids, null) : await this.forward(ids, null)).logits),
     };
+  }
+
+  /** A masked model's scores: the text as given and each token masked in turn (masked.ts), in batched passes. */
+  private maskedForward(ids: number[], attentionNames: string[] | null) {
+    return maskedScores(ids, this.info.maskId!, this.info.vocabSize, (id) => this.vocab.specialIds.has(id), attentionNames,
+      (rows, outputs) => {
+        this.forwardsRun++;
+        return this.thread.outputs(rows, this.cacheShape, outputs);
+      });
   }
 
   /**
@@ -247,6 +268,9 @@ export class ModelSession {
 
   /** Continues a prompt (empty: from BOS) and returns only the new text. */
   async generate(prompt: string, opts: { maxNewTokens?: number; greedy?: boolean; temperature?: number } = {}): Promise<string> {
+    if (this.info.objective === 'masked') {
+      throw new AnalysisError(`${this.ref} is a masked language model: it fills in blanks (${this.info.maskToken}) rather than continuing a text.`);
+    }
     const { Tensor } = await transformers();
     const model = await this.generatorModel();
     let ids = prompt.length ? this.encode(prompt) : [];
