@@ -1,0 +1,169 @@
+// Masked language models (BERT) through the paths a user takes: `write-random --arch bert` and `explain`
+// on the command line, ModelSession.load/analyze, a Hub id. Logits, pseudo-log-likelihoods and every
+// attention weight are checked against an independent float64 forward (test/reference/bert.ts) that reads
+// the weights straight from the written ONNX file.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { bertConfig, encoderWeightShapes } from '../../src/core/models/encoder';
+import { writeEncoderFolder } from '../../src/core/models/encoderFolder';
+import { randomTensors } from '../../src/core/models/random';
+import { ModelSession } from '../../src/core/runtime/session';
+import { basicWordPieceVocabulary, wordPieceTokenizerFiles } from '../../src/core/tokenizers/wordpiece';
+import { type BertSizes, bertForward, logSoftmax, pseudoLosses, readOnnxFloats } from '../reference/bert';
+import { sharpen } from '../reference/ortRun';
+
+const root = path.resolve(__dirname, '../..');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-masked-'));
+const cliModel = path.join(tmp, 'bert-cli');
+const sharp = path.join(tmp, 'bert-sharp');
+const TEXT = 'The little dog went to the park. She saw a big red ball!';
+let session: ModelSession;
+let sizes: BertSizes;
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], {
+    encoding: 'utf8', cwd: root, env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache') },
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+before(async () => {
+  const r = cli('write-random', '--arch', 'bert', '--preset', 'bert-tiny', '--context', '64', '--seed', '3', '--out', cliModel);
+  assert.equal(r.code, 0, r.err);
+  // Random weights at initialisation scale give near-uniform attention: sharpened, every weight matters.
+  const vocab = basicWordPieceVocabulary();
+  const config = bertConfig({ n_layer: 2, n_head: 2, n_embd: 32, block_size: 48, vocab_size: vocab.length });
+  const weights = sharpen(randomTensors(encoderWeightShapes(config), config.n_layer, 11), 12);
+  await writeEncoderFolder(sharp, { config, weights, tokenizer: wordPieceTokenizerFiles(vocab) });
+  sizes = { ...config };
+  session = await ModelSession.load(sharp, { cacheDir: path.join(tmp, 'cache') });
+});
+
+after(async () => {
+  await session?.dispose();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+
+test('a written BERT loads as a masked model: its mask token, no next-token generation', async () => {
+  assert.equal(session.info.objective, 'masked');
+  assert.equal(session.info.maskToken, '[MASK]');
+  assert.equal(session.tokenText(session.info.maskId!), '[MASK]');
+  await assert.rejects(session.generate('The dog'), /masked language model: it fills in blanks \(\[MASK\]\)/);
+});
+
+test('pseudo-log-likelihood, every row and every attention weight match an independent float64 BERT within 1e-4', async () => {
+  const weights = readOnnxFloats(path.join(sharp, 'onnx', 'model.onnx'));
+  const text = 'The dog saw [MASK] ball in the park.';
+  const before = session.forwardCount;
+  const a = await session.analyze(text, { attention: true });
+  // The text as given and every token masked in turn: one batched pass.
+  assert.equal(session.forwardCount - before, 1);
+  const ids = a.tokens.map((t) => t.id);
+  const maskId = session.info.maskId!;
+  const scored = a.tokens.flatMap((t, i) => (!t.special && t.id !== maskId ? [i] : []));
+  assert.ok(scored.length >= 8);
+  const expected = pseudoLosses(sizes, weights, ids, maskId, scored);
+  const plain = bertForward(sizes, weights, ids);
+  for (const [i, t] of a.tokens.entries()) {
+    if (!expected.has(i)) {
+      assert.equal(t.loss, null, `${t.text} is not scored`);
+      // Specials and the text's own mask: the row of the text as given.
+      assert.ok(maxDiff(await a.row(i), plain.logits[i]) < 1e-4, `row ${i} (${t.text})`);
+      continue;
+    }
+    assert.ok(Math.abs(t.loss! - expected.get(i)!) < 1e-4, `${t.text}: loss ${t.loss}, reference ${expected.get(i)}`);
+    const masked = bertForward(sizes, weights, ids.map((id, j) => (j === i ? maskId : id))).logits[i];
+    assert.ok(maxDiff(await a.row(i), masked) < 1e-4, `row ${i} (${t.text}) with it masked`);
+    const rank = 1 + Array.from(masked).filter((v) => v > masked[t.id]).length;
+    assert.equal(t.rank, rank);
+  }
+  const mean = [...expected.values()].reduce((s, v) => s + v, 0) / expected.size;
+  assert.ok(Math.abs(a.meanLoss - mean) < 1e-4);
+  // Attention of the text as given, both ways: a query attends to later keys too.
+  const att = a.attention!;
+  assert.equal(att.layers, 2);
+  assert.equal(att.heads, 2);
+  let above = 0;
+  for (let l = 0; l < 2; l++) {
+    for (let h = 0; h < 2; h++) {
+      assert.ok(maxDiff(att.weights[l][h], plain.attention[l][h]) < 1e-4, `layer ${l} head ${h}`);
+      const T = att.size;
+      for (let q = 0; q < T; q++) for (let k = q + 1; k < T; k++) above = Math.max(above, att.weights[l][h][q * T + k]);
+    }
+  }
+  assert.ok(above > 0.3, `the weights are sharp enough to tell heads apart (max above the diagonal ${above})`);
+});
+
+test('the distribution at a mask is the reference softmax at that position, ranked', async () => {
+  const weights = readOnnxFloats(path.join(sharp, 'onnx', 'model.onnx'));
+  const a = await session.analyze('a big [MASK] went home');
+  const m = a.tokens.findIndex((t) => t.text === '[MASK]');
+  assert.equal(a.rowScoring(m), m);
+  const ref = logSoftmax(bertForward(sizes, weights, a.tokens.map((t) => t.id)).logits[m]);
+  const top = a.topK(m, 5);
+  const order = Array.from(ref.keys()).sort((x, y) => ref[y] - ref[x] || x - y).slice(0, 5);
+  assert.deepEqual(top.map((c) => c.id), order);
+  for (const c of top) assert.ok(Math.abs(Math.log(c.prob) - ref[c.id]) < 1e-4);
+});
+
+test('explain --json on a masked model: every mask with its fill-ins, every token with its pseudo-loss', () => {
+  const r = cli('explain', '--model', cliModel, '--json', '--top-k', '4', '--attention', 'The [MASK] sat on the [MASK].');
+  assert.equal(r.code, 0, r.err);
+  const j = JSON.parse(r.out);
+  assert.equal(j.objective, 'masked');
+  assert.equal(j.maskToken, '[MASK]');
+  assert.equal(j.next, undefined, 'a masked model has no next token');
+  const text = 'The [MASK] sat on the [MASK].';
+  assert.deepEqual(j.masks.map((m: { start: number; end: number }) => text.slice(m.start, m.end)), ['[MASK]', '[MASK]']);
+  for (const m of j.masks) {
+    assert.equal(j.tokens[m.index].text, '[MASK]');
+    assert.equal(j.tokens[m.index].loss, null);
+    assert.equal(m.candidates.length, 4);
+    for (let i = 1; i < 4; i++) assert.ok(m.candidates[i - 1].prob >= m.candidates[i].prob);
+  }
+  const scored = j.tokens.filter((t: { loss: number | null }) => t.loss !== null);
+  assert.equal(scored.length, j.tokens.length - 4, '[CLS], [SEP] and the two masks are not scored');
+  assert.ok(Math.abs(j.meanLoss - scored.reduce((s: number, t: { loss: number }) => s + t.loss, 0) / scored.length) < 1e-9);
+  // Attention: T x T per head, every row a distribution over all tokens.
+  const T = j.tokens.length;
+  assert.equal(j.attention.weights[0][0].length, T);
+  for (const row of j.attention.weights[0][0]) assert.ok(Math.abs(row.reduce((s: number, v: number) => s + v, 0) - 1) < 1e-5);
+});
+
+test('explain as text names the blanks; next-token lenses refuse a masked model with a reason', () => {
+  const r = cli('explain', '--model', cliModel, '--top-k', '3', 'a [MASK] dog');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^mean pseudo-loss \d+\.\d{4} nats, pseudo-perplexity /m);
+  assert.match(r.out, /^fill in \[MASK\] at token 2 \(offset 2\):$/m);
+  const none = cli('explain', '--model', cliModel, 'a dog');
+  assert.match(none.out, /no \[MASK\] in the text/);
+  const lens = cli('explain', '--model', cliModel, '--logit-lens', 'a [MASK] dog');
+  assert.equal(lens.code, 2);
+  assert.match(lens.err, /--logit-lens explains a causal model's next-token prediction; .* is a masked language model/);
+  const gen = cli('generate', '--model', cliModel, 'a dog');
+  assert.equal(gen.code, 1);
+  assert.match(gen.err, /masked language model/);
+});
+
+test('write-random --arch bert refuses an unknown preset and a vocab.txt without BERT specials', () => {
+  const r = cli('write-random', '--arch', 'bert', '--preset', 'gpt2-small', '--out', path.join(tmp, 'x'));
+  assert.equal(r.code, 2);
+  assert.match(r.err, /unknown bert preset "gpt2-small"; choose one of: bert-tiny, bert-mini, bert-base/);
+  const vocab = path.join(tmp, 'vocab.txt');
+  fs.writeFileSync(vocab, 'a\nb\n[UNK]\n');
+  const bad = cli('write-random', '--arch', 'bert', '--preset', 'bert-tiny', '--tokenizer', vocab, '--out', path.join(tmp, 'y'));
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /not a BERT vocab\.txt: A BERT vocabulary needs \[PAD\], \[CLS\], \[SEP\], \[MASK\]/);
+  assert.ok(!fs.existsSync(path.join(tmp, 'y', 'config.json')));
+});
