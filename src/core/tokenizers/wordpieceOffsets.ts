@@ -38,13 +38,14 @@ export function wordPieceRules(tokenizerJson: Record<string, unknown>): WordPiec
 
 const CONTROL = /^[\p{Cc}\p{Cf}\p{Co}\p{Cs}]$/u;
 const MARK = /^\p{M}$/u;
-const PUNCTUATION = /^[\p{P}\p{S}]$/u;
+// BERT's pre-tokenizer splits at Unicode punctuation and every ASCII symbol (as transformers.js reads it).
+const PUNCTUATION = /^[\p{P}\u0021-\u002F\u003A-\u0040\u005B-\u0060\u007B-\u007E]$/u;
 const SPACE = /^\s$/u;
 
+/** CJK ideographs get spaces around them. transformers.js tests each UTF-16 unit, so ideographs outside the
+ *  Basic Multilingual Plane stay inside their word: so do they here, or the spans would not match its tokens. */
 function isChinese(cp: number): boolean {
-  return (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x20000 && cp <= 0x2a6df) ||
-    (cp >= 0x2a700 && cp <= 0x2b73f) || (cp >= 0x2b740 && cp <= 0x2b81f) || (cp >= 0x2b820 && cp <= 0x2ceaf) ||
-    (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x2f800 && cp <= 0x2fa1f);
+  return (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0xf900 && cp <= 0xfaff);
 }
 
 /** One character as the normalizer turns it: possibly nothing, possibly several characters. */
@@ -115,9 +116,10 @@ export function wordPieceOffsets(text: string, ids: number[], rules: WordPieceRu
 
 /** Where the pre-token starting at k ends: one punctuation character, or a run of anything else but spaces. */
 function wordEnd(norm: string, k: number): number {
-  if (k < norm.length && PUNCTUATION.test(norm[k])) return k + 1;
+  const charAt = (i: number) => String.fromCodePoint(norm.codePointAt(i)!);
+  if (k < norm.length && PUNCTUATION.test(charAt(k))) return k + charAt(k).length;
   let e = k;
-  while (e < norm.length && norm[e] !== ' ' && !PUNCTUATION.test(norm[e])) e++;
+  while (e < norm.length && norm[e] !== ' ' && !PUNCTUATION.test(charAt(e))) e += charAt(e).length;
   return Math.max(e, Math.min(k + 1, norm.length));
 }
 
