@@ -12,6 +12,8 @@ import { bertConfig, encoderWeightShapes } from '../../src/core/models/encoder';
 import { writeEncoderFolder } from '../../src/core/models/encoderFolder';
 import { randomTensors } from '../../src/core/models/random';
 import { ModelSession } from '../../src/core/runtime/session';
+import { hoverMarkdown, showToken } from '../../src/extension/hoverText';
+import { analysisMessage } from '../../src/protocol/fromAnalysis';
 import { basicWordPieceVocabulary, wordPieceTokenizerFiles } from '../../src/core/tokenizers/wordpiece';
 import { type BertSizes, bertForward, logSoftmax, pseudoLosses, readOnnxFloats } from '../reference/bert';
 import { sharpen } from '../reference/ortRun';
@@ -166,4 +168,32 @@ test('write-random --arch bert refuses an unknown preset and a vocab.txt without
   assert.equal(bad.code, 2);
   assert.match(bad.err, /not a BERT vocab\.txt: A BERT vocabulary needs \[PAD\], \[CLS\], \[SEP\], \[MASK\]/);
   assert.ok(!fs.existsSync(path.join(tmp, 'y', 'config.json')));
+});
+
+test('the hover of a masked model: a blank shows its fill-ins, a word its pseudo-loss and the row that scored it', async () => {
+  const text = 'The dog saw [MASK] ball.';
+  const a = await session.analyze(text);
+  const m = a.tokens.findIndex((t) => t.id === session.info.maskId);
+  const blank = hoverMarkdown({ candidates: a.topK(a.rowScoring(m)!, 3), actual: a.tokens[m], masked: true });
+  assert.match(blank, /^\*\*Blank\*\* `\[MASK\]`: what the model fills in, from the text on both sides/);
+  for (const c of a.topK(m, 3)) assert.ok(blank.includes(showToken(c.text)));
+  const dog = a.tokens.findIndex((t) => t.text === 'dog');
+  assert.equal(a.rowScoring(dog), dog);
+  const word = hoverMarkdown({ candidates: a.topK(a.rowScoring(dog)!, 10), actual: a.tokens[dog], masked: true });
+  assert.match(word, new RegExp(`^\\*\\*Actual\\*\\* \`dog\` .* · loss ${a.tokens[dog].loss!.toFixed(2)} nats \\(masked in turn\\)`));
+});
+
+test('the panel opens a masked model on its first blank, with the fill-ins there', async () => {
+  const text = 'The dog saw [MASK] ball.';
+  const a = await session.analyze(text);
+  const controls = { temperature: 1, topK: 0, topP: 1 };
+  // The panel asks for the end of the text, as it does for a causal model: a masked model has no next token.
+  const msg = await analysisMessage(session.info, a, { controls, k: 5, selected: a.tokens.length - 1 });
+  const m = a.tokens.findIndex((t) => t.id === session.info.maskId);
+  assert.equal(msg.selected, m);
+  assert.equal(msg.model.objective, 'masked');
+  assert.deepEqual(msg.candidates.map((c) => c.id), a.topK(m, 5).map((c) => c.id));
+  const noBlank = await session.analyze('The dog saw a ball.');
+  const first = await analysisMessage(session.info, noBlank, { controls, k: 5, selected: noBlank.tokens.length - 1 });
+  assert.equal(noBlank.tokens[first.selected].text, 'the');
 });
