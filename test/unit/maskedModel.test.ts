@@ -22,9 +22,16 @@ const root = path.resolve(__dirname, '../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-masked-'));
 const cliModel = path.join(tmp, 'bert-cli');
 const sharp = path.join(tmp, 'bert-sharp');
-const TEXT = 'The little dog went to the park. She saw a big red ball!';
 let session: ModelSession;
 let sizes: BertSizes;
+
+/** The three families' shapes: BERT's two segments, DistilBERT without segments, RoBERTa's offset positions. */
+const FAMILIES = {
+  bert: {},
+  distilbert: { arch: 'distilbert', type_vocab_size: 0 },
+  roberta: { arch: 'roberta', type_vocab_size: 1, position_offset: 2 },
+} as const;
+const families = new Map<string, { dir: string; sizes: BertSizes; session: ModelSession }>();
 
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], {
@@ -38,15 +45,18 @@ before(async () => {
   assert.equal(r.code, 0, r.err);
   // Random weights at initialisation scale give near-uniform attention: sharpened, every weight matters.
   const vocab = basicWordPieceVocabulary();
-  const config = bertConfig({ n_layer: 2, n_head: 2, n_embd: 32, block_size: 48, vocab_size: vocab.length });
-  const weights = sharpen(randomTensors(encoderWeightShapes(config), config.n_layer, 11), 12);
-  await writeEncoderFolder(sharp, { config, weights, tokenizer: wordPieceTokenizerFiles(vocab) });
-  sizes = { ...config };
-  session = await ModelSession.load(sharp, { cacheDir: path.join(tmp, 'cache') });
+  for (const [name, shape] of Object.entries(FAMILIES)) {
+    const config = bertConfig({ n_layer: 2, n_head: 2, n_embd: 32, block_size: 48, vocab_size: vocab.length, ...shape });
+    const weights = sharpen(randomTensors(encoderWeightShapes(config), config.n_layer, 11), 12);
+    const dir = name === 'bert' ? sharp : path.join(tmp, `${name}-sharp`);
+    await writeEncoderFolder(dir, { config, weights, tokenizer: wordPieceTokenizerFiles(vocab) });
+    families.set(name, { dir, sizes: { ...config }, session: await ModelSession.load(dir, { cacheDir: path.join(tmp, 'cache') }) });
+  }
+  ({ session, sizes } = families.get('bert')!);
 });
 
 after(async () => {
-  await session?.dispose();
+  for (const f of families.values()) await f.session.dispose();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -64,48 +74,51 @@ test('a written BERT loads as a masked model: its mask token, no next-token gene
   await assert.rejects(session.generate('The dog'), /masked language model: it fills in blanks \(\[MASK\]\)/);
 });
 
-test('pseudo-log-likelihood, every row and every attention weight match an independent float64 BERT within 1e-4', async () => {
-  const weights = readOnnxFloats(path.join(sharp, 'onnx', 'model.onnx'));
-  const text = 'The dog saw [MASK] ball in the park.';
-  const before = session.forwardCount;
-  const a = await session.analyze(text, { attention: true });
-  // The text as given and every token masked in turn: one batched pass.
-  assert.equal(session.forwardCount - before, 1);
-  const ids = a.tokens.map((t) => t.id);
-  const maskId = session.info.maskId!;
-  const scored = a.tokens.flatMap((t, i) => (!t.special && t.id !== maskId ? [i] : []));
-  assert.ok(scored.length >= 8);
-  const expected = pseudoLosses(sizes, weights, ids, maskId, scored);
-  const plain = bertForward(sizes, weights, ids);
-  for (const [i, t] of a.tokens.entries()) {
-    if (!expected.has(i)) {
-      assert.equal(t.loss, null, `${t.text} is not scored`);
-      // Specials and the text's own mask: the row of the text as given.
-      assert.ok(maxDiff(await a.row(i), plain.logits[i]) < 1e-4, `row ${i} (${t.text})`);
-      continue;
+for (const family of Object.keys(FAMILIES)) {
+  test(`${family}: pseudo-log-likelihood, every row and every attention weight match an independent float64 forward within 1e-4`, async () => {
+    const { dir, sizes, session } = families.get(family)!;
+    const weights = readOnnxFloats(path.join(dir, 'onnx', 'model.onnx'));
+    const text = 'The dog saw [MASK] ball in the park.';
+    const before = session.forwardCount;
+    const a = await session.analyze(text, { attention: true });
+    // The text as given and every token masked in turn: one batched pass.
+    assert.equal(session.forwardCount - before, 1);
+    const ids = a.tokens.map((t) => t.id);
+    const maskId = session.info.maskId!;
+    const scored = a.tokens.flatMap((t, i) => (!t.special && t.id !== maskId ? [i] : []));
+    assert.ok(scored.length >= 8);
+    const expected = pseudoLosses(sizes, weights, ids, maskId, scored);
+    const plain = bertForward(sizes, weights, ids);
+    for (const [i, t] of a.tokens.entries()) {
+      if (!expected.has(i)) {
+        assert.equal(t.loss, null, `${t.text} is not scored`);
+        // Specials and the text's own mask: the row of the text as given.
+        assert.ok(maxDiff(await a.row(i), plain.logits[i]) < 1e-4, `row ${i} (${t.text})`);
+        continue;
+      }
+      assert.ok(Math.abs(t.loss! - expected.get(i)!) < 1e-4, `${t.text}: loss ${t.loss}, reference ${expected.get(i)}`);
+      const masked = bertForward(sizes, weights, ids.map((id, j) => (j === i ? maskId : id))).logits[i];
+      assert.ok(maxDiff(await a.row(i), masked) < 1e-4, `row ${i} (${t.text}) with it masked`);
+      const rank = 1 + Array.from(masked).filter((v) => v > masked[t.id]).length;
+      assert.equal(t.rank, rank);
     }
-    assert.ok(Math.abs(t.loss! - expected.get(i)!) < 1e-4, `${t.text}: loss ${t.loss}, reference ${expected.get(i)}`);
-    const masked = bertForward(sizes, weights, ids.map((id, j) => (j === i ? maskId : id))).logits[i];
-    assert.ok(maxDiff(await a.row(i), masked) < 1e-4, `row ${i} (${t.text}) with it masked`);
-    const rank = 1 + Array.from(masked).filter((v) => v > masked[t.id]).length;
-    assert.equal(t.rank, rank);
-  }
-  const mean = [...expected.values()].reduce((s, v) => s + v, 0) / expected.size;
-  assert.ok(Math.abs(a.meanLoss - mean) < 1e-4);
-  // Attention of the text as given, both ways: a query attends to later keys too.
-  const att = a.attention!;
-  assert.equal(att.layers, 2);
-  assert.equal(att.heads, 2);
-  let above = 0;
-  for (let l = 0; l < 2; l++) {
-    for (let h = 0; h < 2; h++) {
-      assert.ok(maxDiff(att.weights[l][h], plain.attention[l][h]) < 1e-4, `layer ${l} head ${h}`);
-      const T = att.size;
-      for (let q = 0; q < T; q++) for (let k = q + 1; k < T; k++) above = Math.max(above, att.weights[l][h][q * T + k]);
+    const mean = [...expected.values()].reduce((s, v) => s + v, 0) / expected.size;
+    assert.ok(Math.abs(a.meanLoss - mean) < 1e-4);
+    // Attention of the text as given, both ways: a query attends to later keys too.
+    const att = a.attention!;
+    assert.equal(att.layers, 2);
+    assert.equal(att.heads, 2);
+    let above = 0;
+    for (let l = 0; l < 2; l++) {
+      for (let h = 0; h < 2; h++) {
+        assert.ok(maxDiff(att.weights[l][h], plain.attention[l][h]) < 1e-4, `layer ${l} head ${h}`);
+        const T = att.size;
+        for (let q = 0; q < T; q++) for (let k = q + 1; k < T; k++) above = Math.max(above, att.weights[l][h][q * T + k]);
+      }
     }
-  }
-  assert.ok(above > 0.3, `the weights are sharp enough to tell heads apart (max above the diagonal ${above})`);
-});
+    assert.ok(above > 0.3, `the weights are sharp enough to tell heads apart (max above the diagonal ${above})`);
+  });
+}
 
 test('the distribution at a mask is the reference softmax at that position, ranked', async () => {
   const weights = readOnnxFloats(path.join(sharp, 'onnx', 'model.onnx'));
@@ -196,4 +209,19 @@ test('the panel opens a masked model on its first blank, with the fill-ins there
   const noBlank = await session.analyze('The dog saw a ball.');
   const first = await analysisMessage(session.info, noBlank, { controls, k: 5, selected: noBlank.tokens.length - 1 });
   assert.equal(noBlank.tokens[first.selected].text, 'the');
+});
+
+test('the context is the position table without its offset: a RoBERTa reads exactly block_size tokens, and windows more', async () => {
+  const { session: roberta, sizes: r, dir } = families.get('roberta')!;
+  assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).max_position_embeddings, 50);
+  assert.equal(roberta.info.contextLength, 48);
+  const full = await roberta.analyze(Array(46).fill('the').join(' '));
+  assert.equal(full.tokens.length, 48);
+  assert.equal(full.window.truncated, false);
+  const weights = readOnnxFloats(path.join(dir, 'onnx', 'model.onnx'));
+  const ref = pseudoLosses(r, weights, full.tokens.map((t) => t.id), roberta.info.maskId!, [47 - 1]);
+  assert.ok(Math.abs(full.tokens[46].loss! - ref.get(46)!) < 1e-4, 'the last position reads the last row of the table');
+  const longer = await roberta.analyze(Array(60).fill('the').join(' '));
+  assert.equal(longer.tokens.length, 48);
+  assert.equal(longer.window.truncated, true);
 });

@@ -34,6 +34,8 @@ export function buildEncoderGraph(c: EncoderConfig, weights: Weights): GraphBuil
   return g;
 }
 
+const ARCHITECTURES: Record<string, string> = { bert: 'Bert', distilbert: 'DistilBert', roberta: 'Roberta' };
+
 const json = (o: unknown) => JSON.stringify(o, null, 2) + '\n';
 
 export async function writeEncoderFolder(dir: string, model: { config: EncoderConfig; weights: Weights; tokenizer: TokenizerFiles;
@@ -50,11 +52,14 @@ export async function writeEncoderFolder(dir: string, model: { config: EncoderCo
   // config.json last: a folder with a config.json is complete.
   await writeFileAtomic(join(dir, 'config.json'), json({
     model_type: c.arch,
-    architectures: ['BertForMaskedLM'],
+    architectures: [`${ARCHITECTURES[c.arch] ?? 'Bert'}ForMaskedLM`],
     vocab_size: c.vocab_size, hidden_size: c.n_embd, num_hidden_layers: c.n_layer, num_attention_heads: c.n_head,
-    intermediate_size: c.d_ff, max_position_embeddings: c.block_size, type_vocab_size: c.type_vocab_size,
+    intermediate_size: c.d_ff, type_vocab_size: c.type_vocab_size,
+    // RoBERTa's position table has rows for the offset too, which it names as padding_idx + 1.
+    max_position_embeddings: c.position_offset + c.block_size,
+    pad_token_id: c.position_offset ? c.position_offset - 1 : id('pad_token'),
     layer_norm_eps: c.norm_eps, hidden_act: c.gelu === 'exact' ? 'gelu' : 'gelu_new',
-    pad_token_id: id('pad_token'), mask_token_id: id('mask_token'),
+    mask_token_id: id('mask_token'),
     token_lens,
   }));
 }

@@ -16,6 +16,15 @@ export function isMaskedModel(config: Record<string, any>): boolean {
   return config.token_lens?.objective === 'masked' || MASKED_MODEL_TYPES.has(config.model_type);
 }
 
+/** RoBERTa and its kin number positions from padding_idx + 1: their tables' first rows are never a position. */
+const OFFSET_POSITIONS = new Set(['roberta', 'xlm-roberta', 'camembert']);
+
+/** Rows of a model's position table before position 0 (0 for all but RoBERTa's family). */
+export function positionOffset(config: Record<string, any>): number {
+  if (!OFFSET_POSITIONS.has(config.model_type)) return 0;
+  return (typeof config.pad_token_id === 'number' ? config.pad_token_id : 1) + 1;
+}
+
 /** The mask token of a tokenizer: tokenizer_config's, or the usual spellings. */
 export function maskTokenOf(tokenizer: Record<string, unknown>, tokenizerConfig: Record<string, unknown>): { id: number; text: string } | undefined {
   for (const t of [tokenizerConfig.mask_token, '[MASK]', '<mask>']) {

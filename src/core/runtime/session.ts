@@ -15,7 +15,7 @@ import { transformers, withTransformersEnv } from './transformers';
 import { tailTokens } from './tail';
 import { analysisWindow } from './window';
 import { Vocabulary } from './vocabulary';
-import { isMaskedModel, type MaskedScores, maskedScores, maskTokenOf } from './masked';
+import { isMaskedModel, type MaskedScores, maskedScores, maskTokenOf, positionOffset } from './masked';
 
 export interface LoadOptions extends FetchOptions {
   /** onnxruntime intra-op threads (default: onnxruntime's choice). */
@@ -123,7 +123,7 @@ export class ModelSession {
       id: ref,
       arch: config.token_lens?.config?.arch ?? config.model_type ?? 'unknown',
       vocabSize: config.vocab_size ?? vocab.size,
-      contextLength: config.max_position_embeddings ?? config.n_positions ?? config.n_ctx ?? 2048,
+      contextLength: (config.max_position_embeddings ?? config.n_positions ?? config.n_ctx ?? 2048) - positionOffset(config),
       layers: config.num_hidden_layers ?? config.n_layer ?? attentionNames.length,
       heads,
       attention: attentionNames.length ? 'available' : 'unavailable',
