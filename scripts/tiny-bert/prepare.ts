@@ -3,7 +3,7 @@
 // line of the text, each story [CLS] ... [SEP].
 // Usage: node --import tsx scripts/tiny-bert/prepare.ts CORPUS.txt OUT_DIR IDS.bin [WORDS]
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { transformers } from '../../src/core/runtime/transformers';
 import { wordPieceTokenizerFiles, wordPieceVocabulary } from '../../src/core/tokenizers/wordpiece';
 
@@ -24,7 +24,7 @@ async function main() {
   writeFileSync(join(out, 'tokenizer_config.json'), JSON.stringify(files.tokenizerConfig, null, 2) + '\n');
   const { AutoTokenizer, env } = await transformers();
   env.allowLocalModels = true;
-  const tokenizer = await AutoTokenizer.from_pretrained(out, { local_files_only: true });
+  const tokenizer = await AutoTokenizer.from_pretrained(resolve(out), { local_files_only: true });
   const ids: number[] = [];
   for (const story of text.split('\n').filter((l) => l.trim())) ids.push(...(tokenizer.encode(story) as number[]));
   writeFileSync(idsFile, Buffer.from(Uint16Array.from(ids).buffer));

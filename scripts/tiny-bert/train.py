@@ -23,7 +23,7 @@ steps = int(sys.argv[3]) if len(sys.argv) > 3 else 4000
 vocab = open(f"{out}/vocab.txt", encoding="utf-8").read().split("\n")[:-1]
 V = len(vocab)
 PAD, UNK, CLS, SEP, MASK = (vocab.index(s) for s in ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
-N_LAYER, N_HEAD, C, FF, T = 4, 4, 128, 512, 64
+N_LAYER, N_HEAD, C, FF, T, BATCH = 2, 4, 128, 256, 64, 32
 EPS = 1e-12
 
 
@@ -60,13 +60,16 @@ class Bert(nn.Module):
             if isinstance(m, nn.Linear):
                 nn.init.zeros_(m.bias)
 
-    def forward(self, ids, pad_mask):
+    def forward(self, ids, pad_mask, at=None):
+        """Logits at every position, or only where `at` (a bool mask) is set: the head is the costly part."""
         L = ids.shape[1]
         x = self.ln_emb(self.tok(ids) + self.pos(torch.arange(L)) + self.seg(torch.zeros_like(ids)))
         attention = []
         for layer in self.layers:
             x, probs = layer(x, pad_mask)
             attention.append(probs)
+        if at is not None:
+            x = x[at]
         h = self.ln_mlm(F.gelu(self.dense(x)))
         return h @ self.tok.weight.T + self.bias, attention
 
@@ -112,10 +115,11 @@ for step in range(steps):
     lr = 2e-3 * min(1, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / steps))
     for g in opt.param_groups:
         g["lr"] = lr
-    batch = data[torch.randint(0, len(data), (64,))]
+    batch = data[torch.randint(0, len(data), (BATCH,))]
     inputs, labels = mask_batch(batch)
-    logits, _ = model(inputs, batch != PAD)
-    loss = F.cross_entropy(logits.view(-1, V), labels.view(-1), ignore_index=-100)
+    targets = labels != -100
+    logits, _ = model(inputs, batch != PAD, targets)
+    loss = F.cross_entropy(logits, labels[targets])
     opt.zero_grad()
     loss.backward()
     opt.step()

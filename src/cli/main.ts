@@ -13,7 +13,7 @@ commands:
                  [--json] (TEXT | --file FILE)
   generate       [--model DIR|HUB_ID] [--max-new-tokens N] [--greedy | --temperature T] PROMPT
   import         --from PATH --out DIR [--tokenizer FILE|gpt2]
-                 PATH: a Hugging Face model folder (gpt2, llama, qwen2, mistral, gpt_neox), a nanoGPT
+                 PATH: a Hugging Face model folder (gpt2, llama, qwen2, mistral, gpt_neox; bert, roberta), a nanoGPT
                  ckpt.pt (--tokenizer meta.pkl|gpt2) or a llama2.c .bin (--tokenizer tokenizer.bin)
   import-llama2c --checkpoint FILE --tokenizer FILE --out DIR   (the same as import)
   write-random   --arch gpt2|llama|bert --preset NAME --out DIR [--seed S] [--tokenizer FILE] [--context N]

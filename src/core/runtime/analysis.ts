@@ -124,7 +124,10 @@ export class Analysis {
     return logits.subarray(position * this.vocabSize, (position + 1) * this.vocabSize);
   }
 
-  /** The k (at most 100) most likely next tokens after tokens[position], with softmax probabilities. */
+  /**
+   * The k (at most 100) most likely tokens of row `position`, with softmax probabilities: the next tokens after
+   * tokens[position] for a causal model, the fill-ins of tokens[position] for a masked one.
+   */
   topK(position: number, k: number): Candidate[] {
     this.checkPosition(position);
     const K = this.top.k;
