@@ -20,6 +20,8 @@ import { basicWordPieceVocabulary, wordPieceTokenizerFiles } from '../src/core/t
 
 const json = process.argv.includes('--json');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+// onnxruntime's intra-op threads on both sides (default: its own choice); BENCH_THREADS=1 compares the work alone.
+const THREADS = Number(process.env.BENCH_THREADS ?? 0) || undefined;
 const log = (s: string) => (json ? process.stderr : process.stdout).write(`${s}\n`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -38,14 +40,14 @@ async function main(): Promise<void> {
     const config = { ...ENCODER_PRESETS['bert-mini'], vocab_size: vocab.length, block_size: 128 };
     const folder = path.join(tmp, 'bert-mini');
     await writeEncoderFolder(folder, { config, weights: randomTensors(encoderWeightShapes(config), config.n_layer, 1), tokenizer: wordPieceTokenizerFiles(vocab) });
-    const session = await ModelSession.load(folder, { cacheDir: path.join(tmp, 'cache') });
+    const session = await ModelSession.load(folder, { cacheDir: path.join(tmp, 'cache'), threads: THREADS });
     const words = 'the little dog went to the park and saw a big red ball with her mom'.split(' ');
     const text = Array.from({ length: 62 }, (_, i) => words[i % words.length]).join(' ');
     const ids = session.encode(text);
     if (ids.length !== 64) throw new Error(`expected 64 tokens, got ${ids.length}`);
     const mask = session.info.maskId!;
     const rows = [ids, ...ids.slice(1, -1).map((_, i) => ids.map((id, j) => (j === i + 1 ? mask : id)))];
-    const raw = await ort.InferenceSession.create(path.join(folder, 'onnx', 'model.onnx'), inferenceSessionOptions());
+    const raw = await ort.InferenceSession.create(path.join(folder, 'onnx', 'model.onnx'), inferenceSessionOptions(THREADS));
     const cache = { kvHeads: config.n_head, headDim: config.n_embd / config.n_head };
     const pass = (batch: number[][]) => raw.run(decoderFeeds(raw.inputNames, batch, cache), ['logits']);
     const pll: { wall: number; cpu: number }[] = [], sequential: typeof pll = [], plain: typeof pll = [];
