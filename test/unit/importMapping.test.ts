@@ -167,8 +167,11 @@ test('config.json problems: unsupported model_type lists the supported ones; uns
     const cfg = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8'));
     writeFileSync(join(d, 'config.json'), JSON.stringify({ ...cfg, ...patch }));
   });
+  await assert.rejects(importCheckpoint({ from: edit('gpt2', { model_type: 't5' }), out: join(tmp(), 'o') }),
+    /has model_type "t5", which Token Lens cannot import; supported: gpt2, llama, qwen2, mistral, gpt_neox, bert, roberta\./);
+  // A masked model's config is read as one: what it lacks is named.
   await assert.rejects(importCheckpoint({ from: edit('gpt2', { model_type: 'bert' }), out: join(tmp(), 'o') }),
-    /has model_type "bert", which Token Lens cannot import; supported: gpt2, llama, qwen2, mistral, gpt_neox\./);
+    /config\.json has no num_hidden_layers/);
   assert.throws(() => readHfCheckpoint(edit('llama3', { rope_scaling: { type: 'yarn', factor: 4 } })), /rope_scaling of type "yarn" .* is not supported/);
   // The older spelling of the scaling type.
   const old = readHfCheckpoint(edit('llama3', { rope_scaling: { type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 16 } }));

@@ -7,15 +7,15 @@ import type { Weights } from '../models/config';
 import { type EncoderConfig, checkEncoderConfig } from '../models/encoder';
 import type { TokenizerFiles } from '../tokenizers/types';
 import { geluKind, HfConfig } from './hfConfig';
-import { openHfWeights } from './hfFolder';
+import { HF_MASKED_TYPES, openHfWeights } from './hfFolder';
 import { findPrefix, TensorPicker } from './pick';
 import type { CheckpointTensors } from './tensors';
 
 /** Where each family keeps its parts, by Hugging Face's names. */
-const LAYOUTS = {
+const LAYOUTS: Record<(typeof HF_MASKED_TYPES)[number], { model: readonly string[]; head: string; headNorm: string; bias: readonly string[] }> = {
   bert: { model: ['bert.', ''], head: 'cls.predictions.transform.', headNorm: 'LayerNorm', bias: ['cls.predictions.bias', 'cls.predictions.decoder.bias'] },
   roberta: { model: ['roberta.', ''], head: 'lm_head.', headNorm: 'layer_norm', bias: ['lm_head.bias', 'lm_head.decoder.bias'] },
-} as const;
+};
 
 export type HfEncoderType = keyof typeof LAYOUTS;
 
