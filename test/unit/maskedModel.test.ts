@@ -11,6 +11,8 @@ import { after, before, test } from 'node:test';
 import { bertConfig, encoderWeightShapes } from '../../src/core/models/encoder';
 import { writeEncoderFolder } from '../../src/core/models/encoderFolder';
 import { randomTensors } from '../../src/core/models/random';
+import { runOutputs } from '../../src/core/runtime/forward';
+import { maskedScores } from '../../src/core/runtime/masked';
 import { ModelSession } from '../../src/core/runtime/session';
 import { hoverMarkdown, showToken } from '../../src/extension/hoverText';
 import { analysisMessage } from '../../src/protocol/fromAnalysis';
@@ -224,4 +226,28 @@ test('the context is the position table without its offset: a RoBERTa reads exac
   const longer = await roberta.analyze(Array(60).fill('the').join(' '));
   assert.equal(longer.tokens.length, 48);
   assert.equal(longer.window.truncated, true);
+});
+
+test('a text too long for one pass is split into passes with the same scores; a caller who gives up stops it between two', async () => {
+  const ort = await import('onnxruntime-node');
+  const raw = await ort.InferenceSession.create(path.join(sharp, 'onnx', 'model.onnx'));
+  const run = (rows: number[][], outputs: string[]) => runOutputs(raw, rows, { kvHeads: 2, headDim: 16 }, outputs);
+  const tokens = session.tokenize('The dog saw [MASK] ball in the park.');
+  const ids = tokens.map((t) => t.id);
+  const special = (id: number) => tokens.some((t) => t.special && t.id === id);
+  const V = session.info.vocabSize, rowBytes = ids.length * V * 4;
+  const whole = await maskedScores(ids, session.info.maskId!, V, special, ['attentions.0'], { run });
+  const split = await maskedScores(ids, session.info.maskId!, V, special, ['attentions.0'], { run, maxPassBytes: 3 * rowBytes });
+  assert.equal(whole.passes, 1);
+  assert.equal(split.passes, Math.ceil((whole.scored.filter(Boolean).length + 1) / 3));
+  assert.ok(maxDiff(split.logits, whole.logits) < 1e-5);
+  assert.ok(maxDiff(split.attentions![0], whole.attentions![0]) < 1e-6);
+  let passes = 0;
+  await assert.rejects(maskedScores(ids, session.info.maskId!, V, special, null, {
+    run: (rows, outputs) => { passes++; return run(rows, outputs); },
+    maxPassBytes: 3 * rowBytes,
+    beforePass: () => { if (passes === 2) throw new Error('gave up'); },
+  }), /gave up/);
+  assert.equal(passes, 2);
+  await raw.release();
 });

@@ -51,22 +51,29 @@ export interface MaskedScores {
   passes: number;
 }
 
-/**
- * The text as given (row 0) and one copy per scored token with that token masked, as batched passes
- * through `run` (rows of equal length in, the named outputs out).
- */
+export interface MaskedRun {
+  /** One batched pass: rows of equal length in, the named outputs out. */
+  run: (rows: number[][], outputs: string[]) => Promise<Record<string, RawTensor>>;
+  /** Called before each pass after the first: throws to stop (the caller gave up). */
+  beforePass?: () => void;
+  /** At most this many bytes of logits per pass (default MAX_PASS_BYTES). */
+  maxPassBytes?: number;
+}
+
+/** The text as given (row 0) and one copy per scored token with that token masked, as batched passes. */
 export async function maskedScores(ids: number[], maskId: number, vocabSize: number, special: (id: number) => boolean,
-  attentionNames: string[] | null, run: (rows: number[][], outputs: string[]) => Promise<Record<string, RawTensor>>): Promise<MaskedScores> {
+  attentionNames: string[] | null, { run, beforePass, maxPassBytes = MAX_PASS_BYTES }: MaskedRun): Promise<MaskedScores> {
   const T = ids.length, V = vocabSize;
   const scored = ids.map((id) => id !== maskId && !special(id));
   const positions = scored.flatMap((s, t) => (s ? [t] : []));
   const rows = [ids, ...positions.map((p) => ids.map((id, t) => (t === p ? maskId : id)))];
-  const perPass = Math.max(1, Math.floor(MAX_PASS_BYTES / (T * V * 4)));
+  const perPass = Math.max(1, Math.floor(maxPassBytes / (T * V * 4)));
   const logits = new Float32Array(T * V);
   let attentions: Float32Array[] | null = null;
   let heads = 0;
   let passes = 0;
   for (let first = 0; first < rows.length; first += perPass) {
+    if (first > 0) beforePass?.();
     const batch = rows.slice(first, first + perPass);
     // Attention is read from the text as given (row 0) only.
     const wanted = first === 0 && attentionNames ? attentionNames : [];

@@ -190,7 +190,7 @@ export class ModelSession {
     const names = wantAttention && this.attentionNames.length ? this.attentionNames : null;
     const ids = tokens.map((t) => t.id);
     // Once the model ran, the result is kept (and cached) even if its caller gave up meanwhile.
-    const masked = this.info.objective === 'masked' ? await this.maskedForward(ids, names) : undefined;
+    const masked = this.info.objective === 'masked' ? await this.maskedForward(ids, names, signal) : undefined;
     const result: ForwardResult | MaskedScores = masked ?? await this.forward(ids, names);
     const T = tokens.length;
     const attention: AttentionData | null = result.attentions ? {
@@ -234,12 +234,15 @@ export class ModelSession {
   }
 
   /** A masked model's scores: the text as given and each token masked in turn (masked.ts), in batched passes. */
-  private maskedForward(ids: number[], attentionNames: string[] | null) {
-    return maskedScores(ids, this.info.maskId!, this.info.vocabSize, (id) => this.vocab.specialIds.has(id), attentionNames,
-      (rows, outputs) => {
+  private maskedForward(ids: number[], attentionNames: string[] | null, signal?: AbortSignal) {
+    return maskedScores(ids, this.info.maskId!, this.info.vocabSize, (id) => this.vocab.specialIds.has(id), attentionNames, {
+      run: (rows, outputs) => {
         this.forwardsRun++;
         return this.thread.outputs(rows, this.cacheShape, outputs);
-      });
+      },
+      // A long text takes several passes: one that nobody waits for any more stops between two.
+      beforePass: () => throwIfAborted(signal),
+    });
   }
 
   /**
