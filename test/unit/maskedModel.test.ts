@@ -158,7 +158,7 @@ test('explain --json on a masked model: every mask with its fill-ins, every toke
   for (const row of j.attention.weights[0][0]) assert.ok(Math.abs(row.reduce((s: number, v: number) => s + v, 0) - 1) < 1e-5);
 });
 
-test('explain as text names the blanks; next-token lenses refuse a masked model with a reason', () => {
+test('explain as text names the blanks; next-token lenses, generate and train refuse a masked model with a reason', () => {
   const r = cli('explain', '--model', cliModel, '--top-k', '3', 'a [MASK] dog');
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^mean pseudo-loss \d+\.\d{4} nats, pseudo-perplexity /m);
@@ -171,6 +171,12 @@ test('explain as text names the blanks; next-token lenses refuse a masked model 
   const gen = cli('generate', '--model', cliModel, 'a dog');
   assert.equal(gen.code, 1);
   assert.match(gen.err, /masked language model/);
+  const story = path.join(tmp, 'story.txt');
+  fs.writeFileSync(story, 'the dog went to the park. the dog saw a ball.');
+  const train = cli('train', '--file', story, '--from', cliModel, '--steps', '2', '--out', path.join(tmp, 'tuned'));
+  assert.equal(train.code, 1);
+  assert.match(train.err, /is a masked language model \(bert\): this works on causal models \(next-token prediction\) only/);
+  assert.ok(!fs.existsSync(path.join(tmp, 'tuned', 'config.json')));
 });
 
 test('write-random --arch bert refuses an unknown preset and a vocab.txt without BERT specials', () => {
