@@ -9,6 +9,7 @@ import { TOP_KEPT } from '../core/runtime/topRows';
 import { UsageError, commonModelOptions, intOption, parse } from './args';
 import { loadModel } from './load';
 import { lensJson, lensOptions, printLenses, runLenses } from './lenses';
+import { maskPredictions, printMasks, refuseNextTokenLenses } from './masks';
 
 const USAGE = `usage: token-lens explain [--model DIR|HUB_ID|FILE.gguf|ollama:NAME] [--fast] [--top-k K] [--attention] [--logit-lens]
          [--attribution occlusion|gradient|integrated-gradients [--target TOKEN] [--contrast TOKEN] [--steps N]]
@@ -46,6 +47,18 @@ export async function runExplain(argv: string[]): Promise<number> {
       process.stderr.write(session.kind === 'remote'
         ? `--top-k ${requestedTopK}: the server returns at most ${topK} candidates per position; showing ${topK}.\n`
         : `--top-k ${requestedTopK} is more than the model's vocabulary: showing all ${topK} tokens.\n`);
+    }
+    refuseNextTokenLenses(session, lenses);
+    if (session.info.objective === 'masked') {
+      // A masked model has no next token: it answers at each mask, and scores every token by masking it.
+      const masks = maskPredictions(session, analysis, Math.min(topK, TOP_KEPT));
+      const { next: _, ...json } = toJson(session, analysis, [], attention);
+      if (values.json) process.stdout.write(`${JSON.stringify({ ...json, objective: 'masked', maskToken: session.info.maskToken, masks })}\n`);
+      else {
+        printTable(session, analysis, null);
+        printMasks(session, masks);
+      }
+      return 0;
     }
     const next = await nextCandidates(analysis, topK);
     const extra = await runLenses(session, text, topK, lenses);
@@ -102,7 +115,7 @@ function rows(m: Float32Array, n: number): number[][] {
   return Array.from({ length: n }, (_, i) => Array.from(m.subarray(i * n, (i + 1) * n)));
 }
 
-function printTable(session: Pick<Engine, 'ref'>, a: Analysis, next: ReturnType<Analysis['topK']>): void {
+function printTable(session: Pick<Engine, 'ref'>, a: Analysis, next: ReturnType<Analysis['topK']> | null): void {
   const out: string[] = [`model ${session.ref}`];
   if (a.window.truncated) {
     out.push(`the text has ${a.window.counted ? '' : 'about '}${a.window.totalTokens} tokens; analysed the last window, from offset ${a.window.start}`);
@@ -114,8 +127,9 @@ function printTable(session: Pick<Engine, 'ref'>, a: Analysis, next: ReturnType<
     const l = t.loss === null ? '     -' : t.loss.toFixed(3);
     out.push(`${String(i).padStart(5)}  ${JSON.stringify(t.text).padEnd(20).slice(0, 20)}  ${p}  ${r}  ${l}`);
   });
-  out.push(`mean loss ${a.meanLoss.toFixed(4)} nats, perplexity ${perplexity(a.perplexity)}`);
-  out.push('next token:');
-  for (const c of next) out.push(`  ${percent(c.prob).padStart(7)}  logit ${c.logit.toFixed(3).padStart(8)}  ${JSON.stringify(c.text)}`);
+  const pseudo = a.objective === 'masked' ? 'pseudo-' : '';
+  out.push(`mean ${pseudo}loss ${a.meanLoss.toFixed(4)} nats, ${pseudo}perplexity ${perplexity(a.perplexity)}`);
+  if (next) out.push('next token:');
+  for (const c of next ?? []) out.push(`  ${percent(c.prob).padStart(7)}  logit ${c.logit.toFixed(3).padStart(8)}  ${JSON.stringify(c.text)}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }

@@ -16,10 +16,11 @@ commands:
                  (vLLM's /v1/completions for any local model; API key: TOKEN_LENS_SERVE_API_KEY)
   export-gguf    --model DIR --out FILE.gguf   (a Llama-architecture model Token Lens wrote, as F32 GGUF)
   import         --from PATH --out DIR [--tokenizer FILE|gpt2]
-                 PATH: a Hugging Face model folder (gpt2, llama, qwen2, mistral, gpt_neox), a nanoGPT
+                 PATH: a Hugging Face model folder (gpt2, llama, qwen2, mistral, gpt_neox; bert, roberta), a nanoGPT
                  ckpt.pt (--tokenizer meta.pkl|gpt2) or a llama2.c .bin (--tokenizer tokenizer.bin)
   import-llama2c --checkpoint FILE --tokenizer FILE --out DIR   (the same as import)
-  write-random   --arch gpt2|llama --preset NAME --out DIR [--seed S] [--tokenizer FILE] [--context N]
+  write-random   --arch gpt2|llama|bert --preset NAME --out DIR [--seed S] [--tokenizer FILE] [--context N]
+                 bert: a masked language model; --tokenizer takes a BERT vocab.txt
   train          --file FILE [--from DIR] [--preset toy|nanogpt-cpu] [--lora R] [--steps N] [--lr X]
                  [--optimizer adamw|sgd] [--seed S] --out DIR [--json]
   quantize       --model DIR --to q8|q4|fp16 [--out DIR]
@@ -118,17 +119,18 @@ async function runImport(argv: string[], name: 'import' | 'import-llama2c'): Pro
 }
 
 async function runWriteRandom(argv: string[]): Promise<number> {
-  const usage = 'usage: token-lens write-random --arch gpt2|llama --preset NAME --out DIR [--seed S] [--tokenizer FILE] [--context N]';
+  const usage = 'usage: token-lens write-random --arch gpt2|llama|bert --preset NAME --out DIR [--seed S] [--tokenizer FILE] [--context N]';
   const { values } = parse(argv, {
     arch: { type: 'string' }, preset: { type: 'string' }, out: { type: 'string' },
     seed: { type: 'string' }, tokenizer: { type: 'string' }, context: { type: 'string' },
   }, usage);
   if (!values.arch || !values.preset || !values.out) throw new UsageError(`--arch, --preset and --out are required\n\n${usage}`);
+  if (values.arch === 'bert') return (await import('./randomEncoder')).writeRandomEncoder(values);
   const { MODEL_PRESETS } = await import('../core/models/presets');
   const named = MODEL_PRESETS[values.preset];
   if (!named || named.arch !== values.arch) {
     const names = Object.entries(MODEL_PRESETS).filter(([, c]) => c.arch === values.arch).map(([n]) => n);
-    throw new UsageError(`unknown ${values.arch} preset "${values.preset}"; choose one of: ${names.join(', ') || '(none: --arch is gpt2 or llama)'}`);
+    throw new UsageError(`unknown ${values.arch} preset "${values.preset}"; choose one of: ${names.join(', ') || '(none: --arch is gpt2, llama or bert)'}`);
   }
   // A shorter context window: the same layer shapes, a smaller position table (quicker tests and benchmarks).
   const context = intOption(values.context, 'context', 0, 2) || undefined;

@@ -71,6 +71,11 @@ export interface ModelInfo {
   heads: number;
   attention: 'available' | 'unavailable';
   attentionNote?: string;
+  /** 'masked' for a masked language model (BERT): it predicts the token at each [MASK], not the next one. */
+  objective?: 'masked';
+  /** A masked model's mask token, as the text spells it ("[MASK]", "<mask>"), and its id. */
+  maskToken?: string;
+  maskId?: number;
 }
 
 /** Progress of a model download or preparation step. */

@@ -289,7 +289,10 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
   private async postAnalysis(a: Analysis): Promise<void> {
     const info = this.models.ready?.info;
     if (!info) return;
-    this.post(await analysisMessage(info, a, { controls: this.controls, k: this.topK(), selected: this.selected }));
+    const message = await analysisMessage(info, a, { controls: this.controls, k: this.topK(), selected: this.selected });
+    // The message may open elsewhere (a masked model opens on its first blank): later answers follow it.
+    this.selected = message.selected;
+    this.post(message);
     // Sent with every analysis until the webview acts on it: a post before the webview listens is lost.
     if (this.openTab) this.post(hostMessage('showTab', { tab: this.openTab }));
   }

@@ -48,10 +48,12 @@ export class TokenHover implements vscode.HoverProvider, vscode.Disposable {
     const actual = analysis.tokens[i];
     if (i < 0 || !actual || actual.special) return undefined;
     const k = config.get<number>('topK', 10);
-    const candidates = i > 0 ? analysis.topK(i - 1, k) : [];
+    // The prediction that scored this token: made before it (causal), or with it masked (BERT).
+    const row = analysis.rowScoring(i);
+    const candidates = row === null ? [] : analysis.topK(row, k);
     const args: ExplainFromHereArgs = { uri: document.uri.toString(), offset: base + actual.start };
     const explainCommand = `command:${EXPLAIN_FROM_HERE}?${encodeURIComponent(JSON.stringify(args))}`;
-    const markdown = new vscode.MarkdownString(hoverMarkdown({ candidates, actual, explainCommand }), true);
+    const markdown = new vscode.MarkdownString(hoverMarkdown({ candidates, actual, explainCommand, masked: analysis.objective === 'masked' }), true);
     markdown.isTrusted = { enabledCommands: [EXPLAIN_FROM_HERE] };
     const range = new vscode.Range(document.positionAt(base + actual.start), document.positionAt(base + actual.end));
     return new vscode.Hover(markdown, range);

@@ -19,16 +19,20 @@ export interface HoverContent {
   actual: ScoredToken;
   /** A `command:` URI for "Explain from here", or undefined to leave the link out. */
   explainCommand?: string;
+  /** A masked model: the candidates fill in this token with it masked, from the text on both sides. */
+  masked?: boolean;
 }
 
 export function hoverMarkdown(h: HoverContent): string {
   const a = h.actual;
   const link = h.explainCommand ? ` · [$(lightbulb-sparkle) Explain from here](${h.explainCommand})` : '';
-  if (!h.candidates.length || a.prob === null) {
+  const blank = h.masked && a.prob === null && h.candidates.length > 0;
+  if (!blank && (!h.candidates.length || a.prob === null)) {
     return `${showToken(a.text)} is the first token: nothing before it to predict from.${link}`;
   }
   const lines = [
-    `**Actual** ${showToken(a.text)} ${percent(a.prob)} · rank ${a.rank} · loss ${a.loss?.toFixed(2)} nats${link}`,
+    blank ? `**Blank** ${showToken(a.text)}: what the model fills in, from the text on both sides${link}`
+      : `**Actual** ${showToken(a.text)} ${percent(a.prob!)} · rank ${a.rank} · loss ${a.loss?.toFixed(2)} nats${h.masked ? ' (masked in turn)' : ''}${link}`,
     '', '| # | predicted here | prob | |', '|--:|:--|--:|:--|',
   ];
   h.candidates.forEach((c, i) => {

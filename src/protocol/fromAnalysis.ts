@@ -30,7 +30,12 @@ async function candidatesAt(a: AnalysisLike, position: number, controls: Samplin
 /** The panel opens on the last token: "what comes next" is the question it answers first. */
 export async function analysisMessage(info: ModelInfo, a: AnalysisLike,
   opts: { controls: SamplingControls; k: number; selected?: number }): Promise<HostMessage<'analysis'>> {
-  const selected = Math.min(a.tokens.length - 1, Math.max(0, opts.selected ?? a.tokens.length - 1));
+  let selected = Math.min(a.tokens.length - 1, Math.max(0, opts.selected ?? a.tokens.length - 1));
+  // A masked model has no "next": it opens on the first blank, or the first word, never on [CLS] or [SEP].
+  if (info.objective === 'masked' && a.tokens[selected]?.special) {
+    const blank = a.tokens.findIndex((t) => t.id === info.maskId);
+    selected = blank >= 0 ? blank : Math.max(0, a.tokens.findIndex((t) => !t.special));
+  }
   const candidates = await candidatesAt(a, selected, opts.controls, opts.k);
   return {
     type: 'analysis', model: info, text: a.text, tokens: a.tokens, meanLoss: a.meanLoss, perplexity: a.perplexity,

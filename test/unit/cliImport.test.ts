@@ -64,11 +64,11 @@ test('train and LoRA fine-tune imported models of every family: the loss falls',
 
 test('import: refusals name the problem, exit 1, and write nothing', () => {
   const out = path.join(tmp, 'refused');
-  const bert = path.join(tmp, 'bert');
-  fs.cpSync(path.join(FIX, 'gpt2'), bert, { recursive: true });
-  fs.writeFileSync(path.join(bert, 'config.json'), JSON.stringify({ model_type: 'bert' }));
+  const t5 = path.join(tmp, 't5');
+  fs.cpSync(path.join(FIX, 'gpt2'), t5, { recursive: true });
+  fs.writeFileSync(path.join(t5, 'config.json'), JSON.stringify({ model_type: 't5' }));
   for (const [args, message] of [
-    [['--from', bert], /model_type "bert", which Token Lens cannot import; supported: gpt2, llama, qwen2, mistral, gpt_neox/],
+    [['--from', t5], /model_type "t5", which Token Lens cannot import; supported: gpt2, llama, qwen2, mistral, gpt_neox, bert, roberta/],
     [['--from', path.join(FIX, 'bad', 'runs-code.pt')], /never runs code from a pickle/],
     [['--from', path.join(root, 'vendor/stories260K/stories260K.bin')], /needs its tokenizer\.bin: --tokenizer FILE/],
     [['--from', path.join(FIX, 'nanogpt-char')], /For nanoGPT, give the file itself: --from .*ckpt\.pt/],

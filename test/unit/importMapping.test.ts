@@ -196,8 +196,11 @@ test('config.json problems: unsupported model_type lists the supported ones; uns
     const cfg = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8'));
     writeFileSync(join(d, 'config.json'), JSON.stringify({ ...cfg, ...patch }));
   });
+  await assert.rejects(importCheckpoint({ from: edit('gpt2', { model_type: 't5' }), out: join(tmp(), 'o') }),
+    /has model_type "t5", which Token Lens cannot import; supported: gpt2, llama, qwen2, mistral, gpt_neox, bert, roberta\./);
+  // A masked model's config is read as one: what it lacks is named.
   await assert.rejects(importCheckpoint({ from: edit('gpt2', { model_type: 'bert' }), out: join(tmp(), 'o') }),
-    /has model_type "bert", which Token Lens cannot import; supported: gpt2, llama, qwen2, mistral, gpt_neox\./);
+    /config\.json has no num_hidden_layers/);
   assert.throws(() => readHfCheckpoint(edit('llama3', { rope_scaling: { type: 'yarn', factor: 4 } })),
     /rope_scaling of type "yarn" \(Token Lens runs "llama3", "linear" and "dynamic"\) is not supported/);
   assert.throws(() => readHfCheckpoint(edit('llama3', { rope_scaling: { rope_type: 'longrope', factor: 4 } })), /rope_scaling of type "longrope"/);

@@ -7,8 +7,10 @@ import { tokenTitle } from './tokens';
 const HEIGHT = 150;
 const PAD = { left: 34, right: 8, top: 10, bottom: 18 };
 
+/** `after`: how many tokens before a bar its prediction was made (1 for a causal model; 0 for a masked one,
+ *  whose bar i is token i filled in with itself masked). */
 export function lossChart(tokens: ScoredToken[], meanLoss: number, perplexity: number, selected: number,
-  width: number, onSelect: (position: number) => void): HTMLElement {
+  width: number, onSelect: (position: number) => void, after = 1): HTMLElement {
   const scored = tokens.map((t, i) => ({ t, i })).filter((x) => x.t.loss !== null);
   const maxLoss = Math.max(1, ...scored.map((x) => x.t.loss!));
   const top = Math.ceil(maxLoss);
@@ -28,15 +30,15 @@ export function lossChart(tokens: ScoredToken[], meanLoss: number, perplexity: n
   }
   for (const { t, i } of scored) {
     const band = lossBand(t.loss);
-    const current = i === selected + 1 ? ' current' : '';
+    const current = i === selected + after ? ' current' : '';
     const gap = bw > 4 ? 1 : 0;
     const rect = s('rect', {
       class: `loss-bar heat-fill-${band}${current}`, x: PAD.left + i * bw + gap / 2, y: y(t.loss!),
       width: Math.max(0.5, bw - gap), height: Math.max(0.5, PAD.top + plotH - y(t.loss!)),
     });
     rect.append(s('title', {}, `${tokenTitle(t, i)}. Click to see what the model predicted here.`));
-    // A bar is the prediction made after token i-1: selecting i-1 shows that distribution.
-    rect.addEventListener('click', () => onSelect(i - 1));
+    // A bar is the prediction that scored token i: selecting its row (i - after) shows that distribution.
+    rect.addEventListener('click', () => onSelect(i - after));
     svg.append(rect);
   }
   svg.append(

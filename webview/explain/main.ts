@@ -7,6 +7,7 @@ import { connect } from '../shared/vscode';
 import type { Candidate, SamplingControls } from '../../src/core/types';
 import { type ExplainState, initialState, reduce } from './state';
 import { lossLegend, selectionSummary, tokenStrip } from './tokens';
+import { blankSummary, distributionTitle, isMasked } from './masked';
 import { distributionTable, samplingControls } from './distribution';
 import { lossChart } from './lossChart';
 import { attentionView } from './attention';
@@ -144,7 +145,7 @@ function renderTokens(): void {
   if (!a) return mount(tokensSec.body, h('p', { class: 'muted' }, 'No analysis yet.'));
   keepingFocus(() => mount(tokensSec.body,
     Object.assign(tokenStrip(a.tokens, state.selected, select), { id: 'token-strip' }),
-    selectionSummary(a.tokens, state.selected)));
+    isMasked(a.model) ? blankSummary(a.tokens, state.selected, a.model) : selectionSummary(a.tokens, state.selected)));
 }
 
 function renderControls(): void {
@@ -155,10 +156,13 @@ function renderControls(): void {
 function renderDistribution(): void {
   const a = state.analysis;
   if (!a) return mount(distBox);
+  const masked = isMasked(a.model);
   const last = state.selected === a.tokens.length - 1;
+  nextSec.el.querySelector('h2')!.textContent = distributionTitle(a.model);
   keepingFocus(() => mount(distBox, distributionTable({
     candidates: state.candidates, kept: state.kept, controls: state.controls, vocabSize: a.model.vocabSize,
-    actualNext: a.tokens[state.selected + 1], canAppend: last && !state.appending,
+    // A masked model's distribution is for the selected token itself, and a blank is not appended to.
+    actualNext: a.tokens[masked ? state.selected : state.selected + 1], canAppend: !masked && last && !state.appending,
     onControls: setControls, onAppend: append, onCopy: (text) => host.post({ type: 'copy', text }),
   })));
   distBox.classList.toggle('stale', awaitingDistribution);
@@ -172,7 +176,7 @@ function width(el: HTMLElement): number {
 function renderLoss(): void {
   const a = state.analysis;
   if (!a) return mount(lossSec.body);
-  mount(lossSec.body, lossChart(a.tokens, a.meanLoss, a.perplexity, state.selected, width(lossSec.body), select));
+  mount(lossSec.body, lossChart(a.tokens, a.meanLoss, a.perplexity, state.selected, width(lossSec.body), select, isMasked(a.model) ? 0 : 1));
 }
 
 function renderAttention(): void {

@@ -35,6 +35,18 @@ const NOTES: { id: string; title: string; body: (string | HTMLElement)[] }[] = [
         + 'has to put its mass somewhere.'),
     ],
   },
+  {
+    id: 'blank', title: 'Predict the next token, or fill in the blank',
+    body: [
+      h('p', {}, 'One sentence, two questions. A causal model (GPT-2, Llama) reads “The cat sat on the” and predicts what comes '
+        + 'next; it sees only the words before, so it can write a text one token at a time. A masked model (BERT) reads '
+        + '“The cat sat on the ', h('code', {}, '[MASK]'), ' because it was warm.” and fills in the blank from the words on '
+        + 'both sides: “because it was warm” helps it guess “mat”, which a causal model could not use.'),
+      h('p', {}, 'So a masked model has no next token, and its attention map has no empty triangle: every token sees every '
+        + 'other. Its loss per token is a pseudo-loss: each token is masked in turn and scored from all the others '
+        + '(−ln p(token | rest)). Write the mask token in the text to see the fill-ins at that place.'),
+    ],
+  },
 ];
 
 export function teachingNotes(open: string[], onToggle: (id: string, open: boolean) => void): HTMLElement {

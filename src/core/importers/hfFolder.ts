@@ -17,6 +17,9 @@ export const HF_FAMILIES: Record<string, HfFamily> = {
   gpt2: hfGpt2, llama: hfLlama, qwen2: hfQwen2, mistral: hfMistral, gpt_neox: hfGptNeox,
 };
 
+/** Masked language models, imported as encoders (hfBert.ts). */
+export const HF_MASKED_TYPES = ['bert', 'roberta'] as const;
+
 function readJson(path: string): Record<string, unknown> {
   try {
     const v = JSON.parse(readFileSync(path, 'utf8'));
@@ -53,7 +56,7 @@ export function hfFamily(dir: string): { cfg: HfConfig; family: HfFamily } {
   const family = typeof type === 'string' ? HF_FAMILIES[type] : undefined;
   if (!family) {
     throw new Error(`${path} has model_type ${JSON.stringify(type ?? null)}, which Token Lens cannot import; ` +
-      `supported: ${Object.keys(HF_FAMILIES).join(', ')}.`);
+      `supported: ${[...Object.keys(HF_FAMILIES), ...HF_MASKED_TYPES].join(', ')}.`);
   }
   return { cfg, family };
 }

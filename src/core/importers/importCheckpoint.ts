@@ -14,6 +14,9 @@ import { llama2cTokenizerFiles, readLlama2cTokenizer } from '../tokenizers/llama
 import type { TokenizerFiles } from '../tokenizers/types';
 import type { LoadProgress } from '../types';
 import { isHfFolder, readHfCheckpoint } from './hfFolder';
+import { hfEncoderType, readHfEncoder } from './hfBert';
+import type { EncoderConfig } from '../models/encoder';
+import { writeEncoderFolder } from '../models/encoderFolder';
 import { checkTokenizerFits, describe, ImportedModel, withMaxLength } from './imported';
 import { metaPklTokenizerFiles } from './metaPkl';
 import { readNanoGptCheckpoint } from './nanogpt';
@@ -36,7 +39,8 @@ export interface ImportOptions {
 
 export interface ImportResult {
   kind: CheckpointKind;
-  config: DecoderConfig;
+  /** A decoder's config; an encoder's for a masked language model (BERT, RoBERTa). */
+  config: DecoderConfig | EncoderConfig;
   out: string;
 }
 
@@ -123,22 +127,36 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
   checkOut(out);
   say(`Reading ${opts.from}`);
   const from = kind === 'huggingface' && !statSync(opts.from).isDirectory() ? dirname(resolve(opts.from)) : opts.from;
+  const encoderType = kind === 'huggingface' ? hfEncoderType(from) : undefined;
+  if (encoderType) {
+    const encoder = readHfEncoder(from, encoderType, opts.tokenizer ? tokenizerFrom(opts.tokenizer) : undefined);
+    check();
+    await writeStaged(out, opts.stagingDir, (staging) => writeEncoderFolder(staging, encoder), check, say);
+    return { kind, config: encoder.config, out };
+  }
   const model = kind === 'huggingface'
     ? readHfCheckpoint(from, opts.tokenizer ? tokenizerFrom(opts.tokenizer) : undefined)
     : kind === 'nanogpt' ? readNanoGpt(from, opts.tokenizer) : readLlama2c(from, opts.tokenizer);
   check();
-  const staging = opts.stagingDir ?? stagingDirFor(out);
+  await writeStaged(out, opts.stagingDir, (staging) => writeModelFolder(staging, {
+    config: model.config,
+    weights: model.weights,
+    tokenizer: model.tokenizer,
+    attentionOutputs: true,
+    description: model.description,
+    specialTokens: model.specialTokens,
+  }), check, say);
+  return { kind, config: model.config, out };
+}
+
+/** Writes the folder under a staging name beside `out`, then moves it into place (nothing half-written is left). */
+async function writeStaged(out: string, stagingDir: string | undefined, write: (staging: string) => Promise<void>,
+  check: () => void, say: (message: string) => void): Promise<void> {
+  const staging = stagingDir ?? stagingDirFor(out);
   await mkdir(dirname(staging), { recursive: true });
   try {
     say(`Writing ${out}`);
-    await writeModelFolder(staging, {
-      config: model.config,
-      weights: model.weights,
-      tokenizer: model.tokenizer,
-      attentionOutputs: true,
-      description: model.description,
-      specialTokens: model.specialTokens,
-    });
+    await write(staging);
     check();
     await replaceFolder(staging, out);
   } catch (e) {
@@ -146,7 +164,6 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
     throw e;
   }
   say('Imported');
-  return { kind, config: model.config, out };
 }
 
 /** Moves the finished folder into place; an old model folder there goes only once the new one is in. */

@@ -49,12 +49,16 @@ export interface Ops<T> {
    * sliding window, those `window` or more positions back.
    */
   causal(scores: T, window: number | null): T;
+  /** Attention scores with only padding keys removed: an encoder's tokens see both ways (encoder.ts). */
+  padding?(scores: T): T;
+  /** Rows of a table at the input's segment ids (BERT's token types): [B, T, C]. */
+  segments?(table: T): T;
   /** Sees each layer's attention probabilities [B, H, T, S], one matrix per query head. */
   expose(layer: number, probs: T): void;
   /** Sees the residual stream [B, T, C] after each block (the logit lens reads it). */
   exposeHidden?(layer: number, x: T): void;
-  /** Logits x @ E^T against an embedding-shaped [V, C] matrix, over the model's whole vocabulary. */
-  logits(x: T, table: T): T;
+  /** Logits x @ E^T (+ bias [V]) against an embedding-shaped [V, C] matrix, over the model's whole vocabulary. */
+  logits(x: T, table: T, bias?: T): T;
 }
 
 /** Every weight of a config, in a fixed order, with its shape (the names and layouts of config.ts). */

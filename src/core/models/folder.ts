@@ -149,6 +149,9 @@ export async function writeModelFolder(dir: string, model: ModelFolder): Promise
 export function readModelFolderMeta(dir: string): TokenLensMeta {
   const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   const meta = cfg.token_lens as TokenLensMeta | undefined;
+  if ((cfg.token_lens as { objective?: string } | undefined)?.objective === 'masked') {
+    throw new Error(`${dir} is a masked language model (${cfg.model_type}): this works on causal models (next-token prediction) only.`);
+  }
   if (!meta?.config?.arch) throw new Error(`${dir}/config.json was not written by Token Lens (no token_lens.config)`);
   if (typeof meta.config.n_layer !== 'number' || typeof meta.config.norm !== 'string') {
     throw new Error(`${dir} was written by an older Token Lens whose model config this version cannot read: ` +

@@ -26,7 +26,11 @@ export interface WriteOptions {
   scoringHead?: boolean;
 }
 
-class GraphOps implements Ops<string> {
+/** The sizes the graph's inputs and outputs need (a decoder's or an encoder's config has them). */
+export type GraphSizes = Pick<DecoderConfig, 'n_layer' | 'n_kv_head' | 'head_dim' | 'n_embd' | 'vocab_size'> &
+  Partial<Pick<DecoderConfig, 'sliding_window'>>;
+
+export class GraphOps implements Ops<string> {
   private readonly ids: string;
   /** Absolute positions of the new tokens: past_len + arange(seq_len), int64 [T]. */
   private readonly positions: string;
@@ -35,11 +39,26 @@ class GraphOps implements Ops<string> {
    * with a sliding window, past_len + i - j < window. The cache keeps every key: the mask alone bounds the band.
    */
   private readonly mask: string;
+  /** bool [B, 1, 1, S]: key j is visible when attention_mask[j] = 1, whatever the query (an encoder's mask). */
+  private readonly paddingMask: string;
+  private readonly segmentIds?: string;
 
-  constructor(readonly g: GraphBuilder, private readonly c: DecoderConfig, private readonly attentionOutputs: boolean,
-    private readonly hiddenStates = false) {
+  /**
+   * `bidirectional`: an encoder's graph. No KV cache (every pass sees the whole text), BERT's segment ids
+   * `token_type_ids` as an input, and attention limited by padding only.
+   */
+  constructor(readonly g: GraphBuilder, private readonly c: GraphSizes, private readonly attentionOutputs: boolean,
+    private readonly hiddenStates = false, private readonly bidirectional = false) {
     this.ids = g.input('input_ids', INT64, [BATCH, SEQ]);
-    const attentionMask = g.input('attention_mask', INT64, [BATCH, TOTAL]);
+    const attentionMask = g.input('attention_mask', INT64, [BATCH, bidirectional ? SEQ : TOTAL]);
+    this.paddingMask = g.op('Unsqueeze', [g.op('Cast', [attentionMask], { to: BOOL }), g.constInt64([1, 2])]);
+    if (bidirectional) {
+      this.segmentIds = g.input('token_type_ids', INT64, [BATCH, SEQ]);
+      const seqLen = g.op('Squeeze', [g.op('Shape', [this.ids], { start: 1, end: 2 }), g.constInt64([0])]);
+      this.positions = g.op('Range', [g.constInt64([0], []), seqLen, g.constInt64([1], [])]);
+      this.mask = this.paddingMask;
+      return;
+    }
     for (let i = 0; i < c.n_layer; i++) {
       for (const kv of ['key', 'value']) g.input(`past_key_values.${i}.${kv}`, FLOAT, [BATCH, c.n_kv_head, PAST, c.head_dim]);
     }
@@ -53,12 +72,11 @@ class GraphOps implements Ops<string> {
     const keys = g.op('Unsqueeze', [keyPositions, g.constInt64([0])]); // [1, S]
     const queries = g.op('Unsqueeze', [this.positions, g.constInt64([1])]); // [T, 1]
     let visible = g.op('LessOrEqual', [keys, queries]);
-    if (c.sliding_window !== null) {
+    if (c.sliding_window != null) {
       const oldest = g.op('Sub', [queries, g.constInt64([c.sliding_window], [])]);
       visible = g.op('And', [visible, g.op('Greater', [keys, oldest])]);
     }
-    const padding = g.op('Unsqueeze', [g.op('Cast', [attentionMask], { to: BOOL }), g.constInt64([1, 2])]);
-    this.mask = g.op('And', [visible, padding]);
+    this.mask = g.op('And', [visible, this.paddingMask]);
   }
 
   weight(name: string): string { return name; }
@@ -71,6 +89,10 @@ class GraphOps implements Ops<string> {
   }
   embed(table: string): string { return this.g.op('Gather', [table, this.ids]); }
   atPositions(table: string): string { return this.g.op('Gather', [table, this.positions]); }
+  segments(table: string): string {
+    if (!this.segmentIds) throw new Error('segment ids are an encoder graph\'s input');
+    return this.g.op('Gather', [table, this.segmentIds]);
+  }
 
   rotary(invFreq: Float32Array): { cos: string; sin: string } {
     // In float32 from the positions, as Hugging Face and llama2.c's run.c compute the angles.
@@ -122,6 +144,7 @@ class GraphOps implements Ops<string> {
   softmax(x: string): string { return this.g.op('Softmax', [x], { axis: -1 }); }
 
   cache(layer: number, k: string, v: string): [string, string] {
+    if (this.bidirectional) return [k, v];
     const g = this.g;
     return [
       g.op('Concat', [`past_key_values.${layer}.key`, k], { axis: 2 }, `present.${layer}.key`),
@@ -131,6 +154,7 @@ class GraphOps implements Ops<string> {
 
   /** The window is in the mask already (built once for every layer). */
   causal(scores: string, _window: number | null): string { return this.g.op('Where', [this.mask, scores, this.g.constFloat([MASKED])]); }
+  padding(scores: string): string { return this.g.op('Where', [this.paddingMask, scores, this.g.constFloat([MASKED])]); }
 
   expose(layer: number, probs: string): void {
     // The Softmax feeds the weighted-values MatMul directly either way: graph surgery finds it by that pattern.
@@ -141,21 +165,20 @@ class GraphOps implements Ops<string> {
     if (this.hiddenStates) this.g.op('Identity', [x], {}, `hidden_states.${layer}`);
   }
 
-  logits(x: string, table: string): string {
+  logits(x: string, table: string, bias?: string): string {
     // Gemm with transB reads the [V, C] table in place: no transposed copy of the embedding.
     const g = this.g;
     const flat = g.op('Reshape', [x, g.constInt64([-1, this.c.n_embd])]);
-    const logits = g.op('Gemm', [flat, table], { transB: 1 });
+    const logits = g.op('Gemm', bias ? [flat, table, bias] : [flat, table], { transB: 1 });
     const shape = g.op('Concat', [g.op('Shape', [x], { start: 0, end: 2 }), g.constInt64([this.c.vocab_size])], { axis: 0 });
     return g.op('Reshape', [logits, shape], {}, 'logits');
   }
 }
 
-/** Adds every weight as an initializer named as in config.ts, checking names and shapes; no copies. */
-function addWeights(g: GraphBuilder, c: DecoderConfig, weights: Weights): void {
-  const shapes = weightShapes(c);
+/** Adds every weight as an initializer named as in config.ts (encoder.ts), checking names and shapes; no copies. */
+export function addWeights(g: GraphBuilder, arch: string, shapes: Map<string, number[]>, weights: Weights): void {
   const unknown = [...weights.keys()].filter((n) => !shapes.has(n));
-  if (unknown.length) throw new Error(`weights this ${c.arch} config has no place for: ${unknown.slice(0, 5).join(', ')}`);
+  if (unknown.length) throw new Error(`weights this ${arch} config has no place for: ${unknown.slice(0, 5).join(', ')}`);
   for (const [name, shape] of shapes) {
     const t = weights.get(name);
     if (!t) throw new Error(`missing weight ${name}`);
@@ -168,7 +191,7 @@ export function buildDecoderGraph(c: DecoderConfig, weights: Weights, opts: Writ
   const g = new GraphBuilder(c.arch);
   const attentionOutputs = opts.attentionOutputs ?? false;
   const ops = new GraphOps(g, c, attentionOutputs, opts.hiddenStates);
-  addWeights(g, c, weights);
+  addWeights(g, c.arch, weightShapes(c), weights);
   decoder(c, ops);
   g.output('logits', FLOAT, [BATCH, SEQ, c.vocab_size]);
   for (let i = 0; i < c.n_layer; i++) {

@@ -1,5 +1,6 @@
-// The two families' defaults as plain data, and named model shapes for random-weight models.
+// The families' defaults as plain data, and named model shapes for random-weight models.
 import type { DecoderConfig } from './config';
+import { bertConfig, type EncoderConfig } from './encoder';
 
 export interface Sizes {
   n_layer: number;
@@ -53,3 +54,13 @@ export function modelPreset(name: string): DecoderConfig {
   if (!c) throw new Error(`unknown preset ${name}; known: ${Object.keys(MODEL_PRESETS).join(', ')}`);
   return structuredClone(c);
 }
+
+const bert = (n_layer: number, n_head: number, n_embd: number, block_size: number) =>
+  bertConfig({ n_layer, n_head, n_embd, block_size, vocab_size: 1 });
+
+/** Masked-model shapes (encoder.ts); the vocabulary's size comes from the tokenizer they are written with. */
+export const ENCODER_PRESETS: Record<string, EncoderConfig> = {
+  'bert-tiny': bert(2, 2, 128, 512),
+  'bert-mini': bert(4, 4, 256, 512),
+  'bert-base': bert(12, 12, 768, 512),
+};

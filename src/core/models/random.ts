@@ -1,12 +1,12 @@
-// Fresh weights for any decoder config (shapes from decoder.ts) with GPT-2's initialisation
-// (normal(0, 0.02), residual projections scaled by 1/sqrt(2 * n_layer), norms 1, biases 0).
+// Fresh weights for any decoder or encoder config (shapes from decoder.ts, encoder.ts) with GPT-2's
+// initialisation (normal(0, 0.02), residual projections scaled by 1/sqrt(2 * n_layer), norms 1, biases 0).
 import type { DecoderConfig, Weights } from './config';
 import { weightShapes } from './decoder';
 
 type Init = 'normal' | 'residual' | 'ones' | 'zeros';
 
 function initOf(name: string): Init {
-  if (/(^|\.)(ln_\d|ln_f)\.weight$/.test(name)) return 'ones';
+  if (/(^|\.)(ln_\w+|ln)\.weight$/.test(name)) return 'ones';
   if (name.endsWith('.bias')) return 'zeros';
   if (/(attn\.o|mlp\.down)\.weight$/.test(name)) return 'residual';
   return 'normal';
@@ -45,10 +45,14 @@ export function normalStream(seed: number): () => number {
 }
 
 export function randomWeights(config: DecoderConfig, seed: number): Weights {
-  const layers = config.n_layer;
+  return randomTensors(weightShapes(config), config.n_layer, seed);
+}
+
+/** Fresh weights of the given names and shapes, for a model of `layers` blocks. */
+export function randomTensors(shapes: Map<string, number[]>, layers: number, seed: number): Weights {
   const uniform = uniforms(seed);
   const weights: Weights = new Map();
-  for (const [name, shape] of weightShapes(config)) {
+  for (const [name, shape] of shapes) {
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
     const init = initOf(name);
     if (init === 'ones') data.fill(1);

@@ -36,6 +36,12 @@ export interface AnalysisInput {
   recompute: () => Promise<Float32Array>;
   /** Ranks and best candidates computed elsewhere (the forward-pass thread); computed here otherwise. */
   ranked?: Ranked;
+  /**
+   * 'next' (a causal model): row t is the distribution of the token after t. 'masked' (masked.ts): row t is
+   * the distribution at t with token t masked, and `scored` says which tokens have a pseudo-log-likelihood.
+   */
+  objective?: 'next' | 'masked';
+  scored?: boolean[];
 }
 
 /** Rough size of one token object (fields, offsets, scores) on the JS heap, for the accounting. */
@@ -52,6 +58,7 @@ export class Analysis {
   readonly attention: AttentionData | null;
   readonly attentionNote?: string;
   readonly approximate?: string;
+  readonly objective: 'next' | 'masked';
   private logits?: Float32Array;
   private reloading?: Promise<Float32Array>;
   private readonly top: TopRows;
@@ -77,22 +84,27 @@ export class Analysis {
     this.approximate = input.approximate;
     const n = input.tokens.length;
     const V = input.vocabSize;
+    this.objective = input.objective ?? 'next';
+    const masked = this.objective === 'masked';
+    const targets = masked ? input.tokens.map((t, i) => (input.scored?.[i] ? t.id : -1)) : nextTargets(input.tokens.map((t) => t.id));
     const logits = input.logits;
     if (!logits && !(input.ranked && input.scores && input.fetchRow)) throw new Error('an analysis needs the logits, or ranks, scores and rows');
-    const { ranks, top } = input.ranked ?? rankAndTop(logits!, V, nextTargets(input.tokens.map((t) => t.id)));
+    const { ranks, top } = input.ranked ?? rankAndTop(logits!, V, targets);
     this.top = top;
-    const scores = input.scores;
+    // The scoring head scores next tokens: a masked model's rows are scored here.
+    const scores = masked ? null : input.scores;
     this.logSumExps = scores
       ? Float64Array.from(scores.logSumExp)
       : Float64Array.from({ length: n }, (_, t) => logSumExp(logits!.subarray(t * V, (t + 1) * V)));
     let total = 0;
     let counted = 0;
     this.tokens = input.tokens.map((token, t) => {
-      if (t === 0) return { ...token, prob: null, rank: null, loss: null };
-      const loss = scores ? -scores.targetLogprob[t - 1] : this.logSumExps[t - 1] - logits![(t - 1) * V + token.id];
+      const row = masked ? (targets[t] >= 0 ? t : -1) : t - 1;
+      if (row < 0) return { ...token, prob: null, rank: null, loss: null };
+      const loss = scores ? -scores.targetLogprob[row] : this.logSumExps[row] - logits![row * V + token.id];
       total += loss;
       counted++;
-      return { ...token, prob: Math.exp(-loss), rank: ranks[t - 1], loss };
+      return { ...token, prob: Math.exp(-loss), rank: ranks[row], loss };
     });
     this.meanLoss = counted ? total / counted : NaN;
     this.perplexity = Math.exp(this.meanLoss);
@@ -105,6 +117,15 @@ export class Analysis {
     const att = this.attention ? this.attention.layers * this.attention.heads * this.attention.size ** 2 * 4 : 0;
     return this.tokens.length * TOKEN_BYTES + this.logSumExps.byteLength + this.top.ids.byteLength +
       this.top.logits.byteLength + att;
+  }
+
+  /**
+   * The row whose distribution scored token i, for `topK`, `distribution` and `row`: the one before it for a
+   * causal model, its own for a masked one; null when none did (the first token of a causal model).
+   */
+  rowScoring(i: number): number | null {
+    const row = this.objective === 'masked' ? i : i - 1;
+    return row >= 0 && row < this.tokens.length ? row : null;
   }
 
   /** Whether the full logits are in memory now (false once the memory budget let them go). */
@@ -121,7 +142,10 @@ export class Analysis {
     return logits.subarray(position * this.vocabSize, (position + 1) * this.vocabSize);
   }
 
-  /** The k (at most 100) most likely next tokens after tokens[position], with softmax probabilities. */
+  /**
+   * The k (at most 100) most likely tokens of row `position`, with softmax probabilities: the next tokens after
+   * tokens[position] for a causal model, the fill-ins of tokens[position] for a masked one.
+   */
   topK(position: number, k: number): Candidate[] {
     this.checkPosition(position);
     const K = this.top.k;

@@ -42,6 +42,8 @@ export function decoderFeeds(inputNames: readonly string[], ids: number[] | numb
   for (const name of inputNames) {
     if (name === 'input_ids') feeds[name] = new ort.Tensor('int64', BigInt64Array.from(rows.flat(), BigInt), [B, T]);
     else if (name === 'attention_mask') feeds[name] = new ort.Tensor('int64', new BigInt64Array(B * T).fill(1n), [B, T]);
+    // Masked models' segment ids (BERT's token types): one segment, the text.
+    else if (name === 'token_type_ids') feeds[name] = new ort.Tensor('int64', new BigInt64Array(B * T), [B, T]);
     else if (name === 'position_ids') feeds[name] = new ort.Tensor('int64', BigInt64Array.from({ length: B * T }, (_, i) => BigInt(i % T)), [B, T]);
     else if (name.startsWith('past_key_values.')) {
       const empty = pastType === 'float16' ? new Uint16Array(0) : new Float32Array(0);

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import type { LoadProgress } from '../types';
 import { type DtypeChoice, findOnnxFile, noDecoderMessage, onnxFilesFor } from './onnxFile';
 import { transformers, withTransformersEnv } from './transformers';
+import { isMaskedModel } from './masked';
 
 /** Besides these, a model folder needs one decoder file of ONNX_FILES. */
 export const REQUIRED_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json'];
@@ -100,7 +101,7 @@ async function download(id: string, opts: FetchOptions): Promise<void> {
 }
 
 async function downloadNow(id: string, opts: FetchOptions): Promise<void> {
-  const { env, AutoConfig, AutoTokenizer, AutoModelForCausalLM } = await transformers();
+  const { env, AutoConfig, AutoTokenizer, AutoModelForCausalLM, AutoModelForMaskedLM } = await transformers();
   const saved = { ...pick(env) };
   env.allowRemoteModels = true;
   env.allowLocalModels = false;
@@ -125,9 +126,10 @@ async function downloadNow(id: string, opts: FetchOptions): Promise<void> {
     },
   };
   try {
-    await AutoConfig.from_pretrained(id, options);
+    const config = await AutoConfig.from_pretrained(id, options) as unknown as Record<string, unknown>;
     await AutoTokenizer.from_pretrained(id, options);
-    await downloadDecoder(id, options, AutoModelForCausalLM, opts.dtype);
+    // BERT and its kin are masked language models: transformers.js loads them by another class.
+    await downloadDecoder(id, options, isMaskedModel(config) ? AutoModelForMaskedLM : AutoModelForCausalLM, opts.dtype);
   } catch (e) {
     if (signal?.aborted) throw new ModelLoadError(`Download of "${id}" was cancelled.`);
     if (e instanceof ModelLoadError) throw e;
@@ -143,11 +145,11 @@ async function downloadNow(id: string, opts: FetchOptions): Promise<void> {
  * is asked for in turn; only "not found" moves on to the next.
  */
 async function downloadDecoder(id: string, options: Record<string, unknown>,
-  AutoModelForCausalLM: Awaited<ReturnType<typeof transformers>>['AutoModelForCausalLM'], dtype: DtypeChoice = 'auto'): Promise<void> {
+  AutoModel: Pick<Awaited<ReturnType<typeof transformers>>['AutoModelForCausalLM'], 'from_pretrained'>, dtype: DtypeChoice = 'auto'): Promise<void> {
   const choices = onnxFilesFor(dtype);
   for (const choice of choices) {
     try {
-      const model = await AutoModelForCausalLM.from_pretrained(id, { ...options, dtype: choice.dtype, model_file_name: choice.modelFileName });
+      const model = await AutoModel.from_pretrained(id, { ...options, dtype: choice.dtype, model_file_name: choice.modelFileName });
       await model.dispose();
       return;
     } catch (e) {

@@ -12,6 +12,7 @@ import { checkExternalData, externalDataRefs, linkOrCopy } from './externalData'
 import { NO_ATTENTION_NOTE, exposeAttention } from './surgery';
 import { unfuseAttention } from './unfuse';
 import { HiddenStatesResult, LENS_HEAD_FILE, exposeHiddenStates, shareWeights } from './hiddenStates';
+import { isMaskedModel } from './masked';
 import { PREPARED_DIR, PREPARED_LIMITS, PREPARED_RECORD, evictPrepared, touchPrepared } from '../storage';
 
 export interface PreparedModel {
@@ -46,8 +47,10 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
   const config = readModelJson(folder, 'config.json');
   const found = findOnnxFile(folder, dtype);
   if (!found) throw new ModelLoadError(noDecoderMessage(folder, folder, dtype));
-  // Token Lens's own graphs (and their quantized variants, which keep every output) need no surgery.
-  const own = config.token_lens?.attention_outputs === true && config.token_lens?.scoring_head === true;
+  // Token Lens's own graphs (and their quantized variants, which keep every output) need no surgery. A masked
+  // model needs no scoring head: it is scored by masking (masked.ts), not by its next tokens.
+  const masked = isMaskedModel(config);
+  const own = config.token_lens?.attention_outputs === true && (config.token_lens?.scoring_head === true || masked);
   if (own) return { folder, file: path.join(folder, found.file), source: found, generateWith: found };
   // Whatever the source file (merged, float16, quantized), the prepared copy is onnx/model.onnx.
   const onnxFile = path.join(folder, found.file);
@@ -60,7 +63,7 @@ export async function prepareModelFolder(folder: string, cacheDir: string,
   if (!fs.existsSync(recordFile)) {
     onProgress?.({ status: 'prepare', message: 'Preparing the model for analysis (once per model file)…' });
     try {
-      writePrepared(folder, onnxFile, prepared);
+      writePrepared(folder, onnxFile, prepared, masked);
     } catch (e) {
       if (e instanceof ModelLoadError) throw e;
       throw new ModelLoadError(`Could not read the model file ${found.file} (${onnxFile}): ${(e as Error).message}`);
@@ -88,7 +91,7 @@ export function hiddenStatesNote(preparedFolder: string): string | undefined {
   return (JSON.parse(fs.readFileSync(file, 'utf8')) as SurgeryRecord).hiddenNote;
 }
 
-function writePrepared(folder: string, onnxFile: string, prepared: string): void {
+function writePrepared(folder: string, onnxFile: string, prepared: string, masked: boolean): void {
   const bytes = fs.readFileSync(onnxFile);
   let model = decodeModel(bytes);
   const dataFiles = checkExternalData(onnxFile, externalDataRefs(model));
@@ -111,7 +114,7 @@ function writePrepared(folder: string, onnxFile: string, prepared: string): void
   }
   const record: SurgeryRecord = {
     attentionLayers: exposeAttention(graph), keptFused, hiddenLayers: hidden.layers, hiddenNote: hidden.note,
-    scoringHead: addScoringHead(model), source: folder,
+    scoringHead: !masked && addScoringHead(model), source: folder,
   };
   const tmp = `${prepared}.tmp-${process.pid}-${Date.now()}`;
   fs.mkdirSync(path.join(tmp, 'onnx'), { recursive: true });

@@ -6,7 +6,7 @@ import { tokenBytes, tokenOffsets } from '../tokenizers/offsets';
 import type { AttentionData, LoadProgress, ModelInfo, Token } from '../types';
 import { Analysis, type AnalysisInput } from './analysis';
 import { AnalysisCache, DEFAULT_MEMORY_BUDGET_MB, MemoryBudget } from './cache';
-import type { CacheShape, RawTensor } from './forward';
+import type { CacheShape, ForwardResult, RawTensor } from './forward';
 import { ForwardThread } from './forwardThread';
 import { FetchOptions, ModelLoadError, readModelJson, resolveModelFolder } from './modelFiles';
 import { prepareModelFolder } from './prepare';
@@ -16,6 +16,7 @@ import { tailTokens } from './tail';
 import { analysisWindow } from './window';
 import { Vocabulary } from './vocabulary';
 import type { Capability, Engine } from '../engines/engine';
+import { isMaskedModel, type MaskedScores, maskedScores, maskTokenOf, positionOffset } from './masked';
 
 export interface LoadOptions extends FetchOptions {
   /** onnxruntime intra-op threads (default: onnxruntime's choice). */
@@ -130,15 +131,23 @@ export class ModelSession implements Engine {
       headDim: config.head_dim ?? (heads ? hidden / heads : 0),
     };
     const vocab = new Vocabulary(tokenizerJson, tokenBytes(tokenizerJson));
+    const mask = isMaskedModel(config)
+      ? maskTokenOf(tokenizerJson, readModelJson(prepared.folder, 'tokenizer_config.json'))
+      : undefined;
+    if (isMaskedModel(config) && !mask) {
+      await thread.dispose();
+      throw new ModelLoadError(`${source} is a masked language model (${config.model_type}), but its tokenizer has no mask token.`);
+    }
     const info: ModelInfo = {
       id: ref,
       arch: config.token_lens?.config?.arch ?? config.model_type ?? 'unknown',
       vocabSize: config.vocab_size ?? vocab.size,
-      contextLength: config.max_position_embeddings ?? config.n_positions ?? config.n_ctx ?? 2048,
+      contextLength: (config.max_position_embeddings ?? config.n_positions ?? config.n_ctx ?? 2048) - positionOffset(config),
       layers: config.num_hidden_layers ?? config.n_layer ?? attentionNames.length,
       heads,
       attention: attentionNames.length ? 'available' : 'unavailable',
       attentionNote: attentionNames.length ? undefined : prepared.attentionNote ?? 'attention not available for this model export',
+      ...(mask ? { objective: 'masked' as const, maskToken: mask.text, maskId: mask.id } : {}),
     };
     opts.onProgress?.({ status: 'ready' });
     const session = new ModelSession(ref, prepared.folder, info, tokenizer, thread, vocab, cacheShape, attentionNames, opts.threads, opts.memoryBudgetBytes);
@@ -203,7 +212,8 @@ export class ModelSession implements Engine {
     const names = wantAttention && this.attentionNames.length ? this.attentionNames : null;
     const ids = tokens.map((t) => t.id);
     // Once the model ran, the result is kept (and cached) even if its caller gave up meanwhile.
-    const result = await this.forward(ids, names);
+    const masked = this.info.objective === 'masked' ? await this.maskedForward(ids, names, signal) : undefined;
+    const result: ForwardResult | MaskedScores = masked ?? await this.forward(ids, names);
     const T = tokens.length;
     const attention: AttentionData | null = result.attentions ? {
       layers: result.attentions.length,
@@ -221,8 +231,9 @@ export class ModelSession implements Engine {
       window,
       attention,
       attentionNote: wantAttention && !attention ? this.info.attentionNote : undefined,
-      scores: result.scores,
-      ranked: result.ranked,
+      scores: 'scores' in result ? result.scores : null,
+      ranked: 'ranked' in result ? result.ranked : undefined,
+      ...(masked ? { objective: 'masked' as const, scored: masked.scored } : {}),
       memory: this.memory,
       // Made outside this scope: a closure made here would keep `result`, and with it the logits, alive.
       ...this.analysisLinks(ids),
@@ -239,8 +250,21 @@ export class ModelSession implements Engine {
   private analysisLinks(ids: number[]): Pick<AnalysisInput, 'decode' | 'recompute'> {
     return {
       decode: (id) => this.vocab.pieceText(id),
-      recompute: () => this.enqueue(async () => (await this.forward(ids, null)).logits),
+      recompute: () => this.enqueue(async () =>
+        (this.info.objective === 'masked' ? await this.maskedForward(ids, null) : await this.forward(ids, null)).logits),
     };
+  }
+
+  /** A masked model's scores: the text as given and each token masked in turn (masked.ts), in batched passes. */
+  private maskedForward(ids: number[], attentionNames: string[] | null, signal?: AbortSignal) {
+    return maskedScores(ids, this.info.maskId!, this.info.vocabSize, (id) => this.vocab.specialIds.has(id), attentionNames, {
+      run: (rows, outputs) => {
+        this.forwardsRun++;
+        return this.thread.outputs(rows, this.cacheShape, outputs);
+      },
+      // A long text takes several passes: one that nobody waits for any more stops between two.
+      beforePass: () => throwIfAborted(signal),
+    });
   }
 
   /**
@@ -269,6 +293,9 @@ export class ModelSession implements Engine {
 
   /** Continues a prompt (empty: from BOS) and returns only the new text. */
   async generate(prompt: string, opts: { maxNewTokens?: number; greedy?: boolean; temperature?: number } = {}): Promise<string> {
+    if (this.info.objective === 'masked') {
+      throw new AnalysisError(`${this.ref} is a masked language model: it fills in blanks (${this.info.maskToken}) rather than continuing a text.`);
+    }
     const { Tensor } = await transformers();
     const model = await this.generatorModel();
     let ids = prompt.length ? this.encode(prompt) : [];

@@ -17,6 +17,7 @@ export class Vocabulary {
     const bytes: TokenBytes = (id) => (this.specialIds.has(id) ? new Uint8Array(0) : bytesOf(id));
     bytes.dummyPrefix = bytesOf.dummyPrefix;
     bytes.normalization = bytesOf.normalization;
+    bytes.wordPiece = bytesOf.wordPiece;
     this.bytes = bytes;
     for (const t of tokenizerJson.added_tokens ?? []) {
       if (t.special) {

@@ -7,10 +7,13 @@
 // in order, never overlapping, together the whole text.
 import type { Token } from '../types';
 import { type NormalizationForm, normalizationOf, normalizeWithMap } from './normalization';
+import { type WordPieceRules, wordPieceOffsets, wordPieceRules } from './wordpieceOffsets';
 
 /** Bytes of a token; `dummyPrefix` when the tokenizer puts a space before the text (SentencePiece);
- *  `normalization` when it normalizes Unicode first (the tokens spell the normalized text). */
-export type TokenBytes = ((id: number) => Uint8Array) & { dummyPrefix?: boolean; normalization?: NormalizationForm };
+ *  `normalization` when it normalizes Unicode first (the tokens spell the normalized text);
+ *  `wordPiece` for WordPiece tokenizers, whose pieces leave the spaces out (placed by wordpieceOffsets.ts). */
+export type TokenBytes = ((id: number) => Uint8Array) & { dummyPrefix?: boolean; normalization?: NormalizationForm;
+  wordPiece?: WordPieceRules };
 
 const EMPTY = new Uint8Array(0);
 const SPACE = '\u2581';
@@ -101,6 +104,7 @@ export function tokenBytes(tokenizerJson: Record<string, unknown>): TokenBytes {
   };
   bytesOf.dummyPrefix = dummyPrefix;
   bytesOf.normalization = normalizationOf(tj.normalizer);
+  bytesOf.wordPiece = wordPieceRules(tokenizerJson);
   return bytesOf;
 }
 
@@ -226,6 +230,7 @@ export function tokenOffsets(
   bytesOf: TokenBytes,
   opts: { specialIds: Set<number>; pieceText: (id: number) => string },
 ): Token[] {
+  if (bytesOf.wordPiece) return wordPieceOffsets(text, ids, bytesOf.wordPiece, opts);
   const map = bytesOf.normalization ? normalizeWithMap(text, bytesOf.normalization) : undefined;
   if (!map) return spansIn(text, ids, bytesOf, opts);
   return spansIn(map.normalized, ids, bytesOf, opts).map((t) => {
