@@ -7,10 +7,11 @@ import { percent, perplexity } from '../core/numberFormat';
 import { decodeText } from '../core/textBytes';
 import { TOP_KEPT } from '../core/runtime/topRows';
 import { UsageError, commonModelOptions, intOption, parse } from './args';
+import { attentionLayersOption, writeJsonWithAttention } from './attentionJson';
 import { loadModel } from './load';
 import { lensJson, lensOptions, printLenses, runLenses } from './lenses';
 
-const USAGE = `usage: token-lens explain [--model DIR|HUB_ID] [--top-k K] [--attention] [--logit-lens]
+const USAGE = `usage: token-lens explain [--model DIR|HUB_ID] [--top-k K] [--attention [--attention-layers 0,3-5]] [--logit-lens]
          [--attribution occlusion|gradient|integrated-gradients [--target TOKEN] [--contrast TOKEN] [--steps N]]
          [--json] (TEXT | --file FILE)
   TOKEN: a token id, or the token's text exactly as the candidates show it (leading space included)`;
@@ -20,6 +21,7 @@ export async function runExplain(argv: string[]): Promise<number> {
     ...commonModelOptions,
     'top-k': { type: 'string' },
     attention: { type: 'boolean' },
+    'attention-layers': { type: 'string' },
     'logit-lens': { type: 'boolean' },
     attribution: { type: 'string' },
     target: { type: 'string' },
@@ -38,11 +40,15 @@ export async function runExplain(argv: string[]): Promise<number> {
     const topK = Math.min(requestedTopK, vocabulary);
     const capped = topK < requestedTopK ? { requested: requestedTopK, used: topK } : undefined;
     if (capped) process.stderr.write(`--top-k ${requestedTopK} is more than the model's vocabulary: showing all ${topK} tokens.\n`);
-    const analysis = await session.analyze(text, { attention: values.attention });
+    const attention = !!values.attention || values['attention-layers'] !== undefined;
+    const layers = attention ? attentionLayersOption(values['attention-layers'], session.info.layers) : [];
+    const analysis = await session.analyze(text, { attention });
     const next = await nextCandidates(analysis, topK);
     const extra = await runLenses(session, text, topK, lenses);
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ ...toJson(session, analysis, next, !!values.attention), ...(capped ? { topKCapped: capped } : {}), ...lensJson(extra) })}\n`);
+      const fields = { ...toJson(session, analysis, next, attention), ...(capped ? { topKCapped: capped } : {}), ...lensJson(extra) };
+      if (analysis.attention) await writeJsonWithAttention(process.stdout, fields, analysis, layers);
+      else process.stdout.write(`${JSON.stringify(fields)}\n`);
     } else {
       printTable(session, analysis, next);
       printLenses(analysis, extra);
@@ -82,16 +88,9 @@ export function toJson(session: ModelSession, a: Analysis, next: Candidate[], at
     perplexity: a.perplexity,
     next,
     ...(a.window.truncated ? { window: a.window } : {}),
-    ...(attention ? {
-      attention: a.attention
-        ? { layers: a.attention.layers, heads: a.attention.heads, weights: a.attention.weights.map((l) => l.map((h) => rows(h, a.attention!.size))) }
-        : { layers: 0, heads: 0, weights: [], note: a.attentionNote },
-    } : {}),
+    // The weights themselves are streamed in this place (attentionJson.ts).
+    ...(attention ? { attention: a.attention ? null : { layers: 0, heads: 0, weights: [], note: a.attentionNote } } : {}),
   };
-}
-
-function rows(m: Float32Array, n: number): number[][] {
-  return Array.from({ length: n }, (_, i) => Array.from(m.subarray(i * n, (i + 1) * n)));
 }
 
 function printTable(session: ModelSession, a: Analysis, next: ReturnType<Analysis['topK']>): void {

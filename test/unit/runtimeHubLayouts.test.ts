@@ -85,7 +85,7 @@ async function checkLayout(session: ModelSession, ref: Reference, tol: typeof FP
   let worstAtt = 0;
   for (let l = 0; l < att.layers; l++) {
     for (let h = 0; h < att.heads; h++) {
-      const w = att.weights[l][h];
+      const w = (await a.attentionLayer(l)).heads[h];
       for (let q = 0; q < T; q++) {
         let sum = 0;
         for (let k = 0; k < T; k++) {

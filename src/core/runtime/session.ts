@@ -2,7 +2,7 @@
 // analysis cache.
 import * as path from 'node:path';
 import type * as ort from 'onnxruntime-node';
-import { tokenBytes, tokenOffsets } from '../tokenizers/offsets';
+import { tokenBytes } from '../tokenizers/offsets';
 import type { AttentionData, LoadProgress, ModelInfo, Token } from '../types';
 import { Analysis, type AnalysisInput } from './analysis';
 import { AnalysisCache, DEFAULT_MEMORY_BUDGET_MB, MemoryBudget } from './cache';
@@ -12,7 +12,7 @@ import { FetchOptions, ModelLoadError, readModelJson, resolveModelFolder } from 
 import { prepareModelFolder } from './prepare';
 import { attentionOutputNames } from './surgery';
 import { transformers, withTransformersEnv } from './transformers';
-import { tailTokens } from './tail';
+import { TextTokenizer } from './textTokenizer';
 import { analysisWindow } from './window';
 import { Vocabulary } from './vocabulary';
 
@@ -51,6 +51,7 @@ export class ModelSession {
   /** Bounds what analyses keep; shared by every analysis of this model. */
   readonly memory: MemoryBudget;
   private readonly cache: AnalysisCache;
+  private readonly text: TextTokenizer;
   private queue: Promise<unknown> = Promise.resolve();
   private forwardsRun = 0;
   private generator?: Promise<Model>;
@@ -70,6 +71,7 @@ export class ModelSession {
     this.memory = new MemoryBudget(memoryBudgetBytes);
     this.cache = new AnalysisCache(8, () => this.memory.budgetBytes);
     this.hiddenStateNames = hiddenStateOutputNames(thread.outputNames);
+    this.text = new TextTokenizer(tokenizer as unknown as { encode(text: string): number[] }, vocab);
   }
 
   /** The graph's residual-stream outputs `hidden_states.{i}` in layer order; empty when the export has none. */
@@ -95,7 +97,7 @@ export class ModelSession {
         return AutoTokenizer.from_pretrained(prepared.folder, { local_files_only: true });
       });
       // The forward pass runs in its own thread; transformers.js's model is loaded only to generate.
-      thread = await ForwardThread.open(path.join(prepared.folder, 'onnx', 'model.onnx'), inferenceSessionOptions(opts.threads));
+      thread = await ForwardThread.open(path.join(prepared.folder, 'onnx', 'model.onnx'), inferenceSessionOptions(opts.threads), prepared.folder);
     } catch (e) {
       if (e instanceof AnalysisCancelled) throw e;
       const reason = e instanceof Error ? e.message : String(e);
@@ -127,15 +129,12 @@ export class ModelSession {
 
   /** Token ids of a text as the model sees it (BOS included when the tokenizer adds one). */
   encode(text: string): number[] {
-    return this.tokenizer.encode(text) as number[];
+    return this.text.encode(text);
   }
 
-  /** Tokens of a text with their UTF-16 offsets. */
+  /** Tokens of a text with their UTF-16 offsets (on the caller's thread: analyses tokenize in the worker). */
   tokenize(text: string): Token[] {
-    return tokenOffsets(text, this.encode(text), this.vocab.bytes, {
-      specialIds: this.vocab.specialIds,
-      pieceText: (id) => this.vocab.pieceText(id),
-    });
+    return this.text.tokenize(text);
   }
 
   /** Analyses a text: one forward pass, cached per (text, window, attention). */
@@ -169,8 +168,9 @@ export class ModelSession {
     const cached = fresh ? undefined : this.cache.get(text, limit, wantAttention, preceding);
     if (cached) return cached;
     if (text.length === 0) throw new AnalysisError('Nothing to analyse: the text is empty.');
-    // Only the end of a long text is tokenized: the model sees at most `limit` tokens.
-    const tail = await tailTokens(text, limit, (s) => this.tokenize(s), preceding > 0);
+    // Only the end of a long text is tokenized (the model sees at most `limit` tokens), in the worker thread:
+    // even that end takes milliseconds per thousand characters, too long for the editor's thread.
+    const tail = await this.thread.tail(text, limit, preceding > 0);
     throwIfAborted(signal);
     const all = tail.tokens;
     if (all.every((t) => t.special)) throw new AnalysisError('Nothing to analyse: the text has no tokens.');
@@ -178,18 +178,15 @@ export class ModelSession {
     const first = all.length > limit ? all.length - (limit - lead) : lead;
     const tokens = all.length > limit ? [...all.slice(0, lead), ...all.slice(first)] : all;
     const window = analysisWindow(text, tail, tokens, preceding);
-    const names = wantAttention && this.attentionNames.length ? this.attentionNames : null;
+    // Attention is fetched a layer at a time: the first one now (the panel shows it first), the others when asked for.
+    const names = wantAttention && this.attentionNames.length ? this.attentionNames.slice(0, 1) : null;
     const ids = tokens.map((t) => t.id);
     // Once the model ran, the result is kept (and cached) even if its caller gave up meanwhile.
     const result = await this.forward(ids, names);
-    const T = tokens.length;
-    const attention: AttentionData | null = result.attentions ? {
-      layers: result.attentions.length,
-      heads: result.heads,
-      size: T,
-      weights: result.attentions.map((layer) =>
-        Array.from({ length: result.heads }, (_, h) => layer.subarray(h * T * T, (h + 1) * T * T))),
-    } : null;
+    const layer0 = result.layers?.[0];
+    const attention: AttentionData | null = layer0
+      ? { layers: this.attentionNames.length, heads: layer0.heads.length, size: tokens.length }
+      : null;
     const analysis = new Analysis({
       modelId: this.ref,
       text,
@@ -198,6 +195,7 @@ export class ModelSession {
       vocabSize: result.vocabSize,
       window,
       attention,
+      attentionLayers: layer0 ? [{ layer: 0, value: layer0 }] : undefined,
       attentionNote: wantAttention && !attention ? this.info.attentionNote : undefined,
       scores: result.scores,
       ranked: result.ranked,
@@ -214,10 +212,14 @@ export class ModelSession {
   }
 
   /** What an analysis keeps of its session: how to name a token, and how to recompute its logits. */
-  private analysisLinks(ids: number[]): Pick<AnalysisInput, 'decode' | 'recompute'> {
+  private analysisLinks(ids: number[]): Pick<AnalysisInput, 'decode' | 'recompute' | 'fetchAttention'> {
     return {
       decode: (id) => this.vocab.pieceText(id),
       recompute: () => this.enqueue(async () => (await this.forward(ids, null)).logits),
+      fetchAttention: (layers) => this.enqueue(() => {
+        this.forwardsRun++;
+        return this.thread.attention(ids, this.cacheShape, layers.map((l) => this.attentionNames[l]));
+      }),
     };
   }
 
