@@ -1,0 +1,98 @@
+// explain --json --attention at the full 1,024-token context of a GPT-2-small-shaped model (random weights,
+// written by `token-lens write-random`), run as a user would. Every layer and head is 12 x 12 x 1,024^2 numbers:
+// over a gigabyte of JSON, which as one string is past V8's longest ("Invalid string length"). It is streamed.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+
+const root = path.resolve(__dirname, '../..');
+const folder = path.join(root, '.cache', 'test-models', 'gpt2-small-ctx1024');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-cli-att-'));
+const textFile = path.join(tmp, 'story.txt');
+const CONTEXT = 1024;
+/** V8's longest string (2^29 - 24 characters on 64-bit). */
+const LONGEST_STRING = 2 ** 29 - 24;
+
+const cliArgs = (...args: string[]) => ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args];
+const env = { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache') };
+
+before(() => {
+  if (!fs.existsSync(path.join(folder, 'onnx', 'model.onnx'))) {
+    const r = spawnSync(process.execPath, cliArgs('write-random', '--arch', 'gpt2', '--preset', 'gpt2-small', '--out', folder), { encoding: 'utf8', cwd: root, env });
+    assert.equal(r.status, 0, r.stderr);
+  }
+  // Longer than the context: the last 1,024 tokens are analysed.
+  const story = 'The old lighthouse keeper climbed the spiral stairs every evening, counting each step out loud. ';
+  fs.writeFileSync(textFile, story.repeat(90));
+});
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+test('--attention-layers picks layers: one layer of every head at 1,024 tokens, exact rows', () => {
+  const out = path.join(tmp, 'layer11.json');
+  const fd = fs.openSync(out, 'w');
+  const r = spawnSync(process.execPath, cliArgs('explain', '--model', folder, '--offline', '--json', '--attention-layers', '11', '--file', textFile),
+    { cwd: root, env, stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+  fs.closeSync(fd);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(fs.readFileSync(out, 'utf8'));
+  assert.equal(j.tokens.length, CONTEXT);
+  assert.ok(j.window.truncated);
+  assert.deepEqual([j.attention.layers, j.attention.heads, j.attention.layerIndices], [12, 12, [11]]);
+  assert.equal(j.attention.weights.length, 1);
+  const heads: number[][][] = j.attention.weights[0];
+  assert.equal(heads.length, 12);
+  for (const [h, m] of heads.entries()) {
+    assert.equal(m.length, CONTEXT);
+    for (let q = 0; q < CONTEXT; q++) {
+      assert.equal(m[q].length, CONTEXT);
+      let sum = 0;
+      for (let k = 0; k < CONTEXT; k++) {
+        if (k > q && m[q][k] !== 0) assert.fail(`head ${h}: token ${q} attends to the later token ${k}`);
+        sum += m[q][k];
+      }
+      if (Math.abs(sum - 1) > 1e-4) assert.fail(`head ${h}, row ${q} sums to ${sum}`);
+    }
+  }
+  // Out of range, or not a list of layers: a clear message, nothing printed.
+  for (const [spec, message] of [['12', /layer 12 is outside 0\.\.11/], ['a', /layer numbers and ranges/], ['5-2', /runs backwards/]] as const) {
+    const bad = spawnSync(process.execPath, cliArgs('explain', '--model', folder, '--offline', '--json', '--attention-layers', spec, 'Hello'),
+      { cwd: root, env, encoding: 'utf8' });
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr, message);
+    assert.equal(bad.stdout, '');
+  }
+});
+
+test('every layer and head at 1,024 tokens streams out, longer than any string could be', { timeout: 900_000 }, async () => {
+  const child = spawn(process.execPath, cliArgs('explain', '--model', folder, '--offline', '--json', '--attention', '--file', textFile),
+    { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let bytes = 0;
+  let head = '';
+  let tail = '';
+  let stderr = '';
+  let boundaries = 0;
+  let carry = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    bytes += chunk.length;
+    if (head.length < 4096) head += chunk.slice(0, 4096);
+    tail = (tail + chunk).slice(-4096);
+    // Between two rows, heads or layers: "],[" (counted across chunk boundaries too).
+    const s = carry + chunk;
+    for (let i = s.indexOf('],['); i >= 0; i = s.indexOf('],[', i + 3)) boundaries++;
+    carry = s.slice(-2);
+  });
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, stderr);
+  assert.doesNotMatch(stderr, /Invalid string length/);
+  assert.ok(bytes > LONGEST_STRING, `${bytes} characters: the test needs output longer than any string`);
+  assert.ok(head.startsWith('{"model":'), head.slice(0, 100));
+  assert.match(head + tail, /"attention":\{"layers":12,"heads":12,"layerIndices":\[0,1,2,3,4,5,6,7,8,9,10,11\],"weights":\[\[\[\[/);
+  assert.ok(tail.endsWith(']]]]}}\n'), tail.slice(-100));
+  // 12 layers of 12 heads of 1,024 rows: 1,023 boundaries in each head, 11 between the heads of each layer, 11 between layers.
+  assert.equal(boundaries, 144 * (CONTEXT - 1) + 12 * 11 + 11);
+});
