@@ -143,7 +143,9 @@ async function bigFileRatio(session: ModelSession): Promise<{ ratio: number; big
  */
 async function attentionMemory(session: ModelSession): Promise<{ mb: number; allMb: number; tokens: number }> {
   const text = STORY.repeat(Math.ceil(session.info.contextLength * 8 / STORY.length));
-  const retained = () => {
+  // Buffers that came from the worker thread are freed a turn of the event loop after they are collected.
+  const retained = async () => {
+    await new Promise((resolve) => setTimeout(resolve, 100));
     gc();
     gc();
     const m = process.memoryUsage();
@@ -153,9 +155,9 @@ async function attentionMemory(session: ModelSession): Promise<{ mb: number; all
   const T = a.tokens.length;
   if (T !== session.info.contextLength) throw new Error(`expected a full window of ${session.info.contextLength} tokens, got ${T}`);
   if (!await attentionMessages(a, 0, 0)) throw new Error('no attention');
-  const held = retained();
+  const held = await retained();
   a.releaseAttention();
-  const freed = held - retained();
+  const freed = held - await retained();
   const { layers, heads } = a.attention!;
   return { mb: freed / 2 ** 20, allMb: layers * heads * T * T * 4 / 2 ** 20, tokens: T };
 }

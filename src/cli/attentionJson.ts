@@ -10,15 +10,22 @@ import { UsageError } from './args';
 const GROUP_BYTES = 128 * 2 ** 20;
 const PLACEHOLDER = '\u0000attention\u0000';
 
-/** The layers `--attention-layers` names: "3", "0,5", "2-4" (0-based); every layer when absent. */
-export function attentionLayersOption(spec: string | undefined, layers: number): number[] {
-  if (spec === undefined) return Array.from({ length: layers }, (_, l) => l);
-  const chosen: number[] = [];
-  for (const part of spec.split(',')) {
+/** The ranges `--attention-layers` names: "3", "0,5", "2-4" (0-based), checked before the model loads. */
+export function layerRanges(spec: string): [number, number][] {
+  return spec.split(',').map((part) => {
     const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
     if (!m) throw new UsageError(`--attention-layers takes layer numbers and ranges like "0,3-5", got "${spec}"`);
     const from = Number(m[1]), to = Number(m[2] ?? m[1]);
     if (from > to) throw new UsageError(`--attention-layers: the range ${part.trim()} runs backwards`);
+    return [from, to];
+  });
+}
+
+/** The layers `--attention-layers` names, each once, in the order named; every layer when absent. */
+export function attentionLayersOption(spec: string | undefined, layers: number): number[] {
+  if (spec === undefined) return Array.from({ length: layers }, (_, l) => l);
+  const chosen: number[] = [];
+  for (const [from, to] of layerRanges(spec)) {
     if (to >= layers) throw new UsageError(`--attention-layers: layer ${to} is outside 0..${layers - 1} (the model has ${layers} layers)`);
     for (let l = from; l <= to; l++) if (!chosen.includes(l)) chosen.push(l);
   }

@@ -7,7 +7,7 @@ import { percent, perplexity } from '../core/numberFormat';
 import { decodeText } from '../core/textBytes';
 import { TOP_KEPT } from '../core/runtime/topRows';
 import { UsageError, commonModelOptions, intOption, parse } from './args';
-import { attentionLayersOption, writeJsonWithAttention } from './attentionJson';
+import { attentionLayersOption, layerRanges, writeJsonWithAttention } from './attentionJson';
 import { loadModel } from './load';
 import { lensJson, lensOptions, printLenses, runLenses } from './lenses';
 
@@ -33,6 +33,7 @@ export async function runExplain(argv: string[]): Promise<number> {
   const requestedTopK = intOption(values['top-k'], 'top-k', 10, 1);
   const text = readText(values.file, positionals);
   const lenses = lensOptions(values);
+  if (values['attention-layers'] !== undefined) layerRanges(values['attention-layers']);
   const session = await loadModel(values);
   try {
     // More candidates than the vocabulary has cannot be shown: say so rather than print fewer silently.
