@@ -51,7 +51,7 @@ export class ModelSession {
   /** Bounds what analyses keep; shared by every analysis of this model. */
   readonly memory: MemoryBudget;
   private readonly cache: AnalysisCache;
-  private readonly text: TextTokenizer;
+  private readonly textTokenizer: TextTokenizer;
   private queue: Promise<unknown> = Promise.resolve();
   private forwardsRun = 0;
   private generator?: Promise<Model>;
@@ -71,7 +71,7 @@ export class ModelSession {
     this.memory = new MemoryBudget(memoryBudgetBytes);
     this.cache = new AnalysisCache(8, () => this.memory.budgetBytes);
     this.hiddenStateNames = hiddenStateOutputNames(thread.outputNames);
-    this.text = new TextTokenizer(tokenizer as unknown as { encode(text: string): number[] }, vocab);
+    this.textTokenizer = new TextTokenizer(tokenizer as unknown as { encode(text: string): number[] }, vocab);
   }
 
   /** The graph's residual-stream outputs `hidden_states.{i}` in layer order; empty when the export has none. */
@@ -129,12 +129,12 @@ export class ModelSession {
 
   /** Token ids of a text as the model sees it (BOS included when the tokenizer adds one). */
   encode(text: string): number[] {
-    return this.text.encode(text);
+    return this.textTokenizer.encode(text);
   }
 
   /** Tokens of a text with their UTF-16 offsets (on the caller's thread: analyses tokenize in the worker). */
   tokenize(text: string): Token[] {
-    return this.text.tokenize(text);
+    return this.textTokenizer.tokenize(text);
   }
 
   /** Analyses a text: one forward pass, cached per (text, window, attention). */
