@@ -7,11 +7,12 @@ import { percent, perplexity } from '../core/numberFormat';
 import { decodeText } from '../core/textBytes';
 import { TOP_KEPT } from '../core/runtime/topRows';
 import { UsageError, commonModelOptions, intOption, parse } from './args';
+import { attentionLayersOption, layerRanges, writeJsonWithAttention } from './attentionJson';
 import { loadModel } from './load';
 import { lensJson, lensOptions, printLenses, runLenses } from './lenses';
 import { maskPredictions, printMasks, refuseNextTokenLenses } from './masks';
 
-const USAGE = `usage: token-lens explain [--model DIR|HUB_ID|FILE.gguf|ollama:NAME] [--fast] [--top-k K] [--attention] [--logit-lens]
+const USAGE = `usage: token-lens explain [--model DIR|HUB_ID|FILE.gguf|ollama:NAME] [--fast] [--top-k K] [--attention [--attention-layers 0,3-5]] [--logit-lens]
          [--attribution occlusion|gradient|integrated-gradients [--target TOKEN] [--contrast TOKEN] [--steps N]]
          [--json] (TEXT | --file FILE)
   TOKEN: a token id, or the token's text exactly as the candidates show it (leading space included)`;
@@ -21,6 +22,7 @@ export async function runExplain(argv: string[]): Promise<number> {
     ...commonModelOptions,
     'top-k': { type: 'string' },
     attention: { type: 'boolean' },
+    'attention-layers': { type: 'string' },
     'logit-lens': { type: 'boolean' },
     attribution: { type: 'string' },
     target: { type: 'string' },
@@ -32,11 +34,13 @@ export async function runExplain(argv: string[]): Promise<number> {
   const requestedTopK = intOption(values['top-k'], 'top-k', 10, 1);
   const text = readText(values.file, positionals);
   const lenses = lensOptions(values);
+  if (values['attention-layers'] !== undefined) layerRanges(values['attention-layers']);
   const session = await loadModel(values);
   try {
     // An engine without attention (llama.cpp, a server) says so once and leaves `attention` out.
-    const attention = !!values.attention && !(session.kind !== 'onnx' && session.missing.attention);
-    if (values.attention && !attention) process.stderr.write(`${session.missing.attention}: --attention is ignored.\n`);
+    const asked = !!values.attention || values['attention-layers'] !== undefined;
+    const attention = asked && !(session.kind !== 'onnx' && session.missing.attention);
+    if (asked && !attention) process.stderr.write(`${session.missing.attention}: --attention is ignored.\n`);
     if (session.approximate) process.stderr.write(`${session.approximate}\n`);
     const analysis = await session.analyze(text, { attention });
     // More candidates than the vocabulary has (or than a server returns) cannot be shown: say so rather than print fewer silently.
@@ -49,11 +53,16 @@ export async function runExplain(argv: string[]): Promise<number> {
         : `--top-k ${requestedTopK} is more than the model's vocabulary: showing all ${topK} tokens.\n`);
     }
     refuseNextTokenLenses(session, lenses);
+    const layers = attention ? attentionLayersOption(values['attention-layers'], session.info.layers) : [];
+    const write = async (fields: Record<string, unknown>) => {
+      if (analysis.attention) await writeJsonWithAttention(process.stdout, fields, analysis, layers);
+      else process.stdout.write(`${JSON.stringify(fields)}\n`);
+    };
     if (session.info.objective === 'masked') {
       // A masked model has no next token: it answers at each mask, and scores every token by masking it.
       const masks = maskPredictions(session, analysis, Math.min(topK, TOP_KEPT));
       const { next: _, ...json } = toJson(session, analysis, [], attention);
-      if (values.json) process.stdout.write(`${JSON.stringify({ ...json, objective: 'masked', maskToken: session.info.maskToken, masks })}\n`);
+      if (values.json) await write({ ...json, objective: 'masked', maskToken: session.info.maskToken, masks });
       else {
         printTable(session, analysis, null);
         printMasks(session, masks);
@@ -63,7 +72,7 @@ export async function runExplain(argv: string[]): Promise<number> {
     const next = await nextCandidates(analysis, topK);
     const extra = await runLenses(session, text, topK, lenses);
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ ...toJson(session, analysis, next, attention), ...(capped ? { topKCapped: capped } : {}), ...lensJson(extra) })}\n`);
+      await write({ ...toJson(session, analysis, next, attention), ...(capped ? { topKCapped: capped } : {}), ...lensJson(extra) });
     } else {
       printTable(session, analysis, next);
       printLenses(analysis, extra);
@@ -103,16 +112,9 @@ export function toJson(session: Pick<Engine, 'ref'>, a: Analysis, next: Candidat
     perplexity: a.perplexity,
     next,
     ...(a.window.truncated ? { window: a.window } : {}),
-    ...(attention ? {
-      attention: a.attention
-        ? { layers: a.attention.layers, heads: a.attention.heads, weights: a.attention.weights.map((l) => l.map((h) => rows(h, a.attention!.size))) }
-        : { layers: 0, heads: 0, weights: [], note: a.attentionNote },
-    } : {}),
+    // The weights themselves are streamed in this place (attentionJson.ts).
+    ...(attention ? { attention: a.attention ? null : { layers: 0, heads: 0, weights: [], note: a.attentionNote } } : {}),
   };
-}
-
-function rows(m: Float32Array, n: number): number[][] {
-  return Array.from({ length: n }, (_, i) => Array.from(m.subarray(i * n, (i + 1) * n)));
 }
 
 function printTable(session: Pick<Engine, 'ref'>, a: Analysis, next: ReturnType<Analysis['topK']> | null): void {

@@ -8,7 +8,7 @@ import { loadModel } from './load';
 const HELP = `token-lens: see what a language model predicts, how surprised it is, and where it looks.
 
 commands:
-  explain        [--model DIR|HUB_ID] [--top-k K] [--attention] [--logit-lens]
+  explain        [--model DIR|HUB_ID] [--top-k K] [--attention [--attention-layers 0,3-5]] [--logit-lens]
                  [--attribution occlusion|gradient|integrated-gradients [--target TOKEN] [--contrast TOKEN] [--steps N]]
                  [--json] (TEXT | --file FILE)
   generate       [--model DIR|HUB_ID|FILE.gguf|ollama:NAME] [--max-new-tokens N] [--greedy | --temperature T] PROMPT

@@ -47,12 +47,12 @@ export interface AnalysisWindow {
   truncated: boolean;
 }
 
-/** Attention probabilities: weights[layer][head] is a row-major T x T matrix (query row, key column). */
+/** The shape of an analysis's attention: `layers` x `heads` matrices of `size` x `size` (T x T). The matrices
+ *  themselves are fetched a layer at a time (Analysis.attentionLayer). */
 export interface AttentionData {
   layers: number;
   heads: number;
   size: number;
-  weights: Float32Array[][];
 }
 
 /** Sampling controls applied to a next-token distribution, renormalised over the whole vocabulary. */

@@ -49,11 +49,11 @@ export class DocumentAnalyses implements vscode.Disposable {
 
   /**
    * An analysis whose window covers the characters [from, to] (at least `to`, when the range is longer
-   * than the context window), computing one when needed: the slice ends a quarter of a window past `to`
-   * and reaches back as far as the context window allows. Undefined when no model is loaded or the
-   * document is binary. Rejects with an AbortError once `signal` aborts.
+   * than the context window), computing one when needed: the slice ends `ahead` characters past `to` (by
+   * default a quarter of a window) and reaches back as far as the context window allows. Undefined when no
+   * model is loaded or the document is binary. Rejects with an AbortError once `signal` aborts.
    */
-  async covering(document: vscode.TextDocument, from: number, to = from, signal?: AbortSignal): Promise<DocumentAnalysis | undefined> {
+  async covering(document: vscode.TextDocument, from: number, to = from, signal?: AbortSignal, ahead?: number): Promise<DocumentAnalysis | undefined> {
     const session = this.models.ready;
     if (!session) return undefined;
     throwIfAborted(signal);
@@ -76,7 +76,7 @@ export class DocumentAnalyses implements vscode.Disposable {
     if (partial) return partial;
     const text = document.getText();
     if (isBinaryText(text)) return undefined;
-    const { start, end } = sliceAround(text.length, to, session.info.contextLength * CHARS_PER_TOKEN);
+    const { start, end } = sliceAround(text.length, to, session.info.contextLength * CHARS_PER_TOKEN, ahead);
     const version = document.version;
     const abort = new AbortController();
     const result = session.analyze(text.slice(start, end), { signal: abort.signal })

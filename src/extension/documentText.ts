@@ -43,12 +43,13 @@ export function explainTarget(read: TextReader, selStart: number, selEnd: number
 }
 
 /**
- * A slice of a long document to analyse for `offset`, about `budget` characters long. The offset sits
- * three quarters in, so the text before it (what a prediction depends on) gets most of the room.
+ * A slice of a long document to analyse for `offset`, about `budget` characters long, reaching `ahead`
+ * characters past it: by default a quarter of the budget, so the text before the offset (what a prediction
+ * depends on) gets most of the room.
  */
-export function sliceAround(length: number, offset: number, budget: number): { start: number; end: number } {
+export function sliceAround(length: number, offset: number, budget: number, ahead = Math.ceil(budget / 4)): { start: number; end: number } {
   if (length <= budget) return { start: 0, end: length };
-  const start = Math.max(0, Math.min(length - budget, offset - Math.floor(budget * 0.75)));
+  const start = Math.max(0, Math.min(length - budget, offset + ahead - budget));
   return { start, end: Math.min(length, start + budget) };
 }
 

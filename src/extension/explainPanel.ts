@@ -76,7 +76,9 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
   /** The last message of a type posted to the webview, as the webview receives it (copied as data). */
   posted(type: HostToWebview['type']): unknown {
     const msg = this.lastPosted.get(type);
-    return msg === undefined ? undefined : JSON.parse(JSON.stringify(msg));
+    // A typed array reaches the webview as the same typed array: recorded here as its numbers.
+    return msg === undefined ? undefined
+      : JSON.parse(JSON.stringify(msg, (_k, v) => (ArrayBuffer.isView(v) ? Array.from(v as Float32Array) : v)));
   }
 
   get state(): ExplainPanelState | undefined {
@@ -136,6 +138,7 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
       panel.webview.onDidReceiveMessage((raw) => void this.receive(raw)),
       panel.onDidDispose(() => {
         this.panel = undefined;
+        this.analysis?.releaseAttention();
         this.analysis = undefined;
         this.request++;
         this.inflight?.abort();
@@ -183,7 +186,7 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
         if (a) await this.postDistribution(a);
         return;
       case 'requestAttention': {
-        const replies = a ? attentionMessages(a, msg.layer, msg.head) : null;
+        const replies = a ? await attentionMessages(a, msg.layer, msg.head) : null;
         if (!replies) {
           throw new Error(a?.attention ? `No head ${msg.head} in layer ${msg.layer}.` : a?.attentionNote ?? 'Attention is not available for this analysis.');
         }

@@ -5,7 +5,7 @@ import { CHARS_PER_CONTEXT_TOKEN, explainTarget, type TextReader } from './docum
 import { ExplainPanel, type ExplainPanelState } from './explainPanel';
 import { CompareWith, type CompareTarget } from './compareWith';
 import { FineTuneView, type FineTuneViewState } from './fineTuneView';
-import { LossHeatmap } from './heatmap';
+import { LossHeatmap, type HeatmapCoverage } from './heatmap';
 import { EXPLAIN_FROM_HERE, type ExplainFromHereArgs, TokenHover } from './hover';
 import { importCheckpointFlow, type ImportRequest } from './importCheckpoint';
 import { Log, UserError } from './log';
@@ -24,6 +24,7 @@ import { EXPLAIN_SAMPLE, OPEN_SAMPLE, openSample, ZOO_FINE_TUNE, zooFile, zooSet
  * - panelPosted(type): the last message of that type the Explain panel posted, as its webview received it;
  * - heatmapDecorationCount(): token ranges the loss heatmap decorated in its last update (0 when off);
  * - heatmapLegend(): the heatmap's status-bar text and tooltip Markdown (undefined when off);
+ * - heatmapCoverage(): per editor of the heatmap's last update, the visible ranges and the text the analyses covered;
  * - heatmapFailures(): how many heatmap updates failed since it was turned on;
  * - hoverText(uri, line, character): the hover's Markdown at a position (undefined: no hover there);
  * - modelState(): none | loading | ready | error;
@@ -40,6 +41,7 @@ export interface TokenLensApi {
   panelPosted(type: HostToWebview['type']): unknown;
   heatmapDecorationCount(): number;
   heatmapLegend(): { text: string; tooltip: string } | undefined;
+  heatmapCoverage(): HeatmapCoverage[];
   heatmapFailures(): number;
   hoverText(uri: string, line: number, character: number): Promise<string | undefined>;
   modelState(): ModelState;
@@ -164,6 +166,7 @@ export function activate(context: vscode.ExtensionContext): TokenLensApi {
     panelPosted: (type) => panel.posted(type),
     heatmapDecorationCount: () => heatmap.count,
     heatmapLegend: () => heatmap.legendShown,
+    heatmapCoverage: () => heatmap.coverage,
     heatmapFailures: () => heatmap.failureCount,
     hoverText: async (uri, line, character) => {
       const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));

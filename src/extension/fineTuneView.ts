@@ -157,7 +157,11 @@ export class FineTuneView implements vscode.WebviewViewProvider, vscode.Disposab
         return;
       }
       case 'start': return this.start(msg.settings);
-      case 'stop': this.job?.stop(); return;
+      case 'stop':
+        if (this.job && isActive(this.run.phase)) this.job.stop();
+        // Nothing runs (a Stop that crossed the run's end): the view gets the host's state back rather than waiting.
+        else void this.view?.webview.postMessage(ftMessage('snapshot', { run: this.run }));
+        return;
       case 'pause': this.job?.pause(); return;
       case 'resume': this.job?.resume(); return;
       case 'save': return this.save();

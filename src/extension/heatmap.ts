@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { DocumentAnalyses, DocumentAnalysis } from './documentAnalyses';
+import { CHARS_PER_CONTEXT_TOKEN } from './documentText';
 import { BUCKETS, bucketOf, differenceBucket, type HeatmapStyle } from './heatmapBuckets';
 import { alignOnOffsets } from '../core/lenses/compareMaths';
 import type { CompareWith } from './compareWith';
@@ -10,8 +11,23 @@ import type { Models } from './models';
 import { ReportOnce } from './reportOnce';
 
 const DEBOUNCE_MS = 250;
+
+/** What one update of an editor analysed, as document offsets (for tests: the model sees what is needed only). */
+export interface HeatmapCoverage {
+  uri: string;
+  visible: { start: number; end: number }[];
+  /** Each analysis used: the characters its window covers and how many tokens it ran the model on. */
+  analysed: { start: number; end: number; tokens: number }[];
+}
+
 /** A visible range may need more than one analysis window when the context is short. */
 const MAX_WINDOWS_PER_RANGE = 4;
+/**
+ * How far past the end of what it must cover a window reaches: enough to finish the token there. What lies
+ * further is off screen (or scored by the window after it), so a larger margin would only shrink the text
+ * each window covers, and a screen of short-context tokens would need more windows than it gets.
+ */
+const WINDOW_AHEAD_CHARS = CHARS_PER_CONTEXT_TOKEN;
 
 /** Colours each visible token by how the model scored it; a status-bar item is its legend. */
 export class LossHeatmap implements vscode.Disposable {
@@ -21,6 +37,7 @@ export class LossHeatmap implements vscode.Disposable {
   /** The update in flight: any edit, scroll or new editor aborts it, so stale analyses never reach the model. */
   private inflight?: AbortController;
   private decorationCount = 0;
+  private lastCoverage: HeatmapCoverage[] = [];
   private readonly types = new Map<HeatmapStyle, vscode.TextEditorDecorationType[]>();
   private readonly legend = vscode.window.createStatusBarItem('tokenLens.heatmap', vscode.StatusBarAlignment.Right, 99);
   private readonly disposables: vscode.Disposable[] = [this.legend];
@@ -56,6 +73,11 @@ export class LossHeatmap implements vscode.Disposable {
   /** How many updates failed since the heatmap was turned on (each cause is shown once). */
   get failureCount(): number {
     return this.failures.failures;
+  }
+
+  /** What the last update analysed, per visible editor. */
+  get coverage(): HeatmapCoverage[] {
+    return this.lastCoverage;
   }
 
   /** How many token ranges the last update decorated (0 when off). */
@@ -111,12 +133,18 @@ export class LossHeatmap implements vscode.Disposable {
     let count = 0;
     let lossSum = 0;
     let lossCount = 0;
+    const coverage: HeatmapCoverage[] = [];
     for (const editor of vscode.window.visibleTextEditors) {
       const doc = editor.document;
       const version = doc.version;
       const ranges: vscode.Range[][] = types.map(() => []);
+      const covered: HeatmapCoverage = { uri: doc.uri.toString(), visible: [], analysed: [] };
+      coverage.push(covered);
       for (const visible of editor.visibleRanges) {
+        covered.visible.push({ start: doc.offsetAt(visible.start), end: doc.offsetAt(visible.end) });
         for (const found of await this.windowsOver(doc, doc.offsetAt(visible.start), doc.offsetAt(visible.end), abort.signal)) {
+          const w = found.analysis.window;
+          covered.analysed.push({ start: found.base + w.start, end: found.base + w.end, tokens: found.analysis.tokens.length });
           if (style === 'difference') {
             for (const d of await this.differences(found.analysis, abort.signal)) {
               const start = found.base + d.start;
@@ -146,6 +174,7 @@ export class LossHeatmap implements vscode.Disposable {
       count += ranges.reduce((n, r) => n + r.length, 0);
     }
     this.decorationCount = count;
+    this.lastCoverage = coverage;
     this.renderLegend(style, lossCount ? lossSum / lossCount : undefined);
   }
 
@@ -162,7 +191,7 @@ export class LossHeatmap implements vscode.Disposable {
     let until = Infinity;
     for (let i = 0; i < MAX_WINDOWS_PER_RANGE && to >= start; i++) {
       // Aborted: a newer update is coming; the caller sees the signal and decorates nothing.
-      const w = await this.analyses.covering(doc, start, to, signal).catch((err) => {
+      const w = await this.analyses.covering(doc, start, to, signal, WINDOW_AHEAD_CHARS).catch((err) => {
         if (isAbort(err)) return undefined;
         throw err;
       });

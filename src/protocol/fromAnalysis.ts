@@ -3,6 +3,7 @@
 // browser-safe. Every field is a plain value: postMessage copies data, not the extra properties of an array.
 import type { AnalysisWindow, AttentionData, Candidate, ModelInfo, SamplingControls, ScoredToken } from '../core/types';
 import type { AttributionPayload, HostMessage, LensCell } from './messages';
+import type { AttentionLayer } from '../core/runtime/attentionLayer';
 import { attentionGridMessage, attentionMessage } from './attention';
 
 /** The parts of `Analysis` (src/core/runtime/analysis.ts) the messages need. */
@@ -17,6 +18,8 @@ export interface AnalysisLike {
   attentionNote?: string;
   /** Set by an engine whose numbers are knowingly approximate. */
   approximate?: string;
+  /** A layer's attention (fetched again when the memory budget let it go); absent without attention. */
+  attentionLayer?(layer: number): Promise<AttentionLayer>;
   /** Async: the full row may have to be recomputed (the runtime keeps logits within a memory budget). */
   distribution(position: number, controls: SamplingControls, k: number): Promise<Candidate[] & { kept?: number }>;
 }
@@ -53,10 +56,11 @@ export async function distributionMessage(a: AnalysisLike, position: number, con
 
 /** The answer to `requestAttention`: the head's matrix and its layer's grid; null when attention is unavailable
  * or the layer/head is out of range (the validator bounds them only loosely). */
-export function attentionMessages(a: AnalysisLike, layer: number, head: number): [HostMessage<'attention'>, HostMessage<'attentionGrid'>] | null {
+export async function attentionMessages(a: AnalysisLike, layer: number, head: number): Promise<[HostMessage<'attention'>, HostMessage<'attentionGrid'>] | null> {
   const att = a.attention;
-  if (!att || layer >= att.layers || head >= att.heads) return null;
-  return [attentionMessage(att, layer, head), attentionGridMessage(att, layer)];
+  if (!att || !a.attentionLayer || layer >= att.layers || head >= att.heads) return null;
+  const weights = await a.attentionLayer(layer);
+  return [attentionMessage(weights, layer, head), attentionGridMessage(weights, layer)];
 }
 
 /** What the logit lens returns (src/core/lenses/logitLens.ts), or the note when the model has no hidden states. */

@@ -43,8 +43,9 @@ export interface HostMessages extends CompareHostMessages {
     /** How many tokens of the vocabulary survive top-k and top-p. */
     kept: number;
   };
-  /** One head's T x T attention probabilities, row-major (query row, key column). */
-  attention: { layer: number; head: number; size: number; weights: number[] };
+  /** One head's T x T attention probabilities, row-major (query row, key column). The host posts a Float32Array
+   *  (sent as binary); recorded fixtures and saved state have plain numbers. */
+  attention: { layer: number; head: number; size: number; weights: Float32Array | number[] };
   /** Every head of a layer, each downsampled (block mean) to `size` x `size` with size <= 32. */
   attentionGrid: { layer: number; size: number; heads: number[][] };
   /** Work in progress (loading a model, analysing); an empty message clears it. */

@@ -2,6 +2,7 @@
 // starts with "# " (its first character does not merge with the tokenizer's dummy-prefix space), and a
 // 2 MB one-line file, which Explain must handle without blocking the extension host.
 import * as fs from 'node:fs';
+import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import type { TokenLensApi } from '../../src/extension/extension';
@@ -98,10 +99,45 @@ test('hover over a word on line 2 of a Markdown file that starts with "# "', asy
   assert(markdown.includes(`**Actual** ${showToken(covered)}`), `the hover names another token than ${JSON.stringify(covered)}:\n${markdown}`);
 }, 90_000);
 
-// The goal is 50 ms. On a loaded 2-core machine (code-server, Chromium and the extension host together) the
-// longest block measured 15-80 ms: the limit here is 100 ms, so that this test tells a freeze (seconds before
-// the tail-only tokenization and the worker thread) from scheduling noise.
-const BLOCK_LIMIT_MS = 100;
+test('the heatmap on a long file analyses what is on screen and the context before it, not the file', async () => {
+  const lines = Array.from({ length: 20_000 }, (_, i) => `Line ${i}: Lily and her dog played in the park with a red ball.`);
+  const editor = await show(workspaceFile('long.txt', lines.join('\n')), 0);
+  const doc = editor.document;
+  editor.revealRange(new vscode.Range(10_000, 0, 10_000, 0), vscode.TextEditorRevealType.AtTop);
+  await eventually(() => (editor.visibleRanges[0]?.start.line ?? 0) >= 9_990, 'long.txt scrolled to line 10,000', 10_000, 50);
+  await vscode.commands.executeCommand('tokenLens.toggleLossHeatmap');
+  try {
+    const coverage = await eventually(() => {
+      const c = api.heatmapCoverage().find((e) => e.uri === doc.uri.toString());
+      return c?.analysed.length && api.heatmapDecorationCount() > 0 ? c : undefined;
+    }, 'the heatmap on long.txt', 60_000);
+    // The built-in model's context window.
+    const config = JSON.parse(fs.readFileSync(join(vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath, 'dist', 'models', 'stories260K', 'config.json'), 'utf8'));
+    const window: number = config.max_position_embeddings;
+    const analysedChars = coverage.analysed.reduce((n, w) => n + w.end - w.start, 0);
+    note(`visible ${JSON.stringify(coverage.visible)}; analysed ${JSON.stringify(coverage.analysed)} ` +
+      `(${analysedChars} of ${doc.getText().length} characters)`);
+    for (const v of coverage.visible) {
+      // Everything on screen was analysed...
+      assert(coverage.analysed.some((w) => w.start <= v.start) && coverage.analysed.some((w) => w.end >= v.end),
+        `the visible range ${v.start}-${v.end} is not covered by ${JSON.stringify(coverage.analysed)}`);
+    }
+    for (const w of coverage.analysed) {
+      // ...by windows of at most one context each, every one of them reaching the screen: the text before the
+      // first visible character is at most the context that character needs.
+      assert(w.tokens <= window, `a window of ${w.tokens} tokens`);
+      assert(coverage.visible.some((v) => w.end >= v.start && w.start <= v.end), `the window ${w.start}-${w.end} does not reach the screen`);
+    }
+    assert(coverage.analysed.length <= 4, `${coverage.analysed.length} windows for one screen`);
+    assert(analysedChars < doc.getText().length / 50, `analysed ${analysedChars} characters`);
+  } finally {
+    await vscode.commands.executeCommand('tokenLens.toggleLossHeatmap');
+  }
+}, 120_000);
+
+// Tokenizing the window's text and shaping attention run in the forward-pass worker, and an attention head
+// reaches the panel as binary: nothing left on the extension host's thread comes near this.
+const BLOCK_LIMIT_MS = 50;
 
 test(`Explain on a 2 MB one-line file never blocks the extension host for more than ${BLOCK_LIMIT_MS} ms`, async () => {
   const line = 'Once upon a time, there was a little girl named Lily. She liked to play outside with her dog. ';

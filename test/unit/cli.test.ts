@@ -57,6 +57,24 @@ test('explain --json --attention prints the documented shape', () => {
   assert.equal(j.attention.weights[4][7][T - 1].length, T);
 });
 
+test('explain --attention-layers prints the layers named, as the full output has them; bad lists are refused', () => {
+  const text = 'Once upon a time, there was a little girl named';
+  const all = JSON.parse(cli('explain', '--model', model, '--json', '--attention', text).out);
+  const r = cli('explain', '--model', model, '--json', '--attention-layers', '4,1-2', text);
+  assert.equal(r.code, 0, r.err);
+  const some = JSON.parse(r.out);
+  assert.deepEqual([some.attention.layers, some.attention.heads, some.attention.layerIndices], [5, 8, [4, 1, 2]]);
+  assert.deepEqual(all.attention.layerIndices, [0, 1, 2, 3, 4]);
+  assert.deepEqual(some.attention.weights, [all.attention.weights[4], all.attention.weights[1], all.attention.weights[2]]);
+  for (const [spec, message] of [['5', /layer 5 is outside 0\.\.4 \(the model has 5 layers\)/], ['1;2', /layer numbers and ranges like "0,3-5"/],
+    ['3-1', /the range 3-1 runs backwards/]] as const) {
+    const bad = cli('explain', '--model', model, '--json', '--attention-layers', spec, text);
+    assert.equal(bad.code, 2, bad.err);
+    assert.match(bad.err, message);
+    assert.equal(bad.out, '');
+  }
+});
+
 test('generate --greedy from an empty prompt starts the known story', () => {
   const r = cli('generate', '--model', model, '--greedy', '--max-new-tokens', '20', '');
   assert.equal(r.code, 0, r.err);

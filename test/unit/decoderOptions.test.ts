@@ -78,7 +78,7 @@ configs.forEach(([label, config], n) => {
       assert.equal(att.layers, config.n_layer);
       for (let l = 0; l < config.n_layer; l++) {
         for (let h = 0; h < config.n_head; h++) {
-          assert.ok(maxAbsDiff(att.weights[l][h], ref.attention[l][h]) < 1e-4, `attention layer ${l} head ${h}`);
+          assert.ok(maxAbsDiff((await a.attentionLayer(l)).heads[h], ref.attention[l][h]) < 1e-4, `attention layer ${l} head ${h}`);
         }
       }
     } finally {

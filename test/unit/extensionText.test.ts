@@ -41,6 +41,8 @@ test('sliceAround keeps the offset three quarters in and stays inside the docume
   assert.deepEqual(sliceAround(10_000, 5_000, 400), { start: 4_700, end: 5_100 });
   assert.deepEqual(sliceAround(10_000, 100, 400), { start: 0, end: 400 });
   assert.deepEqual(sliceAround(10_000, 9_990, 400), { start: 9_600, end: 10_000 });
+  // A window that should end at the offset (the heatmap walking back over a screen) reaches just past it.
+  assert.deepEqual(sliceAround(10_000, 5_000, 400, 32), { start: 4_632, end: 5_032 });
 });
 
 test('the hover puts the actual token and "Explain from here" first, then the candidates, " Lily" on top', async () => {

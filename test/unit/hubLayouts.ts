@@ -6,6 +6,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { ModelSession } from '../../src/core/runtime/session';
+import { attentionWeights } from './attentionOf';
 
 export const HUB = path.join(__dirname, '..', 'fixtures', 'hub');
 
@@ -78,13 +79,14 @@ export async function checkLayout(session: ModelSession, ref: Reference, tol: To
     assert.ok(Math.abs(a.tokens[t].loss! - (lse - row[ref.ids[t]])) <= 2 * tol.logits, `loss at ${t}`);
   }
   const att = a.attention!;
+  const weights = await attentionWeights(a);
   assert.ok(att, 'attention was asked for');
   assert.equal(att.layers, ref.attention.length);
   assert.equal(att.heads, ref.attention[0].length);
   let worstAtt = 0;
   for (let l = 0; l < att.layers; l++) {
     for (let h = 0; h < att.heads; h++) {
-      const w = att.weights[l][h];
+      const w = weights[l][h];
       for (let q = 0; q < T; q++) {
         let sum = 0;
         for (let k = 0; k < T; k++) {

@@ -13,6 +13,7 @@ import { ModelSession } from '../../src/core/runtime/session';
 import type { Analysis } from '../../src/core/runtime/analysis';
 import { hfReferenceForward, perTokenLoss } from '../reference/hfReference';
 import { llama2cToHf } from '../reference/llama2cToHf';
+import { attentionWeights } from './attentionOf';
 
 const FIX = join(__dirname, '..', 'fixtures', 'import');
 const STORIES = join(__dirname, '..', '..', 'vendor', 'stories260K');
@@ -45,10 +46,11 @@ async function compare(a: Analysis, logits: ArrayLike<number>[], attention: Arra
   close(a.tokens.slice(1).map((t) => t.loss!), loss, 'per-token loss');
   assert.ok(a.attention, 'attention is available');
   assert.equal(a.attention!.layers, attention.length);
-  attention.forEach((layer, l) => {
+  for (const [l, layer] of attention.entries()) {
     assert.equal(a.attention!.heads, layer.length, 'one matrix per query head');
-    layer.forEach((m, h) => close(a.attention!.weights[l][h], m, `attention ${l}.${h}`));
-  });
+    const got = await a.attentionLayer(l);
+    layer.forEach((m, h) => close(got.heads[h], m, `attention ${l}.${h}`));
+  }
 }
 
 for (const name of ['gpt2', 'gpt2-untied', 'llama', 'llama3', 'qwen2', 'mistral', 'gpt_neox']) {
@@ -76,7 +78,7 @@ test('mistral: a text several sliding windows long is analysed whole, each query
     const ids = a.tokens.map((t) => t.id);
     const ref = hfReferenceForward(join(FIX, 'mistral'), ids);
     await compare(a, ref.logits, ref.attention, perTokenLoss(ref.logits, ids));
-    const T = ids.length, last = a.attention!.weights[1][0].subarray((T - 1) * T);
+    const T = ids.length, last = (await attentionWeights(a))[1][0].subarray((T - 1) * T);
     assert.ok(last.subarray(0, T - 8).every((p) => p === 0) && last.subarray(T - 8).every((p) => p > 0), 'the band');
   } finally {
     await session.dispose();
@@ -149,7 +151,10 @@ test('nanoGPT with the GPT-2 tokenizer, bias=False and a vocabulary padded to 50
       close([max + Math.log(z)], [want.logsumexp[t]], `logsumexp of row ${t} (all 50304 logits)`);
     }
     close(a.tokens.slice(1).map((t) => t.loss!), want.loss, 'per-token loss');
-    want.attention.forEach((layer: number[][][], l: number) => layer.forEach((m, h) => close(a.attention!.weights[l][h], m.flat(), `attention ${l}.${h}`)));
+    for (const [l, layer] of (want.attention as number[][][][]).entries()) {
+      const got = await a.attentionLayer(l);
+      layer.forEach((m, h) => close(got.heads[h], m.flat(), `attention ${l}.${h}`));
+    }
   } finally {
     await session.dispose();
   }
@@ -169,7 +174,10 @@ test('stories260K in Hugging Face layout (q/k permuted as convert_llama_weights_
     assert.deepEqual(b.tokens.map((t) => t.id), a.tokens.map((t) => t.id));
     for (let t = 0; t < a.tokens.length; t++) close(await b.row(t), await a.row(t), `logits after token ${t}`);
     close(b.tokens.slice(1).map((t) => t.loss!), a.tokens.slice(1).map((t) => t.loss!), 'per-token loss');
-    for (let l = 0; l < 5; l++) for (let h = 0; h < 8; h++) close(b.attention!.weights[l][h], a.attention!.weights[l][h], `attention ${l}.${h}`);
+    for (let l = 0; l < 5; l++) {
+      const [got, want] = [await b.attentionLayer(l), await a.attentionLayer(l)];
+      for (let h = 0; h < 8; h++) close(got.heads[h], want.heads[h], `attention ${l}.${h}`);
+    }
     assert.equal(b.tokens.find((t) => t.text === ' Lily')?.rank, a.tokens.find((t) => t.text === ' Lily')?.rank);
   } finally {
     await viaLlama2c.dispose();

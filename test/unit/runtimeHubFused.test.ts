@@ -14,6 +14,7 @@ import { BOOL, decodeModel, encodeModel } from '../../src/core/onnx/builder';
 import { logitLens } from '../../src/core/lenses/logitLens';
 import type { ModelSession } from '../../src/core/runtime/session';
 import { FixtureHub, HUB, Reference, checkLayout, reference, serveFixtureHub } from './hubLayouts';
+import { attentionWeights } from './attentionOf';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-fused-'));
 const cacheDir = path.join(tmp, 'cache');
@@ -30,7 +31,7 @@ async function plainNumbers(plain: ModelSession, text: string): Promise<Referenc
   const a = await plain.analyze(text, { attention: true });
   const logits: number[] = [];
   for (let t = 0; t < a.tokens.length; t++) logits.push(...await a.row(t));
-  return { text, ids: a.tokens.map((t) => t.id), logits, attention: a.attention!.weights.map((l) => l.map((h) => Array.from(h))) };
+  return { text, ids: a.tokens.map((t) => t.id), logits, attention: (await attentionWeights(a)).map((l) => l.map((h) => Array.from(h))) };
 }
 
 // Both run on onnxruntime, the same sums in nearly the same order: 1e-4 is the bound asked of every layout.

@@ -13,6 +13,7 @@ import type { DtypeChoice } from '../../src/core/runtime/onnxFile';
 import { ModelSession } from '../../src/core/runtime/session';
 import { variantItems } from '../../src/extension/variantItems';
 import { HUB_FIXTURES, type HubServer, startHub } from './hubServer';
+import { attentionWeights } from './attentionOf';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-variants-'));
 let hub: HubServer;
@@ -54,12 +55,13 @@ async function checkVariant(session: ModelSession, bound: number): Promise<numbe
   assert.ok(mean <= bound, `mean KL from torch's float32 logits ${mean} > ${bound}`);
   // Attention: probabilities (rows sum to 1, causal zeros) for every layer and head, as the reference has.
   const att = a.attention!;
+  const weights = await attentionWeights(a);
   assert.equal(att.layers, reference.attention.length);
   assert.equal(att.heads, reference.attention[0].length);
   for (let l = 0; l < att.layers; l++) {
     for (let h = 0; h < att.heads; h++) {
       for (let q = 0; q < T; q++) {
-        const row = att.weights[l][h].subarray(q * T, (q + 1) * T);
+        const row = weights[l][h].subarray(q * T, (q + 1) * T);
         assert.ok(Math.abs(row.reduce((s, x) => s + x, 0) - 1) < 2e-3, `layer ${l} head ${h} row ${q}`);
         for (let k = q + 1; k < T; k++) assert.equal(row[k], 0);
       }

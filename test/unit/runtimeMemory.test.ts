@@ -119,3 +119,37 @@ test('a smaller budget lets go of logits at once', async () => {
   assert.equal(a.hasLogits, false);
   session.memory.budgetBytes = BUDGET;
 });
+
+test('attention is kept a layer at a time within the budget, and fetched again (the same) once let go', async () => {
+  const a = await session.analyze(text(400), { attention: true });
+  const T = a.tokens.length;
+  const layerBytes = a.attention!.heads * T * T * 4;
+  // The pass fetched the first layer only: 1/12 of every layer and head.
+  assert.deepEqual(a.attentionKept.layers, [0]);
+  assert.ok(a.attentionKept.bytes >= layerBytes && a.attentionKept.bytes < layerBytes * 1.1, `${a.attentionKept.bytes} bytes`);
+  const forwards = session.forwardCount;
+  const five = await a.attentionLayer(5);
+  assert.equal(session.forwardCount, forwards + 1, 'another layer is one forward pass');
+  for (const m of five.heads) {
+    for (let q = 0; q < T; q += 37) {
+      let sum = 0;
+      for (let k = 0; k < T; k++) sum += m[q * T + k];
+      assert.ok(Math.abs(sum - 1) < 1e-4, `row ${q} sums to ${sum}`);
+    }
+  }
+  await a.attentionLayer(0);
+  assert.equal(session.forwardCount, forwards + 1, 'a kept layer is a lookup');
+  await a.attentionLayer(7);
+  assert.deepEqual(a.attentionKept.layers, [0, 7], 'two layers are kept: the one shown and the one before');
+  const again = await a.attentionLayer(5);
+  assert.equal(session.forwardCount, forwards + 3, 'a layer let go is fetched again');
+  assert.deepEqual(again.heads, five.heads);
+  assert.deepEqual(again.grid, five.grid);
+  assert.ok(session.memory.usedBytes <= BUDGET);
+  // Under a budget smaller than a layer, nothing is kept, and every layer is still answered.
+  session.memory.budgetBytes = layerBytes / 2;
+  assert.equal(a.attentionKept.bytes, 0);
+  assert.deepEqual((await a.attentionLayer(5)).heads, five.heads);
+  assert.equal(a.attentionKept.bytes, 0);
+  session.memory.budgetBytes = BUDGET;
+});

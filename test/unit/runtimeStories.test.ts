@@ -84,7 +84,7 @@ test('analysis matches the reference forward: tokens, offsets, loss, prob, rank,
   const T = ids.length;
   for (let l = 0; l < att.layers; l++) {
     for (let h = 0; h < att.heads; h++) {
-      const got = att.weights[l][h];
+      const got = (await a.attentionLayer(l)).heads[h];
       const want = ref.attention[l][h];
       for (let q = 0; q < T; q++) {
         let sum = 0;

@@ -12,6 +12,7 @@ import { charTokenizerFiles, charVocabulary } from '../../src/core/tokenizers/ch
 import { ModelLoadError } from '../../src/core/runtime/modelFiles';
 import { ModelSession } from '../../src/core/runtime/session';
 import { sharpen } from '../reference/ortRun';
+import { attentionWeights } from './attentionOf';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-surgery-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -42,7 +43,8 @@ test('surgery on a model written without attention outputs gives the attention o
     assert.deepEqual(b.tokens.map((t) => t.loss), a.tokens.map((t) => t.loss));
     assert.equal(b.attention!.layers, 3);
     for (let l = 0; l < 3; l++) {
-      for (let h = 0; h < 4; h++) assert.deepEqual(b.attention!.weights[l][h], a.attention!.weights[l][h]);
+      const [got, want] = [await b.attentionLayer(l), await a.attentionLayer(l)];
+      for (let h = 0; h < 4; h++) assert.deepEqual(got.heads[h], want.heads[h]);
     }
     // Once per model file: a second load reuses the prepared copy.
     const prepared = fs.readdirSync(path.join(cacheDir, 'prepared'));
@@ -86,7 +88,7 @@ test('an export with fused attention: the op is written out and its attention sh
     assert.equal(a.attention!.layers, 1);
     assert.equal(a.attention!.heads, 2);
     const T = a.tokens.length;
-    for (const head of a.attention!.weights[0]) {
+    for (const head of (await attentionWeights(a))[0]) {
       for (let q = 0; q < T; q++) {
         const row = head.subarray(q * T, (q + 1) * T);
         assert.ok(Math.abs(row.reduce((x, y) => x + y, 0) - 1) < 1e-5);

@@ -31,7 +31,9 @@ const fields = (a: AnalysisLike) => ({ text: a.text, tokens: a.tokens, meanLoss:
 
 // Five decimals keep the fixture small and are far below what a heatmap pixel can show. JSON, as postMessage:
 // anything the webview would not receive is not recorded either.
-export const round = (x: unknown): unknown => JSON.parse(JSON.stringify(x, (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1e5) / 1e5 : v)));
+// A typed array (an attention head) arrives as the same typed array: recorded as its numbers.
+export const round = (x: unknown): unknown => JSON.parse(JSON.stringify(x, (_k, v) => (ArrayBuffer.isView(v) ? Array.from(v as Float32Array)
+  : typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1e5) / 1e5 : v)));
 
 export const FIXTURE = path.join(__dirname, 'fixtures', 'stories260K.json');
 
@@ -72,7 +74,7 @@ export async function recordFixture(session: ModelSession): Promise<unknown> {
   const grids: Record<string, unknown> = {};
   for (let l = 0; l < a.attention!.layers; l++) {
     for (let h = 0; h < a.attention!.heads; h++) {
-      const [m, g] = attentionMessages(a, l, h)!;
+      const [m, g] = (await attentionMessages(a, l, h))!;
       attention[`${l}|${h}`] = m;
       grids[l] = g;
     }

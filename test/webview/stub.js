@@ -29,7 +29,8 @@
         distribution();
         break;
       case 'requestAttention':
-        send(fx.attention[`${m.layer}|${m.head}`]);
+        // As the host posts it: the matrix as a Float32Array.
+        send({ ...fx.attention[`${m.layer}|${m.head}`], weights: Float32Array.from(fx.attention[`${m.layer}|${m.head}`].weights) });
         send(fx.grids[m.layer]);
         break;
       case 'requestLogitLens': {

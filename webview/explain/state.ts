@@ -84,7 +84,8 @@ export function reduce(state: ExplainState, msg: { type: string } & Record<strin
     case 'attention': {
       const m = msg as unknown as HostMessages['attention'];
       if (m.layer !== state.layer || m.head !== state.head) return state;
-      return { ...state, attention: m };
+      // The host sends a Float32Array; the state stays plain data, which setState saves as JSON.
+      return { ...state, attention: { ...m, weights: Array.from(m.weights) } };
     }
     case 'attentionGrid': {
       const m = msg as unknown as HostMessages['attentionGrid'];

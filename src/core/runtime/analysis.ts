@@ -5,6 +5,8 @@
 // is asked for after they were let go.
 import { controlledDistribution, logSumExp } from '../analysis/distribution';
 import type { AnalysisWindow, AttentionData, Candidate, SamplingControls, ScoredToken, Token } from '../types';
+import type { AttentionLayer } from './attentionLayer';
+import { AttentionStore } from './attentionStore';
 import type { MemoryBudget } from './cache';
 import { nextTargets, rankAndTop, type Ranked, type TopRows } from './topRows';
 
@@ -26,6 +28,10 @@ export interface AnalysisInput {
   vocabSize: number;
   window: AnalysisWindow;
   attention: AttentionData | null;
+  /** Layers the forward pass already fetched (the first one the panel shows). */
+  attentionLayers?: { layer: number; value: AttentionLayer }[];
+  /** One forward pass over the same tokens fetching these layers' attention. */
+  fetchAttention?: (layers: number[]) => Promise<AttentionLayer[]>;
   attentionNote?: string;
   decode: (id: number) => string;
   /** Computed inside the graph (the scoring head): log p of each actual next token, and log Z per row. */
@@ -68,6 +74,7 @@ export class Analysis {
   private readonly recompute: () => Promise<Float32Array>;
   private readonly fetchRow?: (position: number) => Promise<Float32Array>;
   private readonly rowIds?: (position: number) => ArrayLike<number>;
+  private readonly attentionStore?: AttentionStore;
 
   constructor(input: AnalysisInput) {
     this.modelId = input.modelId;
@@ -82,6 +89,10 @@ export class Analysis {
     this.fetchRow = input.fetchRow;
     this.rowIds = input.rowIds;
     this.approximate = input.approximate;
+    if (input.attention && input.fetchAttention) {
+      const [first] = input.attentionLayers ?? [];
+      this.attentionStore = new AttentionStore(input.attention, input.fetchAttention, input.memory, first);
+    }
     const n = input.tokens.length;
     const V = input.vocabSize;
     this.objective = input.objective ?? 'next';
@@ -112,11 +123,35 @@ export class Analysis {
     if (logits) this.keep(logits);
   }
 
-  /** Bytes this analysis keeps for as long as it lives: scores, best candidates, attention. */
+  /** Bytes this analysis keeps for as long as it lives: scores and best candidates. (Attention and logits are
+   *  held in the memory budget apart, and let go when it needs room.) */
   get pinnedBytes(): number {
-    const att = this.attention ? this.attention.layers * this.attention.heads * this.attention.size ** 2 * 4 : 0;
-    return this.tokens.length * TOKEN_BYTES + this.logSumExps.byteLength + this.top.ids.byteLength +
-      this.top.logits.byteLength + att;
+    return this.tokens.length * TOKEN_BYTES + this.logSumExps.byteLength + this.top.ids.byteLength + this.top.logits.byteLength;
+  }
+
+  /** One layer's attention (every head, and the grid of all heads): kept, or fetched with one forward pass. */
+  attentionLayer(layer: number): Promise<AttentionLayer> {
+    return this.attentionNow().layer(layer);
+  }
+
+  /** Several layers' attention; those not kept are fetched together, in one forward pass. */
+  attentionLayers(layers: number[]): Promise<AttentionLayer[]> {
+    return this.attentionNow().layers(layers);
+  }
+
+  /** Bytes of attention kept now, and which layers. */
+  get attentionKept(): { bytes: number; layers: number[] } {
+    return { bytes: this.attentionStore?.keptBytes ?? 0, layers: this.attentionStore?.keptLayers ?? [] };
+  }
+
+  /** Lets the attention kept go (fetched again when asked for): the view that showed it closed. */
+  releaseAttention(): void {
+    this.attentionStore?.clear();
+  }
+
+  private attentionNow(): AttentionStore {
+    if (!this.attentionStore) throw new Error(this.attentionNote ?? 'This analysis was made without attention.');
+    return this.attentionStore;
   }
 
   /**

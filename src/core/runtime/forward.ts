@@ -3,6 +3,7 @@
 import * as ort from 'onnxruntime-node';
 import { LOGSUMEXP, TARGET_LOGPROB, hasScoringHead } from '../onnx/scoringHead';
 
+import type { AttentionLayer } from './attentionLayer';
 import type { Ranked } from './topRows';
 import { halfToFloat } from '../float16';
 
@@ -20,8 +21,10 @@ export interface RawTensor {
 export interface ForwardResult {
   logits: Float32Array;
   vocabSize: number;
-  /** attentions[layer]: [heads, T, T] row-major. */
+  /** attentions[i]: [heads, T, T] row-major, for each attention output asked for. */
   attentions: Float32Array[] | null;
+  /** The same as the views use them (heads and grids), when the worker thread built them. */
+  layers?: AttentionLayer[];
   heads: number;
   /** From the scoring head, when the graph has one. */
   scores: { targetLogprob: Float32Array; logSumExp: Float32Array } | null;

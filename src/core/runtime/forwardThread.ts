@@ -5,16 +5,20 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
+import type { AttentionLayer } from './attentionLayer';
 import type { CacheShape, ForwardResult, RawTensor } from './forward';
+import type { Tail } from './tail';
 
 export type ToForwardWorker =
-  | { type: 'open'; file: string; options: ort.InferenceSession.SessionOptions }
+  | { type: 'open'; file: string; options: ort.InferenceSession.SessionOptions; tokenizerFolder: string }
   | { type: 'run'; id: number; ids: number[]; cache: CacheShape; attentionNames: string[] | null }
-  | { type: 'outputs'; id: number; rows: number[][]; cache: CacheShape; outputs: string[] };
+  | { type: 'outputs'; id: number; rows: number[][]; cache: CacheShape; outputs: string[] }
+  | { type: 'attention'; id: number; ids: number[]; cache: CacheShape; names: string[] }
+  | { type: 'tail'; id: number; text: string; count: number; cutAtStart: boolean };
 
 export type FromForwardWorker =
   | { type: 'opened'; inputNames: string[]; outputNames: string[] }
-  | { type: 'result'; id: number; result: ForwardResult | Record<string, RawTensor> }
+  | { type: 'result'; id: number; result: ForwardResult | Record<string, RawTensor> | AttentionLayer[] | Tail }
   | { type: 'error'; id: number; message: string };
 
 /** The worker script: the bundle next to this one (dist/), or the source when running under tsx. */
@@ -51,8 +55,8 @@ export class ForwardThread {
     this.settle();
   }
 
-  /** Opens an onnxruntime session on `file` in a new worker thread. */
-  static open(file: string, options: ort.InferenceSession.SessionOptions): Promise<ForwardThread> {
+  /** Opens an onnxruntime session on `file` in a new worker thread, which tokenizes with `tokenizerFolder`'s files. */
+  static open(file: string, options: ort.InferenceSession.SessionOptions, tokenizerFolder: string): Promise<ForwardThread> {
     const worker = startWorker();
     return new Promise((resolve, reject) => {
       const onMessage = (m: FromForwardWorker) => {
@@ -66,7 +70,7 @@ export class ForwardThread {
       worker.on('message', onMessage);
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`The model's worker thread exited (code ${code}) while opening the model.`)));
-      worker.postMessage({ type: 'open', file, options } satisfies ToForwardWorker);
+      worker.postMessage({ type: 'open', file, options, tokenizerFolder } satisfies ToForwardWorker);
     });
   }
 
@@ -78,6 +82,16 @@ export class ForwardThread {
   /** One pass over a batch of equal-length sequences, fetching the named outputs (see runOutputs). */
   outputs(rows: number[][], cache: CacheShape, outputs: string[]): Promise<Record<string, RawTensor>> {
     return this.ask<Record<string, RawTensor>>((id) => ({ type: 'outputs', id, rows, cache, outputs }));
+  }
+
+  /** The named attention outputs (one per layer) of one pass over `ids`, each with its grid. */
+  attention(ids: number[], cache: CacheShape, names: string[]): Promise<AttentionLayer[]> {
+    return this.ask<AttentionLayer[]>((id) => ({ type: 'attention', id, ids, cache, names }));
+  }
+
+  /** The last `count` tokens of `text` with exact offsets (see tail.ts), tokenized in the worker. */
+  tail(text: string, count: number, cutAtStart: boolean): Promise<Tail> {
+    return this.ask<Tail>((id) => ({ type: 'tail', id, text, count, cutAtStart }));
   }
 
   private ask<R>(message: (id: number) => ToForwardWorker): Promise<R> {

@@ -2,7 +2,7 @@
 // analysis cache.
 import * as path from 'node:path';
 import type * as ort from 'onnxruntime-node';
-import { tokenBytes, tokenOffsets } from '../tokenizers/offsets';
+import { tokenBytes } from '../tokenizers/offsets';
 import type { AttentionData, LoadProgress, ModelInfo, Token } from '../types';
 import { Analysis, type AnalysisInput } from './analysis';
 import { AnalysisCache, DEFAULT_MEMORY_BUDGET_MB, MemoryBudget } from './cache';
@@ -12,11 +12,12 @@ import { FetchOptions, ModelLoadError, readModelJson, resolveModelFolder } from 
 import { prepareModelFolder } from './prepare';
 import { attentionOutputNames } from './surgery';
 import { transformers, withTransformersEnv } from './transformers';
-import { tailTokens } from './tail';
+import { TextTokenizer } from './textTokenizer';
 import { analysisWindow } from './window';
 import { Vocabulary } from './vocabulary';
 import type { Capability, Engine } from '../engines/engine';
 import { isMaskedModel, type MaskedScores, maskedScores, maskTokenOf, positionOffset } from './masked';
+import { attentionLayer } from './attentionLayer';
 
 export interface LoadOptions extends FetchOptions {
   /** onnxruntime intra-op threads (default: onnxruntime's choice). */
@@ -55,6 +56,7 @@ export class ModelSession implements Engine {
   /** Bounds what analyses keep; shared by every analysis of this model. */
   readonly memory: MemoryBudget;
   private readonly cache: AnalysisCache;
+  private readonly textTokenizer: TextTokenizer;
   private queue: Promise<unknown> = Promise.resolve();
   private forwardsRun = 0;
   private generator?: Promise<Model>;
@@ -78,6 +80,7 @@ export class ModelSession implements Engine {
       ...(info.attentionNote && info.attention === 'unavailable' ? { attention: info.attentionNote } : {}),
       ...(this.hiddenStateNames.length ? {} : { hiddenStates: 'this export does not output per-layer hidden states' }),
     };
+    this.textTokenizer = new TextTokenizer(tokenizer as unknown as { encode(text: string): number[] }, vocab);
   }
 
   /** How transformers.js picks the decoder file to generate with. */
@@ -115,7 +118,7 @@ export class ModelSession implements Engine {
     }
     try {
       // The forward pass runs in its own thread; transformers.js's model is loaded only to generate.
-      thread = await ForwardThread.open(prepared.file, inferenceSessionOptions(opts.threads));
+      thread = await ForwardThread.open(prepared.file, inferenceSessionOptions(opts.threads), prepared.folder);
     } catch (e) {
       // Name the file: a folder may hold several variants (model.onnx, model_fp16.onnx, a merged decoder).
       const reason = e instanceof Error ? e.message : String(e);
@@ -158,15 +161,12 @@ export class ModelSession implements Engine {
 
   /** Token ids of a text as the model sees it (BOS included when the tokenizer adds one). */
   encode(text: string): number[] {
-    return this.tokenizer.encode(text) as number[];
+    return this.textTokenizer.encode(text);
   }
 
-  /** Tokens of a text with their UTF-16 offsets. */
+  /** Tokens of a text with their UTF-16 offsets (on the caller's thread: analyses tokenize in the worker). */
   tokenize(text: string): Token[] {
-    return tokenOffsets(text, this.encode(text), this.vocab.bytes, {
-      specialIds: this.vocab.specialIds,
-      pieceText: (id) => this.vocab.pieceText(id),
-    });
+    return this.textTokenizer.tokenize(text);
   }
 
   /** Analyses a text: one forward pass, cached per (text, window, attention). */
@@ -200,8 +200,9 @@ export class ModelSession implements Engine {
     const cached = fresh ? undefined : this.cache.get(text, limit, wantAttention, preceding);
     if (cached) return cached;
     if (text.length === 0) throw new AnalysisError('Nothing to analyse: the text is empty.');
-    // Only the end of a long text is tokenized: the model sees at most `limit` tokens.
-    const tail = await tailTokens(text, limit, (s) => this.tokenize(s), preceding > 0);
+    // Only the end of a long text is tokenized (the model sees at most `limit` tokens), in the worker thread:
+    // even that end takes milliseconds per thousand characters, too long for the editor's thread.
+    const tail = await this.thread.tail(text, limit, preceding > 0);
     throwIfAborted(signal);
     const all = tail.tokens;
     if (all.every((t) => t.special)) throw new AnalysisError('Nothing to analyse: the text has no tokens.');
@@ -209,19 +210,19 @@ export class ModelSession implements Engine {
     const first = all.length > limit ? all.length - (limit - lead) : lead;
     const tokens = all.length > limit ? [...all.slice(0, lead), ...all.slice(first)] : all;
     const window = analysisWindow(text, tail, tokens, preceding);
-    const names = wantAttention && this.attentionNames.length ? this.attentionNames : null;
+    // Attention is fetched a layer at a time: the first one now (the panel shows it first), the others when asked for.
+    const names = wantAttention && this.attentionNames.length ? this.attentionNames.slice(0, 1) : null;
     const ids = tokens.map((t) => t.id);
     // Once the model ran, the result is kept (and cached) even if its caller gave up meanwhile.
     const masked = this.info.objective === 'masked' ? await this.maskedForward(ids, names, signal) : undefined;
     const result: ForwardResult | MaskedScores = masked ?? await this.forward(ids, names);
-    const T = tokens.length;
-    const attention: AttentionData | null = result.attentions ? {
-      layers: result.attentions.length,
-      heads: result.heads,
-      size: T,
-      weights: result.attentions.map((layer) =>
-        Array.from({ length: result.heads }, (_, h) => layer.subarray(h * T * T, (h + 1) * T * T))),
-    } : null;
+    // A masked model's batched pass returns its first layer as [heads, T, T]; the worker shapes the others'.
+    const layer0 = masked
+      ? (masked.attentions?.[0] ? attentionLayer(masked.attentions[0], masked.heads, tokens.length) : undefined)
+      : (result as ForwardResult).layers?.[0];
+    const attention: AttentionData | null = layer0
+      ? { layers: this.attentionNames.length, heads: layer0.heads.length, size: tokens.length }
+      : null;
     const analysis = new Analysis({
       modelId: this.ref,
       text,
@@ -230,6 +231,7 @@ export class ModelSession implements Engine {
       vocabSize: result.vocabSize,
       window,
       attention,
+      attentionLayers: layer0 ? [{ layer: 0, value: layer0 }] : undefined,
       attentionNote: wantAttention && !attention ? this.info.attentionNote : undefined,
       scores: 'scores' in result ? result.scores : null,
       ranked: 'ranked' in result ? result.ranked : undefined,
@@ -247,11 +249,15 @@ export class ModelSession implements Engine {
   }
 
   /** What an analysis keeps of its session: how to name a token, and how to recompute its logits. */
-  private analysisLinks(ids: number[]): Pick<AnalysisInput, 'decode' | 'recompute'> {
+  private analysisLinks(ids: number[]): Pick<AnalysisInput, 'decode' | 'recompute' | 'fetchAttention'> {
     return {
       decode: (id) => this.vocab.pieceText(id),
       recompute: () => this.enqueue(async () =>
         (this.info.objective === 'masked' ? await this.maskedForward(ids, null) : await this.forward(ids, null)).logits),
+      fetchAttention: (layers) => this.enqueue(() => {
+        this.forwardsRun++;
+        return this.thread.attention(ids, this.cacheShape, layers.map((l) => this.attentionNames[l]));
+      }),
     };
   }
 

@@ -1,17 +1,9 @@
-// Builds a transformers.js tokenizer from in-memory tokenizer.json / tokenizer_config.json objects,
-// choosing the class the way AutoTokenizer does (tokenizer_class, "Fast" suffix dropped).
+// Builds a transformers.js tokenizer from in-memory tokenizer.json / tokenizer_config.json objects.
 import * as transformers from '@huggingface/transformers';
-import { PreTrainedTokenizer } from '@huggingface/transformers';
+import type { PreTrainedTokenizer } from '@huggingface/transformers';
+import { tokenizerFrom } from './fromFiles';
 import type { TokenizerFiles } from './types';
 
-type TokenizerClass = new (tokenizerJSON: object, tokenizerConfig: object) => PreTrainedTokenizer;
-
 export function loadTokenizer(files: TokenizerFiles): PreTrainedTokenizer {
-  const name = String(files.tokenizerConfig.tokenizer_class ?? 'PreTrainedTokenizer').replace(/Fast$/, '');
-  const candidate = (transformers as unknown as Record<string, unknown>)[name];
-  const cls =
-    typeof candidate === 'function' && (candidate === PreTrainedTokenizer || candidate.prototype instanceof PreTrainedTokenizer)
-      ? (candidate as TokenizerClass)
-      : (PreTrainedTokenizer as unknown as TokenizerClass);
-  return new cls(files.tokenizer, files.tokenizerConfig);
+  return tokenizerFrom(transformers, files);
 }
