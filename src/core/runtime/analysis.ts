@@ -12,8 +12,11 @@ export interface AnalysisInput {
   modelId: string;
   text: string;
   tokens: Token[];
-  /** Row-major [tokens.length, vocabSize] logits: row t is the distribution after token t. */
-  logits: Float32Array;
+  /**
+   * Row-major [tokens.length, vocabSize] logits: row t is the distribution after token t. May be absent
+   * when `scores` and `ranked` are given: they are then computed again when a full row is asked for.
+   */
+  logits?: Float32Array;
   vocabSize: number;
   window: AnalysisWindow;
   attention: AttentionData | null;
@@ -62,17 +65,19 @@ export class Analysis {
     this.recompute = input.recompute;
     const n = input.tokens.length;
     const V = input.vocabSize;
-    const { ranks, top } = input.ranked ?? rankAndTop(input.logits, V, nextTargets(input.tokens.map((t) => t.id)));
+    const logits = input.logits;
+    if (!logits && (!input.ranked || !input.scores)) throw new Error('an analysis without logits needs its scores and ranks');
+    const { ranks, top } = input.ranked ?? rankAndTop(logits!, V, nextTargets(input.tokens.map((t) => t.id)));
     this.top = top;
     const scores = input.scores;
     this.logSumExps = scores
       ? Float64Array.from(scores.logSumExp)
-      : Float64Array.from({ length: n }, (_, t) => logSumExp(input.logits.subarray(t * V, (t + 1) * V)));
+      : Float64Array.from({ length: n }, (_, t) => logSumExp(logits!.subarray(t * V, (t + 1) * V)));
     let total = 0;
     let counted = 0;
     this.tokens = input.tokens.map((token, t) => {
       if (t === 0) return { ...token, prob: null, rank: null, loss: null };
-      const loss = scores ? -scores.targetLogprob[t - 1] : this.logSumExps[t - 1] - input.logits[(t - 1) * V + token.id];
+      const loss = scores ? -scores.targetLogprob[t - 1] : this.logSumExps[t - 1] - logits![(t - 1) * V + token.id];
       total += loss;
       counted++;
       return { ...token, prob: Math.exp(-loss), rank: ranks[t - 1], loss };
@@ -80,7 +85,26 @@ export class Analysis {
     this.meanLoss = counted ? total / counted : NaN;
     this.perplexity = Math.exp(this.meanLoss);
     this.memory.pin(this, this.pinnedBytes);
-    this.keep(input.logits);
+    if (logits) this.keep(logits);
+  }
+
+  /**
+   * Rows 0..rows-1 as computed: scores, ranks, best candidates and (while kept) logits. An analysis of a
+   * text whose first rows+1 tokens are the same has the same rows, and takes them from here.
+   */
+  leadingRows(rows: number): Ranked & { scores: { targetLogprob: Float32Array; logSumExp: Float32Array }; logits?: Float32Array } {
+    if (rows >= this.tokens.length) throw new RangeError(`only ${this.tokens.length - 1} rows have a next token`);
+    const K = this.top.k;
+    const next = (t: number) => this.tokens[t + 1];
+    return {
+      ranks: Int32Array.from({ length: rows }, (_, t) => next(t).rank!),
+      top: { k: K, ids: this.top.ids.slice(0, rows * K), logits: this.top.logits.slice(0, rows * K) },
+      scores: {
+        targetLogprob: Float32Array.from({ length: rows }, (_, t) => -next(t).loss!),
+        logSumExp: Float32Array.from(this.logSumExps.subarray(0, rows)),
+      },
+      logits: this.logits?.subarray(0, rows * this.vocabSize),
+    };
   }
 
   /** Bytes this analysis keeps for as long as it lives: scores, best candidates, attention. */

@@ -2,12 +2,14 @@
 // a session synchronously on the thread that calls it: here, so the extension host's thread stays free.
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { forward, runOutputs } from './forward';
+import { forward, leadingPositions, runOutputs, type Past } from './forward';
 import { nextTargets, rankAndTop } from './topRows';
 import type { FromForwardWorker, ToForwardWorker } from './forwardThread';
 
 const port = parentPort!;
 let session: ort.InferenceSession | undefined;
+/** KV caches kept for later passes (the host decides which, and counts their bytes against its budget). */
+const states = new Map<number, Record<string, ort.Tensor>>();
 const post = (m: FromForwardWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
@@ -21,6 +23,10 @@ port.on('message', async (m: ToForwardWorker) => {
     }
     return;
   }
+  if (m.type === 'drop') {
+    states.delete(m.state);
+    return;
+  }
   try {
     if (!session) throw new Error('The model is not open.');
     if (m.type === 'outputs') {
@@ -28,7 +34,15 @@ port.on('message', async (m: ToForwardWorker) => {
       post({ type: 'result', id: m.id, result: out }, [...new Set(Object.values(out).map((t) => t.data.buffer as ArrayBuffer))]);
       return;
     }
-    const result = await forward(session, m.ids, m.cache, m.attentionNames);
+    const from = m.kv?.from;
+    const kept = from && states.get(from.state);
+    if (from && !kept) throw new Error(`No kept cache ${from.state}.`);
+    const past: Past | undefined = kept ? {
+      length: from.length,
+      tensors: Object.fromEntries(Object.entries(kept).map(([name, t]) => [name, leadingPositions(t, from.length)])),
+    } : undefined;
+    const { present, ...result } = await forward(session, m.ids, m.cache, m.attentionNames, past, m.kv?.keep !== undefined);
+    if (present && m.kv?.keep !== undefined) states.set(m.kv.keep, present);
     // Ranking every row is a pass over [T, V] logits: here, not on the editor's thread.
     result.ranked = rankAndTop(result.logits, result.vocabSize, nextTargets(m.ids));
     const buffers = new Set<ArrayBuffer>([result.logits.buffer as ArrayBuffer]);

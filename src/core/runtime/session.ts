@@ -6,8 +6,10 @@ import { tokenBytes, tokenOffsets } from '../tokenizers/offsets';
 import type { AttentionData, LoadProgress, ModelInfo, Token } from '../types';
 import { Analysis, type AnalysisInput } from './analysis';
 import { AnalysisCache, DEFAULT_MEMORY_BUDGET_MB, MemoryBudget } from './cache';
-import type { CacheShape, RawTensor } from './forward';
-import { ForwardThread } from './forwardThread';
+import { canContinue, type CacheShape, type ForwardResult, type RawTensor } from './forward';
+import { ForwardThread, type KvRequest } from './forwardThread';
+import { joinRows, KeptCaches, type Plan } from './keptCaches';
+import { hasScoringHead } from '../onnx/scoringHead';
 import { FetchOptions, ModelLoadError, readModelJson, resolveModelFolder } from './modelFiles';
 import { prepareModelFolder } from './prepare';
 import { attentionOutputNames } from './surgery';
@@ -35,6 +37,12 @@ export interface AnalyzeOptions {
    * first tokens may be cut words and are not analysed, and token counts include an estimate for them.
    */
   precedingChars?: number;
+  /**
+   * Keep this analysis's KV cache in the worker, and continue a kept one when the text begins with the same
+   * tokens: after an edit, the model runs only from the first token that changed (see keptCaches.ts).
+   * Ignored with attention, and for exports without a KV cache or a scoring head.
+   */
+  incremental?: boolean;
 }
 
 export class AnalysisError extends Error {
@@ -70,7 +78,14 @@ export class ModelSession {
     this.memory = new MemoryBudget(memoryBudgetBytes);
     this.cache = new AnalysisCache(8, () => this.memory.budgetBytes);
     this.hiddenStateNames = hiddenStateOutputNames(thread.outputNames);
+    const pastInputs = thread.inputNames.filter((n) => n.startsWith('past_key_values.')).length;
+    this.kept = canContinue(thread.inputNames, thread.outputNames) && hasScoringHead(thread.outputNames)
+      ? new KeptCaches(thread, this.memory, pastInputs * cacheShape.kvHeads * cacheShape.headDim * 4)
+      : undefined;
   }
+
+  /** KV caches of recent incremental analyses; undefined when the export cannot continue a pass. */
+  private readonly kept?: KeptCaches;
 
   /** The graph's residual-stream outputs `hidden_states.{i}` in layer order; empty when the export has none. */
   readonly hiddenStateNames: string[];
@@ -144,7 +159,7 @@ export class ModelSession {
     const preceding = Math.max(0, opts.precedingChars ?? 0);
     const cached = opts.fresh ? undefined : this.cache.get(text, limit, !!opts.attention, preceding);
     if (cached) return Promise.resolve(cached);
-    return this.enqueue(() => this.analyzeNow(text, limit, !!opts.attention, preceding, opts.signal, opts.fresh));
+    return this.enqueue(() => this.analyzeNow(text, limit, !!opts.attention, preceding, opts.signal, opts.fresh, !!opts.incremental));
   }
 
   /**
@@ -157,13 +172,16 @@ export class ModelSession {
     return run;
   }
 
-  private forward(ids: number[], attentionNames: string[] | null) {
+  private forward(ids: number[], attentionNames: string[] | null, kv?: KvRequest) {
     this.forwardsRun++;
-    return this.thread.run(ids, this.cacheShape, attentionNames);
+    return this.thread.run(ids, this.cacheShape, attentionNames, kv);
   }
 
+  /** How many tokens the last incremental analysis took from a kept cache (0: it ran the model on all of them). */
+  lastReusedTokens = 0;
+
   private async analyzeNow(text: string, limit: number, wantAttention: boolean, preceding: number, signal?: AbortSignal,
-    fresh = false): Promise<Analysis> {
+    fresh = false, incremental = false): Promise<Analysis> {
     // Checked when this request's turn comes: a request superseded while it waited never runs the model.
     throwIfAborted(signal);
     const cached = fresh ? undefined : this.cache.get(text, limit, wantAttention, preceding);
@@ -180,8 +198,20 @@ export class ModelSession {
     const window = analysisWindow(text, tail, tokens, preceding);
     const names = wantAttention && this.attentionNames.length ? this.attentionNames : null;
     const ids = tokens.map((t) => t.id);
+    // `fresh` runs every token (and still keeps the cache for the next edit).
+    const plan: Plan | undefined = incremental && !names && this.kept ? this.kept.plan(fresh ? [] : ids) : undefined;
     // Once the model ran, the result is kept (and cached) even if its caller gave up meanwhile.
-    const result = await this.forward(ids, names);
+    let result: ForwardResult;
+    try {
+      result = await this.forward(plan ? ids.slice(plan.reused) : ids, names, plan?.request);
+    } catch (e) {
+      if (plan) this.kept!.abandon(plan);
+      throw e;
+    }
+    this.lastReusedTokens = plan?.reused ?? 0;
+    const joined = plan?.source
+      ? joinRows(plan.source.leadingRows(plan.reused), { ...result, ranked: result.ranked!, scores: result.scores! })
+      : undefined;
     const T = tokens.length;
     const attention: AttentionData | null = result.attentions ? {
       layers: result.attentions.length,
@@ -194,21 +224,23 @@ export class ModelSession {
       modelId: this.ref,
       text,
       tokens,
-      logits: result.logits,
+      logits: joined ? joined.logits : result.logits,
       vocabSize: result.vocabSize,
       window,
       attention,
       attentionNote: wantAttention && !attention ? this.info.attentionNote : undefined,
-      scores: result.scores,
-      ranked: result.ranked,
+      scores: joined?.scores ?? result.scores,
+      ranked: joined ? { ranks: joined.ranks, top: joined.top } : result.ranked,
       memory: this.memory,
       // Made outside this scope: a closure made here would keep `result`, and with it the logits, alive.
       ...this.analysisLinks(ids),
     });
     if (analysis.tokens.some((t) => t.loss !== null && !Number.isFinite(t.loss))) {
       this.memory.release(analysis);
+      if (plan) this.kept!.abandon(plan);
       throw new AnalysisError('The model produced NaN or infinite logits for this text; its weights may be corrupt.');
     }
+    if (plan) this.kept!.add(plan, ids, analysis);
     this.cache.set(text, limit, wantAttention, analysis, preceding);
     return analysis;
   }
@@ -286,6 +318,7 @@ export class ModelSession {
   }
 
   async dispose(): Promise<void> {
+    this.kept?.clear();
     this.cache.clear();
     this.memory.clear();
     await this.thread.dispose();
