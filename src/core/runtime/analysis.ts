@@ -89,10 +89,10 @@ export class Analysis {
   }
 
   /**
-   * Rows 0..rows-1 as computed: scores, ranks, best candidates and (while kept) logits. An analysis of a
-   * text whose first rows+1 tokens are the same has the same rows, and takes them from here.
+   * Rows 0..rows-1 as computed: scores, ranks and best candidates. An analysis of a text whose first
+   * rows+1 tokens are the same has the same rows, and takes them from here.
    */
-  leadingRows(rows: number): Ranked & { scores: { targetLogprob: Float32Array; logSumExp: Float32Array }; logits?: Float32Array } {
+  leadingRows(rows: number): Ranked & { scores: { targetLogprob: Float32Array; logSumExp: Float32Array } } {
     if (rows >= this.tokens.length) throw new RangeError(`only ${this.tokens.length - 1} rows have a next token`);
     const K = this.top.k;
     const next = (t: number) => this.tokens[t + 1];
@@ -103,7 +103,6 @@ export class Analysis {
         targetLogprob: Float32Array.from({ length: rows }, (_, t) => -next(t).loss!),
         logSumExp: Float32Array.from(this.logSumExps.subarray(0, rows)),
       },
-      logits: this.logits?.subarray(0, rows * this.vocabSize),
     };
   }
 

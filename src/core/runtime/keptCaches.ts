@@ -27,7 +27,7 @@ export interface Plan {
   request: KvRequest & { keep: number };
 }
 
-export type Rows = Ranked & { scores: NonNullable<ForwardResult['scores']>; logits?: Float32Array };
+export type Rows = Ranked & { scores: NonNullable<ForwardResult['scores']> };
 
 export class KeptCaches {
   /** Oldest first. */
@@ -99,7 +99,11 @@ export function sharedPrefix(a: readonly number[], b: readonly number[]): number
   return i;
 }
 
-/** Rows taken from an earlier analysis, then the rows a continued pass computed: one analysis's rows. */
+/**
+ * Rows taken from an earlier analysis, then the rows a continued pass computed: one analysis's rows. The
+ * full logits are not joined: what typing needs (scores, ranks, candidates) is here, and copying [T, V]
+ * would cost more than the pass; a view that wants a full row has it recomputed.
+ */
 export function joinRows(lead: Rows, rest: ForwardResult & { ranked: Ranked; scores: Rows['scores'] }): Rows {
   const { k } = rest.ranked.top;
   if (lead.top.k !== k) throw new Error('the kept rows keep another number of candidates');
@@ -110,8 +114,6 @@ export function joinRows(lead: Rows, rest: ForwardResult & { ranked: Ranked; sco
       targetLogprob: concat(Float32Array, lead.scores.targetLogprob, rest.scores.targetLogprob),
       logSumExp: concat(Float32Array, lead.scores.logSumExp, rest.scores.logSumExp),
     },
-    // The full logits only when the earlier analysis still had its own; otherwise recomputed on demand.
-    logits: lead.logits ? concat(Float32Array, lead.logits, rest.logits) : undefined,
   };
 }
 

@@ -224,7 +224,7 @@ export class ModelSession {
       modelId: this.ref,
       text,
       tokens,
-      logits: joined ? joined.logits : result.logits,
+      logits: joined ? undefined : result.logits,
       vocabSize: result.vocabSize,
       window,
       attention,
