@@ -1,7 +1,7 @@
 // One forward pass straight on the onnxruntime session that transformers.js created, fetching only
 // the outputs asked for (logits, and attention when wanted).
 import * as ort from 'onnxruntime-node';
-import { LOGSUMEXP, TARGET_LOGPROB, hasScoringHead } from '../onnx/scoringHead';
+import { ABOVE, LOGSUMEXP, TARGET_LOGPROB, TOP_IDS, TOP_LOGITS, hasRankingHead, hasScoringHead } from '../onnx/scoringHead';
 
 import type { Ranked } from './topRows';
 import { halfToFloat } from '../float16';
@@ -18,7 +18,8 @@ export interface RawTensor {
 }
 
 export interface ForwardResult {
-  logits: Float32Array;
+  /** Absent when the pass was asked not to bring them out and the graph ranks by itself. */
+  logits?: Float32Array;
   vocabSize: number;
   /** attentions[layer]: [heads, T, T] row-major. */
   attentions: Float32Array[] | null;
@@ -90,24 +91,39 @@ export function leadingPositions(t: ort.Tensor, length: number): ort.Tensor {
   return new ort.Tensor(t.type as 'float32', out, [B, H, length, D]);
 }
 
-/**
- * One pass over `ids`, continuing `past` when given. With `keepCache`, `present` holds the whole cache
- * after the pass (keyed by input name, ready to feed a later pass).
- */
+export interface ForwardOptions {
+  attentionNames?: string[] | null;
+  /** A KV cache to continue: `ids` are then the tokens after its positions. */
+  past?: Past;
+  /** Return the whole KV cache after the pass as `present` (keyed by input name, ready to feed a later pass). */
+  keepCache?: boolean;
+  /**
+   * Bring the [T, V] logits out of onnxruntime (default). Without them, a graph whose scoring head ranks
+   * (hasRankingHead) returns `ranked` instead; other graphs return the logits anyway.
+   */
+  logits?: boolean;
+}
+
+/** One pass over `ids` (see ForwardOptions). */
 export async function forward(session: ort.InferenceSession, ids: number[], cache: CacheShape,
-  attentionNames: string[] | null, past?: Past, keepCache = false): Promise<ForwardResult & { present?: Record<string, ort.Tensor> }> {
+  opts: ForwardOptions = {}): Promise<ForwardResult & { present?: Record<string, ort.Tensor> }> {
   const scoring = hasScoringHead(session.outputNames);
-  const pastNames = keepCache ? session.inputNames.filter((n) => n.startsWith('past_key_values.')) : [];
-  const fetches = ['logits', ...(scoring ? [TARGET_LOGPROB, LOGSUMEXP] : []), ...(attentionNames ?? []), ...pastNames.map(presentName)];
+  const logitsMeta = session.outputMetadata.find((m) => m.name === 'logits');
+  const width = logitsMeta?.isTensor ? logitsMeta.shape.at(-1) : undefined;
+  const ranking = hasRankingHead(session.outputNames);
+  // Without the logits, the vocabulary size comes from the graph's declared shape.
+  const wantLogits = opts.logits !== false || !ranking || typeof width !== 'number';
+  const pastNames = opts.keepCache ? session.inputNames.filter((n) => n.startsWith('past_key_values.')) : [];
+  const fetches = [...(wantLogits ? ['logits'] : []), ...(scoring ? [TARGET_LOGPROB, LOGSUMEXP] : []),
+    ...(ranking ? [ABOVE, TOP_LOGITS, TOP_IDS] : []), ...(opts.attentionNames ?? []), ...pastNames.map(presentName)];
   const pastMeta = session.inputMetadata.find((m) => m.name.startsWith('past_key_values.'));
   const pastType = pastMeta?.isTensor && pastMeta.type === 'float16' ? 'float16' : 'float32';
-  const out = await session.run(decoderFeeds(session.inputNames, ids, cache, pastType, past), fetches);
+  const out = await session.run(decoderFeeds(session.inputNames, ids, cache, pastType, opts.past), fetches);
   const logits = out.logits;
-  const dims = logits.dims;
-  const vocabSize = dims[dims.length - 1];
-  if (dims.length !== 3 || dims[1] !== ids.length) throw new Error(`Unexpected logits shape [${dims}]`);
+  if (logits && (logits.dims.length !== 3 || logits.dims[1] !== ids.length)) throw new Error(`Unexpected logits shape [${logits.dims}]`);
+  const vocabSize = logits ? logits.dims[2] : width as number;
   let heads = 0;
-  const attentions = attentionNames?.map((name) => {
+  const attentions = opts.attentionNames?.map((name) => {
     const t = out[name];
     heads = t.dims.length === 4 ? t.dims[1] : t.dims[0];
     return t.data as Float32Array;
@@ -115,8 +131,20 @@ export async function forward(session: ort.InferenceSession, ids: number[], cach
   const scores = scoring
     ? { targetLogprob: out[TARGET_LOGPROB].data as Float32Array, logSumExp: out[LOGSUMEXP].data as Float32Array }
     : null;
-  const present = keepCache ? Object.fromEntries(pastNames.map((n) => [n, out[presentName(n)]])) : undefined;
-  return { logits: float32(logits), vocabSize, attentions, heads, scores, present };
+  const present = opts.keepCache ? Object.fromEntries(pastNames.map((n) => [n, out[presentName(n)]])) : undefined;
+  return {
+    logits: logits ? float32(logits) : undefined, vocabSize, attentions, heads, scores, present,
+    ranked: ranking ? rankedByGraph(out[ABOVE].data as Int32Array, out[TOP_LOGITS], out[TOP_IDS].data as Int32Array) : undefined,
+  };
+}
+
+/** The scoring head's ranks and candidates in the shapes analyses keep (topRows.ts). */
+function rankedByGraph(above: Int32Array, topLogits: ort.Tensor, topIds: Int32Array): Ranked {
+  const [, T, k] = topLogits.dims;
+  // The last position has no next token: rank 1, as rankAndTop gives it.
+  const ranks = new Int32Array(T).fill(1);
+  for (let t = 0; t < T - 1; t++) ranks[t] = above[t] + 1;
+  return { ranks, top: { k, ids: topIds, logits: topLogits.data as Float32Array } };
 }
 
 /** A float tensor's values as float32 (a float16 export's logits arrive as raw half-precision bits). */

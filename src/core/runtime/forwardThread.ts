@@ -9,7 +9,7 @@ import type { CacheShape, ForwardResult, RawTensor } from './forward';
 
 export type ToForwardWorker =
   | { type: 'open'; file: string; options: ort.InferenceSession.SessionOptions }
-  | { type: 'run'; id: number; ids: number[]; cache: CacheShape; attentionNames: string[] | null; kv?: KvRequest }
+  | { type: 'run'; id: number; ids: number[]; cache: CacheShape; attentionNames: string[] | null; kv?: KvRequest; logits?: boolean }
   | { type: 'outputs'; id: number; rows: number[][]; cache: CacheShape; outputs: string[] }
   | { type: 'drop'; state: number };
 
@@ -80,9 +80,12 @@ export class ForwardThread {
     });
   }
 
-  /** One forward pass over `ids` (see forward.ts), continuing and keeping KV caches in the worker as asked. */
-  run(ids: number[], cache: CacheShape, attentionNames: string[] | null, kv?: KvRequest): Promise<ForwardResult> {
-    return this.ask<ForwardResult>((id) => ({ type: 'run', id, ids, cache, attentionNames, kv }));
+  /**
+   * One forward pass over `ids` (see forward.ts), continuing and keeping KV caches in the worker as asked;
+   * `logits: false` leaves the [T, V] logits in the worker when the graph ranks by itself.
+   */
+  run(ids: number[], cache: CacheShape, attentionNames: string[] | null, kv?: KvRequest, logits = true): Promise<ForwardResult> {
+    return this.ask<ForwardResult>((id) => ({ type: 'run', id, ids, cache, attentionNames, kv, logits }));
   }
 
   /** Lets a kept KV cache go. */

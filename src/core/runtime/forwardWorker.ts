@@ -41,11 +41,12 @@ port.on('message', async (m: ToForwardWorker) => {
       length: from.length,
       tensors: Object.fromEntries(Object.entries(kept).map(([name, t]) => [name, leadingPositions(t, from.length)])),
     } : undefined;
-    const { present, ...result } = await forward(session, m.ids, m.cache, m.attentionNames, past, m.kv?.keep !== undefined);
+    const { present, ...result } = await forward(session, m.ids, m.cache,
+      { attentionNames: m.attentionNames, past, keepCache: m.kv?.keep !== undefined, logits: m.logits });
     if (present && m.kv?.keep !== undefined) states.set(m.kv.keep, present);
-    // Ranking every row is a pass over [T, V] logits: here, not on the editor's thread.
-    result.ranked = rankAndTop(result.logits, result.vocabSize, nextTargets(m.ids));
-    const buffers = new Set<ArrayBuffer>([result.logits.buffer as ArrayBuffer]);
+    // Ranking every row is a pass over [T, V] logits: in the graph when it can, else here, not on the editor's thread.
+    result.ranked ??= rankAndTop(result.logits!, result.vocabSize, nextTargets(m.ids));
+    const buffers = new Set<ArrayBuffer>(result.logits ? [result.logits.buffer as ArrayBuffer] : []);
     for (const a of [result.ranked.ranks, result.ranked.top.ids, result.ranked.top.logits]) buffers.add(a.buffer as ArrayBuffer);
     for (const a of result.attentions ?? []) buffers.add(a.buffer as ArrayBuffer);
     if (result.scores) for (const s of Object.values(result.scores)) buffers.add(s.buffer as ArrayBuffer);

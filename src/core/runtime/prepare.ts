@@ -26,7 +26,7 @@ interface SurgeryRecord {
 }
 
 const JSON_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
-const FORMAT = 3;
+const FORMAT = 4;
 
 export async function prepareModelFolder(folder: string, cacheDir: string,
   onProgress?: (p: LoadProgress) => void): Promise<PreparedModel> {

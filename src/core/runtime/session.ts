@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { tokenBytes, tokenOffsets } from '../tokenizers/offsets';
-import type { AttentionData, LoadProgress, ModelInfo, Token } from '../types';
+import type { AnalysisWindow, AttentionData, LoadProgress, ModelInfo, Token } from '../types';
 import { Analysis, type AnalysisInput } from './analysis';
 import { AnalysisCache, DEFAULT_MEMORY_BUDGET_MB, MemoryBudget } from './cache';
 import { canContinue, type CacheShape, type ForwardResult, type RawTensor } from './forward';
@@ -16,6 +16,7 @@ import { attentionOutputNames } from './surgery';
 import { transformers, withTransformersEnv } from './transformers';
 import { tailTokens } from './tail';
 import { analysisWindow } from './window';
+import { stridedWindows, WholeFileAnalysis, type WindowAnalysis } from './wholeFile';
 import { Vocabulary } from './vocabulary';
 
 export interface LoadOptions extends FetchOptions {
@@ -43,6 +44,12 @@ export interface AnalyzeOptions {
    * Ignored with attention, and for exports without a KV cache or a scoring head.
    */
   incremental?: boolean;
+}
+
+export interface WholeFileOptions {
+  signal?: AbortSignal;
+  /** After each window: how many are done, of how many. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export class AnalysisError extends Error {
@@ -172,9 +179,9 @@ export class ModelSession {
     return run;
   }
 
-  private forward(ids: number[], attentionNames: string[] | null, kv?: KvRequest) {
+  private forward(ids: number[], attentionNames: string[] | null, kv?: KvRequest, logits = true) {
     this.forwardsRun++;
-    return this.thread.run(ids, this.cacheShape, attentionNames, kv);
+    return this.thread.run(ids, this.cacheShape, attentionNames, kv, logits);
   }
 
   /** How many tokens the last incremental analysis took from a kept cache (0: it ran the model on all of them). */
@@ -203,7 +210,8 @@ export class ModelSession {
     // Once the model ran, the result is kept (and cached) even if its caller gave up meanwhile.
     let result: ForwardResult;
     try {
-      result = await this.forward(plan ? ids.slice(plan.reused) : ids, names, plan?.request);
+      // An incremental analysis serves typing (scores, ranks, candidates): its logits stay in the worker.
+      result = await this.forward(plan ? ids.slice(plan.reused) : ids, names, plan?.request, !plan);
     } catch (e) {
       if (plan) this.kept!.abandon(plan);
       throw e;
@@ -212,6 +220,21 @@ export class ModelSession {
     const joined = plan?.source
       ? joinRows(plan.source.leadingRows(plan.reused), { ...result, ranked: result.ranked!, scores: result.scores! })
       : undefined;
+    if (joined) result = { ...result, logits: undefined, scores: joined.scores, ranked: { ranks: joined.ranks, top: joined.top } };
+    let analysis: Analysis;
+    try {
+      analysis = this.analysisOf(text, tokens, window, result, wantAttention);
+    } catch (e) {
+      if (plan) this.kept!.abandon(plan);
+      throw e;
+    }
+    if (plan) this.kept!.add(plan, ids, analysis);
+    this.cache.set(text, limit, wantAttention, analysis, preceding);
+    return analysis;
+  }
+
+  /** The analysis of one pass over `tokens`; refuses non-finite scores (corrupt weights). */
+  private analysisOf(text: string, tokens: Token[], window: AnalysisWindow, result: ForwardResult, wantAttention: boolean): Analysis {
     const T = tokens.length;
     const attention: AttentionData | null = result.attentions ? {
       layers: result.attentions.length,
@@ -224,32 +247,61 @@ export class ModelSession {
       modelId: this.ref,
       text,
       tokens,
-      logits: joined ? undefined : result.logits,
+      logits: result.logits,
       vocabSize: result.vocabSize,
       window,
       attention,
       attentionNote: wantAttention && !attention ? this.info.attentionNote : undefined,
-      scores: joined?.scores ?? result.scores,
-      ranked: joined ? { ranks: joined.ranks, top: joined.top } : result.ranked,
+      scores: result.scores,
+      ranked: result.ranked,
       memory: this.memory,
       // Made outside this scope: a closure made here would keep `result`, and with it the logits, alive.
-      ...this.analysisLinks(ids),
+      ...this.analysisLinks(tokens.map((t) => t.id)),
     });
     if (analysis.tokens.some((t) => t.loss !== null && !Number.isFinite(t.loss))) {
       this.memory.release(analysis);
-      if (plan) this.kept!.abandon(plan);
       throw new AnalysisError('The model produced NaN or infinite logits for this text; its weights may be corrupt.');
     }
-    if (plan) this.kept!.add(plan, ids, analysis);
-    this.cache.set(text, limit, wantAttention, analysis, preceding);
     return analysis;
+  }
+
+  /**
+   * The whole of a text, however long, in strided windows (see wholeFile.ts): each token is scored once,
+   * in the window where it has the most context. One window at a time, queued with other analyses so that
+   * a hover is answered between two windows; `signal` stops between windows.
+   */
+  async analyzeWholeFile(text: string, opts: WholeFileOptions = {}): Promise<WholeFileAnalysis> {
+    throwIfAborted(opts.signal);
+    if (text.length === 0) throw new AnalysisError('Nothing to analyse: the text is empty.');
+    const all = this.tokenize(text);
+    const lead = all[0]?.special && all[0].start === all[0].end ? 1 : 0;
+    const body = all.slice(lead);
+    if (body.every((t) => t.special)) throw new AnalysisError('Nothing to analyse: the text has no tokens.');
+    const plans = stridedWindows(body.length, this.info.contextLength - lead);
+    const windows: WindowAnalysis[] = [];
+    for (const plan of plans) {
+      const tokens = [...all.slice(0, lead), ...body.slice(plan.first, plan.end)];
+      const window: AnalysisWindow = {
+        firstToken: lead + plan.first, totalTokens: all.length, counted: true,
+        start: body[plan.first].start, end: body[plan.end - 1].end, truncated: plans.length > 1,
+      };
+      const analysis = await this.enqueue(async () => {
+        throwIfAborted(opts.signal);
+        // Scores, ranks and candidates only: a window's logits stay in the worker (recomputed if a row is asked for).
+        const result = await this.forward(tokens.map((t) => t.id), null, undefined, false);
+        return this.analysisOf(text, tokens, window, result, false);
+      });
+      windows.push({ analysis, ...plan, lead });
+      opts.onProgress?.(windows.length, plans.length);
+    }
+    return new WholeFileAnalysis(text, all.slice(0, lead), windows);
   }
 
   /** What an analysis keeps of its session: how to name a token, and how to recompute its logits. */
   private analysisLinks(ids: number[]): Pick<AnalysisInput, 'decode' | 'recompute'> {
     return {
       decode: (id) => this.vocab.pieceText(id),
-      recompute: () => this.enqueue(async () => (await this.forward(ids, null)).logits),
+      recompute: () => this.enqueue(async () => (await this.forward(ids, null)).logits!),
     };
   }
 
