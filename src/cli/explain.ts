@@ -9,8 +9,9 @@ import { TOP_KEPT } from '../core/runtime/topRows';
 import { UsageError, commonModelOptions, intOption, parse } from './args';
 import { loadModel } from './load';
 import { lensJson, lensOptions, printLenses, runLenses } from './lenses';
+import { explainWholeFile } from './wholeFile';
 
-const USAGE = `usage: token-lens explain [--model DIR|HUB_ID] [--top-k K] [--attention] [--logit-lens]
+const USAGE = `usage: token-lens explain [--model DIR|HUB_ID] [--top-k K] [--attention] [--logit-lens] [--whole-file]
          [--attribution occlusion|gradient|integrated-gradients [--target TOKEN] [--contrast TOKEN] [--steps N]]
          [--json] (TEXT | --file FILE)
   TOKEN: a token id, or the token's text exactly as the candidates show it (leading space included)`;
@@ -27,10 +28,15 @@ export async function runExplain(argv: string[]): Promise<number> {
     steps: { type: 'string' },
     json: { type: 'boolean' },
     file: { type: 'string' },
+    'whole-file': { type: 'boolean' },
   }, USAGE);
   const requestedTopK = intOption(values['top-k'], 'top-k', 10, 1);
   const text = readText(values.file, positionals);
   const lenses = lensOptions(values);
+  const wholeFile = !!values['whole-file'];
+  if (wholeFile && (values.attention || lenses.logitLens || lenses.attribution)) {
+    throw new UsageError('--whole-file scores every token of a long text; it does not combine with --attention, --logit-lens or --attribution');
+  }
   const session = await loadModel(values);
   try {
     // More candidates than the vocabulary has cannot be shown: say so rather than print fewer silently.
@@ -38,6 +44,10 @@ export async function runExplain(argv: string[]): Promise<number> {
     const topK = Math.min(requestedTopK, vocabulary);
     const capped = topK < requestedTopK ? { requested: requestedTopK, used: topK } : undefined;
     if (capped) process.stderr.write(`--top-k ${requestedTopK} is more than the model's vocabulary: showing all ${topK} tokens.\n`);
+    if (wholeFile) {
+      await explainWholeFile(session, text, topK, !!values.json, capped ? { topKCapped: capped } : {});
+      return 0;
+    }
     const analysis = await session.analyze(text, { attention: values.attention });
     const next = await nextCandidates(analysis, topK);
     const extra = await runLenses(session, text, topK, lenses);
