@@ -101,8 +101,16 @@ export class LossHeatmap implements vscode.Disposable {
       const doc = editor.document;
       const version = doc.version;
       const ranges: vscode.Range[][] = types.map(() => []);
+      // The whole file when it is not too long (every token scored once, in strided windows); else what is visible.
+      const whole = await this.analyses.wholeFile(doc, abort.signal).catch((err) => {
+        if (isAbort(err)) return undefined;
+        throw err;
+      });
+      if (abort.signal.aborted) return;
       for (const visible of editor.visibleRanges) {
-        for (const found of await this.windowsOver(doc, doc.offsetAt(visible.start), doc.offsetAt(visible.end), abort.signal)) {
+        const windows = whole ? [{ ...whole, until: Infinity }]
+          : await this.windowsOver(doc, doc.offsetAt(visible.start), doc.offsetAt(visible.end), abort.signal);
+        for (const found of windows) {
           for (const t of found.analysis.tokens) {
             const start = found.base + t.start;
             const end = found.base + t.end;

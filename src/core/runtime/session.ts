@@ -50,6 +50,16 @@ export interface WholeFileOptions {
   signal?: AbortSignal;
   /** After each window: how many are done, of how many. */
   onProgress?: (done: number, total: number) => void;
+  /** Tokens per window, BOS included (default and maximum: the context window). */
+  windowTokens?: number;
+  /** An analysis of an earlier version of the text: its windows that did not change are taken as they are. */
+  previous?: WholeFileAnalysis;
+  /** Keep and continue KV caches (AnalyzeOptions.incremental): a window that changed only at its end runs from there. */
+  incremental?: boolean;
+}
+
+function sameTokens(a: readonly Token[], b: readonly Token[]): boolean {
+  return a.length === b.length && a.every((t, i) => t.id === b[i].id && t.start === b[i].start && t.end === b[i].end);
 }
 
 export class AnalysisError extends Error {
@@ -204,32 +214,36 @@ export class ModelSession {
     const tokens = all.length > limit ? [...all.slice(0, lead), ...all.slice(first)] : all;
     const window = analysisWindow(text, tail, tokens, preceding);
     const names = wantAttention && this.attentionNames.length ? this.attentionNames : null;
+    const analysis = await this.passOver(text, tokens, window, names, { incremental, fresh });
+    this.cache.set(text, limit, wantAttention, analysis, preceding);
+    return analysis;
+  }
+
+  /**
+   * One pass over `tokens`. `incremental`: continue the kept KV cache that shares the longest prefix with
+   * them (`fresh`: none) and keep this one (keptCaches.ts). `logits: false`: leave the [T, V] logits in the
+   * worker (scores, ranks and candidates only; a full row is recomputed when asked for).
+   */
+  private async passOver(text: string, tokens: Token[], window: AnalysisWindow, names: string[] | null,
+    opts: { incremental?: boolean; fresh?: boolean; logits?: boolean }): Promise<Analysis> {
     const ids = tokens.map((t) => t.id);
-    // `fresh` runs every token (and still keeps the cache for the next edit).
-    const plan: Plan | undefined = incremental && !names && this.kept ? this.kept.plan(fresh ? [] : ids) : undefined;
+    const plan: Plan | undefined = opts.incremental && !names && this.kept ? this.kept.plan(opts.fresh ? [] : ids) : undefined;
     // Once the model ran, the result is kept (and cached) even if its caller gave up meanwhile.
-    let result: ForwardResult;
-    try {
-      // An incremental analysis serves typing (scores, ranks, candidates): its logits stay in the worker.
-      result = await this.forward(plan ? ids.slice(plan.reused) : ids, names, plan?.request, !plan);
-    } catch (e) {
-      if (plan) this.kept!.abandon(plan);
-      throw e;
-    }
-    this.lastReusedTokens = plan?.reused ?? 0;
-    const joined = plan?.source
-      ? joinRows(plan.source.leadingRows(plan.reused), { ...result, ranked: result.ranked!, scores: result.scores! })
-      : undefined;
-    if (joined) result = { ...result, logits: undefined, scores: joined.scores, ranked: { ranks: joined.ranks, top: joined.top } };
     let analysis: Analysis;
     try {
-      analysis = this.analysisOf(text, tokens, window, result, wantAttention);
+      // An incremental analysis serves typing (scores, ranks, candidates): its logits stay in the worker.
+      let result = await this.forward(plan ? ids.slice(plan.reused) : ids, names, plan?.request, opts.logits !== false && !plan);
+      this.lastReusedTokens = plan?.reused ?? 0;
+      if (plan?.source) {
+        const joined = joinRows(plan.source.leadingRows(plan.reused), { ...result, ranked: result.ranked!, scores: result.scores! });
+        result = { ...result, logits: undefined, scores: joined.scores, ranked: { ranks: joined.ranks, top: joined.top } };
+      }
+      analysis = this.analysisOf(text, tokens, window, result, !!names);
     } catch (e) {
       if (plan) this.kept!.abandon(plan);
       throw e;
     }
     if (plan) this.kept!.add(plan, ids, analysis);
-    this.cache.set(text, limit, wantAttention, analysis, preceding);
     return analysis;
   }
 
@@ -277,7 +291,8 @@ export class ModelSession {
     const lead = all[0]?.special && all[0].start === all[0].end ? 1 : 0;
     const body = all.slice(lead);
     if (body.every((t) => t.special)) throw new AnalysisError('Nothing to analyse: the text has no tokens.');
-    const plans = stridedWindows(body.length, this.info.contextLength - lead);
+    const size = Math.min(opts.windowTokens ?? Infinity, this.info.contextLength);
+    const plans = stridedWindows(body.length, size - lead);
     const windows: WindowAnalysis[] = [];
     for (const plan of plans) {
       const tokens = [...all.slice(0, lead), ...body.slice(plan.first, plan.end)];
@@ -285,11 +300,12 @@ export class ModelSession {
         firstToken: lead + plan.first, totalTokens: all.length, counted: true,
         start: body[plan.first].start, end: body[plan.end - 1].end, truncated: plans.length > 1,
       };
-      const analysis = await this.enqueue(async () => {
+      // A window of an earlier analysis with the same tokens at the same places has the same scores.
+      const same = opts.previous?.windows.find((w) => w.first === plan.first && w.end === plan.end && sameTokens(w.analysis.tokens, tokens));
+      const analysis = same?.analysis ?? await this.enqueue(async () => {
         throwIfAborted(opts.signal);
         // Scores, ranks and candidates only: a window's logits stay in the worker (recomputed if a row is asked for).
-        const result = await this.forward(tokens.map((t) => t.id), null, undefined, false);
-        return this.analysisOf(text, tokens, window, result, false);
+        return this.passOver(text, tokens, window, null, { incremental: opts.incremental, logits: false });
       });
       windows.push({ analysis, ...plan, lead });
       opts.onProgress?.(windows.length, plans.length);

@@ -3,7 +3,7 @@
 // window's end. Every token is then scored once, in the first window that holds it (where it has the
 // most context), and every token after the first window has at least half a context before it.
 // A model that starts its texts with BOS gets BOS at the head of every window, as in its training.
-import type { Candidate, ScoredToken } from '../types';
+import type { AnalysisWindow, Candidate, ScoredToken } from '../types';
 import type { Analysis } from './analysis';
 
 /** One window, in indices of the text's tokens (BOS not counted): it holds [first, end), scores [scoredFrom, end). */
@@ -59,6 +59,11 @@ export class WholeFileAnalysis {
     }
     this.meanLoss = counted ? total / counted : NaN;
     this.perplexity = Math.exp(this.meanLoss);
+  }
+
+  /** The whole text: an AnalysisWindow that covers everything. */
+  get window(): AnalysisWindow {
+    return { firstToken: 0, totalTokens: this.tokens.length, counted: true, start: 0, end: this.text.length, truncated: false };
   }
 
   /** How many leading specials (BOS) `tokens` starts with. */
