@@ -97,9 +97,14 @@ async function main(): Promise<void> {
     lookups.push(performance.now() - t0);
   }
   const big = await bigFileRatio(session);
+  // A session of their own: the attention analyses above pin memory until they are collected, and the
+  // memory budget would then keep no KV cache.
+  await session.dispose();
+  const live = await ModelSession.load(folder, { cacheDir });
   const kv = { kvHeads: config.n_head, headDim: config.n_embd / config.n_head };
-  const incremental = await incrementalRatio(session, STORY, BIG_ROUNDS);
-  const longDoc = await longDocRatio(session, raw, (w) => decoderFeeds(raw.inputNames, w, kv), STORY, LONG_ROUNDS);
+  const incremental = await incrementalRatio(live, STORY, BIG_ROUNDS);
+  const longDoc = await longDocRatio(live, raw, (w) => decoderFeeds(raw.inputNames, w, kv), STORY, LONG_ROUNDS);
+  await live.dispose();
   const result = {
     explainMs: round(explainMs),
     rawMs: round(rawMs),
@@ -117,7 +122,6 @@ async function main(): Promise<void> {
   log(`after a one-character edit at the end of 1,000 tokens: ${round(incremental.incrementalMs)} ms vs a full analysis ${round(incremental.fullMs)} ms: ratio ${result.incrementalRatio} (goal <= 0.15)`);
   log(`whole file of 10,000 tokens (${longDoc.windows} windows): ${round(longDoc.wholeMs)} ms vs onnxruntime alone ${round(longDoc.rawMs)} ms: ratio ${result.longDocRatio} (goal <= 1.15)`);
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
-  await session.dispose();
 }
 
 /** Explain on a 2 MB one-line text against a text of one context window, interleaved, medians. */
