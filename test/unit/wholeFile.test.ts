@@ -119,6 +119,21 @@ test('stories260K: a text of several windows is scored token by token as its win
     const a = await checkWholeFile(session, text, 4, 8, 4);
     // BOS heads every window.
     for (const w of a.windows) assert.ok(w.analysis.tokens[0].special);
+    // Typing at the end: only the last windows run again (continuing its kept KV cache), and the result is
+    // what a whole new analysis gives.
+    const first = await session.analyzeWholeFile(text, { incremental: true });
+    const before = session.forwardCount;
+    const edited = `${text}The end.`;
+    const again = await session.analyzeWholeFile(edited, { previous: first, incremental: true });
+    // The window that held the end; a new one too when the text grew past where the next one starts.
+    assert.ok(session.forwardCount - before <= 2 && again.windows.length >= 4, `${session.forwardCount - before} windows ran`);
+    assert.ok(session.lastReusedTokens > 100, `reused ${session.lastReusedTokens} tokens`);
+    const fresh = await session.analyzeWholeFile(edited);
+    assert.equal(again.tokens.length, fresh.tokens.length);
+    again.tokens.forEach((t, i) => {
+      assert.deepEqual([t.id, t.start, t.end, t.rank], [fresh.tokens[i].id, fresh.tokens[i].start, fresh.tokens[i].end, fresh.tokens[i].rank]);
+      if (t.loss !== null) assert.ok(Math.abs(t.loss - fresh.tokens[i].loss!) <= 1e-4, `token ${i}`);
+    });
   } finally {
     await close();
   }

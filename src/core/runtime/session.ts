@@ -16,7 +16,7 @@ import { attentionOutputNames } from './surgery';
 import { transformers, withTransformersEnv } from './transformers';
 import { tailTokens } from './tail';
 import { analysisWindow } from './window';
-import { stridedWindows, WholeFileAnalysis, type WindowAnalysis } from './wholeFile';
+import { analyzeInWindows, type WholeFileAnalysis, type WindowOptions } from './wholeFile';
 import { Vocabulary } from './vocabulary';
 
 export interface LoadOptions extends FetchOptions {
@@ -46,21 +46,14 @@ export interface AnalyzeOptions {
   incremental?: boolean;
 }
 
-export interface WholeFileOptions {
+export interface WholeFileOptions extends WindowOptions {
   signal?: AbortSignal;
-  /** After each window: how many are done, of how many. */
-  onProgress?: (done: number, total: number) => void;
   /** Tokens per window, BOS included (default and maximum: the context window). */
   windowTokens?: number;
-  /** An analysis of an earlier version of the text: its windows that did not change are taken as they are. */
-  previous?: WholeFileAnalysis;
   /** Keep and continue KV caches (AnalyzeOptions.incremental): a window that changed only at its end runs from there. */
   incremental?: boolean;
 }
 
-function sameTokens(a: readonly Token[], b: readonly Token[]): boolean {
-  return a.length === b.length && a.every((t, i) => t.id === b[i].id && t.start === b[i].start && t.end === b[i].end);
-}
 
 export class AnalysisError extends Error {
   constructor(message: string) {
@@ -288,29 +281,13 @@ export class ModelSession {
     throwIfAborted(opts.signal);
     if (text.length === 0) throw new AnalysisError('Nothing to analyse: the text is empty.');
     const all = this.tokenize(text);
-    const lead = all[0]?.special && all[0].start === all[0].end ? 1 : 0;
-    const body = all.slice(lead);
-    if (body.every((t) => t.special)) throw new AnalysisError('Nothing to analyse: the text has no tokens.');
+    if (all.every((t) => t.special)) throw new AnalysisError('Nothing to analyse: the text has no tokens.');
     const size = Math.min(opts.windowTokens ?? Infinity, this.info.contextLength);
-    const plans = stridedWindows(body.length, size - lead);
-    const windows: WindowAnalysis[] = [];
-    for (const plan of plans) {
-      const tokens = [...all.slice(0, lead), ...body.slice(plan.first, plan.end)];
-      const window: AnalysisWindow = {
-        firstToken: lead + plan.first, totalTokens: all.length, counted: true,
-        start: body[plan.first].start, end: body[plan.end - 1].end, truncated: plans.length > 1,
-      };
-      // A window of an earlier analysis with the same tokens at the same places has the same scores.
-      const same = opts.previous?.windows.find((w) => w.first === plan.first && w.end === plan.end && sameTokens(w.analysis.tokens, tokens));
-      const analysis = same?.analysis ?? await this.enqueue(async () => {
-        throwIfAborted(opts.signal);
-        // Scores, ranks and candidates only: a window's logits stay in the worker (recomputed if a row is asked for).
-        return this.passOver(text, tokens, window, null, { incremental: opts.incremental, logits: false });
-      });
-      windows.push({ analysis, ...plan, lead });
-      opts.onProgress?.(windows.length, plans.length);
-    }
-    return new WholeFileAnalysis(text, all.slice(0, lead), windows);
+    return analyzeInWindows(text, all, size, opts, (tokens, window) => this.enqueue(async () => {
+      throwIfAborted(opts.signal);
+      // Scores, ranks and candidates only: a window's logits stay in the worker (recomputed if a row is asked for).
+      return this.passOver(text, tokens, window, null, { incremental: opts.incremental, logits: false });
+    }));
   }
 
   /** What an analysis keeps of its session: how to name a token, and how to recompute its logits. */

@@ -3,7 +3,7 @@
 // window's end. Every token is then scored once, in the first window that holds it (where it has the
 // most context), and every token after the first window has at least half a context before it.
 // A model that starts its texts with BOS gets BOS at the head of every window, as in its training.
-import type { AnalysisWindow, Candidate, ScoredToken } from '../types';
+import type { AnalysisWindow, Candidate, ScoredToken, Token } from '../types';
 import type { Analysis } from './analysis';
 
 /** One window, in indices of the text's tokens (BOS not counted): it holds [first, end), scores [scoredFrom, end). */
@@ -27,6 +27,41 @@ export function stridedWindows(count: number, size: number): WindowPlan[] {
   }
 }
 
+export interface WindowOptions {
+  /** After each window: how many are done, of how many. */
+  onProgress?: (done: number, total: number) => void;
+  /** An analysis of an earlier version of the text: its windows that did not change are taken as they are. */
+  previous?: WholeFileAnalysis;
+}
+
+/**
+ * Analyses `all` (the text's tokens, leading specials first) in strided windows of `size` tokens, one after
+ * the other through `analyze` (BOS, then the window's tokens).
+ */
+export async function analyzeInWindows(text: string, all: Token[], size: number, opts: WindowOptions,
+  analyze: (tokens: Token[], window: AnalysisWindow) => Promise<Analysis>): Promise<WholeFileAnalysis> {
+  const lead = all[0]?.special && all[0].start === all[0].end ? 1 : 0;
+  const body = all.slice(lead);
+  const plans = stridedWindows(body.length, size - lead);
+  const windows: WindowAnalysis[] = [];
+  for (const plan of plans) {
+    const tokens = [...all.slice(0, lead), ...body.slice(plan.first, plan.end)];
+    const window: AnalysisWindow = {
+      firstToken: lead + plan.first, totalTokens: all.length, counted: true,
+      start: body[plan.first].start, end: body[plan.end - 1].end, truncated: plans.length > 1,
+    };
+    // A window of an earlier analysis with the same tokens at the same places has the same scores.
+    const same = opts.previous?.windows.find((w) => w.first === plan.first && w.end === plan.end && sameTokens(w.analysis.tokens, tokens));
+    windows.push({ analysis: same?.analysis ?? await analyze(tokens, window), ...plan, lead });
+    opts.onProgress?.(windows.length, plans.length);
+  }
+  return new WholeFileAnalysis(text, all.slice(0, lead), windows);
+}
+
+function sameTokens(a: readonly Token[], b: readonly Token[]): boolean {
+  return a.length === b.length && a.every((t, i) => t.id === b[i].id && t.start === b[i].start && t.end === b[i].end);
+}
+
 /** A window's analysis: its tokens are the leading specials (`lead` of them), then text tokens [first, end). */
 export interface WindowAnalysis extends WindowPlan {
   analysis: Analysis;
@@ -41,7 +76,7 @@ export class WholeFileAnalysis {
   readonly perplexity: number;
   readonly vocabSize: number;
 
-  constructor(readonly text: string, leading: { id: number; text: string; start: number; end: number; special: boolean }[],
+  constructor(readonly text: string, leading: Token[],
     readonly windows: WindowAnalysis[]) {
     this.vocabSize = windows[0].analysis.vocabSize;
     this.tokens = leading.map((t) => ({ ...t, prob: null, rank: null, loss: null }));
