@@ -164,3 +164,18 @@ test('an analysis with attention runs every token; the next edit continues from 
     await done();
   }
 });
+
+test('a memory budget too small for a KV cache keeps none: every analysis is a full pass, with the same result', async () => {
+  const { folder, close: done } = await loadStories260K('tl-incremental-budget-');
+  // Room for an analysis's scores and candidates (~85 KB at 90 tokens), not for its KV cache besides (~115 KB).
+  const session = await ModelSession.load(folder, { cacheDir: path.join(tmp, 'cache-budget'), offline: true, threads: 1, memoryBudgetBytes: 120_000 });
+  try {
+    await session.analyze(STORY, { incremental: true });
+    const edited = await session.analyze(`${STORY} The end.`, { incremental: true });
+    assert.equal(session.lastReusedTokens, 0);
+    await sameAsFullPass(session, edited, `${STORY} The end.`, 'tiny budget');
+  } finally {
+    await session.dispose();
+    await done();
+  }
+});
