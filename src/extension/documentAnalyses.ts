@@ -1,8 +1,7 @@
 import * as vscode from 'vscode';
 import { isBinaryText, sliceAround } from './documentText';
 import type { Models } from './models';
-import type { Analysis, ModelSession } from './runtime';
-import type { WholeFileAnalysis } from '../core/runtime/wholeFile';
+import type { Analysis, ModelSession, WholeFileAnalysis } from './runtime';
 import { AnalysisProgress } from './analysisProgress';
 
 /** An analysis of `document.getText().slice(base, base + analysis.text.length)`: one window, or the whole file. */

@@ -2,8 +2,9 @@
 // transformers.js load at first use, not at activation (the bundle keeps them behind lazy initialisers).
 import type { ModelSession } from '../core/runtime/session';
 import type { Analysis } from '../core/runtime/analysis';
+import type { WholeFileAnalysis } from '../core/runtime/wholeFile';
 
-export type { ModelSession, Analysis };
+export type { ModelSession, Analysis, WholeFileAnalysis };
 
 type RuntimeModule = typeof import('../core/runtime/session');
 let runtimeModule: Promise<RuntimeModule> | undefined;
