@@ -70,8 +70,9 @@ async function main(): Promise<void> {
   const time = async (f: () => Promise<unknown>) => { const t0 = performance.now(); await f(); return performance.now() - t0; };
   const rawRun = () => raw.run(feeds, ['logits']);
   const rawAttention = () => raw.run(feeds, ['logits', ...attention]);
-  const explain = () => session.analyze(text, { fresh: true });
-  const explainAttention = () => session.analyze(text, { fresh: true, attention: true });
+  // As `token-lens explain` runs it: the candidates it prints are among the 100 the graph keeps per position.
+  const explain = () => session.analyze(text, { fresh: true, logits: false });
+  const explainAttention = () => session.analyze(text, { fresh: true, attention: true, logits: false });
 
   await rawRun(); await explain(); await rawAttention(); await explainAttention();
   const samples = { raw: [] as number[], explain: [] as number[], rawAtt: [] as number[], explainAtt: [] as number[] };

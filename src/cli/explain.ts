@@ -48,7 +48,8 @@ export async function runExplain(argv: string[]): Promise<number> {
       await explainWholeFile(session, text, topK, !!values.json, capped ? { topKCapped: capped } : {});
       return 0;
     }
-    const analysis = await session.analyze(text, { attention: values.attention });
+    // Up to the 100 kept per position, the candidates come from the graph: the full logits stay in the model.
+    const analysis = await session.analyze(text, { attention: values.attention, logits: topK > TOP_KEPT });
     const next = await nextCandidates(analysis, topK);
     const extra = await runLenses(session, text, topK, lenses);
     if (values.json) {

@@ -44,6 +44,12 @@ export interface AnalyzeOptions {
    * Ignored with attention, and for exports without a KV cache or a scoring head.
    */
   incremental?: boolean;
+  /**
+   * Bring the full [T, V] logits out of the model and keep them while the memory budget has room (default
+   * true): what sampling controls and candidates past the 100th need. Without them an analysis has every
+   * score, rank and the 100 best candidates of each position, and recomputes a full row when asked for one.
+   */
+  logits?: boolean;
 }
 
 export interface WholeFileOptions extends WindowOptions {
@@ -52,6 +58,12 @@ export interface WholeFileOptions extends WindowOptions {
   windowTokens?: number;
   /** Keep and continue KV caches (AnalyzeOptions.incremental): a window that changed only at its end runs from there. */
   incremental?: boolean;
+  /**
+   * Bring the full [T, V] logits out of the model and keep them while the memory budget has room (default
+   * true): what sampling controls and candidates past the 100th need. Without them an analysis has every
+   * score, rank and the 100 best candidates of each position, and recomputes a full row when asked for one.
+   */
+  logits?: boolean;
 }
 
 
@@ -169,7 +181,8 @@ export class ModelSession {
     const preceding = Math.max(0, opts.precedingChars ?? 0);
     const cached = opts.fresh ? undefined : this.cache.get(text, limit, !!opts.attention, preceding);
     if (cached) return Promise.resolve(cached);
-    return this.enqueue(() => this.analyzeNow(text, limit, !!opts.attention, preceding, opts.signal, opts.fresh, !!opts.incremental));
+    return this.enqueue(() => this.analyzeNow(text, limit, !!opts.attention, preceding, opts.signal, opts.fresh, !!opts.incremental,
+      opts.logits !== false));
   }
 
   /**
@@ -191,7 +204,7 @@ export class ModelSession {
   lastReusedTokens = 0;
 
   private async analyzeNow(text: string, limit: number, wantAttention: boolean, preceding: number, signal?: AbortSignal,
-    fresh = false, incremental = false): Promise<Analysis> {
+    fresh = false, incremental = false, logits = true): Promise<Analysis> {
     // Checked when this request's turn comes: a request superseded while it waited never runs the model.
     throwIfAborted(signal);
     const cached = fresh ? undefined : this.cache.get(text, limit, wantAttention, preceding);
@@ -207,7 +220,7 @@ export class ModelSession {
     const tokens = all.length > limit ? [...all.slice(0, lead), ...all.slice(first)] : all;
     const window = analysisWindow(text, tail, tokens, preceding);
     const names = wantAttention && this.attentionNames.length ? this.attentionNames : null;
-    const analysis = await this.passOver(text, tokens, window, names, { incremental, fresh });
+    const analysis = await this.passOver(text, tokens, window, names, { incremental, fresh, logits });
     this.cache.set(text, limit, wantAttention, analysis, preceding);
     return analysis;
   }
