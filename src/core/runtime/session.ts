@@ -58,14 +58,7 @@ export interface WholeFileOptions extends WindowOptions {
   windowTokens?: number;
   /** Keep and continue KV caches (AnalyzeOptions.incremental): a window that changed only at its end runs from there. */
   incremental?: boolean;
-  /**
-   * Bring the full [T, V] logits out of the model and keep them while the memory budget has room (default
-   * true): what sampling controls and candidates past the 100th need. Without them an analysis has every
-   * score, rank and the 100 best candidates of each position, and recomputes a full row when asked for one.
-   */
-  logits?: boolean;
 }
-
 
 export class AnalysisError extends Error {
   constructor(message: string) {
