@@ -76,7 +76,7 @@ async function main(): Promise<void> {
       const run = JSON.parse(out.trim().split('\n').at(-1)!) as Run;
       runs.push(run);
       if (json) process.stdout.write(`${JSON.stringify(run)}\n`);
-      else process.stderr.write(`${tokens} tokens, window ${window}: ${run.seconds} s\n`);
+      else process.stderr.write(`${JSON.stringify(run)}\n`);
     }
   }
   if (json) return;
