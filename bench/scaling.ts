@@ -68,8 +68,11 @@ async function main(): Promise<void> {
     await writeModelFolder(folder, { config, weights: randomWeights(config, 1), tokenizer: gpt2TokenizerFiles(), attentionOutputs: true });
   }
   const json = process.argv.includes('--json');
+  // `--window N`: only that window size.
+  const only = process.argv.indexOf('--window');
+  const windows = only >= 0 ? [Number(process.argv[only + 1])] : WINDOWS;
   const runs: Run[] = [];
-  for (const window of WINDOWS) {
+  for (const window of windows) {
     for (const tokens of LENGTHS) {
       const out = execFileSync(process.execPath, ['--import', 'tsx', __filename, '--measure', String(tokens), String(window)],
         { encoding: 'utf8', cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });

@@ -226,7 +226,10 @@ export const scenarios = [
       const decorated = page.locator('.editor-group-container.active .monaco-editor [class*="ced-"]');
       await runCommand(page, 'Token Lens: Toggle Loss Heatmap');
       await decorated.first().waitFor({ timeout: 60_000 });
-      await cursorToEnd(page);
+      // The end of typing.txt, in the group that shows it (the Explain panel's group may hold other editors).
+      await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
+      await page.keyboard.press('Control+End');
+      check((await page.locator('.tab.active[aria-label*="typing.txt"]').count()) >= 1, 'typing.txt is not the active editor');
       // Each word typed gets its colour; typing on before the last one settled drops the superseded work.
       for (const word of [' Zebra', ' quantum', ' pancakes']) {
         await page.keyboard.type(word, { delay: 30 });
