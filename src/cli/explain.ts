@@ -11,8 +11,10 @@ import { attentionLayersOption, layerRanges, writeJsonWithAttention } from './at
 import { loadModel } from './load';
 import { lensJson, lensOptions, printLenses, runLenses } from './lenses';
 import { maskPredictions, printMasks, refuseNextTokenLenses } from './masks';
+import { explainWholeFile } from './wholeFile';
+import type { ModelSession } from '../core/runtime/session';
 
-const USAGE = `usage: token-lens explain [--model DIR|HUB_ID|FILE.gguf|ollama:NAME] [--fast] [--top-k K] [--attention [--attention-layers 0,3-5]] [--logit-lens]
+const USAGE = `usage: token-lens explain [--model DIR|HUB_ID|FILE.gguf|ollama:NAME] [--fast] [--top-k K] [--attention [--attention-layers 0,3-5]] [--logit-lens] [--whole-file]
          [--attribution occlusion|gradient|integrated-gradients [--target TOKEN] [--contrast TOKEN] [--steps N]]
          [--json] (TEXT | --file FILE)
   TOKEN: a token id, or the token's text exactly as the candidates show it (leading space included)`;
@@ -30,11 +32,16 @@ export async function runExplain(argv: string[]): Promise<number> {
     steps: { type: 'string' },
     json: { type: 'boolean' },
     file: { type: 'string' },
+    'whole-file': { type: 'boolean' },
   }, USAGE);
   const requestedTopK = intOption(values['top-k'], 'top-k', 10, 1);
   const text = readText(values.file, positionals);
   const lenses = lensOptions(values);
   if (values['attention-layers'] !== undefined) layerRanges(values['attention-layers']);
+  const wholeFile = !!values['whole-file'];
+  if (wholeFile && (values.attention || lenses.logitLens || lenses.attribution)) {
+    throw new UsageError('--whole-file scores every token of a long text; it does not combine with --attention, --logit-lens or --attribution');
+  }
   const session = await loadModel(values);
   try {
     // An engine without attention (llama.cpp, a server) says so once and leaves `attention` out.
@@ -42,7 +49,15 @@ export async function runExplain(argv: string[]): Promise<number> {
     const attention = asked && !(session.kind !== 'onnx' && session.missing.attention);
     if (asked && !attention) process.stderr.write(`${session.missing.attention}: --attention is ignored.\n`);
     if (session.approximate) process.stderr.write(`${session.approximate}\n`);
-    const analysis = await session.analyze(text, { attention });
+    if (wholeFile) {
+      if (session.kind !== 'onnx') throw new UsageError(`--whole-file needs the ONNX engine; ${session.ref} runs on ${session.kind}`);
+      const topK = Math.min(requestedTopK, session.info.vocabSize);
+      if (topK < requestedTopK) process.stderr.write(`--top-k ${requestedTopK} is more than the model's vocabulary: showing all ${topK} tokens.\n`);
+      await explainWholeFile(session as ModelSession, text, topK, !!values.json, topK < requestedTopK ? { topKCapped: { requested: requestedTopK, used: topK } } : {});
+      return 0;
+    }
+    // Up to the 100 kept per position, the candidates come from the graph: the full logits stay in the model.
+    const analysis = await session.analyze(text, { attention, logits: requestedTopK > TOP_KEPT });
     // More candidates than the vocabulary has (or than a server returns) cannot be shown: say so rather than print fewer silently.
     const vocabulary = session.kind === 'remote' ? analysis.vocabSize : session.info.vocabSize;
     const topK = Math.min(requestedTopK, vocabulary);

@@ -1,14 +1,22 @@
 import * as vscode from 'vscode';
 import { isBinaryText, sliceAround } from './documentText';
 import type { Models } from './models';
-import type { Analysis, Engine } from './runtime';
+import type { Analysis, Engine, ModelSession, WholeFileAnalysis } from './runtime';
+import { AnalysisProgress } from './analysisProgress';
 
-/** An analysis of `document.getText().slice(base, base + analysis.text.length)`. */
+/** An analysis of `document.getText().slice(base, base + analysis.text.length)`: one window, or the whole file. */
 export interface DocumentAnalysis {
-  analysis: Analysis;
+  analysis: Analysis | WholeFileAnalysis;
   base: number;
   version: number;
 }
+
+/**
+ * Up to this many characters, the heatmap analyses the whole file (every token scored in strided windows);
+ * beyond, only what is visible. The whole text is tokenized on the extension host at each edit: about 0.7 s
+ * at this size.
+ */
+export const WHOLE_FILE_MAX_CHARS = 100_000;
 
 /**
  * One requested analysis, shared by every view that waits for it. It is cancelled (and never reaches the
@@ -21,6 +29,8 @@ interface Slice {
   abort: AbortController;
   waiting: number;
   settled: boolean;
+  /** The whole-file analysis (read only once settled: a hover does not wait for every window). */
+  whole?: boolean;
 }
 
 /** Rough characters per token, to pick a slice the context window can hold; the runtime trims the rest. */
@@ -33,11 +43,16 @@ const SLICES_PER_DOCUMENT = 4;
  * of them stale. Each keeps per-token scores and top candidates; the model's memory budget bounds the rest.
  */
 export class DocumentAnalyses implements vscode.Disposable {
-  private readonly byUri = new Map<string, { version: number; session: Engine; slices: Slice[] }>();
+  private readonly byUri = new Map<string, { version: number; session: Engine; slices: Slice[]; whole?: Slice }>();
+  /** The last finished whole-file analysis of each document: its unchanged windows are reused after an edit. */
+  private readonly previous = new Map<string, { session: ModelSession; analysis: WholeFileAnalysis }>();
+  readonly progress = new AnalysisProgress();
   private readonly disposables: vscode.Disposable[];
 
   constructor(private readonly models: Models) {
     this.disposables = [
+      this.progress,
+      vscode.workspace.onDidCloseTextDocument((d) => this.previous.delete(d.uri.toString())),
       models.onDidChange(() => this.forgetAll()),
       vscode.workspace.onDidCloseTextDocument((d) => this.forget(d.uri.toString())),
       vscode.workspace.onDidChangeTextDocument((e) => {
@@ -58,15 +73,10 @@ export class DocumentAnalyses implements vscode.Disposable {
     if (!session) return undefined;
     throwIfAborted(signal);
     const key = document.uri.toString();
-    let entry = this.byUri.get(key);
-    if (!entry || entry.version !== document.version || entry.session !== session) {
-      this.forget(key);
-      entry = { version: document.version, session, slices: [] };
-      this.byUri.set(key, entry);
-    }
+    const entry = this.entryOf(document, session);
     let partial: DocumentAnalysis | undefined;
     for (const slice of [...entry.slices]) {
-      if (to < slice.start || to > slice.end || slice.abort.signal.aborted) continue;
+      if (to < slice.start || to > slice.end || slice.abort.signal.aborted || (slice.whole && !slice.settled)) continue;
       const found = await this.wait(slice, signal).catch((e) => { if (signal?.aborted) throw e; });
       if (found && covers(found, to)) {
         if (covers(found, from)) return found;
@@ -79,7 +89,8 @@ export class DocumentAnalyses implements vscode.Disposable {
     const { start, end } = sliceAround(text.length, to, session.info.contextLength * CHARS_PER_TOKEN, ahead);
     const version = document.version;
     const abort = new AbortController();
-    const result = session.analyze(text.slice(start, end), { signal: abort.signal })
+    // Incremental: after an edit, the model runs only from the first token that changed.
+    const result = session.analyze(text.slice(start, end), { signal: abort.signal, incremental: true })
       .then((analysis) => ({ analysis, base: start, version }));
     const slice: Slice = { start, end, result, abort, waiting: 0, settled: false };
     const settle = () => { slice.settled = true; };
@@ -89,8 +100,62 @@ export class DocumentAnalyses implements vscode.Disposable {
       if (i >= 0) entry.slices.splice(i, 1);
     });
     entry.slices.push(slice);
-    if (entry.slices.length > SLICES_PER_DOCUMENT) entry.slices.shift();
+    const oldest = entry.slices.findIndex((s) => !s.whole);
+    if (entry.slices.length > SLICES_PER_DOCUMENT + (entry.whole ? 1 : 0)) entry.slices.splice(oldest, 1);
     return this.wait(slice, signal);
+  }
+
+  /**
+   * The analysis of the whole document, every token scored in strided windows (undefined when no model is
+   * loaded or the document is binary or longer than WHOLE_FILE_MAX_CHARS). Progress shows in the status bar,
+   * where a click cancels it; it is also cancelled once nobody waits for it (an edit supersedes it).
+   */
+  async wholeFile(document: vscode.TextDocument, signal?: AbortSignal): Promise<DocumentAnalysis | undefined> {
+    const engine = this.models.ready;
+    // Strided windows continue the ONNX engine's KV caches; a masked model is scored by masking, window-free.
+    if (!engine || engine.kind !== 'onnx' || engine.info.objective === 'masked') return undefined;
+    const session = engine as ModelSession;
+    throwIfAborted(signal);
+    const key = document.uri.toString();
+    const entry = this.entryOf(document, session);
+    if (!entry.whole || entry.whole.abort.signal.aborted) {
+      const text = document.getText();
+      if (isBinaryText(text) || text.length > WHOLE_FILE_MAX_CHARS) return undefined;
+      const version = document.version;
+      const abort = new AbortController();
+      const cancel = () => abort.abort();
+      const before = this.previous.get(key);
+      const name = document.uri.path.split('/').pop() ?? '';
+      const result = session.analyzeWholeFile(text, {
+        signal: abort.signal,
+        incremental: true,
+        previous: before?.session === session ? before.analysis : undefined,
+        onProgress: (done, total) => { if (total > 1 && done < total) this.progress.report(name, done, total, cancel); },
+      }).then((analysis) => {
+        if (this.models.ready === session) this.previous.set(key, { session, analysis });
+        return { analysis, base: 0, version };
+      });
+      const slice: Slice = { start: 0, end: text.length, result, abort, waiting: 0, settled: false, whole: true };
+      result.then(() => { slice.settled = true; }, () => {
+        slice.settled = true;
+        const i = entry.slices.indexOf(slice);
+        if (i >= 0) entry.slices.splice(i, 1);
+      }).finally(() => this.progress.done(cancel));
+      entry.whole = slice;
+      entry.slices.unshift(slice);
+    }
+    return this.wait(entry.whole, signal);
+  }
+
+  private entryOf(document: vscode.TextDocument, session: Engine) {
+    const key = document.uri.toString();
+    let entry = this.byUri.get(key);
+    if (!entry || entry.version !== document.version || entry.session !== session) {
+      this.forget(key);
+      entry = { version: document.version, session, slices: [] };
+      this.byUri.set(key, entry);
+    }
+    return entry;
   }
 
   /** The newest finished analysis of a document at its current version, if any (for tests and legends). */
@@ -125,6 +190,7 @@ export class DocumentAnalyses implements vscode.Disposable {
   }
 
   private forgetAll(): void {
+    this.previous.clear();
     for (const key of [...this.byUri.keys()]) this.forget(key);
   }
 

@@ -140,9 +140,17 @@ export class LossHeatmap implements vscode.Disposable {
       const ranges: vscode.Range[][] = types.map(() => []);
       const covered: HeatmapCoverage = { uri: doc.uri.toString(), visible: [], analysed: [] };
       coverage.push(covered);
+      // The whole file when it is not too long (every token scored once, in strided windows); else what is visible.
+      const whole = await this.analyses.wholeFile(doc, abort.signal).catch((err) => {
+        if (isAbort(err)) return undefined;
+        throw err;
+      });
+      if (abort.signal.aborted) return;
       for (const visible of editor.visibleRanges) {
         covered.visible.push({ start: doc.offsetAt(visible.start), end: doc.offsetAt(visible.end) });
-        for (const found of await this.windowsOver(doc, doc.offsetAt(visible.start), doc.offsetAt(visible.end), abort.signal)) {
+        const windows = whole ? [{ ...whole, until: Infinity }]
+          : await this.windowsOver(doc, doc.offsetAt(visible.start), doc.offsetAt(visible.end), abort.signal);
+        for (const found of windows) {
           const w = found.analysis.window;
           covered.analysed.push({ start: found.base + w.start, end: found.base + w.end, tokens: found.analysis.tokens.length });
           if (style === 'difference') {

@@ -4,8 +4,9 @@
 import type { ModelSession } from '../core/runtime/session';
 import type { Analysis } from '../core/runtime/analysis';
 import type { Engine } from '../core/engines/engine';
+import type { WholeFileAnalysis } from '../core/runtime/wholeFile';
 
-export type { ModelSession, Analysis, Engine };
+export type { ModelSession, Analysis, Engine, WholeFileAnalysis };
 
 type RuntimeModule = typeof import('../core/engines/runtime');
 let runtimeModule: Promise<RuntimeModule> | undefined;

@@ -16,7 +16,10 @@ const HELD_OUT = `${PROMPT} Lily. She liked to play outside with her dog.
 One day the quantum compiler refused to parse her sandwich.
 Lily laughed and said, "Let's go home and eat cake!"
 `;
-export const workspaceFiles = { 'prompt.txt': PROMPT, 'story.txt': STORY, 'train.txt': TRAIN, 'held-out.txt': HELD_OUT };
+// Longer than stories260K's context: the heatmap scores it in strided windows, and typing at its end re-runs
+// only the last one, from the first token that changed.
+const TYPING = TRAIN.slice(0, 3000);
+export const workspaceFiles = { 'prompt.txt': PROMPT, 'story.txt': STORY, 'train.txt': TRAIN, 'held-out.txt': HELD_OUT, 'typing.txt': TYPING };
 
 /** The first webview frame that contains `selector` (the Explain panel and the Fine-tune view may both be open). */
 export async function webviewWith(page, selector, timeoutMs = 30_000) {
@@ -74,6 +77,22 @@ async function hoverText(page, needle, hover) {
     try { await hover.waitFor({ timeout: 5_000 }); return; } catch { /* not yet */ }
   }
   await hover.waitFor({ timeout: 5_000 });
+}
+
+/** Waits until a heatmap decoration covers the second character of `needle` in the active editor. */
+async function waitDecorated(page, needle, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const p = await textPoint(page, needle);
+    const covered = p && await page.evaluate(({ x, y }) => [...document.querySelectorAll(
+      '.editor-group-container.active .monaco-editor [class*="ced-"]')].some((el) => {
+      const r = el.getBoundingClientRect();
+      return r.left <= x && x <= r.right && r.top <= y && y <= r.bottom;
+    }), p);
+    if (covered) return;
+    check(Date.now() < deadline, `no heatmap colour on "${needle}" ${p ? '' : '(not on screen)'}`);
+    await page.waitForTimeout(250);
+  }
 }
 
 async function firstCandidates(frame, n = 3) {
@@ -228,6 +247,35 @@ export const scenarios = [
       check(swatches.length === 4 && swatches.every((c) => c !== 'rgba(0, 0, 0, 0)' && c !== 'transparent'), `swatches: ${JSON.stringify(swatches)}`);
       await screenshot(page, dir, 'heatmap-legend.png');
       await page.mouse.move(5, 5);
+      await runCommand(page, 'Token Lens: Toggle Loss Heatmap');
+      await page.waitForFunction(() => !document.querySelector('.editor-group-container.active .monaco-editor [class*="ced-"]'),
+        null, { timeout: 10_000 });
+      return path;
+    },
+  },
+  {
+    name: 'typing in a heatmapped file: the colours follow the new text',
+    shot: 'heatmap-typing.png',
+    async run({ page, dir }) {
+      await page.mouse.move(5, 5);
+      await page.keyboard.press('Escape');
+      await openFile(page, 'typing.txt');
+      const decorated = page.locator('.editor-group-container.active .monaco-editor [class*="ced-"]');
+      await runCommand(page, 'Token Lens: Toggle Loss Heatmap');
+      await decorated.first().waitFor({ timeout: 60_000 });
+      // The end of typing.txt, in the group that shows it (the Explain panel's group may hold other editors).
+      await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
+      await page.keyboard.press('Control+End');
+      check((await page.locator('.tab.active[aria-label*="typing.txt"]').count()) >= 1, 'typing.txt is not the active editor');
+      // Each word typed gets its colour; typing on before the last one settled drops the superseded work.
+      for (const word of [' Zebra', ' quantum', ' pancakes']) {
+        await page.keyboard.type(word, { delay: 30 });
+        await waitDecorated(page, word.trim());
+      }
+      await page.keyboard.type('\nThe end', { delay: 30 });
+      await waitDecorated(page, 'The end');
+      await waitDecorated(page, 'pancakes');
+      const path = await screenshot(page, dir, this.shot);
       await runCommand(page, 'Token Lens: Toggle Loss Heatmap');
       await page.waitForFunction(() => !document.querySelector('.editor-group-container.active .monaco-editor [class*="ced-"]'),
         null, { timeout: 10_000 });

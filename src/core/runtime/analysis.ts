@@ -16,7 +16,8 @@ export interface AnalysisInput {
   tokens: Token[];
   /**
    * Row-major [tokens.length, vocabSize] logits: row t is the distribution after token t. An engine that
-   * does not hand out every row (llama.cpp) gives `ranked`, `scores` and `fetchRow` instead.
+   * does not hand out every row (llama.cpp) gives `ranked`, `scores` and `fetchRow` instead; without
+   * `fetchRow`, a full row is computed again when one is asked for.
    */
   logits?: Float32Array;
   /** One full row of logits, asked from the engine when a view needs it (engines without `logits`). */
@@ -99,7 +100,7 @@ export class Analysis {
     const masked = this.objective === 'masked';
     const targets = masked ? input.tokens.map((t, i) => (input.scored?.[i] ? t.id : -1)) : nextTargets(input.tokens.map((t) => t.id));
     const logits = input.logits;
-    if (!logits && !(input.ranked && input.scores && input.fetchRow)) throw new Error('an analysis needs the logits, or ranks, scores and rows');
+    if (!logits && !(input.ranked && input.scores)) throw new Error('an analysis without logits needs its scores and ranks');
     const { ranks, top } = input.ranked ?? rankAndTop(logits!, V, targets);
     this.top = top;
     // The scoring head scores next tokens: a masked model's rows are scored here.
@@ -121,6 +122,24 @@ export class Analysis {
     this.perplexity = Math.exp(this.meanLoss);
     this.memory.pin(this, this.pinnedBytes);
     if (logits) this.keep(logits);
+  }
+
+  /**
+   * Rows 0..rows-1 as computed: scores, ranks and best candidates. An analysis of a text whose first
+   * rows+1 tokens are the same has the same rows, and takes them from here.
+   */
+  leadingRows(rows: number): Ranked & { scores: { targetLogprob: Float32Array; logSumExp: Float32Array } } {
+    if (rows >= this.tokens.length) throw new RangeError(`only ${this.tokens.length - 1} rows have a next token`);
+    const K = this.top.k;
+    const next = (t: number) => this.tokens[t + 1];
+    return {
+      ranks: Int32Array.from({ length: rows }, (_, t) => next(t).rank!),
+      top: { k: K, ids: this.top.ids.slice(0, rows * K), logits: this.top.logits.slice(0, rows * K) },
+      scores: {
+        targetLogprob: Float32Array.from({ length: rows }, (_, t) => -next(t).loss!),
+        logSumExp: Float32Array.from(this.logSumExps.subarray(0, rows)),
+      },
+    };
   }
 
   /** Bytes this analysis keeps for as long as it lives: scores and best candidates. (Attention and logits are

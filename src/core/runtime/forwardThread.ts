@@ -11,10 +11,20 @@ import type { Tail } from './tail';
 
 export type ToForwardWorker =
   | { type: 'open'; file: string; options: ort.InferenceSession.SessionOptions; tokenizerFolder: string }
-  | { type: 'run'; id: number; ids: number[]; cache: CacheShape; attentionNames: string[] | null }
+  | { type: 'run'; id: number; ids: number[]; cache: CacheShape; attentionNames: string[] | null; kv?: KvRequest; logits?: boolean }
   | { type: 'outputs'; id: number; rows: number[][]; cache: CacheShape; outputs: string[] }
   | { type: 'attention'; id: number; ids: number[]; cache: CacheShape; names: string[] }
-  | { type: 'tail'; id: number; text: string; count: number; cutAtStart: boolean };
+  | { type: 'tail'; id: number; text: string; count: number; cutAtStart: boolean }
+  | { type: 'drop'; state: number };
+
+/**
+ * KV caches kept in the worker between passes, by number: `from` continues the first `length` positions of a
+ * kept cache (`ids` are then the tokens after them); `keep` keeps the cache after this pass under a number.
+ */
+export interface KvRequest {
+  from?: { state: number; length: number };
+  keep?: number;
+}
 
 export type FromForwardWorker =
   | { type: 'opened'; inputNames: string[]; outputNames: string[] }
@@ -74,9 +84,17 @@ export class ForwardThread {
     });
   }
 
-  /** One forward pass over `ids` (see forward.ts). */
-  run(ids: number[], cache: CacheShape, attentionNames: string[] | null): Promise<ForwardResult> {
-    return this.ask<ForwardResult>((id) => ({ type: 'run', id, ids, cache, attentionNames }));
+  /**
+   * One forward pass over `ids` (see forward.ts), continuing and keeping KV caches in the worker as asked;
+   * `logits: false` leaves the [T, V] logits in the worker when the graph ranks by itself.
+   */
+  run(ids: number[], cache: CacheShape, attentionNames: string[] | null, kv?: KvRequest, logits = true): Promise<ForwardResult> {
+    return this.ask<ForwardResult>((id) => ({ type: 'run', id, ids, cache, attentionNames, kv, logits }));
+  }
+
+  /** Lets a kept KV cache go. */
+  dropState(state: number): void {
+    if (!this.failure) this.worker.postMessage({ type: 'drop', state } satisfies ToForwardWorker);
   }
 
   /** One pass over a batch of equal-length sequences, fetching the named outputs (see runOutputs). */

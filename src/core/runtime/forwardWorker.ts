@@ -5,7 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { attentionLayer } from './attentionLayer';
-import { forward, runOutputs } from './forward';
+import { forward, leadingPositions, runOutputs, type Past } from './forward';
 import { nextTargets, rankAndTop } from './topRows';
 import { tailTokens } from './tail';
 import { TextTokenizer } from './textTokenizer';
@@ -15,6 +15,8 @@ const port = parentPort!;
 let session: ort.InferenceSession | undefined;
 let tokenizerFolder: string | undefined;
 let tokenizer: Promise<TextTokenizer> | undefined;
+/** KV caches kept for later passes (the host decides which, and counts their bytes against its budget). */
+const states = new Map<number, Record<string, ort.Tensor>>();
 const post = (m: FromForwardWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
@@ -28,6 +30,10 @@ port.on('message', async (m: ToForwardWorker) => {
     } catch (e) {
       post({ type: 'error', id: -1, message: message(e) });
     }
+    return;
+  }
+  if (m.type === 'drop') {
+    states.delete(m.state);
     return;
   }
   try {
@@ -52,10 +58,19 @@ port.on('message', async (m: ToForwardWorker) => {
       post({ type: 'result', id: m.id, result: layers }, [...new Set(layers.map((l) => l.heads[0].buffer as ArrayBuffer))]);
       return;
     }
-    const result = await forward(session, m.ids, m.cache, m.attentionNames);
-    // Ranking every row is a pass over [T, V] logits: here, not on the editor's thread.
-    result.ranked = rankAndTop(result.logits, result.vocabSize, nextTargets(m.ids));
-    const buffers = new Set<ArrayBuffer>([result.logits.buffer as ArrayBuffer]);
+    const from = m.kv?.from;
+    const kept = from && states.get(from.state);
+    if (from && !kept) throw new Error(`No kept cache ${from.state}.`);
+    const past: Past | undefined = kept ? {
+      length: from.length,
+      tensors: Object.fromEntries(Object.entries(kept).map(([name, t]) => [name, leadingPositions(t, from.length)])),
+    } : undefined;
+    const { present, ...result } = await forward(session, m.ids, m.cache,
+      { attentionNames: m.attentionNames, past, keepCache: m.kv?.keep !== undefined, logits: m.logits });
+    if (present && m.kv?.keep !== undefined) states.set(m.kv.keep, present);
+    // Ranking every row is a pass over [T, V] logits: in the graph when it can, else here, not on the editor's thread.
+    result.ranked ??= rankAndTop(result.logits!, result.vocabSize, nextTargets(m.ids));
+    const buffers = new Set<ArrayBuffer>(result.logits ? [result.logits.buffer as ArrayBuffer] : []);
     for (const a of [result.ranked.ranks, result.ranked.top.ids, result.ranked.top.logits]) buffers.add(a.buffer as ArrayBuffer);
     result.layers = result.attentions?.map((a) => attentionLayer(a, result.heads, m.ids.length));
     for (const a of result.attentions ?? []) buffers.add(a.buffer as ArrayBuffer);

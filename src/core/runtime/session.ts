@@ -2,18 +2,21 @@
 // analysis cache.
 import * as path from 'node:path';
 import type * as ort from 'onnxruntime-node';
-import { tokenBytes } from '../tokenizers/offsets';
-import type { AttentionData, LoadProgress, ModelInfo, Token } from '../types';
+import { tokenBytes, tokenOffsets } from '../tokenizers/offsets';
+import type { AnalysisWindow, AttentionData, LoadProgress, ModelInfo, Token } from '../types';
 import { Analysis, type AnalysisInput } from './analysis';
 import { AnalysisCache, DEFAULT_MEMORY_BUDGET_MB, MemoryBudget } from './cache';
-import type { CacheShape, ForwardResult, RawTensor } from './forward';
-import { ForwardThread } from './forwardThread';
+import { canContinue, type CacheShape, type ForwardResult, type RawTensor } from './forward';
+import { ForwardThread, type KvRequest } from './forwardThread';
+import { joinRows, KeptCaches, type Plan } from './keptCaches';
+import { hasScoringHead } from '../onnx/scoringHead';
 import { FetchOptions, ModelLoadError, readModelJson, resolveModelFolder } from './modelFiles';
 import { prepareModelFolder } from './prepare';
 import { attentionOutputNames } from './surgery';
 import { transformers, withTransformersEnv } from './transformers';
 import { TextTokenizer } from './textTokenizer';
 import { analysisWindow } from './window';
+import { analyzeInWindows, type WholeFileAnalysis, type WindowOptions } from './wholeFile';
 import { Vocabulary } from './vocabulary';
 import type { Capability, Engine } from '../engines/engine';
 import { isMaskedModel, type MaskedScores, maskedScores, maskTokenOf, positionOffset } from './masked';
@@ -38,6 +41,26 @@ export interface AnalyzeOptions {
    * first tokens may be cut words and are not analysed, and token counts include an estimate for them.
    */
   precedingChars?: number;
+  /**
+   * Keep this analysis's KV cache in the worker, and continue a kept one when the text begins with the same
+   * tokens: after an edit, the model runs only from the first token that changed (see keptCaches.ts).
+   * Ignored with attention, and for exports without a KV cache or a scoring head.
+   */
+  incremental?: boolean;
+  /**
+   * Bring the full [T, V] logits out of the model and keep them while the memory budget has room (default
+   * true): what sampling controls and candidates past the 100th need. Without them an analysis has every
+   * score, rank and the 100 best candidates of each position, and recomputes a full row when asked for one.
+   */
+  logits?: boolean;
+}
+
+export interface WholeFileOptions extends WindowOptions {
+  signal?: AbortSignal;
+  /** Tokens per window, BOS included (default and maximum: the context window). */
+  windowTokens?: number;
+  /** Keep and continue KV caches (AnalyzeOptions.incremental): a window that changed only at its end runs from there. */
+  incremental?: boolean;
 }
 
 export class AnalysisError extends Error {
@@ -81,7 +104,14 @@ export class ModelSession implements Engine {
       ...(this.hiddenStateNames.length ? {} : { hiddenStates: 'this export does not output per-layer hidden states' }),
     };
     this.textTokenizer = new TextTokenizer(tokenizer as unknown as { encode(text: string): number[] }, vocab);
+    const pastInputs = thread.inputNames.filter((n) => n.startsWith('past_key_values.')).length;
+    this.kept = canContinue(thread.inputNames, thread.outputNames) && hasScoringHead(thread.outputNames)
+      ? new KeptCaches(thread, this.memory, pastInputs * cacheShape.kvHeads * cacheShape.headDim * 4)
+      : undefined;
   }
+
+  /** KV caches of recent incremental analyses; undefined when the export cannot continue a pass. */
+  private readonly kept?: KeptCaches;
 
   /** How transformers.js picks the decoder file to generate with. */
   private generateWith: { modelFileName: string; dtype: string } = { modelFileName: 'model', dtype: 'fp32' };
@@ -175,7 +205,8 @@ export class ModelSession implements Engine {
     const preceding = Math.max(0, opts.precedingChars ?? 0);
     const cached = opts.fresh ? undefined : this.cache.get(text, limit, !!opts.attention, preceding);
     if (cached) return Promise.resolve(cached);
-    return this.enqueue(() => this.analyzeNow(text, limit, !!opts.attention, preceding, opts.signal, opts.fresh));
+    return this.enqueue(() => this.analyzeNow(text, limit, !!opts.attention, preceding, opts.signal, opts.fresh, !!opts.incremental,
+      opts.logits !== false));
   }
 
   /**
@@ -188,13 +219,16 @@ export class ModelSession implements Engine {
     return run;
   }
 
-  private forward(ids: number[], attentionNames: string[] | null) {
+  private forward(ids: number[], attentionNames: string[] | null, kv?: KvRequest, logits = true) {
     this.forwardsRun++;
-    return this.thread.run(ids, this.cacheShape, attentionNames);
+    return this.thread.run(ids, this.cacheShape, attentionNames, kv, logits);
   }
 
+  /** How many tokens the last incremental analysis took from a kept cache (0: it ran the model on all of them). */
+  lastReusedTokens = 0;
+
   private async analyzeNow(text: string, limit: number, wantAttention: boolean, preceding: number, signal?: AbortSignal,
-    fresh = false): Promise<Analysis> {
+    fresh = false, incremental = false, logits = true): Promise<Analysis> {
     // Checked when this request's turn comes: a request superseded while it waited never runs the model.
     throwIfAborted(signal);
     const cached = fresh ? undefined : this.cache.get(text, limit, wantAttention, preceding);
@@ -212,10 +246,44 @@ export class ModelSession implements Engine {
     const window = analysisWindow(text, tail, tokens, preceding);
     // Attention is fetched a layer at a time: the first one now (the panel shows it first), the others when asked for.
     const names = wantAttention && this.attentionNames.length ? this.attentionNames.slice(0, 1) : null;
+    const analysis = await this.passOver(text, tokens, window, names, { incremental, fresh, logits, signal });
+    this.cache.set(text, limit, wantAttention, analysis, preceding);
+    return analysis;
+  }
+
+  /**
+   * One pass over `tokens`. `incremental`: continue the kept KV cache that shares the longest prefix with
+   * them (`fresh`: none) and keep this one (keptCaches.ts). `logits: false`: leave the [T, V] logits in the
+   * worker (scores, ranks and candidates only; a full row is recomputed when asked for).
+   */
+  private async passOver(text: string, tokens: Token[], window: AnalysisWindow, names: string[] | null,
+    opts: { incremental?: boolean; fresh?: boolean; logits?: boolean; signal?: AbortSignal }): Promise<Analysis> {
     const ids = tokens.map((t) => t.id);
+    // A masked model is scored by masking each token in turn (masked.ts): no KV cache to continue.
+    if (this.info.objective === 'masked') return this.analysisOf(text, tokens, window, await this.maskedForward(ids, names, opts.signal), !!names);
+    const plan: Plan | undefined = opts.incremental && !names && this.kept ? this.kept.plan(opts.fresh ? [] : ids) : undefined;
     // Once the model ran, the result is kept (and cached) even if its caller gave up meanwhile.
-    const masked = this.info.objective === 'masked' ? await this.maskedForward(ids, names, signal) : undefined;
-    const result: ForwardResult | MaskedScores = masked ?? await this.forward(ids, names);
+    let analysis: Analysis;
+    try {
+      // An incremental analysis serves typing (scores, ranks, candidates): its logits stay in the worker.
+      let result = await this.forward(plan ? ids.slice(plan.reused) : ids, names, plan?.request, opts.logits !== false && !plan);
+      this.lastReusedTokens = plan?.reused ?? 0;
+      if (plan?.source) {
+        const joined = joinRows(plan.source.leadingRows(plan.reused), { ...result, ranked: result.ranked!, scores: result.scores! });
+        result = { ...result, logits: undefined, scores: joined.scores, ranked: { ranks: joined.ranks, top: joined.top } };
+      }
+      analysis = this.analysisOf(text, tokens, window, result, !!names);
+    } catch (e) {
+      if (plan) this.kept!.abandon(plan);
+      throw e;
+    }
+    if (plan) this.kept!.add(plan, ids, analysis);
+    return analysis;
+  }
+
+  /** The analysis of one pass over `tokens`; refuses non-finite scores (corrupt weights). */
+  private analysisOf(text: string, tokens: Token[], window: AnalysisWindow, result: ForwardResult | MaskedScores, wantAttention: boolean): Analysis {
+    const masked = 'scored' in result ? result : undefined;
     // A masked model's batched pass returns its first layer as [heads, T, T]; the worker shapes the others'.
     const layer0 = masked
       ? (masked.attentions?.[0] ? attentionLayer(masked.attentions[0], masked.heads, tokens.length) : undefined)
@@ -238,14 +306,33 @@ export class ModelSession implements Engine {
       ...(masked ? { objective: 'masked' as const, scored: masked.scored } : {}),
       memory: this.memory,
       // Made outside this scope: a closure made here would keep `result`, and with it the logits, alive.
-      ...this.analysisLinks(ids),
+      ...this.analysisLinks(tokens.map((t) => t.id)),
     });
     if (analysis.tokens.some((t) => t.loss !== null && !Number.isFinite(t.loss))) {
       this.memory.release(analysis);
       throw new AnalysisError('The model produced NaN or infinite logits for this text; its weights may be corrupt.');
     }
-    this.cache.set(text, limit, wantAttention, analysis, preceding);
     return analysis;
+  }
+
+  /**
+   * The whole of a text, however long, in strided windows (see wholeFile.ts): each token is scored once,
+   * in the window where it has the most context. One window at a time, queued with other analyses so that
+   * a hover is answered between two windows; `signal` stops between windows.
+   */
+  async analyzeWholeFile(text: string, opts: WholeFileOptions = {}): Promise<WholeFileAnalysis> {
+    throwIfAborted(opts.signal);
+    if (text.length === 0) throw new AnalysisError('Nothing to analyse: the text is empty.');
+    // Tokenized in the worker thread: a long text takes far too long for the editor's thread.
+    const all = (await this.thread.tail(text, Number.MAX_SAFE_INTEGER, false)).tokens;
+    throwIfAborted(opts.signal);
+    if (all.every((t) => t.special)) throw new AnalysisError('Nothing to analyse: the text has no tokens.');
+    const size = Math.min(opts.windowTokens ?? Infinity, this.info.contextLength);
+    return analyzeInWindows(text, all, size, opts, (tokens, window) => this.enqueue(async () => {
+      throwIfAborted(opts.signal);
+      // Scores, ranks and candidates only: a window's logits stay in the worker (recomputed if a row is asked for).
+      return this.passOver(text, tokens, window, null, { incremental: opts.incremental, logits: false });
+    }));
   }
 
   /** What an analysis keeps of its session: how to name a token, and how to recompute its logits. */
@@ -253,7 +340,7 @@ export class ModelSession implements Engine {
     return {
       decode: (id) => this.vocab.pieceText(id),
       recompute: () => this.enqueue(async () =>
-        (this.info.objective === 'masked' ? await this.maskedForward(ids, null) : await this.forward(ids, null)).logits),
+        (this.info.objective === 'masked' ? await this.maskedForward(ids, null) : await this.forward(ids, null)).logits!),
       fetchAttention: (layers) => this.enqueue(() => {
         this.forwardsRun++;
         return this.thread.attention(ids, this.cacheShape, layers.map((l) => this.attentionNames[l]));
@@ -342,6 +429,7 @@ export class ModelSession implements Engine {
   }
 
   async dispose(): Promise<void> {
+    this.kept?.clear();
     this.cache.clear();
     this.memory.clear();
     await this.thread.dispose();

@@ -1,0 +1,56 @@
+// token-lens explain --whole-file: every token of a text longer than the context window, scored in strided
+// windows (src/core/runtime/wholeFile.ts), as text or JSON.
+import type { ModelSession } from '../core/runtime/session';
+import type { WholeFileAnalysis } from '../core/runtime/wholeFile';
+import type { Candidate } from '../core/types';
+import { TOP_KEPT } from '../core/runtime/topRows';
+import { percent, perplexity } from '../core/numberFormat';
+
+export async function explainWholeFile(session: ModelSession, text: string, topK: number, json: boolean,
+  extra: Record<string, unknown>): Promise<void> {
+  const a = await session.analyzeWholeFile(text, {
+    onProgress: (done, total) => { if (process.stderr.isTTY) process.stderr.write(`\rwindow ${done}/${total}${done === total ? '\n' : ''}`); },
+  });
+  const next = await nextCandidates(a, topK);
+  if (json) process.stdout.write(`${JSON.stringify({ ...wholeFileJson(session, a, next), ...extra })}\n`);
+  else printTable(session, a, next);
+}
+
+async function nextCandidates(a: WholeFileAnalysis, k: number): Promise<Candidate[]> {
+  const { window, row } = a.rowAt(a.tokens.length - 1);
+  if (k <= TOP_KEPT) return window.analysis.topK(row, k);
+  const all = await window.analysis.distribution(row, { temperature: 1, topK: 0, topP: 1 }, k);
+  return all.map(({ id, text, prob, logit }) => ({ id, text, prob, logit }));
+}
+
+/** `explain --json` with `windows` in place of `window`: token indices (into `tokens`) and UTF-16 offsets. */
+export function wholeFileJson(session: ModelSession, a: WholeFileAnalysis, next: Candidate[]) {
+  const lead = a.lead;
+  return {
+    model: session.ref,
+    tokens: a.tokens.map((t) => ({ id: t.id, text: t.text, start: t.start, end: t.end, prob: t.prob, rank: t.rank, loss: t.loss })),
+    meanLoss: a.meanLoss,
+    perplexity: a.perplexity,
+    next,
+    windows: a.windows.map((w) => ({
+      firstToken: lead + w.first, lastToken: lead + w.end - 1, scoredFrom: lead + w.scoredFrom, scoredTo: lead + w.end - 1,
+      start: w.analysis.window.start, end: w.analysis.window.end,
+    })),
+  };
+}
+
+function printTable(session: ModelSession, a: WholeFileAnalysis, next: Candidate[]): void {
+  const out: string[] = [`model ${session.ref}`];
+  out.push(`${a.tokens.length} tokens in ${a.windows.length} window${a.windows.length === 1 ? '' : 's'} of up to ${session.info.contextLength}`);
+  out.push('  pos  token                 prob      rank   loss');
+  a.tokens.forEach((t, i) => {
+    const p = t.prob === null ? '     -' : t.prob.toFixed(4);
+    const r = t.rank === null ? '     -' : String(t.rank).padStart(6);
+    const l = t.loss === null ? '     -' : t.loss.toFixed(3);
+    out.push(`${String(i).padStart(5)}  ${JSON.stringify(t.text).padEnd(20).slice(0, 20)}  ${p}  ${r}  ${l}`);
+  });
+  out.push(`mean loss ${a.meanLoss.toFixed(4)} nats, perplexity ${perplexity(a.perplexity)}`);
+  out.push('next token:');
+  for (const c of next) out.push(`  ${percent(c.prob).padStart(7)}  logit ${c.logit.toFixed(3).padStart(8)}  ${JSON.stringify(c.text)}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+}
