@@ -12,8 +12,10 @@ export interface RunResult {
 export class GraphSession {
   private constructor(private readonly s: ort.InferenceSession, private readonly tape: Tape) {}
 
-  static async create(tape: Tape, threads = 2): Promise<GraphSession> {
+  /** `profile`: a file prefix; onnxruntime then records every kernel's time (see `endProfiling`). */
+  static async create(tape: Tape, threads = 2, profile?: string): Promise<GraphSession> {
     const s = await ort.InferenceSession.create(tape.serialize(), {
+      ...(profile ? { enableProfiling: true, profileFilePrefix: profile } : {}),
       intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all',
       executionMode: 'sequential', logSeverityLevel: 3,
       // Spinning worker threads starve everything else on a busy machine (the editor, other processes)
@@ -48,6 +50,9 @@ export class GraphSession {
     }
     return { outputs, grads };
   }
+
+  /** Stops profiling; onnxruntime writes the profile to `<prefix>_<date>.json`. */
+  endProfiling(): void { this.s.endProfiling(); }
 
   async dispose(): Promise<void> { await this.s.release(); }
 }
