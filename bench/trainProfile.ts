@@ -33,7 +33,7 @@ async function main() {
   const { batch_size: B, block_size: T } = TRAINING_PRESETS[preset];
   const g = buildModelGraph({ config, batch: B, block: T, grads: true });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'train-profile-'));
-  const session = await GraphSession.create(g.tape, 2, path.join(dir, 'step'));
+  const session = await GraphSession.create(g.tape, 2, { profile: path.join(dir, 'step'), reuseGradients: true });
   const weights = new Map([...randomWeights(config, 0)].map(([k, v]) => [k, v.data]));
   const idx = BigInt64Array.from({ length: B * T }, (_, i) => BigInt((i * 7) % 65));
   const targets = BigInt64Array.from({ length: B * T }, (_, i) => BigInt((i * 11) % 65));

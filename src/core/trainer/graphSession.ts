@@ -9,11 +9,31 @@ export interface RunResult {
   grads: Map<string, Floats>;
 }
 
-export class GraphSession {
-  private constructor(private readonly s: ort.InferenceSession, private readonly tape: Tape) {}
+export interface SessionOptions {
+  /** A file prefix: onnxruntime then records every kernel's time (see `endProfiling`). */
+  profile?: string;
+  /**
+   * onnxruntime writes the gradients into the same arrays on every run (no fresh megabytes per training
+   * step): each run's gradients are valid until the next run.
+   */
+  reuseGradients?: boolean;
+}
 
-  /** `profile`: a file prefix; onnxruntime then records every kernel's time (see `endProfiling`). */
-  static async create(tape: Tape, threads = 2, profile?: string): Promise<GraphSession> {
+export class GraphSession {
+  private readonly gradBuffers: Record<string, ort.Tensor> | undefined;
+
+  private constructor(private readonly s: ort.InferenceSession, private readonly tape: Tape, reuse: boolean) {
+    if (!reuse) return;
+    this.gradBuffers = {};
+    const type = tape.dtype;
+    for (const v of tape.params) {
+      const data = type === 'float32' ? new Float32Array(v.size) : new Float64Array(v.size);
+      this.gradBuffers[gradName(v.name)] = new ort.Tensor(type, data, v.shape);
+    }
+  }
+
+  static async create(tape: Tape, threads = 2, opts: SessionOptions = {}): Promise<GraphSession> {
+    const profile = opts.profile;
     const s = await ort.InferenceSession.create(tape.serialize(), {
       ...(profile ? { enableProfiling: true, profileFilePrefix: profile } : {}),
       intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all',
@@ -22,7 +42,7 @@ export class GraphSession {
       // and were measured 2-5x slower there; blocking threads cost little when the machine is idle.
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     } as ort.InferenceSession.SessionOptions);
-    return new GraphSession(s, tape);
+    return new GraphSession(s, tape, opts.reuseGradients ?? false);
   }
 
   /** `weights` must hold every parameter and frozen weight of the tape; `ints` the integer inputs. */
@@ -41,7 +61,9 @@ export class GraphSession {
       if (!ints[name]) throw new Error(`missing input ${name}`);
       feeds[name] = new ort.Tensor('int64', ints[name], dims);
     }
-    const res = await this.s.run(feeds);
+    const res = this.gradBuffers
+      ? await this.s.run(feeds, { ...Object.fromEntries(this.s.outputNames.map((n) => [n, null])), ...this.gradBuffers })
+      : await this.s.run(feeds);
     const outputs = new Map<string, Floats>();
     const grads = new Map<string, Floats>();
     for (const [name, tensor] of Object.entries(res)) {
