@@ -36,31 +36,29 @@ export function optimStep(cfg: OptimConfig, state: OptimState, params: Params, g
   }
 }
 
-// The loop is the optimizer's whole cost (~1M weights a step): every constant is hoisted, and the bias
-// corrections are folded so that each weight costs one sqrt and one division.
+// The loop is the optimizer's whole cost (~1M weights a step): every constant is hoisted out of it.
 function adamw(c: AdamWConfig, t: number, p: Float32Array, g: Float32Array | Float64Array, m: Float32Array, v: Float32Array,
   lr: number, k: number): void {
-  const { beta1: b1, beta2: b2 } = c;
-  const a1 = (1 - b1) * k, a2 = (1 - b2) * k * k;
+  const { beta1: b1, beta2: b2, eps } = c;
+  const a1 = 1 - b1, a2 = 1 - b2;
   const decay = 1 - lr * c.weightDecay;
-  // lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps) = (lr sqrt(bc2)/bc1) * m / (sqrt(v) + eps sqrt(bc2))
-  const sqrtBc2 = Math.sqrt(1 - Math.pow(b2, t));
-  const stepSize = (lr * sqrtBc2) / (1 - Math.pow(b1, t)), eps = c.eps * sqrtBc2;
+  const stepSize = lr / (1 - Math.pow(b1, t)), invBc2 = 1 / Math.sqrt(1 - Math.pow(b2, t));
   const n = p.length;
   for (let i = 0; i < n; i++) {
-    const gi = g[i];
+    // Rounded as a clipped float32 gradient would be: the same update as clipping the gradients first.
+    const gi = k === 1 ? g[i] : Math.fround(g[i] * k);
     const mi = b1 * m[i] + a1 * gi;
     const vi = b2 * v[i] + a2 * gi * gi;
     m[i] = mi;
     v[i] = vi;
-    p[i] = p[i] * decay - (stepSize * mi) / (Math.sqrt(vi) + eps);
+    p[i] = p[i] * decay - (stepSize * mi) / (Math.sqrt(vi) * invBc2 + eps);
   }
 }
 
 function sgd(c: SGDConfig, p: Float32Array, g: Float32Array | Float64Array, buf: Float32Array | undefined, lr: number,
   k: number): void {
   for (let i = 0; i < p.length; i++) {
-    let d = k * g[i] + c.weightDecay * p[i];
+    let d = (k === 1 ? g[i] : Math.fround(g[i] * k)) + c.weightDecay * p[i];
     if (buf) d = buf[i] = c.momentum * buf[i] + d;
     p[i] -= lr * d;
   }
