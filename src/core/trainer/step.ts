@@ -3,7 +3,7 @@ import type { DecoderConfig } from '../models/config';
 import { GraphSession } from './graphSession';
 import { buildModelGraph } from './model';
 import { LoraSpec } from './params';
-import { OptimConfig, OptimState, Params, clipScale, createState, gradNorm, optimStep } from './optim';
+import { OptimConfig, OptimState, Params, clipGradNorm, createState, optimStep } from './optim';
 
 export interface StepSetup {
   config: DecoderConfig;
@@ -41,13 +41,13 @@ export class TrainStep {
   async step(idx: BigInt64Array, targets: BigInt64Array, lr: number, clip = 0, beforeUpdate?: () => void): Promise<StepResult> {
     const { outputs, grads } = await this.train.run(this.feeds(), { idx, targets });
     const loss = outputs.get('loss')![0];
-    const norm = gradNorm(grads);
+    const gradNorm = clipGradNorm(grads, clip);
     // A non-finite loss or gradient would poison the weights: leave them as they were.
-    if (Number.isFinite(loss) && Number.isFinite(norm)) {
+    if (Number.isFinite(loss) && Number.isFinite(gradNorm)) {
       beforeUpdate?.();
-      optimStep(this.setup.optim, this.state, this.setup.params, grads, lr, clipScale(norm, clip));
+      optimStep(this.setup.optim, this.state, this.setup.params, grads, lr);
     }
-    return { loss, gradNorm: norm };
+    return { loss, gradNorm };
   }
 
   /** Loss without gradients (validation). */
