@@ -67,7 +67,8 @@ export class GraphSession {
     const outputs = new Map<string, Floats>();
     const grads = new Map<string, Floats>();
     for (const [name, tensor] of Object.entries(res)) {
-      if (name.startsWith('grad.')) grads.set(name.slice(5), tensor.data as Floats);
+      // onnxruntime wrote into our arrays and hands back views of its own: keep ours.
+      if (name.startsWith('grad.')) grads.set(name.slice(5), (this.gradBuffers?.[name] ?? tensor).data as Floats);
       else outputs.set(name, tensor.data as Floats);
     }
     return { outputs, grads };
