@@ -1,7 +1,7 @@
 // Optimizers, schedule and clipping against closed forms.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { adamwDefaults, clipGradNorm, createState, optimStep, sgdDefaults } from '../../src/core/trainer/optim';
+import { adamwDefaults, clipGradNorm, createState, gradNorm, optimStep, sgdDefaults } from '../../src/core/trainer/optim';
 import { lrAt } from '../../src/core/trainer/schedule';
 
 test('AdamW: the first step moves each weight by lr * sign(grad) after decoupled decay', () => {
@@ -44,4 +44,12 @@ test('gradient clipping by global norm', () => {
   assert.deepEqual(Array.from(g.get('b')!), [4]);
   assert.equal(clipGradNorm(g, 1), 5);
   assert.ok(Math.abs(g.get('a')![0] - 0.6) < 1e-5 && Math.abs(g.get('b')![0] - 0.8) < 1e-5);
+});
+
+test('the gradient norm sums every element, whatever the length', () => {
+  for (const n of [1, 3, 4, 5, 7, 8, 1001]) {
+    const g = Float64Array.from({ length: n }, (_, i) => (i % 3) - 1 + i * 1e-3);
+    const expected = Math.sqrt(g.reduce((s, x) => s + x * x, 0));
+    assert.ok(Math.abs(gradNorm(new Map([['g', g]])) - expected) < 1e-12 * Math.max(1, expected), `length ${n}`);
+  }
 });

@@ -101,8 +101,11 @@ export class Tape {
     const lead = from.length - to.length;
     const axes: number[] = [];
     from.forEach((d, i) => { if (i < lead || (to[i - lead] === 1 && d !== 1)) axes.push(i); });
-    const s = axes.length ? this.op('ReduceSum', [g, this.b.constInt64(axes)], { keepdims: 1 }) : g;
-    return this.reshape(s, to);
+    if (!axes.length) return this.reshape(g, to);
+    // Dropping the summed axes often leaves `to` itself (a bias summed over rows): no Reshape then.
+    const dropped = from.filter((_, i) => !axes.includes(i));
+    if (sameShape(dropped, to)) return this.op('ReduceSum', [g, this.b.constInt64(axes)], { keepdims: 0 });
+    return this.reshape(this.op('ReduceSum', [g, this.b.constInt64(axes)], { keepdims: 1 }), to);
   }
 
   /** Emits gradient nodes for every trainable value that `loss` depends on. */

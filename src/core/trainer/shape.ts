@@ -1,5 +1,5 @@
 // Ops that only move values around: their gradients move them back.
-import { Deferred, Value, broadcastShape } from './autodiff';
+import { Deferred, Value, broadcastShape, sameShape } from './autodiff';
 
 /** ONNX Reshape's conventions: 0 keeps x's dimension at that index, -1 is inferred. */
 export function reshape(x: Value, shape: number[]): Value {
@@ -8,6 +8,7 @@ export function reshape(x: Value, shape: number[]): Value {
   const known = kept.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
   const out = kept.map((d) => (d === -1 ? x.size / known : d));
   if (out.reduce((a, b) => a * b, 1) !== x.size) throw new Error(`reshape: [${x.shape}] to [${shape}]`);
+  if (sameShape(out, x.shape)) return x;
   return new Value(t, t.reshape(x.name, out), out, [x], (g) => [t.reshape(g, x.shape)]);
 }
 
