@@ -28,6 +28,9 @@ interface AddonSampler {
   dispose(): void;
 }
 
+/** Vocabularies up to this size are sorted whole by the call that reads the target's logit. */
+const SORTED_WHOLE = 1024;
+
 /** Positions read at once: more than libuv's 4 pool threads, so that finished calls overlap new ones. */
 const LANES = 8;
 
@@ -68,7 +71,7 @@ export class BatchLogits {
     };
     this.whole = Array.from({ length: LANES }, () => sampler({ temperature: 0 }));
     // Temperature 1 leaves the logits as they are; the seeded draw only picks a token nobody reads.
-    this.best = Array.from({ length: LANES }, () => sampler({ temperature: 1, topK: k, seed: 1 }));
+    this.best = vocabSize > SORTED_WHOLE ? Array.from({ length: LANES }, () => sampler({ temperature: 1, topK: k, seed: 1 })) : [];
   }
 
   /** Decodes `ids` from position 0 with logits at `positions` (every position by default). */
@@ -117,19 +120,15 @@ export class BatchLogits {
     const lower: number[] = [];
     await lanes(T, async (t, lane) => {
       const next = t + 1 < T ? ids[t + 1] : -1;
-      const [[, , , picked, weight], [, , , top]] = await Promise.all([
-        this.ctx.sampleToken(index[t], this.whole[lane], false, false, [next >= 0 ? [next] : [], false, false, false, 0], true),
-        this.ctx.sampleToken(index[t], this.best[lane], false, false, [[], false, false, false, K], false),
-      ]);
-      if (!top || top.length < 2 * K || weight === undefined) throw new AnalysisError(`llama.cpp returned no logits at position ${t}.`);
+      const { top, target, weight } = await this.read(index[t], next, lane);
+      if (top.length < 2 * K || weight === undefined) throw new AnalysisError(`llama.cpp returned no logits at position ${t}.`);
       for (let j = 0; j < K; j++) {
         topIds[t * K + j] = top[2 * j];
         topLogits[t * K + j] = top[2 * j + 1];
       }
       logSumExp[t] = top[1] + Math.log(weight);
       if (next < 0) return;
-      if (picked?.[0] !== next) throw new AnalysisError(`llama.cpp returned no logit for token ${next} at position ${t}.`);
-      const target = picked[1];
+      if (target === undefined) throw new AnalysisError(`llama.cpp returned no logit for token ${next} at position ${t}.`);
       targetLogprob[t] = target - logSumExp[t];
       let above = 0;
       for (let j = 0; j < K; j++) above += Number(top[2 * j + 1] > target);
@@ -146,6 +145,25 @@ export class BatchLogits {
       ranks[t] = above + 1;
     });
     return { targetLogprob, logSumExp, ranks, top: { k: K, ids: topIds, logits: topLogits } };
+  }
+
+  /**
+   * One position's best K (flat [id, logit, ...], best first), the logit of token `next` and the sum of
+   * exp(logit - max) over the whole row. A small vocabulary is sorted whole in the same call; a large one
+   * would cost ~2 ms per position to sort (32k), so its best K come from a top-k sampler's partial sort.
+   */
+  private async read(batchIndex: number, next: number, lane: number): Promise<{ top: number[]; target?: number; weight?: number }> {
+    const K = this.k;
+    const filter = next >= 0 ? [next] : [];
+    if (this.vocabSize <= SORTED_WHOLE) {
+      const [, , , pairs = [], weight] = await this.ctx.sampleToken(batchIndex, this.whole[lane], false, false, [filter, false, false, false, K], true);
+      return { top: pairs, target: pairs[2 * K] === next ? pairs[2 * K + 1] : undefined, weight };
+    }
+    const [[, , , picked, weight], [, , , top = []]] = await Promise.all([
+      this.ctx.sampleToken(batchIndex, this.whole[lane], false, false, [filter, false, false, false, 0], true),
+      this.ctx.sampleToken(batchIndex, this.best[lane], false, false, [[], false, false, false, K], false),
+    ]);
+    return { top, target: picked?.[0] === next ? picked[1] : undefined, weight };
   }
 
   private async fullRow(batch: DecodedBatch, position: number, lane: number): Promise<Float32Array> {
