@@ -1,11 +1,12 @@
 // The llama.cpp engine's cost of scoring a text against llama.cpp itself, in the same process, interleaved.
 // stories260K (exported to GGUF by export-gguf) on 512 tokens of English:
 // llamaScoreMs:  LlamaEngine.analyze (tokenize, one batched evaluation: per position the log-probability of
-//                the next token, its exact rank and the best candidates)
-// llamaDecodeMs: llama.cpp's own evaluation of the same batch, reading each position's log-probability of the
-//                next token and nothing else (what llama.cpp's perplexity tool computes)
-// llamaBareDecodeMs: the batch decoded with the last position's logits only (a prompt's prefill)
-// llamaRatio = llamaScoreMs / llamaDecodeMs (goal <= 1.5); llamaBareRatio = llamaScoreMs / llamaBareDecodeMs.
+//                the next token, its exact rank and the best 100 candidates)
+// llamaDecodeMs: node-llama-cpp's own per-position reading of the same batch (`controlledEvaluate`), the
+//                log-probability of the next token and nothing else (what llama.cpp's perplexity tool computes)
+// llamaBareDecodeMs: the batch decoded once with the last position's logits only (a prompt's prefill)
+// llamaBareRatio = llamaScoreMs / llamaBareDecodeMs (goal <= 1.5: scoring against llama.cpp's single decode);
+// llamaRatio = llamaScoreMs / llamaDecodeMs.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ControlledEvaluateInputItem } from 'node-llama-cpp';

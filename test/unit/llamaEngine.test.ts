@@ -11,6 +11,7 @@ import { referenceForward, referenceLosses } from '../reference/forward';
 import { readLlama2c } from '../reference/llama2c';
 import { llama2cEncode, readRawPieces } from '../reference/llama2cEncode';
 import { convertLlama2cToGguf } from '../reference/ggufFromLlama2c';
+import { loadEngine } from '../../src/core/engines/load';
 
 const root = path.resolve(__dirname, '../..');
 const vendor = path.join(root, 'vendor/stories260K');
@@ -72,6 +73,35 @@ test('export-gguf: llama.cpp on the exported file equals the ONNX engine within 
   });
   // The ranks include tokens far down the list (the emoji's byte pieces): they are exact, not capped.
   assert.ok(onnx.tokens.some((t) => (t.rank ?? 0) > 100), 'the text has a token ranked below the kept top rows');
+});
+
+test('one engine scores, generates and serves full rows in turn: every answer equals the ONNX engine', async () => {
+  const cacheDir = path.join(tmp, 'cache');
+  const onnx = await loadEngine(folder, { cacheDir });
+  const gguf = await loadEngine(exported, { cacheDir });
+  try {
+    const other = 'The dog ran to the park. It was sunny and the dog was happy.';
+    const first = await gguf.analyze(TEXT);
+    const story = await gguf.generate('', { greedy: true, maxNewTokens: 30 });
+    assert.ok(story.startsWith('Once upon a time, there was a little girl named Lily.'), story);
+    // Scoring after generation (and after another text) sees no cache cells left behind by either.
+    await gguf.analyze(other);
+    const again = await gguf.analyze(TEXT, { fresh: true });
+    assert.deepEqual(again.tokens.map((t) => [t.loss, t.rank]), first.tokens.map((t) => [t.loss, t.rank]));
+    const reference = await onnx.analyze(TEXT);
+    const all = { temperature: 1, topK: 0, topP: 1 };
+    // Rows while llama.cpp still holds this text's logits, then after another text replaced them.
+    for (const position of [again.tokens.length - 1, 3, 20]) {
+      if (position === 3) await gguf.analyze(other, { fresh: true });
+      const [ours, theirs] = [await again.distribution(position, all, 30), await reference.distribution(position, all, 30)];
+      assert.deepEqual(ours.map((c) => c.id), theirs.map((c) => c.id), `row ${position}`);
+      ours.forEach((c, j) => assert.ok(Math.abs(c.prob - theirs[j].prob) < 1e-4, `row ${position} prob ${j}`));
+      assert.deepEqual(again.topK(position, 30).map((c) => c.id), theirs.map((c) => c.id), `top ${position}`);
+    }
+  } finally {
+    await gguf.dispose();
+    await onnx.dispose();
+  }
 });
 
 test('an independently converted GGUF gives the llama2.c numbers within 1e-4', () => {

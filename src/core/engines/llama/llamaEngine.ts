@@ -4,12 +4,12 @@
 // token that actually comes next, the position's best candidates and the sum of exp(logit - max), so
 // log p = logit - max - log(sum) is the full softmax without copying the vocabulary to JavaScript.
 // The rank of a token is exact: 1 + how many candidates beat it, counted among the best TOP_KEPT;
-// the few tokens ranked lower get their full row in a second evaluation.
+// the few tokens ranked lower get their full row, read from the same evaluation (batchLogits.ts).
 //
 // Exact numbers need flash attention off and an F32 KV cache (llama.cpp's defaults move probabilities by
 // about 3e-4); the `fast` setting keeps the defaults and the analyses say their numbers are approximate.
 import * as os from 'node:os';
-import type { ControlledEvaluateInputItem, LlamaContext, LlamaContextSequence, LlamaModel, Token as LlamaToken } from 'node-llama-cpp';
+import type { LlamaContext, LlamaContextSequence, LlamaModel, Token as LlamaToken } from 'node-llama-cpp';
 import { tokenOffsets } from '../../tokenizers/offsets';
 import { Analysis } from '../../runtime/analysis';
 import { AnalysisCache, DEFAULT_MEMORY_BUDGET_MB, MemoryBudget } from '../../runtime/cache';
@@ -20,6 +20,7 @@ import type { Vocabulary } from '../../runtime/vocabulary';
 import { analysisWindow } from '../../runtime/window';
 import type { ModelInfo, Token } from '../../types';
 import { LLAMA_CPP_MISSING, type Engine, type GenerateOptions } from '../engine';
+import { BatchLogits } from './batchLogits';
 import { checkGgufFile } from './ggufCheck';
 import { ggufVocabulary } from './ggufVocabulary';
 import { llamaRuntime } from './nodeLlama';
@@ -47,6 +48,7 @@ export class LlamaEngine implements Engine {
   private readonly cache: AnalysisCache;
   private queue: Promise<unknown> = Promise.resolve();
   private sequence: LlamaContextSequence;
+  private readonly batch: BatchLogits;
 
   private constructor(
     readonly ref: string,
@@ -62,6 +64,7 @@ export class LlamaEngine implements Engine {
     this.memory = new MemoryBudget(memoryBudgetBytes);
     this.cache = new AnalysisCache(8, () => this.memory.budgetBytes);
     this.sequence = context.getSequence();
+    this.batch = new BatchLogits(context, this.sequence, model, info.vocabSize, Math.min(TOP_KEPT, info.vocabSize));
   }
 
   /** Loads a GGUF file; `ref` is how the user named it (a path, or an Ollama model name). */
@@ -156,7 +159,8 @@ export class LlamaEngine implements Engine {
     const first = all.length > limit ? all.length - (limit - lead) : lead;
     const tokens = all.length > limit ? [...all.slice(0, lead), ...all.slice(first)] : all;
     const ids = tokens.map((t) => t.id);
-    const scored = await this.score(ids);
+    const batch = await this.batch.decode(ids);
+    const { targetLogprob, logSumExp, ranks, top } = await this.batch.score(batch);
     const rows = new Map<number, Float32Array>();
     const analysis = new Analysis({
       modelId: this.ref,
@@ -168,13 +172,14 @@ export class LlamaEngine implements Engine {
       attentionNote: wantAttention ? LLAMA_CPP_MISSING.attention : undefined,
       approximate: this.approximate,
       decode: (id) => this.vocab.pieceText(id),
-      ...scored,
+      scores: { targetLogprob, logSumExp },
+      ranked: { ranks, top },
       memory: this.memory,
       recompute: () => Promise.reject(new Error('llama.cpp analyses fetch single rows')),
       fetchRow: async (position) => {
         let row = rows.get(position);
         if (!row) {
-          row = (await this.enqueue(() => this.fullRows(ids, [position]))).get(position)!;
+          row = await this.enqueue(() => this.batch.row(batch, position));
           if (rows.size >= 4) rows.delete(rows.keys().next().value!);
           rows.set(position, row);
         }
@@ -189,69 +194,6 @@ export class LlamaEngine implements Engine {
     return analysis;
   }
 
-  /** Per position: log p of the next token, log Z, the rank and the best candidates. */
-  private async score(ids: number[]) {
-    const T = ids.length;
-    const V = this.info.vocabSize;
-    const K = Math.min(TOP_KEPT, V);
-    await this.sequence.clearHistory();
-    const results = await this.sequence.controlledEvaluate(ids.map((id, i) => [id, {
-      generateNext: { totalLogitWeight: true, logits: { filter: { tokens: i + 1 < T ? [ids[i + 1]] : [], includeTop: K } } },
-    }]) as unknown as ControlledEvaluateInputItem[]);
-    const targetLogprob = new Float32Array(T);
-    const logSumExp = new Float32Array(T);
-    const ranks = new Int32Array(T);
-    const topIds = new Int32Array(T * K);
-    const topLogits = new Float32Array(T * K);
-    const lower: number[] = [];
-    for (let t = 0; t < T; t++) {
-      const next = results[t]?.next;
-      if (!next?.logits || next.totalLogitWeight === undefined) throw new AnalysisError(`llama.cpp returned no logits at position ${t}.`);
-      const entries = [...next.logits];
-      const max = entries[0][1];
-      logSumExp[t] = max + Math.log(next.totalLogitWeight);
-      for (let j = 0; j < K; j++) {
-        topIds[t * K + j] = entries[j][0];
-        topLogits[t * K + j] = entries[j][1];
-      }
-      if (t + 1 >= T) { ranks[t] = 0; continue; }
-      const target = next.logits.get(ids[t + 1] as LlamaToken)!;
-      targetLogprob[t] = target - logSumExp[t];
-      let above = 0;
-      for (let j = 0; j < K; j++) above += Number(entries[j][1] > target);
-      // Every token above the target is among the best K only when the K-th does not beat it.
-      if (above === K && K < V) lower.push(t);
-      ranks[t] = above + 1;
-    }
-    if (lower.length) {
-      const rows = await this.fullRows(ids, lower);
-      for (const t of lower) {
-        const row = rows.get(t)!;
-        const target = row[ids[t + 1]];
-        let above = 0;
-        for (let i = 0; i < V; i++) above += Number(row[i] > target);
-        ranks[t] = above + 1;
-      }
-    }
-    return { scores: { targetLogprob, logSumExp }, ranked: { ranks, top: { k: K, ids: topIds, logits: topLogits } } };
-  }
-
-  /** The full rows of logits after the given positions, in one more evaluation of the tokens up to them. */
-  private async fullRows(ids: number[], positions: number[]): Promise<Map<number, Float32Array>> {
-    const wanted = new Set(positions);
-    const last = Math.max(...positions);
-    await this.sequence.clearHistory();
-    const results = await this.sequence.controlledEvaluate(ids.slice(0, last + 1).map((id, i) =>
-      (wanted.has(i) ? [id, { generateNext: { logits: true } }] : id)) as unknown as ControlledEvaluateInputItem[]);
-    const rows = new Map<number, Float32Array>();
-    for (const t of positions) {
-      const row = new Float32Array(this.info.vocabSize).fill(-Infinity);
-      for (const [id, logit] of results[t]?.next.logits ?? []) if (id < row.length) row[id] = logit;
-      rows.set(t, row);
-    }
-    return rows;
-  }
-
   async generate(prompt: string, opts: GenerateOptions = {}): Promise<string> {
     return this.enqueue(async () => {
       let ids = prompt.length ? this.encode(prompt) : [];
@@ -263,6 +205,7 @@ export class LlamaEngine implements Engine {
       const room = this.info.contextLength - ids.length;
       if (room <= 0) throw new AnalysisError(`The prompt has ${ids.length} tokens: no room left in the ${this.info.contextLength}-token context.`);
       const maxNew = Math.min(opts.maxNewTokens ?? 256, room);
+      this.batch.forget();
       await this.sequence.clearHistory();
       const out: number[] = [];
       const greedy = opts.greedy || opts.temperature === 0;
@@ -281,6 +224,7 @@ export class LlamaEngine implements Engine {
     this.cache.clear();
     this.memory.clear();
     await this.queue.catch(() => undefined);
+    this.batch.dispose();
     await this.context.dispose();
     await this.model.dispose();
   }
