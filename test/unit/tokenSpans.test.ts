@@ -101,7 +101,8 @@ const R = (f: string) => fs.readFileSync(path.join(root, f), 'utf8');
 function longTexts(): Record<string, string> {
   return {
     markdown: R('README.md'),
-    json: JSON.stringify(JSON.parse(R('package.json'))),
+    // A committed JSON file (the manifest changes with every setting, and its density with it).
+    json: JSON.stringify(JSON.parse(R('test/fixtures/hub/gpt2.lens.json'))),
     code: R('src/core/tokenizers/offsets.ts'),
     digits: `${'1234567890'.repeat(300)} end`,
     noSpaces: fs.readFileSync(path.join(root, 'vendor/stories260K/tok512.bin')).toString('base64').slice(0, 12000),

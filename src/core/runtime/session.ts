@@ -246,7 +246,7 @@ export class ModelSession implements Engine {
     const window = analysisWindow(text, tail, tokens, preceding);
     // Attention is fetched a layer at a time: the first one now (the panel shows it first), the others when asked for.
     const names = wantAttention && this.attentionNames.length ? this.attentionNames.slice(0, 1) : null;
-    const analysis = await this.passOver(text, tokens, window, names, { incremental, fresh, logits, signal });
+    const analysis = await this.passOver(text, tokens, window, names, { incremental, fresh, logits, signal, attention: wantAttention });
     this.cache.set(text, limit, wantAttention, analysis, preceding);
     return analysis;
   }
@@ -257,10 +257,10 @@ export class ModelSession implements Engine {
    * worker (scores, ranks and candidates only; a full row is recomputed when asked for).
    */
   private async passOver(text: string, tokens: Token[], window: AnalysisWindow, names: string[] | null,
-    opts: { incremental?: boolean; fresh?: boolean; logits?: boolean; signal?: AbortSignal }): Promise<Analysis> {
+    opts: { incremental?: boolean; fresh?: boolean; logits?: boolean; signal?: AbortSignal; attention?: boolean }): Promise<Analysis> {
     const ids = tokens.map((t) => t.id);
     // A masked model is scored by masking each token in turn (masked.ts): no KV cache to continue.
-    if (this.info.objective === 'masked') return this.analysisOf(text, tokens, window, await this.maskedForward(ids, names, opts.signal), !!names);
+    if (this.info.objective === 'masked') return this.analysisOf(text, tokens, window, await this.maskedForward(ids, names, opts.signal), !!opts.attention);
     const plan: Plan | undefined = opts.incremental && !names && this.kept ? this.kept.plan(opts.fresh ? [] : ids) : undefined;
     // Once the model ran, the result is kept (and cached) even if its caller gave up meanwhile.
     let analysis: Analysis;
@@ -272,7 +272,8 @@ export class ModelSession implements Engine {
         const joined = joinRows(plan.source.leadingRows(plan.reused), { ...result, ranked: result.ranked!, scores: result.scores! });
         result = { ...result, logits: undefined, scores: joined.scores, ranked: { ranks: joined.ranks, top: joined.top } };
       }
-      analysis = this.analysisOf(text, tokens, window, result, !!names);
+      // Asked for attention the export lacks: the analysis carries the note why.
+      analysis = this.analysisOf(text, tokens, window, result, !!opts.attention);
     } catch (e) {
       if (plan) this.kept!.abandon(plan);
       throw e;
