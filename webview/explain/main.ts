@@ -205,7 +205,8 @@ function renderAttribution(): void {
   if (!a) return mount(attrSec.body);
   keepingFocus(() => mount(attrSec.body, attributionView({
     result: state.attribution, request: state.attributionRequest, status: state.lensStatus.attribution, active: attrActive,
-    onRequest: (r) => { state = { ...state, attributionRequest: r }; requestLens('attribution'); },
+    // After the control's own event handling: a select whose popover is still closing must not be replaced under it.
+    onRequest: (r) => setTimeout(() => { state = { ...state, attributionRequest: r }; requestLens('attribution'); }),
     onCancel: () => host.post({ type: 'cancelLens' }),
     onActive: (i) => { attrActive = i; renderAttribution(); },
   })));
