@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import type { Engine } from '../core/engines/engine';
 import type { Analysis } from '../core/runtime/analysis';
 import type { Candidate } from '../core/types';
+import { tokenJson } from './tokenJson';
 import { percent, perplexity } from '../core/numberFormat';
 import { decodeText } from '../core/textBytes';
 import { TOP_KEPT } from '../core/runtime/topRows';
@@ -122,7 +123,7 @@ async function nextCandidates(a: Analysis, k: number): Promise<Candidate[]> {
 export function toJson(session: Pick<Engine, 'ref'>, a: Analysis, next: Candidate[], attention: boolean) {
   return {
     model: session.ref,
-    tokens: a.tokens.map((t) => ({ id: t.id, text: t.text, start: t.start, end: t.end, prob: t.prob, rank: t.rank, loss: t.loss })),
+    tokens: a.tokens.map(tokenJson),
     meanLoss: a.meanLoss,
     perplexity: a.perplexity,
     next,

@@ -3,6 +3,7 @@
 import type { ModelSession } from '../core/runtime/session';
 import type { WholeFileAnalysis } from '../core/runtime/wholeFile';
 import type { Candidate } from '../core/types';
+import { tokenJson } from './tokenJson';
 import { TOP_KEPT } from '../core/runtime/topRows';
 import { percent, perplexity } from '../core/numberFormat';
 
@@ -28,7 +29,7 @@ export function wholeFileJson(session: ModelSession, a: WholeFileAnalysis, next:
   const lead = a.lead;
   return {
     model: session.ref,
-    tokens: a.tokens.map((t) => ({ id: t.id, text: t.text, start: t.start, end: t.end, prob: t.prob, rank: t.rank, loss: t.loss })),
+    tokens: a.tokens.map(tokenJson),
     meanLoss: a.meanLoss,
     perplexity: a.perplexity,
     next,
