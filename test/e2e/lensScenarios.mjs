@@ -3,7 +3,7 @@
 // (random weights, GPT-2's real BPE) set through the workspace's settings. Screenshots under test-results/.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { check, webviewWith } from './scenarios.mjs';
+import { check, useBuiltInModel, webviewWith } from './scenarios.mjs';
 import { cursorToEnd, openFile, runCommand, screenshot } from './workbench.mjs';
 
 /** The Attribution tab's strip once the host answered for `model` (the panel's header names it). */
@@ -48,6 +48,8 @@ export const lensScenarios = [
     name: 'editor context menu -> Why This Token? opens Attribution for " Lily" (stories260K)',
     shot: 'attribution.png',
     async run({ page, dir }) {
+      // Whatever an earlier scenario left, this one explains with the built-in model.
+      await useBuiltInModel(page);
       // Room for the panel beside the editor: the side bar (left open by earlier scenarios) closes.
       await runCommand(page, 'View: Close Primary Side Bar');
       await openFile(page, 'prompt.txt');

@@ -183,6 +183,8 @@ export const scenarios = [
       const frame = await webviewWith(page, '#compare-with', 120_000);
       // The panel shows the held-out text (its last line is in the token strip) before comparing it.
       await frame.locator('#token-strip', { hasText: 'cake' }).waitFor({ timeout: 60_000 });
+      // The panel keeps the tab chosen last (Attention, in the scenario before): Compare has its own.
+      await showTab(frame, 'compare');
       await frame.locator('#compare-with').click();
       await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Compare with' }).waitFor({ timeout: 15_000 });
       const q8 = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'stories260K · q8' }).first();
@@ -231,7 +233,7 @@ export const scenarios = [
       // Range decorations with a background render as overlay divs whose class names start with "ced-".
       const decorated = page.locator('.editor-group-container.active .monaco-editor [class*="ced-"]');
       await runCommand(page, 'Token Lens: Toggle Loss Heatmap');
-      await decorated.first().waitFor({ timeout: 60_000 });
+      await decorated.filter({ visible: true }).first().waitFor({ timeout: 60_000 });
       // Adjacent tokens of one colour bucket merge into one overlay, so count the legend too.
       const legend = page.locator('.statusbar-item', { hasText: 'mean loss' });
       await legend.first().waitFor({ timeout: 10_000 });
@@ -262,7 +264,8 @@ export const scenarios = [
       await openFile(page, 'typing.txt');
       const decorated = page.locator('.editor-group-container.active .monaco-editor [class*="ced-"]');
       await runCommand(page, 'Token Lens: Toggle Loss Heatmap');
-      await decorated.first().waitFor({ timeout: 60_000 });
+      // Some decorations have no box (a line's first, empty-width render): wait for one that shows.
+      await decorated.filter({ visible: true }).first().waitFor({ timeout: 60_000 });
       // The end of typing.txt, in the group that shows it (the Explain panel's group may hold other editors).
       await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
       await page.keyboard.press('Control+End');
@@ -437,6 +440,14 @@ export const scenarios = [
     shot: 'import-explain.png',
     skip: ({ checkpoint }) => (checkpoint ? false : 'no checkpoint to import (bench/randomCheckpoint.ts did not run)'),
     async run({ page, dir, checkpoint, importedDir }) {
+      try {
+        return await this.importAndExplain({ page, dir, checkpoint, importedDir });
+      } finally {
+        // Later scenarios explain with the built-in model: put it back as a user would, through the picker.
+        await useBuiltInModel(page);
+      }
+    },
+    async importAndExplain({ page, dir, checkpoint, importedDir }) {
       await startImport(page, checkpoint);
       const progress = await importProgress(page);
       // The notification says which step the import is at.
@@ -451,6 +462,7 @@ export const scenarios = [
       await cursorToEnd(page);
       await runCommand(page, 'Token Lens: Explain Next Token');
       const frame = await webviewWith(page, '.dist-foot', 180_000);
+      await showTab(frame, 'distribution');
       const foot = frame.locator('.dist-foot', { hasText: 'of 50257 tokens' });
       try {
         await foot.waitFor({ timeout: 180_000 });
@@ -504,6 +516,23 @@ export const scenarios = [
   },
 ];
 
+/** Brings a tab of the Explain panel to the front (the panel keeps the one chosen last). */
+export async function showTab(frame, tab) {
+  const header = frame.locator(`vscode-tab-header[data-tab=${tab}]`);
+  await header.waitFor({ timeout: 30_000 });
+  await header.click();
+}
+
+/** Select Model… → the built-in TinyStories model, waiting until the status bar names it. */
+export async function useBuiltInModel(page) {
+  await dismissDialogs(page);
+  await runCommand(page, 'Token Lens: Select Model…');
+  await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Token Lens: Select Model' }).waitFor({ timeout: 10_000 });
+  const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'Built-in: TinyStories (stories260K)' });
+  await row.first().click({ timeout: 10_000 });
+  await page.locator('.statusbar-item', { hasText: 'stories260K' }).first().waitFor({ timeout: 60_000 });
+}
+
 /** What the extension's imported/ folder holds. */
 function listing(importedDir) {
   return existsSync(importedDir) ? readdirSync(importedDir) : [];
@@ -529,7 +558,14 @@ async function startImport(page, folder) {
   await rows.filter({ hasText: 'Hugging Face model folder' }).first().click({ timeout: 10_000 });
   await page.locator('.quick-input-widget .quick-input-title', { hasText: 'A Hugging Face model folder' }).waitFor({ timeout: 10_000 });
   const input = page.locator('.quick-input-widget input');
-  await input.fill(`${folder}/`);
+  // The dialog fills in its starting folder a moment after it opens: typing before that would be appended to it.
+  await page.waitForFunction(() => document.querySelector('.quick-input-widget input')?.value, null, { timeout: 10_000 });
+  for (let i = 0; i < 5; i++) {
+    await input.fill(`${folder}/`);
+    await page.waitForTimeout(200);
+    if ((await input.inputValue()) === `${folder}/`) break;
+  }
+  check((await input.inputValue()) === `${folder}/`, `the file dialog holds ${await input.inputValue()}`);
   // Once the dialog has moved into the folder it lists only '..' (a folder dialog shows no files); its
   // Import button then takes the folder.
   await rows.filter({ hasText: '..' }).first().waitFor({ timeout: 15_000 });
@@ -540,6 +576,15 @@ async function startImport(page, folder) {
 async function dismissDialogs(page) {
   for (let i = 0; i < 3 && await page.locator('.monaco-dialog-box').count(); i++) {
     await page.locator('.monaco-dialog-box .dialog-buttons a, .monaco-dialog-box .dialog-buttons button').first().click().catch(() => {});
+    await page.waitForTimeout(200);
+  }
+  // The notification centre takes the first Escape; a quick input (a file dialog, a picker) left open the next.
+  if (await page.locator('.notifications-center.visible').count()) {
+    await page.locator('.notifications-center .codicon-notifications-hide').first().click().catch(() => {});
+  }
+  for (let i = 0; i < 3 && await page.locator('.quick-input-widget').isVisible(); i++) {
+    await page.locator('.quick-input-widget input').first().focus().catch(() => {});
+    await page.keyboard.press('Escape');
     await page.waitForTimeout(200);
   }
   await page.keyboard.press('Escape');
