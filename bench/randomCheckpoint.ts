@@ -1,14 +1,15 @@
 // A GPT-2-small-sized Hugging Face checkpoint with random weights (124M parameters, one F32
 // model.safetensors of ~500 MB, GPT-2's tokenizer.json), written once under .cache/bench/: what
 // `npm run bench:import` times and what the import scenario of test/e2e imports and cancels.
-// Run directly, it writes the folder if needed and prints its path; `large` writes GPT-2-large's shape
-// instead (774M parameters, 3.1 GB: past the 2 GB a single .onnx file can hold).
+// Run directly, it writes the folder if needed and prints its path; `medium` writes GPT-2-medium's shape
+// (355M parameters, 1.4 GB: an import that lasts long enough to cancel), `large` GPT-2-large's (774M
+// parameters, 3.1 GB: past the 2 GB a single .onnx file can hold).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gpt2TokenizerFiles } from '../src/core/tokenizers/gpt2';
 
 const FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];
-const SIZES = { small: { C: 768, L: 12, H: 12 }, large: { C: 1280, L: 36, H: 20 } };
+const SIZES = { small: { C: 768, L: 12, H: 12 }, medium: { C: 1024, L: 24, H: 16 }, large: { C: 1280, L: 36, H: 20 } };
 type Size = keyof typeof SIZES;
 const V = 50257, T = 1024;
 
@@ -77,6 +78,6 @@ export function gpt2Checkpoint(size: Size, log: (s: string) => void = () => {}):
 export const gpt2SmallCheckpoint = (log?: (s: string) => void) => gpt2Checkpoint('small', log);
 
 if (require.main === module) {
-  const size = process.argv[2] === 'large' ? 'large' : 'small';
+  const size: Size = process.argv[2] === 'large' || process.argv[2] === 'medium' ? process.argv[2] : 'small';
   process.stdout.write(`${gpt2Checkpoint(size, (s) => process.stderr.write(`${s}\n`))}\n`);
 }

@@ -28,11 +28,15 @@ const LIMIT_MIN = Number(process.env.TOKEN_LENS_E2E_LIMIT_MIN) || 40;
 
 /** What the run started and must stop, however it ends. */
 const running = { server: undefined, browser: undefined, tmp: undefined };
-async function stopAll() {
-  const { server, browser } = running;
-  running.server = running.browser = undefined;
-  await browser?.close();
-  await server?.stop();
+let stopping;
+/** One stop for every path that ends the run: a signal arriving mid-run and the run's own end wait for the same one. */
+function stopAll() {
+  stopping ??= (async () => {
+    const { server, browser } = running;
+    await browser?.close().catch(() => {});
+    await server?.stop();
+  })();
+  return stopping;
 }
 
 function removeTmp() {
@@ -72,8 +76,8 @@ function writeGpt2Tiny() {
 }
 
 /** A GPT-2-small-sized Hugging Face checkpoint for the import scenarios (written once, as `npm run bench:import` does). */
-function writeCheckpoint() {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'randomCheckpoint.ts')], { cwd: root, encoding: 'utf8' });
+function writeCheckpoint(size = 'small') {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'randomCheckpoint.ts'), size], { cwd: root, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`bench/randomCheckpoint.ts exited with ${r.status ?? r.signal}: ${r.stderr}`);
   return r.stdout.trim();
 }
@@ -174,7 +178,7 @@ async function main() {
       const page = await openWorkbench(browser.context, url);
       const importedDir = join(profile.userDataDir, 'User', 'globalStorage', EXTENSION_ID, 'imported');
       const only = scenarioArg?.slice('--scenario='.length);
-      const results = await runScenarios({ page, dir: resultsDir, extensionPath, workspace: ws, gpt2: writeGpt2Tiny(), checkpoint: writeCheckpoint(), importedDir, only, gguf: writeGgufModel(tmp) },
+      const results = await runScenarios({ page, dir: resultsDir, extensionPath, workspace: ws, gpt2: writeGpt2Tiny(), checkpoint: writeCheckpoint(), bigCheckpoint: writeCheckpoint('medium'), importedDir, only, gguf: writeGgufModel(tmp) },
         console.log, [...scenarios, ...lensScenarios]);
       for (const r of results) {
         if (r.skipped) summary.skipped++;

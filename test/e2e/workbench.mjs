@@ -92,8 +92,9 @@ export async function openFile(page, name) {
     try {
       await row.waitFor({ timeout: 5_000 });
       await row.click();
-      await page.locator(`.tab[aria-label*="${name}"]`).first().waitFor({ timeout: 10_000 });
-      await page.locator('.monaco-editor .view-lines').first().waitFor({ timeout: 10_000 });
+      // The file is the active tab of the active group (a tab of it elsewhere proves nothing).
+      await page.locator(`.editor-group-container.active .tab.active[aria-label*="${name}"]`).first().waitFor({ timeout: 10_000 });
+      await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().waitFor({ timeout: 10_000 });
       return;
     } catch { await page.waitForTimeout(1_000); }
   }
@@ -102,7 +103,8 @@ export async function openFile(page, name) {
 
 /** Puts the cursor at the end of the active editor's text. */
 export async function cursorToEnd(page) {
-  await page.locator('.monaco-editor .view-lines').first().click();
+  // The active group's editor: the first editor on the page may belong to another group.
+  await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click();
   await page.keyboard.press('Control+End');
 }
 
