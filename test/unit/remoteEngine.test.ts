@@ -165,8 +165,17 @@ test('token-lens serve answers SGLang\'s /generate and /get_model_info in SGLang
   }
 
   // `auto` finds SGLang's API on the server, and the CLI (default `--api auto`) scores through it.
-  assert.equal((await RemoteEngine.load({ url: base, timeoutMs: 5000 })).api, 'sglang');
+  const engine = await RemoteEngine.load({ url: base, timeoutMs: 5000 });
+  assert.equal(engine.api, 'sglang');
   const local = JSON.parse(cli(['explain', '--model', folder, '--json', '--top-k', '10', TEXT]).out);
+  // The panel's distribution at temperature 1 is the server's probabilities, not a softmax over its top 20.
+  const a = await engine.analyze(TEXT);
+  const shown = await a.distribution(a.tokens.length - 1, { temperature: 1, topK: 0, topP: 1 }, 10);
+  assert.deepEqual(shown.map((c) => c.id), local.next.map((c: { id: number }) => c.id));
+  shown.forEach((c, j) => assert.ok(Math.abs(c.prob - local.next[j].prob) < 1e-4, `candidate ${j}: ${c.prob} vs ${local.next[j].prob}`));
+  const top2 = await a.distribution(a.tokens.length - 1, { temperature: 1, topK: 2, topP: 1 }, 10);
+  const pair = local.next[0].prob + local.next[1].prob;
+  assert.ok(Math.abs(top2[0].prob - local.next[0].prob / pair) < 1e-4 && Math.abs(top2[1].prob - local.next[1].prob / pair) < 1e-4);
   const r = cli(['explain', '--model', base, '--api', 'sglang', '--json', '--top-k', '10', TEXT]);
   assert.equal(r.code, 0, r.err);
   const remote = JSON.parse(r.out);

@@ -13,6 +13,7 @@ import type { Engine, GenerateOptions } from '../engine';
 import { alignTokens } from './alignTokens';
 import { type CompletionChoice, type CompletionRequest, parseCompletion } from './completionsProtocol';
 import { RemoteError, requestJson } from './http';
+import { serverDistribution } from './serverDistribution';
 import { generateToChoice, type GenerateRequest, isSglangModelInfo } from './sglangProtocol';
 import type { RemoteApi } from '../load';
 
@@ -210,6 +211,7 @@ export class RemoteEngine implements Engine {
       recompute: () => Promise.reject(new Error('remote analyses have no logits')),
       // The full row is what the server gave: its top K as log-probabilities, every other token unknown.
       rowIds: (position) => topIds.subarray(position * K, (position + 1) * K),
+      distribute: serverDistribution,
       fetchRow: async (position) => {
         const row = new Float32Array(K).fill(-Infinity);
         for (let j = 0; j < K; j++) if (topIds[position * K + j] >= 0) row[j] = topLogits[position * K + j];
