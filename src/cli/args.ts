@@ -50,4 +50,5 @@ export const commonModelOptions = {
   fast: { type: 'boolean' },
   'served-model': { type: 'string' },
   timeout: { type: 'string' },
+  api: { type: 'string' },
 } as const;

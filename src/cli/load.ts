@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Engine } from '../core/engines/engine';
-import { loadEngine } from '../core/engines/load';
+import { loadEngine, REMOTE_APIS, type RemoteApi } from '../core/engines/load';
 import { DTYPE_CHOICES, type DtypeChoice } from '../core/runtime/onnxFile';
 import { UsageError, defaultCacheDir, numberOption } from './args';
 
@@ -31,7 +31,7 @@ export function splitVariant(ref: string): { ref: string; dtype?: DtypeChoice } 
 }
 
 export async function loadModel(values: { model?: string; 'cache-dir'?: string; offline?: boolean; 'hub-host'?: string; dtype?: string;
-  fast?: boolean; 'served-model'?: string; timeout?: string }): Promise<Engine> {
+  fast?: boolean; 'served-model'?: string; timeout?: string; api?: string }): Promise<Engine> {
   const given = values.model ?? builtinModel();
   if (!given) throw new UsageError('--model DIR|HUB_ID is required (the built-in model is missing: run `npm run build`)');
   const { ref: model, dtype: suffixed } = splitVariant(given);
@@ -42,6 +42,7 @@ export async function loadModel(values: { model?: string; 'cache-dir'?: string; 
     llama: { fast: values.fast },
     remote: {
       model: values['served-model'],
+      api: remoteApiOption(values.api),
       apiKey: process.env.TOKEN_LENS_API_KEY || undefined,
       timeoutMs: numberOption(values.timeout, 'timeout', { above: 0 }) !== undefined ? Number(values.timeout) * 1000 : undefined,
     },
@@ -59,4 +60,10 @@ export async function loadModel(values: { model?: string; 'cache-dir'?: string; 
       }
     },
   });
+}
+
+function remoteApiOption(value: string | undefined): RemoteApi | undefined {
+  if (value === undefined) return undefined;
+  if (!(REMOTE_APIS as readonly string[]).includes(value)) throw new UsageError(`--api must be one of ${REMOTE_APIS.join(', ')}, not "${value}"`);
+  return value as RemoteApi;
 }

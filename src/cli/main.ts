@@ -28,7 +28,8 @@ commands:
 
 model options: --model (default: the built-in stories260K; a .gguf file or ollama:NAME runs on llama.cpp),
                --fast (llama.cpp: flash attention and an F16 KV cache; approximate numbers),
-               an http(s):// address runs on that completions server: --served-model NAME, --timeout S,
+               an http(s):// address runs on that server: --served-model NAME, --timeout S,
+               --api auto|openai|sglang (default auto: SGLang's /generate where the server has it),
                API key in TOKEN_LENS_API_KEY, --cache-dir DIR (default ~/.cache/token-lens or $TOKEN_LENS_CACHE), --offline,
                --hub-host URL (where Hub ids are downloaded from), --dtype auto|fp32|fp16|q8|q4 (which variant file)`;
 

@@ -1,4 +1,5 @@
-// token-lens serve: a local engine (ONNX or GGUF) behind vLLM's completions API on this machine's network.
+// token-lens serve: a local engine (ONNX or GGUF) behind vLLM's completions API and SGLang's native /generate
+// on this machine's network.
 import { UsageError, commonModelOptions, intOption, parse } from './args';
 import { loadModel } from './load';
 
@@ -27,7 +28,7 @@ export async function runServe(argv: string[]): Promise<number> {
   });
   const address = server.address();
   const actual = typeof address === 'object' && address ? address.port : port;
-  process.stdout.write(`serving ${name} (${engine.kind}) at http://${host}:${actual}/v1 (POST /v1/completions, GET /v1/models)\n`);
+  process.stdout.write(`serving ${name} (${engine.kind}) at http://${host}:${actual}/v1 (POST /v1/completions, GET /v1/models; SGLang's POST /generate)\n`);
   await new Promise<void>((resolve) => {
     const stop = () => server.close(() => resolve());
     process.once('SIGINT', stop);

@@ -1,7 +1,7 @@
 // Select Model…'s GGUF sections: Ollama's installed models (by their Ollama names) and LM Studio's
 // downloads. Reading the stores is plain file-system work (no llama.cpp): listing costs a few stats.
-import * as vscode from 'vscode';
-import { listLmStudioModels, listOllamaModels, ModelStoreError, ollamaModelsDir } from '../core/engines/llama/modelStores';
+import type * as vscode from 'vscode';
+import { listLmStudioModels, ModelStoreError, ollamaModelsDir, readOllamaStore } from '../core/engines/llama/modelStores';
 
 interface GgufItem extends vscode.QuickPickItem {
   ref?: string;
@@ -11,9 +11,10 @@ interface GgufItem extends vscode.QuickPickItem {
 export function ggufModelItems(mark: (ref: string) => string, sep: (label: string) => GgufItem): GgufItem[] {
   const items: GgufItem[] = [];
   try {
-    const ollama = listOllamaModels();
-    if (ollama.length) {
-      items.push(sep('Ollama (llama.cpp)'), ...ollama.map((m) => ({ label: mark(m.ref) + m.label, description: 'Ollama', ref: m.ref })));
+    const { models, problems } = readOllamaStore();
+    if (models.length || problems.length) {
+      items.push(sep('Ollama (llama.cpp)'), ...models.map((m) => ({ label: mark(m.ref) + m.label, description: 'Ollama', ref: m.ref })),
+        ...problems.map((p) => ({ label: `$(warning) ${p.name}`, description: 'Ollama: unusable', detail: p.message, problem: p.message })));
     }
   } catch (e) {
     // A store that is not there is the common case (no Ollama): only an unreadable one is worth a line.

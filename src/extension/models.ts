@@ -6,6 +6,7 @@ import { importCheckpointFlow, importedModels } from './importCheckpoint';
 import { BUILTIN_MODEL_DETAIL, BUILTIN_MODEL_LABEL, builtinModelFolder } from './builtinModel';
 import { Cancelled, isAbort, Log, UserError } from './log';
 import { loadRuntime, type Engine, type ModelSession } from './runtime';
+import type { RemoteApi } from '../core/engines/load';
 import { pickHubVariant } from './variantPicker';
 import { ggufModelItems } from './ggufModels';
 
@@ -214,6 +215,7 @@ export class Models implements vscode.Disposable {
             llama: { fast: config.get<boolean>('llama.fast', false) },
             remote: {
               model: config.get<string>('remote.model', '') || undefined,
+              api: config.get<RemoteApi>('remote.api', 'auto'),
               apiKey: await this.context.secrets.get(REMOTE_API_KEY_SECRET),
               timeoutMs: Math.max(1, config.get<number>('remote.timeoutSeconds', 60)) * 1000,
             },

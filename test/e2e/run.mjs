@@ -103,7 +103,8 @@ function makeWorkspace(parent, name, settings, extraFiles = {}) {
 const SUITES = [
   { name: 'suite', entry: 'test/integration/index.ts', prefix: '[suite] ' },
   // glue.ts changes tokenLens.* at user level, which a folder value would hide: it gets the user settings only.
-  { name: 'glue', entry: 'test/integration/glue.ts', prefix: '[glue] ', userSettingsOnly: true },
+  // It also loads models by Hub id, import and a server of token-lens serve: more than the default 4 minutes on a busy machine.
+  { name: 'glue', entry: 'test/integration/glue.ts', prefix: '[glue] ', userSettingsOnly: true, timeoutMs: 480_000 },
   { name: 'walkthrough', entry: 'test/integration/walkthrough.ts', prefix: '[walkthrough] ', userSettingsOnly: true },
   { name: 'finetune', entry: 'test/integration/finetune.ts', prefix: '[finetune] ' },
   // 1,000 hovers and model loads on a GPT-2-small-shaped model: minutes on a busy 2-core machine.

@@ -1,6 +1,7 @@
 // Extension-host suite for the glue's edge cases (runs on its own, or after index.ts when imported by it): what is analysed, the messages users get, per-language
-// hover settings, the heatmap's styles, legend and failures, and a model that fails to load. Real stories260K model (the
+// hover settings, the heatmap's styles, legend and failures, a model that fails to load, a model on a server. Real stories260K model (the
 // built-in one: tokenLens.model is unset); the workspace holds prompt.txt (exactly PROMPT) and story.txt.
+import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
@@ -286,6 +287,75 @@ test('Import a Checkpoint: a Pythia-style checkpoint becomes the model, is liste
     await cfg.update('model', saved, vscode.ConfigurationTarget.Global);
   }
 }, 150_000);
+
+/** `token-lens serve` of the built-in model on a free port of 127.0.0.1; resolves with its address. */
+function serveBuiltin(): Promise<{ url: string; stop: () => void }> {
+  // The suite runs from out/integration/ in the repository, whose dist/cli.js the build wrote.
+  const cli = join(__dirname, '..', '..', 'dist', 'cli.js');
+  const model = join(vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath, 'dist', 'models', 'stories260K');
+  const child = spawn(process.execPath, [cli, 'serve', '--model', model, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
+  const stop = () => { child.kill(); };
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /at (http:\/\/127\.0\.0\.1:\d+)\/v1/.exec(out);
+      if (m) resolve({ url: m[1], stop });
+    });
+    child.stderr!.on('data', (d) => { err += d; });
+    child.on('exit', (code) => reject(new Error(`token-lens serve exited with ${code}: ${err}`)));
+  });
+}
+
+test('a model on a server (tokenLens.remote.url, both APIs): the panel\'s numbers are the local engine\'s, and attention says the server has none', async () => {
+  const cfg = vscode.workspace.getConfiguration('tokenLens');
+  const keys = ['model', 'remote.url', 'remote.api'];
+  const saved = Object.fromEntries(keys.map((k) => [k, cfg.inspect(k)?.globalValue]));
+  await cfg.update('model', undefined, vscode.ConfigurationTarget.Global);
+  await showFile('prompt.txt');
+  await explainAndWaitFor('the built-in model analysing', () => api.modelState() === 'ready' && api.lastAnalysis()?.text === PROMPT && (api.panelPosted('analysis') as { text?: string } | undefined)?.text === PROMPT, 90_000);
+  const local = api.lastAnalysis()!;
+  const localPanel = api.panelPosted('analysis') as { candidates: { id: number; text: string; prob: number }[] };
+  const server = await serveBuiltin();
+  try {
+    await cfg.update('remote.url', server.url, vscode.ConfigurationTarget.Global);
+    for (const apiName of ['auto', 'openai']) {
+      const before = api.lastAnalysis();
+      await cfg.update('remote.api', apiName, vscode.ConfigurationTarget.Global);
+      // Select Model… stores the server's address as the model: the remote engine runs it.
+      await cfg.update('model', server.url, vscode.ConfigurationTarget.Global);
+      await showFile('prompt.txt');
+      await explainAndWaitFor(`the server analysing (${apiName})`, () => api.modelState() === 'ready' && api.lastAnalysis() !== before && api.lastAnalysis()?.text === PROMPT, 90_000);
+      const remote = api.lastAnalysis()!;
+      const T = local.tokens.length;
+      assert(remote.tokens.length === T, `${remote.tokens.length} tokens on the server, ${T} here`);
+      for (let i = 0; i < T; i++) {
+        const [x, y] = [local.tokens[i], remote.tokens[i]];
+        assert(x.id === y.id && x.start === y.start && x.end === y.end, `token ${i}: ${JSON.stringify([y.id, y.start, y.end])} vs ${JSON.stringify([x.id, x.start, x.end])}`);
+        assert((x.loss === null) === (y.loss === null) && Math.abs((y.loss ?? 0) - (x.loss ?? 0)) < 1e-4, `token ${i} loss ${y.loss} vs ${x.loss}`);
+      }
+      const top = remote.topK(T - 1, 1)[0];
+      assert(top.text === ' Lily' && Math.abs(top.prob - local.topK(T - 1, 1)[0].prob) < 1e-4, `top-1 ${JSON.stringify(top)}`);
+      // What the panel shows: the same candidates with the same probabilities, and no attention, with why.
+      const panel = await eventually(() => {
+        const p = api.panelPosted('analysis') as typeof localPanel & { text: string; model: { id: string }; attention: { available: boolean; note?: string }; engineNote?: string } | undefined;
+        return p && p.text === PROMPT && p.model.id.includes(server.url) && p;
+      }, 'the panel showing the server\'s analysis', 30_000);
+      for (let j = 0; j < 10; j++) {
+        const [x, y] = [localPanel.candidates[j], panel.candidates[j]];
+        assert(x.id === y.id && x.text === y.text && Math.abs(x.prob - y.prob) < 1e-4, `candidate ${j}: ${JSON.stringify(y)} vs ${JSON.stringify(x)}`);
+      }
+      assert(!panel.attention.available && panel.attention.note === 'a completions server does not expose attention', JSON.stringify(panel.attention));
+      assert(/top 20 candidates per position/.test(panel.engineNote ?? ''), `engine note: ${panel.engineNote}`);
+      // `auto` finds SGLang's native API on token-lens serve; `openai` scores through /v1/completions.
+      assert(/SGLang \/generate/.test(panel.model.id) === (apiName === 'auto'), `model ${panel.model.id} with api ${apiName}`);
+    }
+  } finally {
+    for (const [k, v] of Object.entries(saved)) await cfg.update(k, v, vscode.ConfigurationTarget.Global);
+    server.stop();
+  }
+}, 240_000);
 
 export async function run(): Promise<void> {
   const summary = await runTests((line) => console.log(`[glue] ${line}`));

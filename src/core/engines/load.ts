@@ -5,10 +5,15 @@ import type { LoadOptions } from '../runtime/session';
 import type { LlamaLoadOptions } from './llama/llamaEngine';
 import { OLLAMA_PREFIX, resolveOllamaModel } from './llama/modelStores';
 
+/** Which API scores a text on a server: OpenAI's completions, SGLang's native /generate, or `auto`
+ *  (SGLang's where the server answers its /get_model_info, the completions API otherwise). */
+export type RemoteApi = 'auto' | 'openai' | 'sglang';
+export const REMOTE_APIS: readonly RemoteApi[] = ['auto', 'openai', 'sglang'];
+
 export interface EngineLoadOptions extends LoadOptions {
   llama?: Pick<LlamaLoadOptions, 'fast' | 'contextSize'>;
   /** For a server address: the served model, the API key and each request's time limit. */
-  remote?: { model?: string; apiKey?: string; timeoutMs?: number };
+  remote?: { model?: string; apiKey?: string; timeoutMs?: number; api?: RemoteApi };
 }
 
 /** A completions server's address (`http://host:port`, with or without `/v1`). */

@@ -26,6 +26,8 @@ export interface AnalysisInput {
   approximate?: string;
   /** For rows that hold only some tokens (a server's top candidates): the token id of each row entry. */
   rowIds?: (position: number) => ArrayLike<number>;
+  /** How a row becomes the distribution under sampling controls (default: softmax over the row). */
+  distribute?: typeof controlledDistribution;
   vocabSize: number;
   window: AnalysisWindow;
   attention: AttentionData | null;
@@ -75,6 +77,7 @@ export class Analysis {
   private readonly recompute: () => Promise<Float32Array>;
   private readonly fetchRow?: (position: number) => Promise<Float32Array>;
   private readonly rowIds?: (position: number) => ArrayLike<number>;
+  private readonly distribute: typeof controlledDistribution;
   private readonly attentionStore?: AttentionStore;
 
   constructor(input: AnalysisInput) {
@@ -89,6 +92,7 @@ export class Analysis {
     this.recompute = input.recompute;
     this.fetchRow = input.fetchRow;
     this.rowIds = input.rowIds;
+    this.distribute = input.distribute ?? controlledDistribution;
     this.approximate = input.approximate;
     if (input.attention && input.fetchAttention) {
       const [first] = input.attentionLayers ?? [];
@@ -215,7 +219,7 @@ export class Analysis {
 
   /** The next-token distribution after tokens[position] under sampling controls, renormalised exactly. */
   async distribution(position: number, controls: SamplingControls, k: number): Promise<Candidate[] & { kept?: number }> {
-    const { tokens, kept } = controlledDistribution(await this.row(position), controls, k);
+    const { tokens, kept } = this.distribute(await this.row(position), controls, k);
     const ids = this.rowIds?.(position);
     const out: Candidate[] & { kept?: number } = tokens.map((t) => {
       const id = ids ? ids[t.id] : t.id;

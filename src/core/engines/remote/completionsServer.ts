@@ -1,13 +1,16 @@
 // `token-lens serve`: any local engine behind vLLM's OpenAI-compatible completions API, so that a team can
 // share one machine's model and the remote engine can be tested against a real server. It answers
 // POST /v1/completions (prompt scoring with `echo` + `logprobs`, vLLM's `prompt_logprobs` with ranks and
-// `return_token_ids`, greedy or sampled continuations) and GET /v1/models, in vLLM's shapes.
+// `return_token_ids`, greedy or sampled continuations) and GET /v1/models, in vLLM's shapes, and SGLang's
+// native POST /generate and GET /get_model_info (generateServer.ts).
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import type { Engine } from '../engine';
 import type { Analysis } from '../../runtime/analysis';
 import type { CompletionChoice, CompletionLogProbs, CompletionRequest, CompletionResponse, Logprob } from './completionsProtocol';
 import { utf16ToCodePoint } from './completionsProtocol';
+import { generate, modelInfo } from './generateServer';
+import type { GenerateRequest } from './sglangProtocol';
 
 export interface ServeOptions {
   /** The name clients use in `model` (default: the engine's ref). */
@@ -18,7 +21,7 @@ export interface ServeOptions {
   maxLogprobs?: number;
 }
 
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(readonly status: number, message: string, readonly type = 'BadRequestError') {
     super(message);
   }
@@ -48,14 +51,18 @@ export function createCompletionsServer(engine: Engine, opts: ServeOptions = {})
         if (req.method === 'GET' && url.pathname === '/v1/models') {
           return send(200, { object: 'list', data: [{ id: name, object: 'model', created: now(), owned_by: 'token-lens', root: name, parent: null, max_model_len: engine.info.contextLength, permission: [] }] });
         }
-        if (req.method !== 'POST' || url.pathname !== '/v1/completions') throw new HttpError(404, `No ${req.method} ${url.pathname} here: POST /v1/completions or GET /v1/models.`, 'NotFoundError');
-        let body: CompletionRequest;
+        if (req.method === 'GET' && url.pathname === '/get_model_info') return send(200, modelInfo(name));
+        const route = `${req.method} ${url.pathname}`;
+        if (route !== 'POST /v1/completions' && route !== 'POST /generate') {
+          throw new HttpError(404, `No ${route} here: POST /v1/completions, GET /v1/models, POST /generate or GET /get_model_info.`, 'NotFoundError');
+        }
+        let body: unknown;
         try {
           body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
         } catch {
           throw new HttpError(400, 'The request body is not valid JSON.');
         }
-        send(200, await complete(engine, name, body, maxLogprobs));
+        send(200, route === 'POST /generate' ? await generate(engine, body as GenerateRequest) : await complete(engine, name, body as CompletionRequest, maxLogprobs));
       }).catch(fail);
       queue = run.catch(() => undefined);
     });
@@ -77,18 +84,7 @@ async function complete(engine: Engine, name: string, r: CompletionRequest, maxL
     if (v !== null && v > maxLogprobs) throw new HttpError(400, `Requested ${what} logprobs of ${v}, which is greater than max allowed: ${maxLogprobs}`);
   }
   if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new HttpError(400, 'max_tokens must be a non-negative integer.');
-  const greedy = (r.temperature ?? 1) === 0;
-  // The continuation first, then one evaluation of prompt + continuation scores both.
-  const promptAnalysis = await engine.analyze(prompt);
-  const generated = maxTokens === 0 ? '' : maxTokens === 1 && greedy
-    ? engine.tokenText(promptAnalysis.topK(promptAnalysis.tokens.length - 1, 1)[0].id)
-    : await engine.generate(prompt, { maxNewTokens: maxTokens, greedy, temperature: r.temperature ?? 1 });
-  const nPrompt = promptAnalysis.tokens.length;
-  const full = generated ? await engine.analyze(prompt + generated) : promptAnalysis;
-  // The continuation's tokens are those after the prompt's, when the prompt tokenizes the same within the whole.
-  const samePrefix = full.tokens.length > nPrompt && promptAnalysis.tokens.every((t, i) => t.id === full.tokens[i].id);
-  const genTokens = generated && samePrefix ? full.tokens.length - nPrompt : 0;
-  const a = samePrefix ? full : promptAnalysis;
+  const { promptAnalysis, a, generated, nPrompt, genTokens } = await continueAndScore(engine, prompt, maxTokens, r.temperature ?? 1);
   const text = r.echo ? prompt + generated : generated;
   const wanted = [...(r.echo ? range(0, nPrompt) : []), ...range(nPrompt, nPrompt + genTokens)];
   const choice: CompletionChoice = {
@@ -110,10 +106,34 @@ async function complete(engine: Engine, name: string, r: CompletionRequest, maxL
   };
 }
 
+export interface Scored {
+  promptAnalysis: Analysis;
+  /** The analysis of prompt + continuation (the prompt's alone when the two tokenize apart). */
+  a: Analysis;
+  generated: string;
+  nPrompt: number;
+  genTokens: number;
+}
+
+/** The continuation first, then one evaluation of prompt + continuation scores both. */
+export async function continueAndScore(engine: Engine, prompt: string, maxTokens: number, temperature: number): Promise<Scored> {
+  const greedy = temperature === 0;
+  const promptAnalysis = await engine.analyze(prompt);
+  const generated = maxTokens === 0 ? '' : maxTokens === 1 && greedy
+    ? engine.tokenText(promptAnalysis.topK(promptAnalysis.tokens.length - 1, 1)[0].id)
+    : await engine.generate(prompt, { maxNewTokens: maxTokens, greedy, temperature });
+  const nPrompt = promptAnalysis.tokens.length;
+  const full = generated ? await engine.analyze(prompt + generated) : promptAnalysis;
+  // The continuation's tokens are those after the prompt's, when the prompt tokenizes the same within the whole.
+  const samePrefix = full.tokens.length > nPrompt && promptAnalysis.tokens.every((t, i) => t.id === full.tokens[i].id);
+  const genTokens = generated && samePrefix ? full.tokens.length - nPrompt : 0;
+  return { promptAnalysis, a: samePrefix ? full : promptAnalysis, generated, nPrompt, genTokens };
+}
+
 const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
 
 /** Candidates after position t - 1 (the ones for token t), with the actual token, as log-probabilities. */
-function candidates(a: Analysis, t: number, k: number): { id: number; logprob: number }[] {
+export function candidates(a: Analysis, t: number, k: number): { id: number; logprob: number }[] {
   return a.topK(t - 1, Math.min(k, a.vocabSize)).map((c) => ({ id: c.id, logprob: Math.log(c.prob) }));
 }
 

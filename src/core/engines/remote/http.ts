@@ -1,6 +1,7 @@
 // One JSON request to a completions server, with a timeout, cancellation and a clear message for each
 // way it can fail: nothing listening, a refused or reset connection, no answer in time, 401, 429, an
-// error status, a body that is not the JSON promised, a connection dropped halfway through the body.
+// error status, a body that is not the JSON promised, a connection dropped halfway through the body; a
+// kept-alive connection the server closed while idle is retried once.
 import * as http from 'node:http';
 import * as https from 'node:https';
 
@@ -26,6 +27,10 @@ export interface RequestOptions {
 
 /** Sends `body` as JSON (GET when undefined) and returns the parsed JSON answer. */
 export function requestJson(url: string, body: unknown, opts: RequestOptions): Promise<unknown> {
+  return send(url, body, opts, false);
+}
+
+function send(url: string, body: unknown, opts: RequestOptions, retried: boolean): Promise<unknown> {
   const target = new URL(url);
   const where = `${target.protocol}//${target.host}`;
   const client = target.protocol === 'https:' ? https : target.protocol === 'http:' ? http : undefined;
@@ -71,7 +76,18 @@ export function requestJson(url: string, body: unknown, opts: RequestOptions): P
       finish(new RemoteError(`${where} did not answer within ${formatSeconds(opts.timeoutMs)} (the timeout).`));
       req.destroy();
     }, opts.timeoutMs);
-    req.on('error', (e: NodeJS.ErrnoException) => finish(connectionError(where, e)));
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      // A kept-alive connection the server closed while idle (unnoticed while this thread was busy) fails
+      // at once: the request never reached the server, so it goes again once on a new connection.
+      if (req.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE') && !settled && !retried) {
+        settled = true;
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        send(url, body, opts, true).then(resolve, reject);
+        return;
+      }
+      finish(connectionError(where, e));
+    });
     req.end(payload);
   });
 }

@@ -1,6 +1,7 @@
-// The remote engine: an OpenAI-compatible completions server that returns the prompt's log-probabilities
-// (vLLM: `echo` + `logprobs`, and its `prompt_logprobs` with ranks; `token-lens serve`). One request scores
-// a text. Servers give log-probabilities, not raw logits, and at most their own number of candidates per
+// The remote engine: a server that returns the prompt's log-probabilities. Either an OpenAI-compatible
+// completions server (vLLM: `echo` + `logprobs`, and its `prompt_logprobs` with ranks; SGLang's OpenAI API;
+// `token-lens serve`) or SGLang's native `/generate` (token ids and each position's candidates by id),
+// which `auto` picks wherever `/get_model_info` answers as SGLang's does. One request scores a text. Servers give log-probabilities, not raw logits, and at most their own number of candidates per
 // position (vLLM's --max-logprobs, 20 by default): the distribution shows those, and says so.
 // llama.cpp's llama-server and OpenAI's chat API return log-probabilities of generated tokens only; they
 // are refused rather than shown with wrong numbers.
@@ -12,6 +13,9 @@ import type { Engine, GenerateOptions } from '../engine';
 import { alignTokens } from './alignTokens';
 import { type CompletionChoice, type CompletionRequest, parseCompletion } from './completionsProtocol';
 import { RemoteError, requestJson } from './http';
+import { serverDistribution } from './serverDistribution';
+import { generateToChoice, type GenerateRequest, isSglangModelInfo } from './sglangProtocol';
+import type { RemoteApi } from '../load';
 
 export interface RemoteOptions {
   /** The server's base address, e.g. http://gpu-box:8000 (with or without /v1). */
@@ -23,6 +27,8 @@ export interface RemoteOptions {
   timeoutMs?: number;
   /** Candidates per position to ask for (default 20; the server may allow fewer). */
   topK?: number;
+  /** Default `auto`: SGLang's native API where the server has it, the completions API otherwise. */
+  api?: RemoteApi;
   memoryBudgetBytes?: number;
   signal?: AbortSignal;
 }
@@ -35,7 +41,7 @@ export const REMOTE_MISSING = {
 };
 
 export const NO_PROMPT_LOGPROBS = 'does not return log-probabilities of the prompt (llama.cpp\'s llama-server and the OpenAI chat API ' +
-  'give them for generated tokens only): Token Lens needs a server such as vLLM (echo + logprobs, or prompt_logprobs) or `token-lens serve`.';
+  'give them for generated tokens only): Token Lens needs a server such as vLLM (echo + logprobs, or prompt_logprobs), SGLang or `token-lens serve`.';
 
 const LIMIT_MESSAGE = /greater than max allowed: (\d+)/;
 /** Ids for candidates a server names only by their text (legacy `top_logprobs`), above any vocabulary. */
@@ -52,15 +58,19 @@ export class RemoteEngine implements Engine {
   /** What the server allows per position, once it said so. */
   private topK: number;
 
-  private constructor(readonly ref: string, readonly info: ModelInfo, private readonly base: string, private readonly opts: RemoteOptions) {
+  private constructor(readonly ref: string, readonly info: ModelInfo, private readonly base: string, private readonly opts: RemoteOptions,
+    /** The API this engine speaks to the server (never `auto`). */
+    readonly api: 'openai' | 'sglang') {
     this.memory = new MemoryBudget(opts.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_MB * 2 ** 20);
     this.cache = new AnalysisCache(8, () => this.memory.budgetBytes);
     this.topK = opts.topK ?? 20;
   }
 
   static async load(opts: RemoteOptions): Promise<RemoteEngine> {
-    const base = opts.url.replace(/\/+$/, '').replace(/\/v1$/, '') + '/v1';
-    const listed = await requestJson(`${base}/models`, undefined, { apiKey: opts.apiKey, timeoutMs: opts.timeoutMs ?? 60_000, signal: opts.signal }) as
+    const root = opts.url.replace(/\/+$/, '').replace(/\/(v1|generate)$/, '');
+    const base = root + '/v1';
+    const request = { apiKey: opts.apiKey, timeoutMs: opts.timeoutMs ?? 60_000, signal: opts.signal };
+    const listed = await requestJson(`${base}/models`, undefined, request) as
       { data?: { id?: string; max_model_len?: number }[] };
     const models = Array.isArray(listed?.data) ? listed.data.filter((m) => typeof m?.id === 'string') : [];
     if (!models.length) throw new RemoteError(`${base}/models lists no models: is this an OpenAI-compatible server?`);
@@ -76,7 +86,9 @@ export class RemoteEngine implements Engine {
       attention: 'unavailable',
       attentionNote: REMOTE_MISSING.attention,
     };
-    return new RemoteEngine(opts.url, info, base, { ...opts, model: model.id! });
+    const api = opts.api === 'openai' || opts.api === 'sglang' ? opts.api : await detectApi(root, request);
+    if (api === 'sglang') info.id = `${model.id} at ${root} (SGLang /generate)`;
+    return new RemoteEngine(opts.url, info, base, { ...opts, model: model.id! }, api);
   }
 
   /** The server's candidates per position (its limit once it named one). */
@@ -103,6 +115,7 @@ export class RemoteEngine implements Engine {
   }
 
   private async score(text: string, signal?: AbortSignal): Promise<CompletionChoice> {
+    if (this.api === 'sglang') return this.scoreNative(text, signal);
     const body = (k: number): CompletionRequest => ({
       model: this.opts.model, prompt: text, max_tokens: 1, temperature: 0, echo: true, logprobs: k, prompt_logprobs: k, return_token_ids: true,
     });
@@ -122,6 +135,17 @@ export class RemoteEngine implements Engine {
     const echoed = choice.logprobs?.tokens.length ?? 0;
     if (!choice.logprobs || echoed < 2 || !choice.text.startsWith(text)) throw new RemoteError(`The server at ${this.base} ${NO_PROMPT_LOGPROBS}`);
     return choice;
+  }
+
+  /** SGLang's /generate: every prompt token's logprob and top candidates by id, one token generated. */
+  private async scoreNative(text: string, signal?: AbortSignal): Promise<CompletionChoice> {
+    const where = this.base.replace(/\/v1$/, '');
+    const body: GenerateRequest = {
+      text, sampling_params: { max_new_tokens: 1, temperature: 0 },
+      return_logprob: true, logprob_start_len: 0, top_logprobs_num: this.topK, return_text_in_logprobs: true,
+    };
+    const json = await requestJson(`${where}/generate`, body, { apiKey: this.opts.apiKey, timeoutMs: this.opts.timeoutMs ?? 60_000, signal });
+    return generateToChoice(json, text, where);
   }
 
   private idOf(piece: string): number {
@@ -158,7 +182,7 @@ export class RemoteEngine implements Engine {
     const topLogits = new Float32Array(P * K).fill(-Infinity);
     for (let t = 1; t <= P; t++) {
       // Candidates for the token at t (the last: the generated token's position, from the legacy block).
-      const entries: [number, number][] = t < P && plp?.[t]
+      const entries: [number, number][] = plp?.[t]
         ? Object.entries(plp[t]!).map(([id, v]) => [Number(id), v.logprob])
         : Object.entries(lp.top_logprobs[t] ?? {}).map(([piece, logprob]) => [this.textIds.get(piece) ?? this.idOf(piece), logprob]);
       entries.sort((x, y) => y[1] - x[1]);
@@ -187,6 +211,7 @@ export class RemoteEngine implements Engine {
       recompute: () => Promise.reject(new Error('remote analyses have no logits')),
       // The full row is what the server gave: its top K as log-probabilities, every other token unknown.
       rowIds: (position) => topIds.subarray(position * K, (position + 1) * K),
+      distribute: serverDistribution,
       fetchRow: async (position) => {
         const row = new Float32Array(K).fill(-Infinity);
         for (let j = 0; j < K; j++) if (topIds[position * K + j] >= 0) row[j] = topLogits[position * K + j];
@@ -197,6 +222,13 @@ export class RemoteEngine implements Engine {
   }
 
   async generate(prompt: string, opts: GenerateOptions = {}): Promise<string> {
+    if (this.api === 'sglang') {
+      const where = this.base.replace(/\/v1$/, '');
+      const body: GenerateRequest = { text: prompt, sampling_params: { max_new_tokens: opts.maxNewTokens ?? 128, temperature: opts.greedy ? 0 : opts.temperature ?? 1 } };
+      const json = await requestJson(`${where}/generate`, body, { apiKey: this.opts.apiKey, timeoutMs: this.opts.timeoutMs ?? 60_000, signal: opts.signal }) as { text?: unknown };
+      if (typeof json?.text !== 'string') throw new RemoteError(`${where}/generate answered without a text.`);
+      return json.text;
+    }
     const json = await requestJson(`${this.base}/completions`, {
       model: this.opts.model, prompt, max_tokens: opts.maxNewTokens ?? 128, temperature: opts.greedy ? 0 : opts.temperature ?? 1,
     }, { apiKey: this.opts.apiKey, timeoutMs: this.opts.timeoutMs ?? 60_000, signal: opts.signal });
@@ -206,6 +238,17 @@ export class RemoteEngine implements Engine {
   async dispose(): Promise<void> {
     this.cache.clear();
     this.memory.clear();
+  }
+}
+
+/** SGLang's servers answer GET /get_model_info with the model's path; other servers have no such route. */
+async function detectApi(root: string, request: { apiKey?: string; timeoutMs: number; signal?: AbortSignal }): Promise<'openai' | 'sglang'> {
+  try {
+    return isSglangModelInfo(await requestJson(`${root}/get_model_info`, undefined, request)) ? 'sglang' : 'openai';
+  } catch (e) {
+    // No such route (404), or an answer that is not JSON: not SGLang. Only a cancel stops the load.
+    if (request.signal?.aborted) throw e;
+    return 'openai';
   }
 }
 
