@@ -132,8 +132,8 @@ export const scenarios = [
       await page.waitForTimeout(300);   // let the loss chart finish drawing
       const path = await screenshot(page, dir, this.shot);
       // The real host answers top-k 3 with the kept count the footer reads.
-      await frame.locator('#ctl-topk').fill('3');
-      await frame.locator('#ctl-topk').press('Enter');
+      await frame.locator('#ctl-topk input').fill('3');
+      await frame.locator('#ctl-topk input').press('Enter');
       const foot = frame.locator('.dist-foot', { hasText: 'sampling keeps 3' });
       try {
         await foot.waitFor({ timeout: 15_000 });
@@ -141,7 +141,7 @@ export const scenarios = [
         throw new Error(`the footer does not say what sampling keeps: ${await frame.locator('.dist-foot').textContent()}`);
       }
       check(/^Top 3 of 512 tokens hold 100% of the probability/.test(await foot.textContent()), await foot.textContent());
-      await frame.locator('.controls button', { hasText: 'Reset' }).click();
+      await frame.locator('#ctl-reset').click();
       await frame.locator('.dist-foot', { hasText: 'Top 10 of 512' }).waitFor({ timeout: 15_000 });
       return path;
     },

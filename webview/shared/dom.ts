@@ -50,5 +50,12 @@ export function themeColor(name: string, fallback: string): string {
 export function keepingFocus(fn: () => void): void {
   const id = (document.activeElement as HTMLElement | null)?.id;
   fn();
-  if (id) document.getElementById(id)?.focus({ preventScroll: true });
+  const el = id ? document.getElementById(id) as (HTMLElement & { updateComplete?: Promise<unknown> }) | null : null;
+  if (!el) return;
+  el.focus({ preventScroll: true });
+  // A new VS Code Elements control passes focus on to its inner control, which it draws only after this task's
+  // microtasks: focus it again once drawn, unless focus went somewhere else in between.
+  if (document.activeElement !== el && el.updateComplete) {
+    void el.updateComplete.then(() => { if (document.activeElement === document.body) el.focus({ preventScroll: true }); });
+  }
 }
