@@ -314,9 +314,10 @@ export const scenarios = [
       await frame.locator('#app[data-phase="finished"]').waitFor({ timeout: 30_000 });
       const stopped = await frame.locator('#ft-status').textContent();
       check(/^Stopped before training started/.test(stopped ?? ''), `after Stop the status reads ${stopped}`);
-      check(!(await frame.locator('#ft-start').isDisabled()) && !(await frame.locator('#ft-steps').isDisabled()), 'the view stayed locked');
+      const disabled = (sel) => frame.locator(sel).evaluate((el) => el.disabled);
+      check(!(await disabled('#ft-start')) && !(await disabled('#ft-steps')), 'the view stayed locked');
       check(await frame.locator('#ft-explain').count() === 0, 'an untrained model is offered');
-      const steps = frame.locator('#ft-steps');
+      const steps = frame.locator('#ft-steps input');
       await steps.fill('20');
       await steps.press('Tab');
       await frame.locator('#ft-start').click();

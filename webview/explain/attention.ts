@@ -161,6 +161,7 @@ function headGrid(p: AttentionProps, g: HostMessages['attentionGrid']): HTMLElem
       }
     }
     const current = head === p.head;
+    // A native button: a picture tile with a pressed state (aria-pressed), not a command button.
     return h('button', {
       type: 'button', class: `head-thumb${current ? ' current' : ''}`, 'aria-pressed': current ? 'true' : 'false',
       'aria-label': `Open layer ${g.layer} head ${head}`, onclick: () => p.onPick(g.layer, head),

@@ -65,6 +65,7 @@ export function distributionTable(p: DistributionProps): HTMLElement {
     const label = `${quote(c.text)}: probability ${pct(c.prob)}, logit ${fixed(c.logit)}${isActual ? ', the token that actually came next' : ''}`;
     const cls = `cand${isActual ? ' actual' : ''}${c.prob === 0 ? ' cut' : ''}`;
     if (!p.canAppend) return h('li', { class: cls, 'aria-label': label }, ...cells);
+    // A native button: the row's cells lay out on the list's grid, which a vscode-button's shadow box would break.
     return h('li', { class: cls },
       h('button', { type: 'button', class: 'cand-button', 'aria-label': `Append ${label}`,
         title: `Append ${quote(c.text)} to the text and explain again`, onclick: () => p.onAppend(c) }, ...cells));

@@ -131,3 +131,14 @@ export function collapsible(heading: string, open: boolean, onToggle: ((open: bo
   });
   return el;
 }
+
+/**
+ * A VS Code Elements button. Disabled, it tells assistive technology so and ignores clicks, as a native button does
+ * (the component itself only stops the pointer and its own Enter and Space).
+ */
+export function button(text: string, onClick: () => void,
+  attrs: { id?: string; class?: string; secondary?: boolean; disabled?: boolean; title?: string; 'aria-label'?: string } = {}): HTMLElement {
+  const el = h('vscode-button', { ...attrs, 'aria-disabled': attrs.disabled ? 'true' : undefined }, text);
+  el.addEventListener('click', () => { if (!el.hasAttribute('disabled')) onClick(); });
+  return el;
+}
