@@ -35,7 +35,7 @@ export function samplingControls(controls: SamplingControls, vocabSize: number, 
       hint: 'Divides the logits before softmax. Below 1 sharpens the distribution, above 1 flattens it.',
     }, (v) => change({ temperature: v })),
     labelled('ctl-topk', 'Top-k',
-      numberField('ctl-topk', 'Top-k', controls.topK, { min: 0, max: vocabSize, step: 1, whenEmpty: 0, hint: '0 = off' },
+      numberField('ctl-topk', 'Top-k', controls.topK, { min: 0, max: vocabSize, step: 1, whenEmpty: 0, describedBy: 'ctl-topk-hint' },
         (v) => change({ topK: v })),
       h('span', { id: 'ctl-topk-hint', class: 'control-hint' }, '0 = off')),
     slider('ctl-topp', 'Top-p', controls.topP, {

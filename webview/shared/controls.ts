@@ -41,7 +41,8 @@ export interface NumberFieldOptions extends NumberRange {
   shown?: (v: number) => string;
   /** The value an emptied field commits; the last committed value when not given. */
   whenEmpty?: number;
-  hint?: string;
+  /** The id of the element that explains the field. */
+  describedBy?: string;
 }
 
 /**
@@ -53,7 +54,7 @@ export function numberField(id: string, label: string, value: number, o: NumberF
   let committed = value;
   const field = h('vscode-textfield', {
     id, type: 'number', min: o.min, max: o.max, step: o.step, value: shown(value), 'aria-label': label,
-    'aria-describedby': o.hint ? `${id}-hint` : undefined,
+    'aria-describedby': o.describedBy,
   }) as Valued & { label: string };
   // The component names its inner input from this property (it has no attribute).
   field.label = label;
@@ -86,7 +87,7 @@ export function slider(id: string, label: string, value: number, o: SliderOption
   const spoken = o.spoken ?? String;
   const range = h('input', { id, type: 'range', min: o.min, max: o.max, step: o.step, value, 'aria-valuetext': spoken(value),
     'aria-describedby': o.hint ? `${id}-hint` : undefined });
-  const field = numberField(`${id}-value`, `${label}, exact value`, value, { ...o }, (v) => {
+  const field = numberField(`${id}-value`, `${label}, exact value`, value, { ...o, describedBy: o.hint ? `${id}-hint` : undefined }, (v) => {
     range.value = String(v);
     range.setAttribute('aria-valuetext', spoken(v));
     onChange(v);
