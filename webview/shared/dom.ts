@@ -54,8 +54,9 @@ export function keepingFocus(fn: () => void): void {
   if (!el) return;
   el.focus({ preventScroll: true });
   // A new VS Code Elements control passes focus on to its inner control, which it draws only after this task's
-  // microtasks: focus it again once drawn, unless focus went somewhere else in between.
+  // microtasks: focus it again once drawn, unless focus went somewhere else in between (another control, or out of
+  // the webview: the panel must never pull focus back from the editor or a quick pick).
   if (document.activeElement !== el && el.updateComplete) {
-    void el.updateComplete.then(() => { if (document.activeElement === document.body) el.focus({ preventScroll: true }); });
+    void el.updateComplete.then(() => { if (document.hasFocus() && document.activeElement === document.body) el.focus({ preventScroll: true }); });
   }
 }
