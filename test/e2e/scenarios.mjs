@@ -132,8 +132,8 @@ export const scenarios = [
       await page.waitForTimeout(300);   // let the loss chart finish drawing
       const path = await screenshot(page, dir, this.shot);
       // The real host answers top-k 3 with the kept count the footer reads.
-      await frame.locator('#ctl-topk').fill('3');
-      await frame.locator('#ctl-topk').press('Enter');
+      await frame.locator('#ctl-topk input').fill('3');
+      await frame.locator('#ctl-topk input').press('Enter');
       const foot = frame.locator('.dist-foot', { hasText: 'sampling keeps 3' });
       try {
         await foot.waitFor({ timeout: 15_000 });
@@ -141,7 +141,7 @@ export const scenarios = [
         throw new Error(`the footer does not say what sampling keeps: ${await frame.locator('.dist-foot').textContent()}`);
       }
       check(/^Top 3 of 512 tokens hold 100% of the probability/.test(await foot.textContent()), await foot.textContent());
-      await frame.locator('.controls button', { hasText: 'Reset' }).click();
+      await frame.locator('#ctl-reset').click();
       await frame.locator('.dist-foot', { hasText: 'Top 10 of 512' }).waitFor({ timeout: 15_000 });
       return path;
     },
@@ -314,9 +314,10 @@ export const scenarios = [
       await frame.locator('#app[data-phase="finished"]').waitFor({ timeout: 30_000 });
       const stopped = await frame.locator('#ft-status').textContent();
       check(/^Stopped before training started/.test(stopped ?? ''), `after Stop the status reads ${stopped}`);
-      check(!(await frame.locator('#ft-start').isDisabled()) && !(await frame.locator('#ft-steps').isDisabled()), 'the view stayed locked');
+      const disabled = (sel) => frame.locator(sel).evaluate((el) => el.disabled);
+      check(!(await disabled('#ft-start')) && !(await disabled('#ft-steps')), 'the view stayed locked');
       check(await frame.locator('#ft-explain').count() === 0, 'an untrained model is offered');
-      const steps = frame.locator('#ft-steps');
+      const steps = frame.locator('#ft-steps input');
       await steps.fill('20');
       await steps.press('Tab');
       await frame.locator('#ft-start').click();

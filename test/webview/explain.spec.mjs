@@ -102,8 +102,8 @@ test('sampling controls send setControls and show the exact renormalised distrib
   assert.deepEqual(await lastPosted(page), { type: 'setControls', temperature: 0.5, topK: 0, topP: 1 });
   const d = fixture.distributions[`${last}|0.5|0|1`];
   await page.waitForFunction((t) => document.querySelector('.cand .prob')?.textContent === t, `${(d.candidates[0].prob * 100).toFixed(1)}%`);
-  await page.locator('#ctl-topk').fill('3');
-  await page.locator('#ctl-topk').press('Enter');
+  await page.locator('#ctl-topk input').fill('3');
+  await page.locator('#ctl-topk input').press('Enter');
   await page.waitForFunction(() => window.__posted.at(-1).topK === 3);
   const d3 = fixture.distributions[`${last}|0.5|3|1`];
   // Only three tokens survive top-k = 3, renormalised to sum to 1.
@@ -118,6 +118,77 @@ test('sampling controls send setControls and show the exact renormalised distrib
   assert.ok(dp.kept < 3, `kept ${dp.kept}`);
   await page.locator('#ctl-topp').fill('0.9');
   await page.waitForFunction((n) => document.querySelector('.dist-foot')?.textContent?.includes(`sampling keeps ${n})`), dp.kept);
+  await checkClean(page, errors);
+  await context.close();
+});
+
+/** The widths of the probability bars, in percent of the longest, as drawn. */
+const barWidths = (page) => page.locator('.cand .bar-fill').evaluateAll((els) => els.map((e) => parseFloat(e.style.width)));
+const expectedWidths = (d) => d.candidates.map((c) => (100 * c.prob) / Math.max(...d.candidates.map((x) => x.prob)));
+
+test('sampling controls by keyboard: arrows step the temperature slider and its field follows, Up steps top-k, the bars follow', async () => {
+  const { page, context, errors } = await open();
+  await page.locator('.cand').first().waitFor();
+  const before = await barWidths(page);
+  await page.locator('#ctl-temp').focus();
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('ArrowLeft');
+  // The number field beside the slider shows the value at once; the host is asked once the hand rests.
+  assert.equal(await page.locator('#ctl-temp-value').evaluate((el) => el.value), '0.90');
+  await page.waitForFunction(() => window.__posted.some((m) => m.type === 'setControls'));
+  assert.deepEqual((await page.evaluate(() => window.__posted)).filter((m) => m.type === 'setControls'),
+    [{ type: 'setControls', temperature: 0.9, topK: 0, topP: 1 }]);
+  const d = fixture.distributions[`${last}|0.9|0|1`];
+  await page.waitForFunction((t) => document.querySelector('.cand .prob')?.textContent === t && !document.querySelector('.stale'),
+    `${(d.candidates[0].prob * 100).toFixed(1)}%`);
+  // A cooler softmax sharpens the distribution: every bar but the first is shorter than before, as recorded.
+  const cooler = await barWidths(page);
+  cooler.forEach((w, i) => assert.ok(Math.abs(w - expectedWidths(d)[i]) < 0.01, `bar ${i}: ${w} vs ${expectedWidths(d)[i]}`));
+  assert.ok(cooler.slice(1).every((w, i) => w < before[i + 1]), `${cooler} against ${before}`);
+  // Tab goes from the slider to its field, then to top-k; Up steps top-k to 1, which leaves one bar.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'ctl-temp-value');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'ctl-topk');
+  await page.keyboard.press('ArrowUp');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => window.__posted.at(-1)?.topK === 1);
+  assert.deepEqual(await lastPosted(page), { type: 'setControls', temperature: 0.9, topK: 1, topP: 1 });
+  await page.waitForFunction(() => document.querySelectorAll('.cand').length === 1);
+  assert.deepEqual(await barWidths(page), [100]);
+  assert.equal(await page.locator('.cand .prob').textContent(), '100%');
+  // Reset by keyboard (a vscode-button): the defaults go to the host, the fields show them, focus stays on Reset.
+  await page.locator('#ctl-reset').focus();
+  await page.keyboard.press('Enter');
+  assert.deepEqual(await lastPosted(page), { type: 'setControls', temperature: 1, topK: 0, topP: 1 });
+  await page.waitForFunction(() => document.querySelectorAll('.cand').length === 10);
+  assert.equal(await page.locator('#ctl-temp-value').evaluate((el) => el.value), '1.00');
+  assert.equal(await page.locator('#ctl-topk').evaluate((el) => el.value), '0');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'ctl-reset');
+  assert.deepEqual(await barWidths(page), before);
+  await checkClean(page, errors);
+  await context.close();
+});
+
+test('a temperature typed into its field moves the slider and is sent; an out-of-range one is clamped', async () => {
+  const { page, context, errors } = await open();
+  await page.locator('.cand').first().waitFor();
+  await page.locator('#ctl-temp-value').focus();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('0.9');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => window.__posted.at(-1)?.type === 'setControls');
+  assert.deepEqual(await lastPosted(page), { type: 'setControls', temperature: 0.9, topK: 0, topP: 1 });
+  assert.equal(await page.locator('#ctl-temp').inputValue(), '0.9');
+  assert.equal(await page.locator('#ctl-temp').getAttribute('aria-valuetext'), '0.90');
+  const d = fixture.distributions[`${last}|0.9|0|1`];
+  await page.waitForFunction((t) => document.querySelector('.cand .prob')?.textContent === t, `${(d.candidates[0].prob * 100).toFixed(1)}%`);
+  // 0 is no temperature: the field takes the slider's lowest, and shows it.
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('0');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => window.__posted.at(-1)?.temperature === 0.05);
+  assert.equal(await page.locator('#ctl-temp-value').evaluate((el) => el.value), '0.05');
   await checkClean(page, errors);
   await context.close();
 });
@@ -155,13 +226,78 @@ test('attention: heatmap with the causal mask, layer and head pickers, the grid 
   });
   assert.equal(px.upper, 0);
   assert.ok(px.lastRow > 0);
-  await page.selectOption('#att-layer', '2');
+  await page.locator('#att-layer').evaluate((el) => { el.value = '2'; el.dispatchEvent(new Event('change')); });
   await page.waitForFunction(() => document.querySelectorAll('.head-thumb').length === 8 && document.querySelector('h3')?.textContent?.includes('layer 2'));
   await page.locator('#head-3').focus();
   await page.keyboard.press('Enter');
   assert.deepEqual(await lastPosted(page), { type: 'requestAttention', layer: 2, head: 3 });
   await page.waitForFunction(() => document.querySelector('#head-3')?.getAttribute('aria-pressed') === 'true');
-  assert.equal(await page.locator('#att-head').inputValue(), '3');
+  assert.equal(await page.locator('#att-head').evaluate((el) => el.value), '3');
+  await checkClean(page, errors);
+  await context.close();
+});
+
+test('attention by keyboard: a head picked in the select (Space, arrows, Enter) redraws the heatmap with that head', async () => {
+  const { page, context, errors } = await open();
+  await showTab(page, 'attention');
+  await page.locator('canvas.heatmap').waitFor();
+  await page.waitForFunction(() => document.querySelectorAll('.head-thumb').length === 8);
+  const drawn = () => page.locator('canvas.heatmap').evaluate((c) => c.toDataURL());
+  const head0 = await drawn();
+  await page.locator('#att-head').focus();
+  await page.keyboard.press('Space');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => window.__posted.at(-1)?.type === 'requestAttention' && window.__posted.at(-1).head === 3);
+  assert.deepEqual(await lastPosted(page), { type: 'requestAttention', layer: 0, head: 3 });
+  await page.waitForFunction(() => /layer 0, head 3:/.test(document.querySelector('#heatmap')?.getAttribute('aria-label') ?? ''));
+  assert.notEqual(await drawn(), head0);
+  // The last row as drawn is head 3's recorded row: each cell's opacity is its weight.
+  const m = fixture.attention['0|3'];
+  const alphas = await page.evaluate((T) => {
+    const c = document.querySelector('#heatmap');
+    const margin = Number(c.dataset.margin), cell = Number(c.dataset.cell);
+    return Array.from({ length: T }, (_, col) => c.getContext('2d').getImageData(margin + col * cell + cell / 2, margin + (T - 1) * cell + cell / 2, 1, 1).data[3]);
+  }, m.size);
+  alphas.forEach((a, col) => assert.ok(Math.abs(a - Math.round(Math.min(1, m.weights[(m.size - 1) * m.size + col]) * 255)) <= 2, `column ${col}: alpha ${a}`));
+  // The select kept keyboard focus through the redraw and shows the head; the thumbnail of head 3 is pressed.
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'att-head');
+  assert.equal(await page.locator('#att-head').evaluate((el) => el.value), '3');
+  assert.equal(await page.locator('#head-3').getAttribute('aria-pressed'), 'true');
+  // The layer select by keyboard: one step down is layer 1, asked for once, with the head kept.
+  const asked = (await page.evaluate(() => window.__posted)).length;
+  await page.locator('#att-layer').focus();
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => window.__posted.at(-1)?.layer === 1);
+  assert.deepEqual(await lastPosted(page), { type: 'requestAttention', layer: 1, head: 3 });
+  assert.equal((await page.evaluate(() => window.__posted)).length, asked + 1);
+  await page.waitForFunction(() => document.querySelector('h3')?.textContent?.includes('layer 1'));
+  await checkClean(page, errors);
+  await context.close();
+});
+
+test('teaching notes open and close by keyboard (Space and Enter) and say whether they are open', async () => {
+  const { page, context, errors } = await open();
+  await page.locator('.cand').first().waitFor();
+  const note = page.locator('vscode-collapsible[data-note="loss"]');
+  const header = () => note.evaluate((el) => {
+    const hd = el.shadowRoot.querySelector('.collapsible-header');
+    return { role: hd.getAttribute('role'), expanded: hd.getAttribute('aria-expanded'), focused: el.shadowRoot.activeElement === hd };
+  });
+  await note.evaluate((el) => el.shadowRoot.querySelector('.collapsible-header').focus());
+  assert.deepEqual(await header(), { role: 'button', expanded: 'false', focused: true });
+  await page.keyboard.press('Space');
+  assert.equal(await note.getAttribute('open'), '');
+  assert.deepEqual(await header(), { role: 'button', expanded: 'true', focused: true });
+  assert.deepEqual(await page.evaluate(() => JSON.parse(sessionStorage.getItem('state')).openNotes), ['loss']);
+  await page.keyboard.press('Enter');
+  assert.equal(await note.getAttribute('open'), null);
+  assert.deepEqual(await header(), { role: 'button', expanded: 'false', focused: true });
+  assert.deepEqual(await page.evaluate(() => JSON.parse(sessionStorage.getItem('state')).openNotes), []);
   await checkClean(page, errors);
   await context.close();
 });
@@ -188,7 +324,8 @@ test('every control is reachable with Tab and has an accessible name', async () 
   // The Distribution tab's controls, and the header of the tab in front (arrow keys move between headers).
   let seen = await tabThrough(page, 20);
   let keys = new Set(seen.map((f) => f.key));
-  for (const k of ['copy-text', 'token-strip', 'vscode-tab-header:distribution', 'ctl-temp', 'ctl-topk', 'ctl-topp', 'cand-0']) {
+  for (const k of ['copy-text', 'token-strip', 'vscode-tab-header:distribution', 'ctl-temp', 'ctl-temp-value', 'ctl-topk', 'ctl-topp',
+    'ctl-topp-value', 'ctl-reset', 'cand-0']) {
     assert.ok(keys.has(k), `${k} not reachable by Tab: ${[...keys].join(', ')}`);
   }
   for (const f of seen) assert.ok(f.label.length > 0, `${f.key} has no accessible name`);
@@ -230,11 +367,11 @@ test('state survives hide/show: a reload re-renders from getState before the hos
   const { page, context, errors } = await open();
   await page.locator('canvas.heatmap').waitFor({ state: 'attached' });
   await page.locator('#tok-12').click();
-  await page.locator('details[data-note="loss"] > summary').click();
+  await page.locator('vscode-collapsible[data-note="loss"]').click();
   await page.goto(`${web.base}/?silent=1`);
   await page.locator('.tok').first().waitFor();
   assert.equal(await page.locator('.tok.selected').getAttribute('id'), 'tok-12');
-  assert.equal(await page.locator('details[data-note="loss"]').getAttribute('open'), '');
+  assert.equal(await page.locator('vscode-collapsible[data-note="loss"]').getAttribute('open'), '');
   assert.equal(await page.locator('canvas.heatmap').count(), 1);
   assert.deepEqual(await page.evaluate(() => window.__posted), [{ type: 'ready' }]);
   await checkClean(page, errors);
@@ -252,7 +389,7 @@ test('screenshots in dark, light and high contrast', async () => {
     await page.locator('.head-thumb').first().waitFor({ state: 'attached' });
     await page.locator('#tok-22').click();
     await page.waitForFunction(() => !document.querySelector('.stale'));
-    await page.locator('details[data-note="softmax"] > summary').click();
+    await page.locator('vscode-collapsible[data-note="softmax"]').click();
     await page.locator('#token-strip').focus();
     const file = path.join(shots, `explain-${theme}-${viewport.width}.png`);
     await page.screenshot({ path: file, fullPage: true });

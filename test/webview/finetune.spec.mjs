@@ -39,6 +39,16 @@ async function checkClean(page, errors) {
   return posted;
 }
 
+/** The controls are VS Code Elements: their value and disabled state are properties, a typed value goes to the inner input. */
+const value = (page, sel) => page.locator(sel).evaluate((el) => el.value);
+const disabled = (page, sel) => page.locator(sel).evaluate((el) => el.disabled);
+/** Picks an option as a click in the select's list does, and waits for the select's change to be handled. */
+const choose = (page, sel, v) => page.locator(sel).evaluate((el, v) => new Promise((done) => {
+  el.value = v;
+  el.dispatchEvent(new Event('change'));
+  setTimeout(done, 10);
+}), v);
+
 const run = fixture.run;
 const probes = run.filter((m) => m.type === 'probe');
 const progress = run.filter((m) => m.type === 'progress');
@@ -47,17 +57,18 @@ test('a run from start to finish: live curve and stats, Pause/Stop states, the p
   const { page, context, errors } = await open();
   assert.equal(await page.locator('#ft-file').textContent(), 'zoo.txt');
   // Fine-tuning the current model (the recorded run did too).
-  await page.locator('#ft-base').selectOption('current');
-  assert.equal(await page.locator('#ft-steps').inputValue(), '40', 'fine-tuning defaults to few steps');
-  await page.locator('#ft-steps').fill('30');
-  await page.locator('#ft-steps').press('Tab');
-  assert.equal(await page.locator('#ft-stop').isDisabled(), true);
-  await page.locator('button[aria-label="Start training"]').click();
+  await choose(page, '#ft-base', 'current');
+  assert.equal(await value(page, '#ft-steps'), '40', 'fine-tuning defaults to few steps');
+  await page.locator('#ft-steps input').fill('30');
+  await page.locator('#ft-steps input').press('Tab');
+  assert.equal(await disabled(page, '#ft-stop'), true);
+  await page.locator('vscode-button[aria-label="Start training"]').click();
   const start = (await page.evaluate(() => window.__posted)).find((m) => m.type === 'start');
   assert.deepEqual(start.settings, run[0].settings, 'the form sends what the recorded run used');
-  assert.equal(await page.locator('#app').getAttribute('data-phase'), 'starting');
-  assert.equal(await page.locator('#ft-start').isDisabled(), true);
-  assert.equal(await page.locator('#ft-base').isDisabled(), true, 'settings lock while a run goes');
+  // The host's answer is a message: it arrives a task later.
+  await page.waitForFunction(() => document.querySelector('#app')?.dataset.phase === 'starting');
+  assert.equal(await disabled(page, '#ft-start'), true);
+  assert.equal(await disabled(page, '#ft-base'), true, 'settings lock while a run goes');
 
   // Up to step 10: the before probe is shown, the curve has 10 points, pause and stop are live.
   await page.evaluate(() => window.__release('progress', 10));
@@ -71,7 +82,7 @@ test('a run from start to finish: live curve and stats, Pause/Stop states, the p
   assert.match(await page.locator('#ft-probe-before .target-prob').textContent(), /P\(“·Zoo”\)/);
   assert.equal(await page.locator('#ft-probe-before .probe-top li').count(), b.top.length);
   assert.equal(await page.locator('#ft-probe-before .probe-top .cand-text').first().textContent(), b.top[0].text.replace(/ /g, '·'));
-  assert.equal(await page.locator('#ft-stop').isDisabled(), false);
+  assert.equal(await disabled(page, '#ft-stop'), false);
   assert.match(await page.locator('#ft-stat-eta .stat-value').textContent(), /^\d+ (s|min)$/);
   await page.locator('#ft-pause').click();
   await page.waitForFunction(() => document.querySelector('#ft-pause')?.getAttribute('aria-label') === 'Resume training');
@@ -95,7 +106,7 @@ test('a run from start to finish: live curve and stats, Pause/Stop states, the p
   assert.deepEqual(lastRow, [b.tokens.at(-1).loss.toFixed(2), a.tokens.at(-1).loss.toFixed(2)]);
   assert.equal(await page.locator('.curve-val-dot').count(), run.filter((m) => m.type === 'progress' && m.valLoss !== null)
     .reduce((n, m, i, all) => n + (i === 0 || all[i - 1].valLoss !== m.valLoss ? 1 : 0), 0));
-  assert.equal(await page.locator('#ft-start').isDisabled(), false, 'a new run can start');
+  assert.equal(await disabled(page, '#ft-start'), false, 'a new run can start');
   await page.locator('#ft-save').click();
   await page.locator('#ft-explain').click();
   const posted = await checkClean(page, errors);
@@ -114,9 +125,12 @@ test('a run from start to finish: live curve and stats, Pause/Stop states, the p
 test('keyboard: Tab reaches every control, each with a name; light and high-contrast themes render', async () => {
   for (const theme of ['light', 'hc']) {
     const { page, context, errors } = await open(`theme=${theme}&body=${theme === 'hc' ? 'vscode-high-contrast' : 'vscode-light'}`);
-    await page.locator('#ft-base').selectOption('current');
-    await page.locator('#ft-mode').selectOption('lora');
+    await choose(page, '#ft-base', 'current');
+    // Mode by keyboard (Space opens the list, Down moves, Enter picks): LoRA brings its rank field.
+    await page.locator('#ft-mode').focus();
+    for (const key of ['Space', 'ArrowDown', 'Enter']) await page.keyboard.press(key);
     await page.locator('#ft-rank').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'ft-mode', 'focus stays on the select through the redraw');
     const reached = new Set();
     await page.locator('#ft-use-active').focus();
     for (let i = 0; i < 20; i++) {
@@ -148,19 +162,19 @@ test('keyboard: Tab reaches every control, each with a name; light and high-cont
 test('a run the host starts (the walkthrough\'s one click) shows its settings in the locked form', async () => {
   const { page, context, errors } = await open();
   // The host chose a model folder and started: the form had the preset defaults until then.
-  assert.equal(await page.locator('#ft-base').inputValue(), 'toy');
+  assert.equal(await value(page, '#ft-base'), 'toy');
   const settings = { ...run[0].settings, base: 'folder', steps: 25, lr: 0.002 };
   await page.evaluate(([ctx, settings]) => {
     window.__send({ ...ctx, folder: '/ext/dist/models/stories260K' });
     window.__send({ type: 'runStarting', settings, fileName: 'zoo.txt', steps: settings.steps });
   }, [fixture.context, settings]);
   await page.waitForFunction(() => document.querySelector('#app')?.getAttribute('data-phase') === 'starting');
-  assert.equal(await page.locator('#ft-base').inputValue(), 'folder');
-  assert.equal(await page.locator('#ft-base option:checked').textContent(), 'Folder: stories260K');
-  assert.equal(await page.locator('#ft-steps').inputValue(), '25');
-  assert.equal(await page.locator('#ft-lr').inputValue(), '0.002');
-  assert.equal(await page.locator('#ft-target').inputValue(), ' Zoo');
-  assert.equal(await page.locator('#ft-steps').isDisabled(), true, 'the form is locked while the run goes');
+  assert.equal(await value(page, '#ft-base'), 'folder');
+  assert.equal(await page.locator('#ft-base vscode-option[selected]').textContent(), 'Folder: stories260K');
+  assert.equal(await value(page, '#ft-steps'), '25');
+  assert.equal(await value(page, '#ft-lr'), '0.002');
+  assert.equal(await value(page, '#ft-target'), ' Zoo');
+  assert.equal(await disabled(page, '#ft-steps'), true, 'the form is locked while the run goes');
   await checkClean(page, errors);
   await context.close();
 });
@@ -170,7 +184,7 @@ test('a refused file: the message shows and Start stays disabled', async () => {
   await page.evaluate((ctx) => window.__send({ ...ctx, fileProblem: '/x/blob.bin looks like a binary file (it contains NUL bytes): train on text or code.' }), fixture.context);
   await page.getByRole('alert').waitFor();
   assert.match(await page.getByRole('alert').textContent(), /binary file/);
-  assert.equal(await page.locator('#ft-start').isDisabled(), true);
+  assert.equal(await disabled(page, '#ft-start'), true);
   await checkClean(page, errors);
   await context.close();
 });
@@ -179,24 +193,24 @@ test('out-of-range numbers stay as typed with a message giving the range; Start 
   const { page, context, errors } = await open();
   const lr = page.locator('#ft-lr');
   for (const typed of ['1e6', '5', '-1', '0']) {
-    await lr.fill(typed);
-    await lr.press('Tab');
-    assert.equal(await lr.inputValue(), typed, 'the typed value is kept, not replaced');
+    await lr.locator('input').fill(typed);
+    await lr.locator('input').press('Tab');
+    assert.equal(await value(page, '#ft-lr'), typed, 'the typed value is kept, not replaced');
     assert.equal(await lr.getAttribute('aria-invalid'), 'true');
     assert.equal(await page.locator('#ft-lr-error').textContent(), `Learning rate must be from 0.000001 to 1 (got ${Number(typed)}).`);
-    assert.equal(await page.locator('#ft-start').isDisabled(), true);
+    assert.equal(await disabled(page, '#ft-start'), true);
   }
-  await page.locator('#ft-steps').fill('2.5');
+  await page.locator('#ft-steps input').fill('2.5');
   assert.equal(await page.locator('#ft-steps-error').textContent(), 'Steps must be a whole number from 1 to 100,000.');
-  await page.locator('#ft-steps').fill('');
+  await page.locator('#ft-steps input').fill('');
   assert.equal(await page.locator('#ft-steps-error').textContent(), 'Steps must be a number from 1 to 100,000.');
   // Hide/show keeps what was typed and why it is refused.
   await page.reload();
   await page.locator('#ft-lr-error').waitFor();
-  assert.equal(await page.locator('#ft-lr').inputValue(), '0');
-  assert.equal(await page.locator('#ft-start').isDisabled(), true);
-  await page.locator('#ft-steps').fill('25');
-  await lr.fill('0.01');
+  assert.equal(await value(page, '#ft-lr'), '0');
+  assert.equal(await disabled(page, '#ft-start'), true);
+  await page.locator('#ft-steps input').fill('25');
+  await lr.locator('input').fill('0.01');
   assert.equal(await page.locator('#ft-lr-error').isVisible(), false);
   assert.equal(await lr.getAttribute('aria-invalid'), 'false');
   await page.locator('#ft-start').click();
@@ -209,14 +223,14 @@ test('out-of-range numbers stay as typed with a message giving the range; Start 
 
 test('a model folder the user chose becomes "Start from"; the probe follows the file until the user writes one', async () => {
   const { page, context, errors } = await open();
-  assert.equal(await page.locator('#ft-base').inputValue(), 'toy');
+  assert.equal(await value(page, '#ft-base'), 'toy');
   // What the host sends after the folder dialog.
   await page.evaluate((ctx) => { window.__send({ ...ctx, folder: '/models/my-llama' }); window.__send({ type: 'folderChosen' }); }, fixture.context);
   await page.waitForFunction(() => document.querySelector('#ft-base')?.value === 'folder');
-  assert.match(await page.locator('#ft-base option:checked').textContent(), /Folder: my-llama/);
-  assert.equal(await page.locator('#ft-steps').inputValue(), '40', 'fine-tuning defaults');
+  assert.match(await page.locator('#ft-base vscode-option[selected]').textContent(), /Folder: my-llama/);
+  assert.equal(await value(page, '#ft-steps'), '40', 'fine-tuning defaults');
   // Chosen again after switching back to a preset: selected again.
-  await page.locator('#ft-base').selectOption('toy');
+  await choose(page, '#ft-base', 'toy');
   await page.evaluate((ctx) => { window.__send({ ...ctx, folder: '/models/my-llama' }); window.__send({ type: 'folderChosen' }); }, fixture.context);
   await page.waitForFunction(() => document.querySelector('#ft-base')?.value === 'folder');
 
@@ -224,14 +238,14 @@ test('a model folder the user chose becomes "Start from"; the probe follows the 
   const probe = { prompt: 'import { readFileSync }', target: ' from' };
   await page.evaluate(([ctx, probe]) => window.__send({ ...ctx, folder: '/models/my-llama', probe }), [fixture.context, probe]);
   await page.waitForFunction(() => document.querySelector('#ft-target')?.value === ' from');
-  assert.equal(await page.locator('#ft-prompt').inputValue(), probe.prompt);
+  assert.equal(await value(page, '#ft-prompt'), probe.prompt);
   // The user's own probe is kept when the file changes.
-  await page.locator('#ft-prompt').fill('const text =');
-  await page.locator('#ft-prompt').press('Tab');
+  await page.locator('#ft-prompt textarea').fill('const text =');
+  await page.locator('#ft-prompt textarea').press('Tab');
   await page.evaluate((ctx) => window.__send({ ...ctx, folder: '/models/my-llama', probe: { prompt: 'other', target: ' line' } }), fixture.context);
   await page.waitForFunction(() => document.querySelector('#ft-base')?.value === 'folder');
-  assert.equal(await page.locator('#ft-prompt').inputValue(), 'const text =');
-  assert.equal(await page.locator('#ft-target').inputValue(), ' from');
+  assert.equal(await value(page, '#ft-prompt'), 'const text =');
+  assert.equal(await value(page, '#ft-target'), ' from');
   await page.locator('#ft-start').click();
   const start = (await page.evaluate(() => window.__posted)).find((m) => m.type === 'start');
   assert.equal(start.settings.base, 'folder');
@@ -277,13 +291,13 @@ test('Stop while the model initialises: the view unlocks and offers nothing to s
   await page.locator('#ft-start').click();
   await page.evaluate(() => window.__release('busy'));
   await page.waitForFunction(() => document.querySelector('#ft-status')?.textContent === 'Initialising the model…');
-  assert.equal(await page.locator('#ft-stop').isDisabled(), false);
+  assert.equal(await disabled(page, '#ft-stop'), false);
   await page.locator('#ft-stop').click();
   await page.evaluate(() => window.__release('finished'));
   await page.waitForFunction(() => document.querySelector('#app')?.dataset.phase === 'finished');
   assert.equal(await page.locator('#ft-status').textContent(), 'Stopped before training started: nothing was trained.');
-  for (const id of ['ft-start', 'ft-base', 'ft-steps', 'ft-lr', 'ft-use-active']) assert.equal(await page.locator(`#${id}`).isDisabled(), false, `${id} unlocked`);
-  assert.equal(await page.locator('#ft-stop').isDisabled(), true);
+  for (const id of ['ft-start', 'ft-base', 'ft-steps', 'ft-lr', 'ft-use-active']) assert.equal(await disabled(page, `#${id}`), false, `${id} unlocked`);
+  assert.equal(await disabled(page, '#ft-stop'), true);
   assert.equal(await page.locator('#ft-explain').count(), 0);
   await checkClean(page, errors);
   await context.close();
@@ -318,7 +332,7 @@ async function contrast(page, selector, property) {
 test('the dashed validation curve stands out in the light and dark themes (contrast at least 3:1, 2 px)', async () => {
   for (const theme of ['light', 'dark']) {
     const { page, context } = await open(`theme=${theme}&body=vscode-${theme}`);
-    await page.locator('#ft-base').selectOption('current');
+    await choose(page, '#ft-base', 'current');
     await page.locator('#ft-start').click();
     await page.evaluate(() => window.__release('finished'));
     await page.locator('.curve-val').waitFor();

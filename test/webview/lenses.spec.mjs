@@ -187,6 +187,37 @@ test('attribution: tokens shaded by the raw score\'s sign and size; method, targ
   await context.close();
 });
 
+test('attribution by keyboard: integrated gradients from the method select, then its steps on the slider and in the field', async () => {
+  const { page, context, errors } = await web.open('', { width: 1200, height: 1000 });
+  await page.locator('.cand').first().waitFor();
+  await page.locator('vscode-tab-header[data-tab=attribution]').click();
+  await page.locator('#attr-strip').waitFor();
+  await page.locator('#attr-method').focus();
+  for (const key of ['Space', 'ArrowDown', 'ArrowDown', 'Enter']) await page.keyboard.press(key);
+  await page.waitForFunction(() => window.__posted.at(-1)?.method === 'integrated-gradients');
+  await page.waitForFunction(() => /From the baseline/.test(document.querySelector('.attr-summary')?.textContent ?? ''));
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'attr-method');
+  // Right on the slider: 8 steps more, asked for at once; the field beside it shows the count.
+  await page.locator('#attr-steps').focus();
+  await page.keyboard.press('ArrowRight');
+  await page.waitForFunction(() => window.__posted.at(-1)?.steps === 72);
+  assert.deepEqual(await page.evaluate(() => window.__posted.at(-1)),
+    { type: 'requestAttribution', method: 'integrated-gradients', target: null, contrast: null, steps: 72 });
+  assert.equal(await page.locator('#attr-steps-value').evaluate((el) => el.value), '72');
+  assert.equal(await page.locator('#attr-steps').getAttribute('aria-valuetext'), '72 steps');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'attr-steps');
+  // A count typed into the field is put on the slider's steps of 8 before it is asked for.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'attr-steps-value');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('130');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => window.__posted.at(-1)?.steps === 128);
+  assert.equal(await page.locator('#attr-steps').inputValue(), '128');
+  await checkClean(page, errors);
+  await context.close();
+});
+
 test('attribution in progress can be cancelled, and run again', async () => {
   const { page, context, errors } = await web.open('hold=attribution', { width: 1200, height: 1000 });
   await page.locator('.cand').first().waitFor();

@@ -22,6 +22,9 @@ export const TEST_CONTROLS: SamplingControls[] = [
   { temperature: 0.5, topK: 0, topP: 1 },
   { temperature: 0.5, topK: 3, topP: 1 },
   { temperature: 0.5, topK: 3, topP: 0.9 },
+  // By keyboard: two steps left on the temperature slider, then one step up in the top-k field.
+  { temperature: 0.9, topK: 0, topP: 1 },
+  { temperature: 0.9, topK: 1, topP: 1 },
 ];
 export const controlsKey = (position: number, c: SamplingControls) => `${position}|${c.temperature}|${c.topK}|${c.topP}`;
 

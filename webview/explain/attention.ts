@@ -4,6 +4,7 @@ import type { HostMessages } from '../../src/protocol/messages';
 import type { AttentionSummary } from '../../src/protocol/messages';
 import type { ScoredToken } from '../../src/core/types';
 import { pct, quote, showToken } from './format';
+import { labelled, select } from '../shared/controls';
 
 export interface AttentionProps {
   summary: AttentionSummary;
@@ -19,10 +20,8 @@ export interface AttentionProps {
 }
 
 function picker(id: string, label: string, count: number, value: number, onChange: (v: number) => void): HTMLElement {
-  const select = h('select', { id });
-  for (let i = 0; i < count; i++) select.append(h('option', { value: i, selected: i === value }, `${label} ${i}`));
-  select.addEventListener('change', () => onChange(Number(select.value)));
-  return h('div', { class: 'control' }, h('label', { for: id }, label), select);
+  const options = Array.from({ length: count }, (_, i): [string, string] => [String(i), `${label} ${i}`]);
+  return labelled(id, label, select(id, label, options, String(value), (v) => onChange(Number(v))));
 }
 
 interface Palette { hot: string; grid: string; fg: string; muted: string; focus: string; font: string }
@@ -162,6 +161,7 @@ function headGrid(p: AttentionProps, g: HostMessages['attentionGrid']): HTMLElem
       }
     }
     const current = head === p.head;
+    // A native button: a picture tile with a pressed state (aria-pressed), not a command button.
     return h('button', {
       type: 'button', class: `head-thumb${current ? ' current' : ''}`, 'aria-pressed': current ? 'true' : 'false',
       'aria-label': `Open layer ${g.layer} head ${head}`, onclick: () => p.onPick(g.layer, head),

@@ -4,6 +4,7 @@ import { h } from '../shared/dom';
 import { ATTRIBUTION_METHOD_NAMES, type AttributionMethodName, type HostMessages } from '../../src/protocol/messages';
 import { fixed, pct, quote, showToken } from './format';
 import { lensStatusLine } from './logitLensView';
+import { collapsible, labelled, select, slider } from '../shared/controls';
 import type { AttributionRequest } from './state';
 
 export interface AttributionProps {
@@ -30,21 +31,13 @@ const HOW_TO_READ = [
   + 'integrated gradients follow a path from the mean token embedding to the text, and their scores add up to f(text) − f(baseline).',
 ];
 
-/** A VS Code Elements select; `value` picks the option with that value. */
-function select(id: string, label: string, options: [string, string][], value: string, onChange: (v: string) => void): HTMLElement {
-  const el = h('vscode-single-select', { id, 'aria-label': label },
-    ...options.map(([v, text]) => h('vscode-option', { value: v, selected: v === value }, text)));
-  el.addEventListener('change', () => onChange((el as HTMLElement & { value: string }).value));
-  return h('div', { class: 'control' }, h('label', { for: id }, label), el);
+function stepsSlider(steps: number, onChange: (v: number) => void): HTMLElement {
+  return slider('attr-steps', 'Steps', steps, { min: 8, max: 256, step: 8, live: false, spoken: (v) => `${v} steps` }, onChange);
 }
 
-function stepsSlider(steps: number, onChange: (v: number) => void): HTMLElement {
-  const out = h('output', { for: 'attr-steps', class: 'control-value' }, String(steps));
-  const input = h('input', { id: 'attr-steps', type: 'range', min: 8, max: 256, step: 8, value: steps, 'aria-valuetext': `${steps} steps` });
-  input.addEventListener('input', () => { out.textContent = input.value; input.setAttribute('aria-valuetext', `${input.value} steps`); });
-  input.addEventListener('change', () => onChange(Number(input.value)));
-  return h('div', { class: 'control' }, h('label', { for: 'attr-steps' }, 'Steps'), input, out);
-}
+/** A select with its label before it. */
+const labelledSelect = (id: string, label: string, options: [string, string][], value: string, onChange: (v: string) => void) =>
+  labelled(id, label, select(id, label, options, value, onChange));
 
 function controls(props: AttributionProps): HTMLElement {
   const { request: r, result } = props;
@@ -56,11 +49,11 @@ function controls(props: AttributionProps): HTMLElement {
   const contrasts: [string, string][] = [['none', 'none: log p(target)'],
     ...cands.filter((c) => c.id !== targetId).map((c): [string, string] => [String(c.id), label(c)])];
   return h('div', { class: 'controls attr-controls', role: 'group', 'aria-label': 'Attribution settings' },
-    select('attr-method', 'Method', ATTRIBUTION_METHOD_NAMES.map((m) => [m, METHOD_LABELS[m]]), r.method,
+    labelledSelect('attr-method', 'Method', ATTRIBUTION_METHOD_NAMES.map((m) => [m, METHOD_LABELS[m]]), r.method,
       (v) => props.onRequest({ ...r, method: v as AttributionMethodName })),
-    select('attr-target', 'Target', targets, targetId === null ? 'top' : String(targetId), (v) =>
+    labelledSelect('attr-target', 'Target', targets, targetId === null ? 'top' : String(targetId), (v) =>
       props.onRequest({ ...r, target: v === 'top' ? null : Number(v), contrast: r.contrast === Number(v) ? null : r.contrast })),
-    select('attr-contrast', 'Contrast', contrasts, r.contrast === null ? 'none' : String(r.contrast),
+    labelledSelect('attr-contrast', 'Contrast', contrasts, r.contrast === null ? 'none' : String(r.contrast),
       (v) => props.onRequest({ ...r, contrast: v === 'none' ? null : Number(v) })),
     r.method === 'integrated-gradients' ? stepsSlider(r.steps, (steps) => props.onRequest({ ...r, steps })) : null,
     h('vscode-button', { id: 'attr-run', onclick: () => props.onRequest({ ...r }) }, 'Attribute'));
@@ -113,7 +106,7 @@ function strongest(a: HostMessages['attribution']): HTMLElement {
 
 export function attributionView(props: AttributionProps): HTMLElement {
   const a = props.result;
-  const how = h('vscode-collapsible', { heading: 'How to read attribution', class: 'lens-how' }, ...HOW_TO_READ.map((p) => h('p', {}, p)));
+  const how = collapsible('How to read attribution', false, null, { class: 'lens-how' }, ...HOW_TO_READ.map((p) => h('p', {}, p)));
   const status = lensStatusLine(props.status, props.onCancel, () => props.onRequest({ ...props.request }), 'Attribute again');
   const active = a ? Math.min(props.active, a.tokens.length - 1) : 0;
   return h('div', {}, controls(props), status,

@@ -16,6 +16,8 @@ const signed = (x: number, digits = 3): string => `${x >= 0 ? '+' : '−'}${Math
 
 /** `onCompare` adds the "Compare with…" button; `idPrefix` keeps ids apart when a view shows several. */
 export function compareSection(c: ComparisonPayload | null, width: number, onCompare?: () => void, idPrefix = ''): HTMLElement[] {
+  // A native button, styled from the theme: with a vscode-button here, the workbench's quick picks opened after a
+  // comparison closed as soon as they opened in the UI scenarios (code-server); the native button leaves them be.
   const button = onCompare ? h('button', { type: 'button', id: 'compare-with', onclick: onCompare,
     title: 'Score this text with another model too: a quantized variant, a fine-tuned model, any model' }, 'Compare with…') : null;
   if (!c) {

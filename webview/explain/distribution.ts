@@ -2,6 +2,7 @@
 import { h } from '../shared/dom';
 import type { Candidate, SamplingControls, ScoredToken } from '../../src/core/types';
 import { fixed, pct, quote, showToken } from './format';
+import { labelled, numberField, slider } from '../shared/controls';
 
 export interface DistributionProps {
   candidates: Candidate[];
@@ -17,23 +18,6 @@ export interface DistributionProps {
   onCopy: (text: string) => void;
 }
 
-function slider(id: string, label: string, value: number, min: number, max: number, step: number,
-  shown: (v: number) => string, hint: string, onInput: (v: number) => void): HTMLElement {
-  const out = h('output', { for: id, class: 'control-value' }, shown(value));
-  const input = h('input', {
-    id, type: 'range', min, max, step, value, 'aria-describedby': `${id}-hint`,
-    'aria-valuetext': shown(value),
-  });
-  input.addEventListener('input', () => {
-    const v = Number(input.value);
-    out.textContent = shown(v);
-    input.setAttribute('aria-valuetext', shown(v));
-    onInput(v);
-  });
-  return h('div', { class: 'control' },
-    h('label', { for: id }, label), input, out, h('span', { id: `${id}-hint`, class: 'visually-hidden' }, hint));
-}
-
 export function samplingControls(controls: SamplingControls, vocabSize: number, onChange: (c: SamplingControls) => void): HTMLElement {
   let current = { ...controls };
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -43,26 +27,21 @@ export function samplingControls(controls: SamplingControls, vocabSize: number, 
     clearTimeout(timer);
     timer = setTimeout(() => onChange(current), 120);
   };
-  const topK = h('input', {
-    id: 'ctl-topk', type: 'number', min: 0, max: vocabSize, step: 1, value: controls.topK, inputmode: 'numeric',
-    'aria-describedby': 'ctl-topk-hint',
-  });
-  topK.addEventListener('change', () => {
-    const v = Math.max(0, Math.min(vocabSize, Math.round(Number(topK.value) || 0)));
-    topK.value = String(v);
-    change({ topK: v });
-  });
-  const reset = h('button', { class: 'secondary', type: 'button', title: 'Temperature 1, no top-k or top-p cut',
+  const reset = h('vscode-button', { id: 'ctl-reset', secondary: true, title: 'Temperature 1, no top-k or top-p cut',
     onclick: () => { clearTimeout(timer); onChange({ temperature: 1, topK: 0, topP: 1 }); } }, 'Reset');
   return h('div', { class: 'controls', role: 'group', 'aria-label': 'Sampling controls' },
-    slider('ctl-temp', 'Temperature', controls.temperature, 0.05, 2, 0.05, (v) => v.toFixed(2),
-      'Divides the logits before softmax. Below 1 sharpens the distribution, above 1 flattens it.',
-      (v) => change({ temperature: v })),
-    h('div', { class: 'control' },
-      h('label', { for: 'ctl-topk' }, 'Top-k'), topK,
+    slider('ctl-temp', 'Temperature', controls.temperature, {
+      min: 0.05, max: 2, step: 0.05, live: true, shown: (v) => v.toFixed(2), spoken: (v) => v.toFixed(2),
+      hint: 'Divides the logits before softmax. Below 1 sharpens the distribution, above 1 flattens it.',
+    }, (v) => change({ temperature: v })),
+    labelled('ctl-topk', 'Top-k',
+      numberField('ctl-topk', 'Top-k', controls.topK, { min: 0, max: vocabSize, step: 1, whenEmpty: 0, describedBy: 'ctl-topk-hint' },
+        (v) => change({ topK: v })),
       h('span', { id: 'ctl-topk-hint', class: 'control-hint' }, '0 = off')),
-    slider('ctl-topp', 'Top-p', controls.topP, 0.05, 1, 0.05, (v) => (v >= 1 ? 'off' : v.toFixed(2)),
-      'Keeps the smallest set of most likely tokens whose probabilities add up to p.', (v) => change({ topP: v })),
+    slider('ctl-topp', 'Top-p', controls.topP, {
+      min: 0.05, max: 1, step: 0.05, live: true, shown: (v) => v.toFixed(2), spoken: (v) => (v >= 1 ? 'off' : v.toFixed(2)),
+      hint: 'Keeps the smallest set of most likely tokens whose probabilities add up to p; 1 = off.',
+    }, (v) => change({ topP: v })),
     reset,
   );
 }
@@ -86,6 +65,7 @@ export function distributionTable(p: DistributionProps): HTMLElement {
     const label = `${quote(c.text)}: probability ${pct(c.prob)}, logit ${fixed(c.logit)}${isActual ? ', the token that actually came next' : ''}`;
     const cls = `cand${isActual ? ' actual' : ''}${c.prob === 0 ? ' cut' : ''}`;
     if (!p.canAppend) return h('li', { class: cls, 'aria-label': label }, ...cells);
+    // A native button: the row's cells lay out on the list's grid, which a vscode-button's shadow box would break.
     return h('li', { class: cls },
       h('button', { type: 'button', class: 'cand-button', 'aria-label': `Append ${label}`,
         title: `Append ${quote(c.text)} to the text and explain again`, onclick: () => p.onAppend(c) }, ...cells));
@@ -100,6 +80,6 @@ export function distributionTable(p: DistributionProps): HTMLElement {
       h('span', { class: 'muted' }, `Top ${p.candidates.length} of ${p.vocabSize} tokens hold ${pct(shownMass)} of the probability`
         + (p.kept !== undefined && p.kept < p.vocabSize ? ` (sampling keeps ${p.kept}).` : '.')
         + (p.canAppend ? ' Click a token to append it.' : ' Select the last token to continue the text.')),
-      h('button', { type: 'button', class: 'secondary', onclick: () => p.onCopy(copyText), title: 'Copy as tab-separated text' }, 'Copy')),
+      h('vscode-button', { id: 'copy-cands', secondary: true, onclick: () => p.onCopy(copyText), title: 'Copy as tab-separated text' }, 'Copy')),
   );
 }

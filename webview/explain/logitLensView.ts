@@ -4,6 +4,7 @@
 import { h } from '../shared/dom';
 import type { HostMessages } from '../../src/protocol/messages';
 import { pct, quote, showToken } from './format';
+import { collapsible } from '../shared/controls';
 
 export interface LogitLensProps {
   lens: HostMessages['logitLens'] | null;
@@ -93,8 +94,7 @@ function grid(lens: HostMessages['logitLens'], props: LogitLensProps): HTMLEleme
 
 export function logitLensView(props: LogitLensProps): HTMLElement {
   const { lens } = props;
-  const how = h('vscode-collapsible', { heading: 'How to read the logit lens', class: 'lens-how' },
-    ...HOW_TO_READ.map((p) => h('p', {}, p)));
+  const how = collapsible('How to read the logit lens', false, null, { class: 'lens-how' }, ...HOW_TO_READ.map((p) => h('p', {}, p)));
   const status = lensStatusLine(props.status, props.onCancel, props.onRun, 'Run the logit lens');
   if (!lens) return h('div', {}, status ?? h('p', { class: 'muted' }, 'The logit lens runs when this tab opens.'), how);
   if (lens.note) return h('div', {}, status, h('p', { class: 'notice', role: 'note' }, `No logit lens: ${lens.note}`), how);

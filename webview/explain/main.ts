@@ -18,6 +18,7 @@ import { logitLensView } from './logitLensView';
 import { attributionView } from './attributionView';
 import type { LensName, PanelTab } from '../../src/protocol/messages';
 import { compareSection } from './compare';
+import { collapsible } from '../shared/controls';
 import type { ComparisonPayload } from '../../src/protocol/compare';
 
 const host = connect<ExplainState>();
@@ -127,16 +128,16 @@ function renderHeader(): void {
         h('span', { class: 'badge' }, a.model.arch),
         h('span', { class: 'muted' }, `${a.model.layers} layers · ${a.model.heads} heads · vocab ${a.model.vocabSize} · context ${a.model.contextLength}`)),
       h('div', { class: 'actions' },
-        appended ? h('button', { type: 'button', id: 'insert', title: `Insert ${quote(appended)} at the cursor`,
+        appended ? h('vscode-button', { id: 'insert', title: `Insert ${quote(appended)} at the cursor`,
           onclick: () => host.post({ type: 'insertIntoDocument', text: appended }) }, 'Insert appended text') : null,
-        h('button', { type: 'button', id: 'copy-text', class: 'secondary', onclick: () => host.post({ type: 'copy', text: a.text }) }, 'Copy text')),
+        h('vscode-button', { id: 'copy-text', secondary: true, onclick: () => host.post({ type: 'copy', text: a.text }) }, 'Copy text')),
       a.engineNote ? h('p', { class: 'notice engine-note', role: 'note' }, a.engineNote) : null,
       w.truncated ? h('p', { class: 'notice', role: 'note' },
         `The text has ${w.counted ? '' : 'about '}${w.totalTokens} tokens, more than the model's context: tokens ${w.firstToken}–${w.firstToken + a.tokens.length - 1} are analysed.`) : null);
   }
   if (state.error) {
     header.append(h('div', { class: 'error', role: 'alert' }, h('strong', {}, state.error.message),
-      state.error.detail ? h('details', {}, h('summary', {}, 'Details'), h('pre', {}, state.error.detail)) : null));
+      state.error.detail ? collapsible('Details', false, null, { class: 'error-detail' }, h('pre', {}, state.error.detail)) : null));
   }
 }
 
@@ -150,7 +151,7 @@ function renderTokens(): void {
 
 function renderControls(): void {
   const a = state.analysis;
-  mount(controlsBox, a ? samplingControls(state.controls, a.model.vocabSize, setControls) : null);
+  keepingFocus(() => mount(controlsBox, a ? samplingControls(state.controls, a.model.vocabSize, setControls) : null));
 }
 
 function renderDistribution(): void {
@@ -205,8 +206,8 @@ function renderAttribution(): void {
   if (!a) return mount(attrSec.body);
   keepingFocus(() => mount(attrSec.body, attributionView({
     result: state.attribution, request: state.attributionRequest, status: state.lensStatus.attribution, active: attrActive,
-    // After the control's own event handling: a select whose popover is still closing must not be replaced under it.
-    onRequest: (r) => setTimeout(() => { state = { ...state, attributionRequest: r }; requestLens('attribution'); }),
+    // The selects call back after their own event handling (shared/controls.ts), so this may re-render them.
+    onRequest: (r) => { state = { ...state, attributionRequest: r }; requestLens('attribution'); },
     onCancel: () => host.post({ type: 'cancelLens' }),
     onActive: (i) => { attrActive = i; renderAttribution(); },
   })));

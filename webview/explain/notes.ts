@@ -1,5 +1,6 @@
 // Short teaching notes, folded by default; which ones are open survives hide/show.
 import { h } from '../shared/dom';
+import { collapsible } from '../shared/controls';
 
 const NOTES: { id: string; title: string; body: (string | HTMLElement)[] }[] = [
   {
@@ -50,9 +51,6 @@ const NOTES: { id: string; title: string; body: (string | HTMLElement)[] }[] = [
 ];
 
 export function teachingNotes(open: string[], onToggle: (id: string, open: boolean) => void): HTMLElement {
-  return h('div', { class: 'notes' }, ...NOTES.map((n) => {
-    const details = h('details', { 'data-note': n.id, open: open.includes(n.id) }, h('summary', {}, n.title), ...n.body);
-    details.addEventListener('toggle', () => onToggle(n.id, details.open));
-    return details;
-  }));
+  return h('div', { class: 'notes' }, ...NOTES.map((n) =>
+    collapsible(n.title, open.includes(n.id), (isOpen) => onToggle(n.id, isOpen), { 'data-note': n.id }, ...n.body)));
 }

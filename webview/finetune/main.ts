@@ -1,7 +1,11 @@
 // The Toy Fine-tune view: choose data, model and hyperparameters; watch the loss fall; compare the probe.
 // Importing the stylesheet makes esbuild emit dist/webview/finetune.css beside the script.
 import '../../media/finetune.css';
+import '../shared/elements';
+// The probe's prompt is the only text area of the webviews: registered here, not bundled into the Explain panel.
+import '@vscode-elements/elements/dist/vscode-textarea/index.js';
 import { h, keepingFocus, mount } from '../shared/dom';
+import { button, select } from '../shared/controls';
 import { connect } from '../shared/vscode';
 import { FT_LIMITS, FT_RANGES, isActive, rangeProblem, type FineTuneHostToView, type FineTuneSettings, type FineTuneViewToHost,
   type RangedSetting } from '../../src/protocol/finetune';
@@ -60,10 +64,15 @@ const invalidFields = (): RangedSetting[] => (Object.keys(state.drafts) as Range
 function numberInput(field: RangedSetting, id: string, step: string): HTMLElement[] {
   const r = FT_RANGES[field];
   const draft = state.drafts[field];
-  const input = h('input', { id, type: 'number', value: draft ?? state.form[field], min: r.min, max: r.max, step, 'aria-describedby': `${id}-error` });
+  const input = h('vscode-textfield', { id, type: 'number', value: draft ?? state.form[field], min: r.min, max: r.max,
+    'aria-describedby': `${id}-error` }) as HTMLElement & { value: string; invalid: boolean; label: string; step: unknown };
+  input.label = r.label;
+  // The component types `step` as a number; "any" (a learning rate has no step) goes through as the property.
+  input.step = step === 'any' ? 'any' : Number(step);
   const error = h('span', { class: 'field-error', id: `${id}-error`, role: 'alert' });
   const show = (problem: string | null) => {
     error.textContent = problem ?? '';
+    input.invalid = !!problem;
     input.setAttribute('aria-invalid', String(!!problem));
   };
   input.addEventListener('input', () => {
@@ -88,27 +97,22 @@ function renderForm(): void {
     h('p', { class: 'file', id: 'ft-file', title: file?.path ?? '' }, file ? file.name : h('span', { class: 'muted' }, 'No file chosen.')),
     context?.fileProblem ? h('p', { class: 'error', role: 'alert' }, context.fileProblem) : null,
     h('div', { class: 'buttons' },
-      h('button', { type: 'button', id: 'ft-use-active', class: 'secondary', disabled: locked, onclick: () => post({ type: 'useActiveFile' }) }, 'Use Active Editor'),
-      h('button', { type: 'button', id: 'ft-pick-file', class: 'secondary', disabled: locked, onclick: () => post({ type: 'pickFile' }) }, 'Choose File…')));
+      button('Use Active Editor', () => post({ type: 'useActiveFile' }), { id: 'ft-use-active', secondary: true, disabled: locked }),
+      button('Choose File…', () => post({ type: 'pickFile' }), { id: 'ft-pick-file', secondary: true, disabled: locked })));
 
   // Model
   const presets = context?.presets ?? [];
   const current = context?.current;
-  const base = h('select', { id: 'ft-base', disabled: locked },
-    h('optgroup', { label: 'From scratch (learns the file\u2019s characters)' },
-      ...presets.map((p) => h('option', { value: p.name, selected: form.base === p.name },
-        `${p.name}: ${p.layers} layers, d ${p.embd}`))),
-    h('optgroup', { label: 'Fine-tune' },
-      h('option', { value: 'current', selected: form.base === 'current', disabled: !current?.usable },
-        current ? `Current model: ${basename(current.ref)}` : 'Current model: none selected'),
-      h('option', { value: 'folder', selected: form.base === 'folder', disabled: !context?.folder },
-        context?.folder ? `Folder: ${basename(context.folder)}` : 'Folder: choose one below')));
-  base.addEventListener('change', () => { state = { ...state, form: withBase(state.form, base.value as FineTuneSettings['base']) }; save(); keepingFocus(renderForm); });
+  // VS Code Elements has no option groups: a new model's presets say "from scratch" in their text instead.
+  const base = select('ft-base', 'Start from', [
+    ...presets.map((p): [string, string] => [p.name, `${p.name}: ${p.layers} layers, d ${p.embd} (from scratch)`]),
+    ['current', current ? `Current model: ${basename(current.ref)}` : 'Current model: none selected', !current?.usable],
+    ['folder', context?.folder ? `Folder: ${basename(context.folder)}` : 'Folder: choose one below', !context?.folder],
+  ], form.base, (v) => { state = { ...state, form: withBase(state.form, v as FineTuneSettings['base']) }; save(); keepingFocus(renderForm); },
+  { disabled: locked });
   const preset = presets.find((p) => p.name === form.base);
-  const mode = h('select', { id: 'ft-mode', disabled: locked || isPreset(form.base) },
-    h('option', { value: 'full', selected: form.mode === 'full' }, 'Full fine-tune'),
-    h('option', { value: 'lora', selected: form.mode === 'lora' }, 'LoRA'));
-  mode.addEventListener('change', () => { setForm({ mode: mode.value as 'full' | 'lora' }); keepingFocus(renderForm); });
+  const mode = select('ft-mode', 'Mode', [['full', 'Full fine-tune'], ['lora', 'LoRA']], form.mode,
+    (v) => { setForm({ mode: v as 'full' | 'lora' }); keepingFocus(renderForm); }, { disabled: locked || isPreset(form.base) });
   const showRank = form.mode === 'lora' && !isPreset(form.base);
   if (!showRank && state.drafts.loraRank !== undefined) {
     const { loraRank: _, ...drafts } = state.drafts;
@@ -118,16 +122,13 @@ function renderForm(): void {
   mount(model.body,
     field('ft-base', 'Start from', base),
     current && !current.usable && current.reason ? h('p', { class: 'hint' }, current.reason) : null,
-    h('div', { class: 'buttons' }, h('button', { type: 'button', id: 'ft-pick-folder', class: 'secondary', disabled: locked,
-      onclick: () => post({ type: 'pickFolder' }) }, 'Choose Model Folder…')),
+    h('div', { class: 'buttons' }, button('Choose Model Folder…', () => post({ type: 'pickFolder' }), { id: 'ft-pick-folder', secondary: true, disabled: locked })),
     field('ft-mode', 'Mode', mode, isPreset(form.base) ? 'A new model trains every weight.' : undefined),
     showRank ? field('ft-rank', 'LoRA rank', numberInput('loraRank', 'ft-rank', '1')) : null);
 
   // Hyperparameters
-  const optimizer = h('select', { id: 'ft-optimizer', disabled: locked },
-    h('option', { value: 'adamw', selected: form.optimizer === 'adamw' }, 'AdamW'),
-    h('option', { value: 'sgd', selected: form.optimizer === 'sgd' }, 'SGD'));
-  optimizer.addEventListener('change', () => setForm({ optimizer: optimizer.value as 'adamw' | 'sgd' }));
+  const optimizer = select('ft-optimizer', 'Optimizer', [['adamw', 'AdamW'], ['sgd', 'SGD']], form.optimizer,
+    (v) => setForm({ optimizer: v as 'adamw' | 'sgd' }), { disabled: locked });
   mount(hyper.body,
     field('ft-steps', 'Steps', numberInput('steps', 'ft-steps', '1')),
     field('ft-lr', 'Learning rate', numberInput('lr', 'ft-lr', 'any')),
@@ -135,13 +136,17 @@ function renderForm(): void {
     field('ft-seed', 'Seed', numberInput('seed', 'ft-seed', '1')),
     h('p', { class: 'hint' }, preset ? `Batch ${preset.batch} × block ${preset.block} tokens (from the preset).`
       : 'Batch 8 × block up to 128 tokens (shorter files use shorter blocks).'));
-  hyper.body.querySelectorAll<HTMLInputElement>('input, select').forEach((el) => { el.disabled = locked; });
+  hyper.body.querySelectorAll<HTMLElement & { disabled: boolean }>('vscode-textfield, vscode-single-select').forEach((el) => { el.disabled = locked; });
 
   // Probe
-  const prompt = h('textarea', { id: 'ft-prompt', rows: 2, maxlength: FT_LIMITS.prompt, disabled: locked });
+  const prompt = h('vscode-textarea', { id: 'ft-prompt', rows: 2, maxlength: FT_LIMITS.prompt, disabled: locked, monospace: true,
+    resize: 'vertical', 'aria-label': 'Prompt' }) as HTMLElement & { value: string; label: string };
   prompt.value = form.prompt;
+  prompt.label = 'Prompt';
   prompt.addEventListener('change', () => setForm({ prompt: prompt.value || state.form.prompt }));
-  const target = h('input', { id: 'ft-target', type: 'text', maxlength: FT_LIMITS.target, value: form.target, disabled: locked });
+  const target = h('vscode-textfield', { id: 'ft-target', maxlength: FT_LIMITS.target, value: form.target, disabled: locked,
+    'aria-label': 'Target' }) as HTMLElement & { value: string; label: string };
+  target.label = 'Target';
   target.addEventListener('change', () => setForm({ target: target.value || state.form.target }));
   mount(probe.body,
     h('p', { class: 'hint' }, 'The next-token distribution at the prompt\u2019s end, before and after training.'),
@@ -154,13 +159,12 @@ function renderControls(): void {
   const invalid = invalidFields().length > 0;
   const canStart = !active && !!state.context?.file && !state.context.fileProblem && !invalid;
   mount(controls,
-    h('button', { type: 'button', id: 'ft-start', 'aria-label': 'Start training', disabled: !canStart,
-      title: !state.context?.file ? 'Choose a training file first' : invalid ? 'Correct the settings marked in red first' : '', onclick: start }, 'Start'),
-    h('button', { type: 'button', id: 'ft-pause', class: 'secondary', disabled: phase !== 'running' && phase !== 'paused',
-      'aria-label': phase === 'paused' ? 'Resume training' : 'Pause training',
-      onclick: () => post({ type: phase === 'paused' ? 'resume' : 'pause' }) }, phase === 'paused' ? 'Resume' : 'Pause'),
-    h('button', { type: 'button', id: 'ft-stop', class: 'secondary', 'aria-label': 'Stop training',
-      disabled: !(phase === 'starting' || phase === 'running' || phase === 'paused'), onclick: () => post({ type: 'stop' }) }, 'Stop'));
+    button('Start', start, { id: 'ft-start', 'aria-label': 'Start training', disabled: !canStart,
+      title: !state.context?.file ? 'Choose a training file first' : invalid ? 'Correct the settings marked in red first' : '' }),
+    button(phase === 'paused' ? 'Resume' : 'Pause', () => post({ type: phase === 'paused' ? 'resume' : 'pause' }), { id: 'ft-pause', secondary: true,
+      disabled: phase !== 'running' && phase !== 'paused', 'aria-label': phase === 'paused' ? 'Resume training' : 'Pause training' }),
+    button('Stop', () => post({ type: 'stop' }), { id: 'ft-stop', secondary: true, 'aria-label': 'Stop training',
+      disabled: !(phase === 'starting' || phase === 'running' || phase === 'paused') }));
 }
 
 function start(): void {
@@ -221,8 +225,8 @@ function renderResults(): void {
   mount(results.body,
     probeView(r.before, r.after, isActive(r.phase), r.comparison ?? null, Math.max(240, Math.floor(probe.body.getBoundingClientRect().width || 400))),
     done ? h('div', { class: 'buttons' },
-      h('button', { type: 'button', id: 'ft-explain', onclick: () => post({ type: 'explain' }) }, 'Explain with This Model'),
-      h('button', { type: 'button', id: 'ft-save', class: 'secondary', onclick: () => post({ type: 'save' }) }, 'Save…')) : null,
+      button('Explain with This Model', () => post({ type: 'explain' }), { id: 'ft-explain' }),
+      button('Save…', () => post({ type: 'save' }), { id: 'ft-save', secondary: true })) : null,
     r.savedTo ? h('p', { class: 'muted', id: 'ft-saved' }, `Saved to ${r.savedTo}`) : null);
 }
 

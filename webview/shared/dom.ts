@@ -50,5 +50,13 @@ export function themeColor(name: string, fallback: string): string {
 export function keepingFocus(fn: () => void): void {
   const id = (document.activeElement as HTMLElement | null)?.id;
   fn();
-  if (id) document.getElementById(id)?.focus({ preventScroll: true });
+  const el = id ? document.getElementById(id) as (HTMLElement & { updateComplete?: Promise<unknown> }) | null : null;
+  if (!el) return;
+  el.focus({ preventScroll: true });
+  // A new VS Code Elements control passes focus on to its inner control, which it draws only after this task's
+  // microtasks: focus it again once drawn, unless focus went somewhere else in between (another control, or out of
+  // the webview: the panel must never pull focus back from the editor or a quick pick).
+  if (document.activeElement !== el && el.updateComplete) {
+    void el.updateComplete.then(() => { if (document.hasFocus() && document.activeElement === document.body) el.focus({ preventScroll: true }); });
+  }
 }
