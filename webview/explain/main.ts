@@ -205,6 +205,7 @@ function renderAttribution(): void {
   if (!a) return mount(attrSec.body);
   keepingFocus(() => mount(attrSec.body, attributionView({
     result: state.attribution, request: state.attributionRequest, status: state.lensStatus.attribution, active: attrActive,
+    gradientsNote: a.gradientsNote,
     // After the control's own event handling: a select whose popover is still closing must not be replaced under it.
     onRequest: (r) => setTimeout(() => { state = { ...state, attributionRequest: r }; requestLens('attribution'); }),
     onCancel: () => host.post({ type: 'cancelLens' }),

@@ -70,7 +70,11 @@ export function reduce(state: ExplainState, msg: { type: string } & Record<strin
         layer: Math.min(state.layer, Math.max(0, layers - 1)), head: Math.min(state.head, Math.max(0, heads - 1)),
         attention: same ? state.attention : null, grid: same ? state.grid : null,
         // The lenses read one text on one model: another analysis starts them afresh, on its own top-1.
-        attributionRequest: same ? state.attributionRequest : { ...state.attributionRequest, target: null, contrast: null },
+        attributionRequest: {
+          ...(same ? state.attributionRequest : { ...state.attributionRequest, target: null, contrast: null }),
+          // An engine without gradients runs occlusion only.
+          ...(a.gradientsNote ? { method: 'occlusion' as const } : {}),
+        },
         logitLens: same ? state.logitLens : null, lensCell: same ? state.lensCell : null,
         attribution: same ? state.attribution : null,
       };
