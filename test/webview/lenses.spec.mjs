@@ -191,25 +191,27 @@ test('attribution: tokens shaded by the raw score\'s sign and size; method, targ
 
 test('attribution on an engine without gradients (llama.cpp, a server): the method select offers occlusion only, with the engine\'s note', async () => {
   const note = LLAMA_CPP_MISSING.gradients;
-  // A saved choice of gradient × input gives way to occlusion, the one method this engine runs.
-  const { page, context, errors } = await web.open(`gradientsNote=${encodeURIComponent(note)}`, { width: 1200, height: 1000 });
+  // With gradients: three methods, no note; gradient × input is picked.
+  const { page, context, errors } = await web.open('', { width: 1200, height: 1000 });
   await page.locator('.cand').first().waitFor();
   await page.locator('vscode-tab-header[data-tab=attribution]').click();
   await page.locator('#attr-strip').waitFor();
+  assert.equal(await page.locator('#attr-method vscode-option').count(), 3);
+  assert.equal(await page.locator('.attr-methods-note').count(), 0);
+  await page.locator('#attr-method').evaluate((el) => { el.value = 'gradient'; el.dispatchEvent(new Event('change')); });
+  await page.waitForFunction(() => document.querySelector('.attr-summary')?.textContent?.startsWith('Gradient'));
+  // The panel comes back on an engine without gradients (its saved state asked for gradient × input): occlusion only.
+  const url = new URL(page.url());
+  url.searchParams.set('gradientsNote', note);
+  await page.goto(url.href);
+  await page.locator('.attr-methods-note').waitFor();
   assert.deepEqual(await page.locator('#attr-method vscode-option').evaluateAll((els) => els.map((e) => e.getAttribute('value'))), ['occlusion']);
   assert.equal(await page.locator('.attr-methods-note').textContent(), `Occlusion only: ${note}.`);
+  await page.waitForFunction(() => document.querySelector('.attr-summary')?.textContent?.startsWith('Occlusion'));
   assert.deepEqual((await posted(page, 'requestAttribution')).map((m) => m.method), ['occlusion']);
   assert.deepEqual(await page.locator('.attr-tok').evaluateAll((els) => els.map((e) => Number(e.dataset.score))), attribution('occlusion').scores);
   await checkClean(page, errors);
   await context.close();
-  // An engine with gradients shows all three, and no note.
-  const full = await web.open('', { width: 1200, height: 1000 });
-  await full.page.locator('.cand').first().waitFor();
-  await full.page.locator('vscode-tab-header[data-tab=attribution]').click();
-  await full.page.locator('#attr-strip').waitFor();
-  assert.equal(await full.page.locator('#attr-method vscode-option').count(), 3);
-  assert.equal(await full.page.locator('.attr-methods-note').count(), 0);
-  await full.context.close();
 });
 
 test('attribution in progress can be cancelled, and run again', async () => {

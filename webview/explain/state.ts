@@ -64,6 +64,8 @@ export function reduce(state: ExplainState, msg: { type: string } & Record<strin
       const heads = a.attention.available ? a.attention.heads : 0;
       // The host re-sends the same analysis when a hidden panel comes back: keep the matrices it showed.
       const same = state.analysis !== null && state.analysis.text === a.text && state.analysis.model.id === a.model.id;
+      // An engine without gradients runs occlusion only: a gradient method asked before gives way, its result too.
+      const occlusionOnly = !!a.gradientsNote && state.attributionRequest.method !== 'occlusion';
       return {
         ...state, analysis: a, selected: a.selected, controls: a.controls, candidates: a.candidates, kept: a.kept,
         baseText: continues ? state.baseText : a.text, appending: false, busy: '', error: null,
@@ -72,11 +74,10 @@ export function reduce(state: ExplainState, msg: { type: string } & Record<strin
         // The lenses read one text on one model: another analysis starts them afresh, on its own top-1.
         attributionRequest: {
           ...(same ? state.attributionRequest : { ...state.attributionRequest, target: null, contrast: null }),
-          // An engine without gradients runs occlusion only.
-          ...(a.gradientsNote ? { method: 'occlusion' as const } : {}),
+          ...(occlusionOnly ? { method: 'occlusion' as const } : {}),
         },
         logitLens: same ? state.logitLens : null, lensCell: same ? state.lensCell : null,
-        attribution: same ? state.attribution : null,
+        attribution: same && !occlusionOnly ? state.attribution : null,
       };
     }
     case 'distribution': {
