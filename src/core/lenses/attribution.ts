@@ -1,6 +1,7 @@
 // Attribution: why this next token? Each input token's contribution to f, the log-probability of a target
 // token after the text (or the target's logit minus a contrast token's: "why Zoo and not City").
-//   occlusion             f(text) - f(text without token i), BOS included: any engine, one batched pass.
+//   occlusion             f(text) - f(text without token i), BOS included: any engine (onnxruntime runs the
+//                         shortened texts in batches, llama.cpp one batch each, a server as token-id prompts).
 //   gradient              df/de_i . e_i summed over the embedding, e_i token i's token-embedding row.
 //   integrated-gradients  (e_i - b) . mean over steps of df/de_i at b + alpha (e - b), alpha the midpoints
 //                         of [0, 1], b the mean token-embedding row at every position (Sundararajan et al.
@@ -60,6 +61,9 @@ export class AttributionError extends Error {
 }
 
 export async function attribute(engine: Engine, text: string, opts: AttributionOptions): Promise<Attribution> {
+  if (opts.method !== 'occlusion' && engine.kind !== 'onnx') {
+    throw new LensUnavailableError(`${opts.method} attribution: ${engine.missing.gradients ?? `${engine.kind} computes no gradients`}.`);
+  }
   const analysis = await engine.analyze(text, { signal: opts.signal });
   const ids = analysis.tokens.map((t) => t.id);
   const T = ids.length;
@@ -68,9 +72,6 @@ export async function attribute(engine: Engine, text: string, opts: AttributionO
   const contrast = opts.contrast === undefined ? null : resolveToken(engine, opts.contrast, 'contrast');
   if (contrast && contrast.id === target.id) throw new AttributionError(`the contrast ${JSON.stringify(contrast.text)} is the target itself: f would be 0 for any text.`);
   const o: Objective = { target: target.id, contrast: contrast?.id ?? null };
-  if (opts.method !== 'occlusion' && engine.kind !== 'onnx') {
-    throw new LensUnavailableError(`${opts.method} attribution: ${engine.missing.gradients ?? `${engine.kind} computes no gradients`}.`);
-  }
   // Other engines give f on the text the way they give it for each occluded text, so the two always agree.
   const value = engine.kind === 'onnx'
     ? objectiveOf(await analysis.row(T - 1), o)
