@@ -47,20 +47,14 @@ export interface LensResults {
 
 export async function runLenses(engine: Engine, text: string, topK: number, o: LensOptions): Promise<LensResults> {
   const out: LensResults = {};
-  if (engine.kind !== 'onnx') {
-    // The lenses rebuild or re-run the ONNX graph: other engines give the analysis and the reason.
-    if (o.attribution) throw new UsageError(`--attribution needs the ONNX engine: ${engine.missing.gradients ?? `${engine.kind} cannot run it`}.`);
-    if (o.logitLens) {
-      const note = engine.missing.hiddenStates ?? `${engine.kind} does not expose hidden states`;
-      process.stderr.write(`${note}\n`);
-      out.logitLens = { layers: 0, top: [], decisionDepth: [], note };
-    }
-    return out;
-  }
-  const session = engine as ModelSession;
-  if (o.logitLens) {
+  if (o.logitLens && engine.kind !== 'onnx') {
+    // The logit lens re-runs the ONNX graph: other engines give the analysis and the reason.
+    const note = engine.missing.hiddenStates ?? `${engine.kind} does not expose hidden states`;
+    process.stderr.write(`${note}\n`);
+    out.logitLens = { layers: 0, top: [], decisionDepth: [], note };
+  } else if (o.logitLens) {
     try {
-      out.logitLens = await logitLens(session, text, topK);
+      out.logitLens = await logitLens(engine as ModelSession, text, topK);
     } catch (e) {
       // As with attention: the analysis still prints, with the reason there is no lens.
       if (!(e instanceof LensUnavailableError)) throw e;
@@ -73,7 +67,7 @@ export async function runLenses(engine: Engine, text: string, topK: number, o: L
       ? (done: number, total: number) => process.stderr.write(`\rattribution ${done}/${total}${done === total ? '\n' : ''}`)
       : undefined;
     try {
-      out.attribution = await attribute(session, text, { ...o.attribution, onProgress: progress });
+      out.attribution = await attribute(engine, text, { ...o.attribution, onProgress: progress });
     } catch (e) {
       if (e instanceof AttributionError || e instanceof LensUnavailableError) throw new UsageError(e.message);
       throw e;

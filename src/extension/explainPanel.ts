@@ -290,9 +290,9 @@ export class ExplainPanel implements vscode.WebviewPanelSerializer, vscode.Dispo
   }
 
   private async postAnalysis(a: Analysis): Promise<void> {
-    const info = this.models.ready?.info;
-    if (!info) return;
-    const message = await analysisMessage(info, a, { controls: this.controls, k: this.topK(), selected: this.selected });
+    const engine = this.models.ready;
+    if (!engine) return;
+    const message = await analysisMessage(engine.info, a, { controls: this.controls, k: this.topK(), selected: this.selected, gradientsNote: engine.missing.gradients });
     // The message may open elsewhere (a masked model opens on its first blank): later answers follow it.
     this.selected = message.selected;
     this.post(message);

@@ -38,11 +38,9 @@ export class PanelLenses {
   /** Scores each token of `text` for the next token after it. */
   attribution(engine: Engine, text: string, req: Omit<WebviewMessage<'requestAttribution'>, 'type'>): Promise<void> {
     return this.run('attribution', 'Attribution', async (signal, progress) => {
-      if (engine.kind !== 'onnx') throw new Error(`Attribution needs the ONNX engine: ${engine.missing.gradients ?? `${engine.kind} cannot run it`}.`);
-      const session = engine as ModelSession;
       const { attribute } = await loadLenses();
-      const analysis = await session.analyze(text, { signal });
-      const result = await attribute(session, text, {
+      const analysis = await engine.analyze(text, { signal });
+      const result = await attribute(engine, text, {
         method: req.method,
         target: req.target === null ? undefined : String(req.target),
         contrast: req.contrast === null ? undefined : String(req.contrast),

@@ -32,7 +32,7 @@ async function candidatesAt(a: AnalysisLike, position: number, controls: Samplin
 
 /** The panel opens on the last token: "what comes next" is the question it answers first. */
 export async function analysisMessage(info: ModelInfo, a: AnalysisLike,
-  opts: { controls: SamplingControls; k: number; selected?: number }): Promise<HostMessage<'analysis'>> {
+  opts: { controls: SamplingControls; k: number; selected?: number; gradientsNote?: string }): Promise<HostMessage<'analysis'>> {
   let selected = Math.min(a.tokens.length - 1, Math.max(0, opts.selected ?? a.tokens.length - 1));
   // A masked model has no "next": it opens on the first blank, or the first word, never on [CLS] or [SEP].
   if (info.objective === 'masked' && a.tokens[selected]?.special) {
@@ -47,6 +47,7 @@ export async function analysisMessage(info: ModelInfo, a: AnalysisLike,
       ? { available: true, layers: a.attention.layers, heads: a.attention.heads, size: a.attention.size }
       : { available: false, layers: 0, heads: 0, size: 0, note: a.attentionNote ?? info.attentionNote },
     ...(a.approximate ? { engineNote: a.approximate } : {}),
+    ...(opts.gradientsNote ? { gradientsNote: opts.gradientsNote } : {}),
   };
 }
 

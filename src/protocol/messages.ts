@@ -34,6 +34,8 @@ export interface HostMessages extends CompareHostMessages {
     attention: AttentionSummary;
     /** What the engine says about these numbers (e.g. llama.cpp's fast mode: approximate), shown as a note. */
     engineNote?: string;
+    /** Why the engine has no gradient attribution (llama.cpp, a server): the Attribution tab offers occlusion only, with this note. */
+    gradientsNote?: string;
   };
   /** The exact renormalised distribution after `tokens[position]` under `controls`. */
   distribution: {

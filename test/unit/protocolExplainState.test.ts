@@ -71,6 +71,21 @@ test('lens results belong to one text on one model: the same analysis again keep
   assert.equal(other.attributionRequest.target, null);
 });
 
+test('an engine without gradients: a gradient method asked before gives way to occlusion, and its result is dropped', () => {
+  let s = reduce(initialState(), fx.analysis);
+  s = { ...s, attributionRequest: { ...s.attributionRequest, method: 'gradient' } };
+  s = reduce(s, fx.attributions['gradient|null|null|64']);
+  const note = 'llama.cpp does not compute gradients (occlusion attribution only)';
+  const llama = reduce(s, { ...fx.analysis, gradientsNote: note });
+  assert.equal(llama.attributionRequest.method, 'occlusion');
+  assert.equal(llama.attribution, null);
+  // Occlusion's own result stays when the same analysis comes again.
+  const occ = reduce(reduce(llama, fx.attributions['occlusion|null|null|64']), { ...fx.analysis, gradientsNote: note });
+  assert.equal(occ.attribution?.method, 'occlusion');
+  // With gradients, the method asked for is kept.
+  assert.equal(reduce(s, fx.analysis).attributionRequest.method, 'gradient');
+});
+
 test('lens status: running until the result, which clears it; a host-sent tab comes to the front', () => {
   let s = reduce(initialState(), fx.analysis);
   s = reduce(s, { type: 'lensStatus', lens: 'attribution', status: 'running', message: 'Attribution: 1 of 4…', done: 1, total: 4 });

@@ -9,8 +9,10 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protocol from '../../src/protocol/index.ts';
 import { serveWebview } from './page.mjs';
+import engines from '../../src/core/engines/engine.ts';
 
 const { validateWebviewMessage } = protocol; // a CommonJS module under tsx
+const { LLAMA_CPP_MISSING } = engines;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixture = JSON.parse(fs.readFileSync(path.join(here, 'fixtures', 'stories260K.json'), 'utf8'));
@@ -214,6 +216,31 @@ test('attribution by keyboard: integrated gradients from the method select, then
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => window.__posted.at(-1)?.steps === 128);
   assert.equal(await page.locator('#attr-steps').inputValue(), '128');
+  await checkClean(page, errors);
+  await context.close();
+});
+
+test('attribution on an engine without gradients (llama.cpp, a server): the method select offers occlusion only, with the engine\'s note', async () => {
+  const note = LLAMA_CPP_MISSING.gradients;
+  // With gradients: three methods, no note; gradient × input is picked.
+  const { page, context, errors } = await web.open('', { width: 1200, height: 1000 });
+  await page.locator('.cand').first().waitFor();
+  await page.locator('vscode-tab-header[data-tab=attribution]').click();
+  await page.locator('#attr-strip').waitFor();
+  assert.equal(await page.locator('#attr-method vscode-option').count(), 3);
+  assert.equal(await page.locator('.attr-methods-note').count(), 0);
+  await page.locator('#attr-method').evaluate((el) => { el.value = 'gradient'; el.dispatchEvent(new Event('change')); });
+  await page.waitForFunction(() => document.querySelector('.attr-summary')?.textContent?.startsWith('Gradient'));
+  // The panel comes back on an engine without gradients (its saved state asked for gradient × input): occlusion only.
+  const url = new URL(page.url());
+  url.searchParams.set('gradientsNote', note);
+  await page.goto(url.href);
+  await page.locator('.attr-methods-note').waitFor();
+  assert.deepEqual(await page.locator('#attr-method vscode-option').evaluateAll((els) => els.map((e) => e.getAttribute('value'))), ['occlusion']);
+  assert.equal(await page.locator('.attr-methods-note').textContent(), `Occlusion only: ${note}.`);
+  await page.waitForFunction(() => document.querySelector('.attr-summary')?.textContent?.startsWith('Occlusion'));
+  assert.deepEqual((await posted(page, 'requestAttribution')).map((m) => m.method), ['occlusion']);
+  assert.deepEqual(await page.locator('.attr-tok').evaluateAll((els) => els.map((e) => Number(e.dataset.score))), attribution('occlusion').scores);
   await checkClean(page, errors);
   await context.close();
 });

@@ -8,6 +8,8 @@
   const violations = (window.__violations = []);
   document.addEventListener('securitypolicyviolation', (e) => violations.push(`${e.violatedDirective} ${e.blockedURI}`));
   let analysis = params.get('variant') === 'noatt' ? fx.noAttention : fx.analysis;
+  // An engine without gradients (llama.cpp, a server) says so with the analysis.
+  if (params.get('gradientsNote')) analysis = { ...analysis, gradientsNote: params.get('gradientsNote') };
   let selected = analysis.selected;
   let controls = analysis.controls;
   const send = (msg) => setTimeout(() => window.postMessage(msg, '*'), 5);

@@ -10,6 +10,8 @@ import type { AttributionRequest } from './state';
 export interface AttributionProps {
   result: HostMessages['attribution'] | null;
   request: AttributionRequest;
+  /** Why the engine has no gradient methods: the select then offers occlusion only, and this note. */
+  gradientsNote?: string;
   status: HostMessages['lensStatus'] | null;
   /** The token whose score is read out (keyboard focus inside the strip). */
   active: number;
@@ -46,10 +48,11 @@ function controls(props: AttributionProps): HTMLElement {
   const label = (c: { text: string; prob: number }) => `${showToken(c.text)}  ${pct(c.prob)}`;
   const targets: [string, string][] = cands.length ? cands.map((c, i) => [String(c.id), `${label(c)}${i === 0 ? ' (top-1)' : ''}`])
     : [['top', 'the top-1']];
+  const methods = props.gradientsNote ? ['occlusion' as const] : ATTRIBUTION_METHOD_NAMES;
   const contrasts: [string, string][] = [['none', 'none: log p(target)'],
     ...cands.filter((c) => c.id !== targetId).map((c): [string, string] => [String(c.id), label(c)])];
   return h('div', { class: 'controls attr-controls', role: 'group', 'aria-label': 'Attribution settings' },
-    labelledSelect('attr-method', 'Method', ATTRIBUTION_METHOD_NAMES.map((m) => [m, METHOD_LABELS[m]]), r.method,
+    labelledSelect('attr-method', 'Method', methods.map((m) => [m, METHOD_LABELS[m]]), r.method,
       (v) => props.onRequest({ ...r, method: v as AttributionMethodName })),
     labelledSelect('attr-target', 'Target', targets, targetId === null ? 'top' : String(targetId), (v) =>
       props.onRequest({ ...r, target: v === 'top' ? null : Number(v), contrast: r.contrast === Number(v) ? null : r.contrast })),
@@ -109,7 +112,9 @@ export function attributionView(props: AttributionProps): HTMLElement {
   const how = collapsible('How to read attribution', false, null, { class: 'lens-how' }, ...HOW_TO_READ.map((p) => h('p', {}, p)));
   const status = lensStatusLine(props.status, props.onCancel, () => props.onRequest({ ...props.request }), 'Attribute again');
   const active = a ? Math.min(props.active, a.tokens.length - 1) : 0;
-  return h('div', {}, controls(props), status,
+  return h('div', {}, controls(props),
+    props.gradientsNote ? h('p', { class: 'notice attr-methods-note', role: 'note' }, `Occlusion only: ${props.gradientsNote}.`) : null,
+    status,
     a ? summary(a) : h('p', { class: 'muted' }, 'Attribution runs when this tab opens, for the most likely next token.'),
     a ? h('div', { class: 'legend', role: 'note' }, h('span', { class: 'legend-item' }, h('span', { class: 'swatch attr-pos' }), `raises f (toward ${quote(a.target.text)})`),
       h('span', { class: 'legend-item' }, h('span', { class: 'swatch attr-neg' }), 'lowers f')) : null,

@@ -206,6 +206,7 @@ function renderAttribution(): void {
   if (!a) return mount(attrSec.body);
   keepingFocus(() => mount(attrSec.body, attributionView({
     result: state.attribution, request: state.attributionRequest, status: state.lensStatus.attribution, active: attrActive,
+    gradientsNote: a.gradientsNote,
     // The selects call back after their own event handling (shared/controls.ts), so this may re-render them.
     onRequest: (r) => { state = { ...state, attributionRequest: r }; requestLens('attribution'); },
     onCancel: () => host.post({ type: 'cancelLens' }),

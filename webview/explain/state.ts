@@ -64,15 +64,20 @@ export function reduce(state: ExplainState, msg: { type: string } & Record<strin
       const heads = a.attention.available ? a.attention.heads : 0;
       // The host re-sends the same analysis when a hidden panel comes back: keep the matrices it showed.
       const same = state.analysis !== null && state.analysis.text === a.text && state.analysis.model.id === a.model.id;
+      // An engine without gradients runs occlusion only: a gradient method asked before gives way, its result too.
+      const occlusionOnly = !!a.gradientsNote && state.attributionRequest.method !== 'occlusion';
       return {
         ...state, analysis: a, selected: a.selected, controls: a.controls, candidates: a.candidates, kept: a.kept,
         baseText: continues ? state.baseText : a.text, appending: false, busy: '', error: null,
         layer: Math.min(state.layer, Math.max(0, layers - 1)), head: Math.min(state.head, Math.max(0, heads - 1)),
         attention: same ? state.attention : null, grid: same ? state.grid : null,
         // The lenses read one text on one model: another analysis starts them afresh, on its own top-1.
-        attributionRequest: same ? state.attributionRequest : { ...state.attributionRequest, target: null, contrast: null },
+        attributionRequest: {
+          ...(same ? state.attributionRequest : { ...state.attributionRequest, target: null, contrast: null }),
+          ...(occlusionOnly ? { method: 'occlusion' as const } : {}),
+        },
         logitLens: same ? state.logitLens : null, lensCell: same ? state.lensCell : null,
-        attribution: same ? state.attribution : null,
+        attribution: same && !occlusionOnly ? state.attribution : null,
       };
     }
     case 'distribution': {

@@ -20,6 +20,12 @@ export interface GenerateOptions {
   signal?: AbortSignal;
 }
 
+export interface SequenceOptions {
+  signal?: AbortSignal;
+  /** Sequences done out of all. */
+  onProgress?: (done: number, total: number) => void;
+}
+
 export interface Engine {
   readonly kind: EngineKind;
   /** The model as the user named it (a folder, a Hub id, a GGUF file, an Ollama name, a server). */
@@ -40,6 +46,15 @@ export interface Engine {
   analyze(text: string, opts?: AnalyzeOptions): Promise<Analysis>;
   /** A token's text as analyses show it. */
   tokenText(id: number): string;
+  /** Every id whose text (as `tokenText` shows it) is exactly `text` (a server: among the ids it has named). */
+  idsOfText(text: string): number[];
+  /**
+   * Log p of each of `tokens` after each sequence of ids, the ids taken as they are (no BOS added): what
+   * occlusion asks of engines other than ONNX (whose batches run in lenses/attribution.ts).
+   */
+  nextLogprobs?(rows: number[][], tokens: number[], opts: SequenceOptions): Promise<number[][]>;
+  /** A server that names the candidates after a text by their text only is asked for their ids (remote). */
+  nameCandidatesAfter?(ids: number[], signal?: AbortSignal): Promise<void>;
   /** Continues a prompt (empty: from BOS) and returns only the new text. */
   generate(prompt: string, opts?: GenerateOptions): Promise<string>;
   dispose(): Promise<void>;
@@ -48,6 +63,15 @@ export interface Engine {
 /** The note for a capability the engine lacks, or undefined when it has it. */
 export function missingNote(engine: Pick<Engine, 'missing'>, capability: Capability): string | undefined {
   return engine.missing[capability];
+}
+
+/** Log p of `tokens` in a row of logits, in float64. */
+export function logprobsIn(logits: ArrayLike<number>, tokens: number[]): number[] {
+  let max = -Infinity;
+  for (let v = 0; v < logits.length; v++) max = Math.max(max, logits[v]);
+  let z = 0;
+  for (let v = 0; v < logits.length; v++) z += Math.exp(logits[v] - max);
+  return tokens.map((t) => logits[t] - max - Math.log(z));
 }
 
 /** The notes llama.cpp's engine gives: it exposes next-token logits only. */

@@ -19,7 +19,7 @@ import { TOP_KEPT } from '../../runtime/topRows';
 import type { Vocabulary } from '../../runtime/vocabulary';
 import { analysisWindow } from '../../runtime/window';
 import type { ModelInfo, Token } from '../../types';
-import { LLAMA_CPP_MISSING, type Engine, type GenerateOptions } from '../engine';
+import { LLAMA_CPP_MISSING, logprobsIn, type Engine, type GenerateOptions, type SequenceOptions } from '../engine';
 import { BatchLogits } from './batchLogits';
 import { checkGgufFile } from './ggufCheck';
 import { ggufVocabulary } from './ggufVocabulary';
@@ -127,6 +127,40 @@ export class LlamaEngine implements Engine {
 
   tokenText(id: number): string {
     return this.vocab.pieceText(id);
+  }
+
+  idsOfText(text: string): number[] {
+    const ids: number[] = [];
+    for (let id = 0; id < this.info.vocabSize; id++) if (this.vocab.pieceText(id) === text) ids.push(id);
+    return ids;
+  }
+
+  /** Full logits rows after `positions` of a sequence of ids, the ids taken as they are (no BOS added). */
+  logitsAt(ids: number[], positions: number[], signal?: AbortSignal): Promise<Float32Array[]> {
+    const V = this.info.vocabSize;
+    const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= V);
+    if (bad !== undefined) return Promise.reject(new AnalysisError(`Token id ${bad} is not in this model's vocabulary (0 to ${V - 1}).`));
+    if (!ids.length || ids.length > this.info.contextLength) {
+      return Promise.reject(new AnalysisError(`${ids.length} tokens: a sequence has 1 to ${this.info.contextLength} (the context).`));
+    }
+    return this.enqueue(async () => {
+      if (signal?.aborted) throw new AnalysisCancelled();
+      const batch = await this.batch.decode(ids, positions);
+      const rows: Float32Array[] = [];
+      for (const p of positions) rows.push(await this.batch.row(batch, p));
+      return rows;
+    });
+  }
+
+  /** Each sequence is one llama.cpp batch with logits at its last position only. */
+  async nextLogprobs(rows: number[][], tokens: number[], opts: SequenceOptions = {}): Promise<number[][]> {
+    const out: number[][] = [];
+    for (const ids of rows) {
+      const [row] = await this.logitsAt(ids, [ids.length - 1], opts.signal);
+      out.push(logprobsIn(row, tokens));
+      opts.onProgress?.(out.length, rows.length);
+    }
+    return out;
   }
 
   analyze(text: string, opts: AnalyzeOptions = {}): Promise<Analysis> {

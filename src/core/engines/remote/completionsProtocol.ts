@@ -6,7 +6,7 @@
 
 export interface CompletionRequest {
   model?: string;
-  prompt: string | string[];
+  prompt: string | string[] | number[] | number[][];
   max_tokens?: number;
   temperature?: number;
   echo?: boolean;

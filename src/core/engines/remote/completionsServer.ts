@@ -1,8 +1,9 @@
 // `token-lens serve`: any local engine behind vLLM's OpenAI-compatible completions API, so that a team can
 // share one machine's model and the remote engine can be tested against a real server. It answers
 // POST /v1/completions (prompt scoring with `echo` + `logprobs`, vLLM's `prompt_logprobs` with ranks and
-// `return_token_ids`, greedy or sampled continuations) and GET /v1/models, in vLLM's shapes, and SGLang's
-// native POST /generate and GET /get_model_info (generateServer.ts).
+// `return_token_ids`, greedy or sampled continuations; token-id prompts are scored only, see
+// tokenIdPrompts.ts) and GET /v1/models, in vLLM's shapes, and SGLang's native POST /generate and
+// GET /get_model_info (generateServer.ts).
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import type { Engine } from '../engine';
@@ -11,6 +12,7 @@ import type { CompletionChoice, CompletionLogProbs, CompletionRequest, Completio
 import { utf16ToCodePoint } from './completionsProtocol';
 import { generate, modelInfo } from './generateServer';
 import type { GenerateRequest } from './sglangProtocol';
+import { PromptError, scoreTokenIdPrompts, tokenIdPrompts } from './tokenIdPrompts';
 
 export interface ServeOptions {
   /** The name clients use in `model` (default: the engine's ref). */
@@ -74,8 +76,6 @@ const now = () => Math.floor(Date.now() / 1000);
 async function complete(engine: Engine, name: string, r: CompletionRequest, maxLogprobs: number): Promise<CompletionResponse> {
   if (r.model !== undefined && r.model !== name) throw new HttpError(404, `The model \`${r.model}\` does not exist.`, 'NotFoundError');
   if (r.stream) throw new HttpError(400, 'Streaming is not supported by token-lens serve.');
-  const prompt = Array.isArray(r.prompt) ? (r.prompt.length === 1 ? r.prompt[0] : undefined) : r.prompt;
-  if (typeof prompt !== 'string' || !prompt.length) throw new HttpError(400, 'prompt must be one non-empty string.');
   const maxTokens = r.max_tokens ?? 16;
   const k = r.logprobs ?? null;
   const promptK = r.prompt_logprobs ?? null;
@@ -83,6 +83,10 @@ async function complete(engine: Engine, name: string, r: CompletionRequest, maxL
     if (v !== null && (!Number.isInteger(v) || v < 0)) throw new HttpError(400, `${what} logprobs must be a non-negative integer.`);
     if (v !== null && v > maxLogprobs) throw new HttpError(400, `Requested ${what} logprobs of ${v}, which is greater than max allowed: ${maxLogprobs}`);
   }
+  const idRows = asBadRequest(() => tokenIdPrompts(r.prompt));
+  if (idRows) return response(name, await asBadRequest(() => scoreTokenIdPrompts(engine, idRows, r)), idRows.reduce((n, ids) => n + ids.length, 0), 0);
+  const prompt = Array.isArray(r.prompt) ? (r.prompt.length === 1 ? r.prompt[0] : undefined) : r.prompt;
+  if (typeof prompt !== 'string' || !prompt.length) throw new HttpError(400, 'prompt must be one non-empty string, or token ids.');
   if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new HttpError(400, 'max_tokens must be a non-negative integer.');
   const { promptAnalysis, a, generated, nPrompt, genTokens } = await continueAndScore(engine, prompt, maxTokens, r.temperature ?? 1);
   const text = r.echo ? prompt + generated : generated;
@@ -96,13 +100,17 @@ async function complete(engine: Engine, name: string, r: CompletionRequest, maxL
     prompt_logprobs: promptK === null && !(r.echo && k !== null) ? null : promptLogprobs(engine, promptAnalysis, promptK ?? k ?? 0),
     ...(r.return_token_ids ? { prompt_token_ids: promptAnalysis.tokens.map((t) => t.id), token_ids: a.tokens.slice(nPrompt, nPrompt + genTokens).map((t) => t.id) } : {}),
   };
+  return response(name, [choice], nPrompt, genTokens);
+}
+
+function response(name: string, choices: CompletionChoice[], promptTokens: number, generated: number): CompletionResponse {
   return {
     id: `cmpl-${randomBytes(16).toString('hex')}`,
     object: 'text_completion',
     created: now(),
     model: name,
-    choices: [choice],
-    usage: { prompt_tokens: nPrompt, total_tokens: nPrompt + genTokens, completion_tokens: genTokens, prompt_tokens_details: null },
+    choices,
+    usage: { prompt_tokens: promptTokens, total_tokens: promptTokens + generated, completion_tokens: generated, prompt_tokens_details: null },
   };
 }
 
@@ -128,6 +136,17 @@ export async function continueAndScore(engine: Engine, prompt: string, maxTokens
   const samePrefix = full.tokens.length > nPrompt && promptAnalysis.tokens.every((t, i) => t.id === full.tokens[i].id);
   const genTokens = generated && samePrefix ? full.tokens.length - nPrompt : 0;
   return { promptAnalysis, a: samePrefix ? full : promptAnalysis, generated, nPrompt, genTokens };
+}
+
+/** A prompt the engine cannot take is the request's fault (400), not the server's. */
+function asBadRequest<T>(work: () => T): T {
+  const bad = (e: unknown) => { throw e instanceof PromptError ? new HttpError(400, e.message) : e; };
+  try {
+    const out = work();
+    return (out instanceof Promise ? out.catch(bad) : out) as T;
+  } catch (e) {
+    return bad(e);
+  }
 }
 
 const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);

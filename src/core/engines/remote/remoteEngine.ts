@@ -9,7 +9,7 @@ import { Analysis } from '../../runtime/analysis';
 import { AnalysisCache, DEFAULT_MEMORY_BUDGET_MB, MemoryBudget } from '../../runtime/cache';
 import { AnalysisError, type AnalyzeOptions } from '../../runtime/session';
 import type { ModelInfo, Token } from '../../types';
-import type { Engine, GenerateOptions } from '../engine';
+import type { Engine, GenerateOptions, SequenceOptions } from '../engine';
 import { alignTokens } from './alignTokens';
 import { type CompletionChoice, type CompletionRequest, parseCompletion } from './completionsProtocol';
 import { RemoteError, requestJson } from './http';
@@ -36,13 +36,15 @@ export interface RemoteOptions {
 export const REMOTE_MISSING = {
   attention: 'a completions server does not expose attention',
   hiddenStates: 'a completions server does not expose hidden states (no logit lens)',
-  gradients: 'a completions server does not compute gradients',
+  gradients: 'a completions server does not compute gradients (occlusion attribution only)',
   training: 'a model on a server cannot be fine-tuned here',
 };
 
 export const NO_PROMPT_LOGPROBS = 'does not return log-probabilities of the prompt (llama.cpp\'s llama-server and the OpenAI chat API ' +
   'give them for generated tokens only): Token Lens needs a server such as vLLM (echo + logprobs, or prompt_logprobs), SGLang or `token-lens serve`.';
 
+/** Token-id prompts per request: each answer stays small, and progress and Cancel come between requests. */
+const PROMPTS_PER_REQUEST = 16;
 const LIMIT_MESSAGE = /greater than max allowed: (\d+)/;
 /** Ids for candidates a server names only by their text (legacy `top_logprobs`), above any vocabulary. */
 const TEXT_ONLY_IDS = 9_000_000;
@@ -102,6 +104,47 @@ export class RemoteEngine implements Engine {
 
   tokenText(id: number): string {
     return this.pieces.get(id) ?? `<${id}>`;
+  }
+
+  idsOfText(text: string): number[] {
+    const id = this.textIds.get(text);
+    return id === undefined || id >= TEXT_ONLY_IDS ? [] : [id];
+  }
+
+  /**
+   * A server names the candidates after the text by their text only (the legacy `top_logprobs` of the token
+   * it generates): asks for them by id, as the prompt candidates of the sequence with one more token.
+   */
+  async nameCandidatesAfter(ids: number[], signal?: AbortSignal): Promise<void> {
+    const json = await requestJson(`${this.base}/completions`, {
+      model: this.opts.model, prompt: [[...ids, ids[ids.length - 1]]], max_tokens: 0, temperature: 0, echo: true, prompt_logprobs: this.topK,
+    } satisfies CompletionRequest, { apiKey: this.opts.apiKey, timeoutMs: this.opts.timeoutMs ?? 60_000, signal });
+    const last = parseCompletion(json, this.base).prompt_logprobs?.[ids.length];
+    for (const [id, v] of Object.entries(last ?? {})) {
+      if (v.decoded_token != null) { this.pieces.set(Number(id), v.decoded_token); this.textIds.set(v.decoded_token, Number(id)); }
+    }
+  }
+
+  /**
+   * Log p of each of `tokens` after each sequence: one token-id prompt per sequence and token (the sequence
+   * then the token), echoed with its log-probabilities and nothing generated; PROMPTS_PER_REQUEST prompts a request.
+   */
+  async nextLogprobs(rows: number[][], tokens: number[], opts: SequenceOptions = {}): Promise<number[][]> {
+    const unnamed = tokens.find((t) => t >= TEXT_ONLY_IDS);
+    if (unnamed !== undefined) {
+      throw new AnalysisError(`The server named ${JSON.stringify(this.tokenText(unnamed))} by its text only, not its id: give the token's id.`);
+    }
+    const out: number[][] = [];
+    for (let start = 0; start < rows.length; start += PROMPTS_PER_REQUEST) {
+      const prompts = rows.slice(start, start + PROMPTS_PER_REQUEST).flatMap((ids) => tokens.map((t) => [...ids, t]));
+      const json = await requestJson(`${this.base}/completions`, {
+        model: this.opts.model, prompt: prompts, max_tokens: 0, temperature: 0, echo: true, logprobs: 1,
+      } satisfies CompletionRequest, { apiKey: this.opts.apiKey, timeoutMs: this.opts.timeoutMs ?? 60_000, signal: opts.signal });
+      const lps = lastLogprobs(json, prompts, this.base);
+      for (let j = 0; j < lps.length; j += tokens.length) out.push(lps.slice(j, j + tokens.length));
+      opts.onProgress?.(out.length, rows.length);
+    }
+    return out;
   }
 
   async analyze(text: string, opts: AnalyzeOptions = {}): Promise<Analysis> {
@@ -170,6 +213,8 @@ export class RemoteEngine implements Engine {
       this.pieces.set(id, piece);
       return id;
     });
+    // The generated token (the greedy top-1 after the text) is named by id too.
+    if (c.token_ids?.length && lp.tokens.length > P) { this.pieces.set(c.token_ids[0], lp.tokens[P]); this.textIds.set(lp.tokens[P], c.token_ids[0]); }
     for (const entry of plp ?? []) for (const [id, v] of Object.entries(entry ?? {})) if (v.decoded_token != null) { this.pieces.set(Number(id), v.decoded_token); this.textIds.set(v.decoded_token, Number(id)); }
     // As many candidates per position as the server gave (at most what was asked).
     const given = [...(plp ?? []).map((e) => Object.keys(e ?? {}).length), ...lp.top_logprobs.map((e) => Object.keys(e ?? {}).length)];
@@ -259,6 +304,24 @@ function refuseGeneratedOnly(json: unknown, base: string): void {
   if (r?.object === 'chat.completion' || c?.message !== undefined || (c?.logprobs && 'content' in c.logprobs && !('tokens' in c.logprobs)) || (c && !c.logprobs)) {
     throw new RemoteError(`The server at ${base} ${NO_PROMPT_LOGPROBS}`);
   }
+}
+
+/** The log-probability of each prompt's last token, from the echoed prompts (choices in any order). */
+function lastLogprobs(json: unknown, prompts: number[][], base: string): number[] {
+  const choices = (json as { choices?: { index?: unknown }[] } | null)?.choices;
+  if (!Array.isArray(choices) || choices.length !== prompts.length) {
+    throw new RemoteError(`The server at ${base} answered ${Array.isArray(choices) ? choices.length : 'no'} choices for ${prompts.length} token-id prompts: it needs to accept a list of token-id prompts, as vLLM does.`);
+  }
+  const out = new Array<number>(prompts.length);
+  choices.forEach((raw, j) => {
+    const i = typeof raw?.index === 'number' ? raw.index : j;
+    const c = parseCompletion({ choices: [raw] }, base);
+    const lp = c.logprobs?.token_logprobs;
+    const last = lp?.[prompts[i]?.length - 1];
+    if (!lp || lp.length < prompts[i].length || typeof last !== 'number') throw new RemoteError(`The server at ${base} ${NO_PROMPT_LOGPROBS}`);
+    out[i] = last;
+  });
+  return out;
 }
 
 function idByText(entry: Record<string, { decoded_token: string | null }> | null | undefined, piece: string): number | undefined {
