@@ -67,7 +67,7 @@ async function textPoint(page, needle) {
 }
 
 /** Hovers the second character of `needle` in the active editor until `hover` shows (hover delay, a model loading). */
-async function hoverText(page, needle, hover) {
+export async function hoverText(page, needle, hover) {
   for (let i = 0; i < 8; i++) {
     let p = null;
     for (let t = 0; t < 40 && !p; t++) p = (await textPoint(page, needle)) ?? (await page.waitForTimeout(250), null);
