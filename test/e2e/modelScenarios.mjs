@@ -153,7 +153,8 @@ export const modelScenarios = [
       check(JSON.parse(readFileSync(settingsFile, 'utf8'))['tokenLens.dtype'] === 'q8', 'the pick did not set tokenLens.dtype to q8');
       await page.locator('.statusbar-item', { hasText: HUB_REPO }).first().waitFor({ timeout: 30_000 });
 
-      // Explain loads the model: the q8 file arrives (paced by the local Hub) with its progress shown.
+      // Explain loads the model (an Explain panel left open loads it at once): the files arrive, paced by
+      // the local Hub, with their progress shown.
       await runCommand(page, 'View: Focus First Editor Group');
       await openFile(page, 'prompt.txt');
       await cursorToEnd(page);

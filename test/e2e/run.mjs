@@ -126,11 +126,12 @@ function writeHubVariants(gpt2Tiny) {
 
 /**
  * A local stand-in for the Hugging Face Hub on 127.0.0.1 (the unit tests' own), serving `hubRoot`'s
- * repositories as token-lens-test/local-*. Its files come at 3 MB/s, so a download's progress shows.
+ * repositories as token-lens-test/local-*. Its files come at 1 MB/s, so a download's progress shows
+ * for a while (the model file takes about 13 s).
  */
 async function startLocalHub(hubRoot) {
   const { startHub } = tsxRequire('../unit/hubServer.ts', import.meta.url);
-  const hub = await startHub(hubRoot, { bytesPerSecond: 3 * 2 ** 20 });
+  const hub = await startHub(hubRoot, { bytesPerSecond: 2 ** 20 });
   return { ...hub, root: hubRoot };
 }
 
