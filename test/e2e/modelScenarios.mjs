@@ -4,7 +4,7 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setWorkspaceModel } from './lensScenarios.mjs';
-import { check, hoverText, showTab, useBuiltInModel, webviewWith } from './scenarios.mjs';
+import { check, hoverText, openModelPicker, showTab, useBuiltInModel, webviewWith } from './scenarios.mjs';
 import { cursorToEnd, openFile, runCommand, screenshot } from './workbench.mjs';
 
 // The tiny BERT was trained on stories like this one: the blank is a girl (see vendor/tiny-bert-stories).
@@ -123,13 +123,7 @@ export const modelScenarios = [
     },
     async pickAndExplain({ page, dir, hub }, settingsFile) {
       await page.waitForTimeout(1500);
-      // The first picker of a fresh window may take a while to come up: once more if it did not.
-      const title = page.locator('.quick-input-widget .quick-input-title', { hasText: 'Token Lens: Select Model' });
-      for (let i = 0; i < 2 && !(await title.isVisible()); i++) {
-        await runCommand(page, 'Token Lens: Select Model…');
-        await title.waitFor({ timeout: 20_000 }).catch(() => {});
-      }
-      await title.waitFor({ timeout: 1_000 });
+      await openModelPicker(page);
       const rows = page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
       await page.locator('.quick-input-widget input').fill('Hugging Face Hub id');
       await rows.filter({ hasText: 'Hugging Face Hub id…' }).first().click({ timeout: 10_000 });

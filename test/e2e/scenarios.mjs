@@ -526,11 +526,20 @@ export async function showTab(frame, tab) {
 /** Select Model… → the built-in TinyStories model, waiting until the status bar names it. */
 export async function useBuiltInModel(page) {
   await dismissDialogs(page);
-  await runCommand(page, 'Token Lens: Select Model…');
-  await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Token Lens: Select Model' }).waitFor({ timeout: 10_000 });
+  await openModelPicker(page);
   const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'Built-in: TinyStories (stories260K)' });
   await row.first().click({ timeout: 10_000 });
   await page.locator('.statusbar-item', { hasText: 'stories260K' }).first().waitFor({ timeout: 60_000 });
+}
+
+/** Select Model…, once more if its list did not come up (on a busy machine it may take a while). */
+export async function openModelPicker(page) {
+  const title = page.locator('.quick-input-widget .quick-input-title', { hasText: 'Token Lens: Select Model' });
+  for (let i = 0; i < 2 && !(await title.isVisible()); i++) {
+    await runCommand(page, 'Token Lens: Select Model…');
+    await title.waitFor({ timeout: 20_000 }).catch(() => {});
+  }
+  await title.waitFor({ timeout: 1_000 });
 }
 
 /** What the extension's imported/ folder holds. */
