@@ -491,6 +491,8 @@ export const scenarios = [
       const before = readFileSync(settingsFile, 'utf8');
       writeFileSync(settingsFile, JSON.stringify({ ...JSON.parse(before), 'tokenLens.model': gguf }, null, 2));
       try {
+        // The editors' group first: quick open from the panel's group would explain the file shown there.
+        await runCommand(page, 'View: Focus First Editor Group');
         await openFile(page, 'prompt.txt');
         await cursorToEnd(page);
         await runCommand(page, 'Token Lens: Explain Next Token');
