@@ -46,7 +46,9 @@ export class TokenHover implements vscode.HoverProvider, vscode.Disposable {
     const { analysis, base } = found;
     const i = analysis.tokenIndexAt(offset - base);
     const actual = analysis.tokens[i];
-    if (i < 0 || !actual || actual.special) return undefined;
+    // Special tokens have no prediction to show, but for a masked model's blank: what it fills in there.
+    const blank = analysis.objective === 'masked' && actual?.id === this.models.ready.info.maskId;
+    if (i < 0 || !actual || (actual.special && !blank)) return undefined;
     const k = config.get<number>('topK', 10);
     // The prediction that scored this token: made before it (causal), or with it masked (BERT).
     const row = analysis.rowScoring(i);

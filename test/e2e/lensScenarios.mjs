@@ -35,7 +35,7 @@ async function logitLensGrid(frame) {
 }
 
 /** Writes the workspace's tokenLens.model (undefined: removes it); the extension follows the settings file. */
-function setWorkspaceModel(workspace, ref) {
+export function setWorkspaceModel(workspace, ref) {
   const file = join(workspace, '.vscode', 'settings.json');
   const settings = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
   if (ref === undefined) delete settings['tokenLens.model'];

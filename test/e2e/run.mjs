@@ -1,17 +1,21 @@
 // The real-VS-Code run: package + install the extension (or point at the repo with --dev), start one code-server,
 // run the extension-host suites, then the UI scenarios; always stop it. Nothing sets tokenLens.model: everything
-// runs offline on the built-in stories260K the VSIX carries, as after a fresh install.
+// runs offline on the built-in stories260K the VSIX carries, as after a fresh install. (Scenarios that need
+// another model set it in the folder's settings and put it back; the Hub one downloads from a local
+// stand-in for the Hub that the run starts on 127.0.0.1 and stops.)
 // Assumes `npm run build` ran.
 // Usage: node test/e2e/run.mjs [--dev] [--no-suite] [--suite=NAME,...] [--no-ui] [--scenario=TEXT] [--keep] [--verbose]
 // (--scenario: only the UI scenarios whose names contain TEXT)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { require as tsxRequire } from 'tsx/cjs/api';
 import { packageTargets } from '../../scripts/package.mjs';
 import { buildSuite } from '../integration/build.mjs';
 import { installExtension, makeProfile, startCodeServer, workbenchUrl } from './codeServer.mjs';
 import { lensScenarios } from './lensScenarios.mjs';
+import { HUB_REPO, modelScenarios, modelWorkspaceFiles } from './modelScenarios.mjs';
 import { runScenarios, scenarios, workspaceFiles } from './scenarios.mjs';
 import { cacheDir, root, setup } from './setup.mjs';
 import { launchBrowser, openWorkbench, runExtensionHostSuite } from './workbench.mjs';
@@ -27,14 +31,15 @@ const log = (msg) => console.log(`[e2e] ${msg}`);
 const LIMIT_MIN = Number(process.env.TOKEN_LENS_E2E_LIMIT_MIN) || 40;
 
 /** What the run started and must stop, however it ends. */
-const running = { server: undefined, browser: undefined, tmp: undefined };
+const running = { server: undefined, browser: undefined, hub: undefined, tmp: undefined };
 let stopping;
 /** One stop for every path that ends the run: a signal arriving mid-run and the run's own end wait for the same one. */
 function stopAll() {
   stopping ??= (async () => {
-    const { server, browser } = running;
+    const { server, browser, hub } = running;
     await browser?.close().catch(() => {});
     await server?.stop();
+    await hub?.close();
   })();
   return stopping;
 }
@@ -88,6 +93,50 @@ function writeGgufModel(dir) {
   const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'export-gguf', '--model', join(root, 'dist', 'models', 'stories260K'), '--out', out], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`export-gguf exited with ${r.status ?? r.signal}: ${r.stderr}`);
   return out;
+}
+
+/** The vendored tiny BERT, imported as a user would (`token-lens import`), for the masked-model scenario. */
+function importTinyBert(dir) {
+  const out = join(dir, 'tiny-bert-stories');
+  const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'import', '--from', join(root, 'vendor', 'tiny-bert-stories'), '--out', out], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`import of the tiny BERT exited with ${r.status ?? r.signal}: ${r.stderr}`);
+  return out;
+}
+
+/**
+ * A Hub repository folder with four variants of the GPT-2-family model: its fp32 model.onnx and what
+ * `token-lens quantize` writes from it (q8, q4, fp16). Returns the folder that holds the repository.
+ */
+function writeHubVariants(gpt2Tiny) {
+  const hubRoot = join(cacheDir, 'models', 'hub');
+  const repo = join(hubRoot, HUB_REPO);
+  if (existsSync(join(repo, 'onnx', 'model.onnx'))) return hubRoot;
+  // Written aside and renamed when whole: a run stopped half-way leaves no repository that looks complete.
+  const staging = `${repo}.partial-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  for (const to of ['q8', 'q4', 'fp16']) {
+    const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'quantize', '--model', gpt2Tiny, '--to', to, '--out', staging], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`quantize --to ${to} exited with ${r.status ?? r.signal}: ${r.stderr}`);
+  }
+  copyFileSync(join(gpt2Tiny, 'onnx', 'model.onnx'), join(staging, 'onnx', 'model.onnx'));
+  try {
+    renameSync(staging, repo);
+  } catch (e) {
+    rmSync(staging, { recursive: true, force: true });
+    if (!existsSync(join(repo, 'onnx', 'model.onnx'))) throw e;
+  }
+  return hubRoot;
+}
+
+/**
+ * A local stand-in for the Hugging Face Hub on 127.0.0.1 (the unit tests' own), serving `hubRoot`'s
+ * repositories as token-lens-test/local-*. Its files come at 1 MB/s, so a download's progress shows
+ * for a while (the model file takes about 13 s).
+ */
+async function startLocalHub(hubRoot) {
+  const { startHub } = tsxRequire('../unit/hubServer.ts', import.meta.url);
+  const hub = await startHub(hubRoot, { bytesPerSecond: 2 ** 20 });
+  return { ...hub, root: hubRoot };
 }
 
 /** The model settings go in the folder too: once, the first window of a fresh server ran without the user value. */
@@ -174,13 +223,16 @@ async function main() {
     }
 
     if (!argv.has('--no-ui')) {
-      const ws = makeWorkspace(tmp, 'ui', modelSettings);
+      const ws = makeWorkspace(tmp, 'ui', modelSettings, modelWorkspaceFiles);
       const url = workbenchUrl(server.url, { folder: ws, extensionDevelopmentPath: argv.has('--dev') ? extensionPath : undefined });
       const page = await openWorkbench(browser.context, url);
       const importedDir = join(profile.userDataDir, 'User', 'globalStorage', EXTENSION_ID, 'imported');
       const only = scenarioArg?.slice('--scenario='.length);
-      const results = await runScenarios({ page, dir: resultsDir, extensionPath, workspace: ws, gpt2: writeGpt2Tiny(), checkpoint: writeCheckpoint(), bigCheckpoint: writeCheckpoint('medium'), importedDir, only, gguf: writeGgufModel(tmp) },
-        console.log, [...scenarios, ...lensScenarios]);
+      const gpt2Tiny = writeGpt2Tiny();
+      const hub = running.hub = await startLocalHub(writeHubVariants(gpt2Tiny));
+      log(`local Hub at ${hub.host}`);
+      const results = await runScenarios({ page, dir: resultsDir, extensionPath, workspace: ws, gpt2: gpt2Tiny, checkpoint: writeCheckpoint(), bigCheckpoint: writeCheckpoint('medium'), importedDir, only,
+        gguf: writeGgufModel(tmp), tinyBert: importTinyBert(tmp), hub }, console.log, [...scenarios, ...lensScenarios, ...modelScenarios]);
       for (const r of results) {
         if (r.skipped) summary.skipped++;
         else if (r.ok) summary.passed++;

@@ -67,7 +67,7 @@ async function textPoint(page, needle) {
 }
 
 /** Hovers the second character of `needle` in the active editor until `hover` shows (hover delay, a model loading). */
-async function hoverText(page, needle, hover) {
+export async function hoverText(page, needle, hover) {
   for (let i = 0; i < 8; i++) {
     let p = null;
     for (let t = 0; t < 40 && !p; t++) p = (await textPoint(page, needle)) ?? (await page.waitForTimeout(250), null);
@@ -501,6 +501,8 @@ export const scenarios = [
       const before = readFileSync(settingsFile, 'utf8');
       writeFileSync(settingsFile, JSON.stringify({ ...JSON.parse(before), 'tokenLens.model': gguf }, null, 2));
       try {
+        // The editors' group first: quick open from the panel's group would explain the file shown there.
+        await runCommand(page, 'View: Focus First Editor Group');
         await openFile(page, 'prompt.txt');
         await cursorToEnd(page);
         await runCommand(page, 'Token Lens: Explain Next Token');
@@ -535,12 +537,31 @@ export async function showTab(frame, tab) {
 
 /** Select Model… → the built-in TinyStories model, waiting until the status bar names it. */
 export async function useBuiltInModel(page) {
-  await dismissDialogs(page);
-  await runCommand(page, 'Token Lens: Select Model…');
-  await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Token Lens: Select Model' }).waitFor({ timeout: 10_000 });
   const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'Built-in: TinyStories (stories260K)' });
-  await row.first().click({ timeout: 10_000 });
+  // The picker fills its list after it opens (it looks through the model stores): on a busy machine it may be
+  // slow, or close when a panel takes the focus back. Ask again rather than fail the scenarios after this one.
+  for (let i = 0; ; i++) {
+    await dismissDialogs(page);
+    await runCommand(page, 'View: Focus First Editor Group');
+    try {
+      await openModelPicker(page);
+      await row.first().click({ timeout: 20_000 });
+      break;
+    } catch (e) {
+      if (i === 2) throw e;
+    }
+  }
   await page.locator('.statusbar-item', { hasText: 'stories260K' }).first().waitFor({ timeout: 60_000 });
+}
+
+/** Select Model…, once more if its list did not come up (on a busy machine it may take a while). */
+export async function openModelPicker(page) {
+  const title = page.locator('.quick-input-widget .quick-input-title', { hasText: 'Token Lens: Select Model' });
+  for (let i = 0; i < 2 && !(await title.isVisible()); i++) {
+    await runCommand(page, 'Token Lens: Select Model…');
+    await title.waitFor({ timeout: 20_000 }).catch(() => {});
+  }
+  await title.waitFor({ timeout: 1_000 });
 }
 
 /** What the extension's imported/ folder holds. */

@@ -56,7 +56,8 @@ export async function runExtensionHostSuite(context, url, { timeoutMs = 240_000,
 /** Opens the workbench on a folder and waits until the editor area and the extension host are up. */
 export async function openWorkbench(context, url) {
   const page = await context.newPage();
-  await page.goto(url);
+  // On a busy machine the first load of the workbench's scripts can take longer than the default 30 s.
+  await page.goto(url, { timeout: 120_000 });
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   await page.locator('.statusbar').waitFor({ timeout: 60_000 });
   return page;

@@ -10,8 +10,11 @@ export const HUB_FIXTURES = path.join(__dirname, '..', 'fixtures', 'hub');
 
 export interface HubServer { host: string; requests: string[]; close: () => Promise<void> }
 
-/** Repositories named local-* are folders under `localRoot`; the others are fixtures. */
-export async function startHub(localRoot: string): Promise<HubServer> {
+/**
+ * Repositories named local-* are folders under `localRoot`; the others are fixtures. `bytesPerSecond`
+ * paces each file's body, as a slow link would, so that a download's progress can be watched.
+ */
+export async function startHub(localRoot: string, opts: { bytesPerSecond?: number } = {}): Promise<HubServer> {
   const requests: string[] = [];
   const rootOf = (repo: string) => (repo.startsWith('local-') ? localRoot : HUB_FIXTURES);
   const server = http.createServer((req, res) => {
@@ -37,7 +40,8 @@ export async function startHub(localRoot: string): Promise<HubServer> {
     }
     const body = fs.readFileSync(file);
     res.writeHead(200, { 'content-length': body.length, 'content-type': 'application/octet-stream' });
-    res.end(req.method === 'HEAD' ? undefined : body);
+    if (req.method === 'HEAD' || !opts.bytesPerSecond) return void res.end(req.method === 'HEAD' ? undefined : body);
+    sendPaced(res, body, opts.bytesPerSecond);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -48,4 +52,17 @@ export async function startHub(localRoot: string): Promise<HubServer> {
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/** Writes `body` in 64 KB chunks at `bytesPerSecond`; stops when the client goes away. */
+function sendPaced(res: http.ServerResponse, body: Buffer, bytesPerSecond: number): void {
+  const CHUNK = 64 * 1024;
+  let at = 0;
+  const next = () => {
+    if (res.destroyed) return;
+    if (at >= body.length) return void res.end();
+    res.write(body.subarray(at, (at += CHUNK)));
+    setTimeout(next, (CHUNK / bytesPerSecond) * 1000);
+  };
+  next();
 }

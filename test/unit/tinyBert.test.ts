@@ -70,6 +70,16 @@ test('trained, it fills in the blanks of a story', async () => {
   assert.ok((await fill('Once upon a time, there was a little [MASK] named Lily.')).includes('girl'));
 });
 
+test('the blank the text spells out is a token under the cursor (the hover\'s look-up); [CLS] and [SEP] are not', async () => {
+  const text = 'Once upon a time, there was a little [MASK] named Lily.';
+  const a = await session.analyze(text);
+  for (let offset = text.indexOf('[MASK]'); offset < text.indexOf('[MASK]') + '[MASK]'.length; offset++) {
+    assert.equal(a.tokens[a.tokenIndexAt(offset)].id, session.info.maskId, `offset ${offset}`);
+  }
+  assert.equal(a.tokens[a.tokenIndexAt(0)].text, 'once');
+  assert.equal(a.tokens[a.tokenIndexAt(text.length - 1)].text, '.');
+});
+
 test('the same checkpoint in RoBERTa\'s layout (offset positions, one segment) imports and scores the same', async () => {
   const bert = readSafetensorsRef(path.join(vendor, 'model.safetensors'));
   const f32 = (d: Float64Array) => Float32Array.from(d);

@@ -234,7 +234,8 @@ export class Analysis {
     let found = -1;
     for (let i = 0; i < this.tokens.length; i++) {
       const t = this.tokens[i];
-      if (t.special) continue;
+      // [CLS], [SEP] and BOS take no text; a special token the text spells out (a masked model's blank) does.
+      if (t.special && t.end <= t.start) continue;
       if (t.start <= offset) found = i;
       if (offset < t.end) break;
     }
