@@ -1,10 +1,11 @@
-// npm run bench:scaling [-- --json] [--runs N] [--window W] [--tokens N]: how time and memory grow with
+// npm run bench:scaling [-- --json] [--runs N] [--window W] [--tokens N] [--table FILE]: how time and memory grow with
 // document length. Whole-file analysis (strided windows) of 1k, 4k and 16k tokens with windows of 512 and
 // 1,024 tokens, as the editor runs it (ModelSession.analyzeWholeFile, incremental, with progress), on the
 // model `token-lens write-random --arch gpt2 --preset gpt2-small` writes (random weights, GPT-2's tokenizer,
 // context 1,024). Each cell runs in a process of its own, so that its peak memory is its own; every cell is
 // measured `--runs` times (default 2) with the load average before and after, since the machine may be shared.
-// Prints a Markdown table (the one in the README); with --json, one JSON line per measurement.
+// Prints a Markdown table (the one in the README); with --json, one JSON line per measurement, which
+// `--table FILE` turns into the table later.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -86,33 +87,47 @@ async function main(): Promise<void> {
     execFileSync(process.execPath, [cli, 'write-random', '--arch', 'gpt2', '--preset', 'gpt2-small', '--out', folder], { stdio: 'inherit' });
   }
   const json = process.argv.includes('--json');
+  const table = process.argv.indexOf('--table');
+  if (table >= 0) {
+    // A table from earlier measurements (the JSON lines this script printed).
+    const saved = fs.readFileSync(process.argv[table + 1], 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Run);
+    process.stdout.write(`${tableOf(saved)}\n`);
+    return;
+  }
   const windows = option('--window') ? [option('--window')!] : WINDOWS;
   const lengths = option('--tokens') ? [option('--tokens')!] : LENGTHS;
   const rounds = option('--runs') ?? 2;
-  const runs: Run[][] = [];
-  for (const window of windows) {
-    for (const tokens of lengths) {
-      const cell: Run[] = [];
-      for (let r = 0; r < rounds; r++) {
+  const runs: Run[] = [];
+  // Every cell once, then again: the two runs of a cell are apart in time, so one burst of load hits one only.
+  for (let r = 0; r < rounds; r++) {
+    for (const window of windows) {
+      for (const tokens of lengths) {
         const out = execFileSync(process.execPath, ['--import', 'tsx', __filename, '--measure', String(tokens), String(window)],
           { encoding: 'utf8', cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
         const run = JSON.parse(out.trim().split('\n').at(-1)!) as Run;
-        cell.push(run);
+        runs.push(run);
         (json ? process.stdout : process.stderr).write(`${JSON.stringify(run)}\n`);
       }
-      runs.push(cell);
     }
   }
-  if (json) return;
+  if (!json) process.stdout.write(`${tableOf(runs)}\n`);
+}
+
+/** One row per cell, its runs side by side (`a / b`). */
+function tableOf(runs: Run[]): string {
+  const cells = new Map<string, Run[]>();
+  for (const r of [...runs].sort((a, b) => a.window - b.window || a.tokens - b.tokens)) {
+    const key = `${r.window}:${r.tokens}`;
+    cells.set(key, [...(cells.get(key) ?? []), r]);
+  }
   const each = (cell: Run[], f: (r: Run) => string | number) => cell.map(f).join(' / ');
-  const lines = [
+  return [
     `| tokens | window | windows | time (s) | ms/token | load (1 min, before → after) | RSS loaded → peak (MB) | peak host heap (MB) | kept (MB, budget ${DEFAULT_MEMORY_BUDGET_MB}) |`,
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...runs.map((c) => `| ${c[0].tokens.toLocaleString('en')} | ${c[0].window} | ${c[0].windows} | ${each(c, (r) => r.seconds)} | ` +
+    ...[...cells.values()].map((c) => `| ${c[0].tokens.toLocaleString('en')} | ${c[0].window} | ${c[0].windows} | ${each(c, (r) => r.seconds)} | ` +
       `${each(c, (r) => r.msPerToken)} | ${each(c, (r) => `${r.load[0]} → ${r.load[1]}`)} | ` +
       `${each(c, (r) => `${r.loadedMb} → ${r.peakRssMb}`)} | ${each(c, (r) => r.peakHeapMb)} | ${each(c, (r) => r.keptMb)} |`),
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  ].join('\n');
 }
 
 main().catch((e) => { process.stderr.write(`bench:scaling: ${e.stack ?? e}\n`); process.exitCode = 1; });
