@@ -88,6 +88,11 @@ export class Tape {
     return this.b.op(type, inputs, attrs);
   }
 
+  /** a @ b with either read transposed (its last two axes swapped): onnxruntime's com.microsoft FusedMatMul, float32 only. */
+  fusedMatMul(a: string, b: string, transA: boolean, transB: boolean): string {
+    return this.b.node('FusedMatMul', [a, b], { transA: transA ? 1 : 0, transB: transB ? 1 : 0 }, 1, 'com.microsoft')[0];
+  }
+
   zeros(shape: number[]): string {
     const zero = new Uint8Array(this.dtype === 'float32' ? 4 : 8);
     return this.op('ConstantOfShape', [this.b.constInt64(shape)], { value: { dims: [1], dataType: this.elem, rawData: zero } });

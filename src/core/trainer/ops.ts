@@ -95,17 +95,23 @@ export function matmul(a: Value, b: Value): Value {
   const y = t.op('MatMul', [a.name, b.name]);
   return new Value(t, y, shape, [a, b], (g, needs) => {
     let ga: string | null = null, gb: string | null = null;
+    // Batched products (attention) in float32 read their operands transposed in place (onnxruntime's
+    // FusedMatMul): a Transpose node would copy a [B, H, T, D] tensor, and onnxruntime's transpose optimizer
+    // merges it with the heads' own Transpose into one that no MatMul can absorb any more.
+    const fused = b.shape.length > 2 && t.dtype === 'float32';
     if (needs[0]) {
       ga = b.shape.length === 2
         ? t.op('MatMul', [g, t.op('Transpose', [b.name], { perm: [1, 0] })])
-        : t.sumTo(t.op('MatMul', [g, t.op('Transpose', [b.name], { perm: swapLast(b.shape.length) })]), shape, a.shape);
+        : t.sumTo(fused ? t.fusedMatMul(g, b.name, false, true)
+          : t.op('MatMul', [g, t.op('Transpose', [b.name], { perm: swapLast(b.shape.length) })]), shape, a.shape);
     }
     if (needs[1]) {
       if (b.shape.length === 2) {
         // A weight shared across the batch: one Gemm over the flattened rows.
         gb = t.op('Gemm', [t.reshape(a.name, [-1, K]), t.reshape(g, [-1, N])], { transA: 1 });
       } else {
-        gb = t.sumTo(t.op('MatMul', [t.op('Transpose', [a.name], { perm: swapLast(a.shape.length) }), g]), shape, b.shape);
+        gb = t.sumTo(fused ? t.fusedMatMul(a.name, g, true, false)
+          : t.op('MatMul', [t.op('Transpose', [a.name], { perm: swapLast(a.shape.length) }), g]), shape, b.shape);
       }
     }
     return [ga, gb];
