@@ -5,6 +5,7 @@
 // A model that starts its texts with BOS gets BOS at the head of every window, as in its training.
 import type { AnalysisWindow, Candidate, ScoredToken, Token } from '../types';
 import type { Analysis } from './analysis';
+import { AnalysisError, throwIfAborted } from './analysisErrors';
 
 /** One window, in indices of the text's tokens (BOS not counted): it holds [first, end), scores [scoredFrom, end). */
 export interface WindowPlan {
@@ -32,6 +33,34 @@ export interface WindowOptions {
   onProgress?: (done: number, total: number) => void;
   /** An analysis of an earlier version of the text: its windows that did not change are taken as they are. */
   previous?: WholeFileAnalysis;
+}
+
+export interface WholeFileOptions extends WindowOptions {
+  signal?: AbortSignal;
+  /** Tokens per window, BOS included (default and maximum: the context window). */
+  windowTokens?: number;
+  /** Keep and continue KV caches (AnalyzeOptions.incremental): a window that changed only at its end runs from there. */
+  incremental?: boolean;
+}
+
+/** What a whole-file analysis needs of a model. */
+export interface WindowedModel {
+  contextLength: number;
+  /** Every token of a text, leading specials first. */
+  tokenizeAll(text: string): Promise<Token[]>;
+  /** One window's analysis (BOS, then the window's tokens). */
+  analyzeWindow(tokens: Token[], window: AnalysisWindow): Promise<Analysis>;
+}
+
+/** The whole of a text, however long, in windows of at most the model's context (analyzeInWindows). */
+export async function analyzeWholeText(text: string, opts: WholeFileOptions, model: WindowedModel): Promise<WholeFileAnalysis> {
+  throwIfAborted(opts.signal);
+  if (text.length === 0) throw new AnalysisError('Nothing to analyse: the text is empty.');
+  const all = await model.tokenizeAll(text);
+  throwIfAborted(opts.signal);
+  if (all.every((t) => t.special)) throw new AnalysisError('Nothing to analyse: the text has no tokens.');
+  const size = Math.min(opts.windowTokens ?? Infinity, model.contextLength);
+  return analyzeInWindows(text, all, size, opts, (tokens, window) => model.analyzeWindow(tokens, window));
 }
 
 /**
