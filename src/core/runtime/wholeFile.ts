@@ -3,6 +3,7 @@
 // window's end. Every token is then scored once, in the first window that holds it (where it has the
 // most context), and every token after the first window has at least half a context before it.
 // A model that starts its texts with BOS gets BOS at the head of every window, as in its training.
+import { tokenIndexAt } from '../tokenizers/offsets';
 import type { AnalysisWindow, Candidate, ScoredToken, Token } from '../types';
 import type { Analysis } from './analysis';
 import { AnalysisError, throwIfAborted } from './analysisErrors';
@@ -148,7 +149,6 @@ export class WholeFileAnalysis {
     return { window, row: position < this.lead ? position : window.lead + position - this.lead - window.first };
   }
 
-  /** The k (at most 100) most likely next tokens after tokens[position]. */
   /** Next-token predictions only: a whole-file analysis is of a causal model. */
   readonly objective = 'next' as const;
 
@@ -157,6 +157,7 @@ export class WholeFileAnalysis {
     return i > 0 && i < this.tokens.length ? i - 1 : null;
   }
 
+  /** The k (at most 100) most likely next tokens after tokens[position]. */
   topK(position: number, k: number): Candidate[] {
     const { window, row } = this.rowAt(position);
     return window.analysis.topK(row, k);
@@ -164,13 +165,6 @@ export class WholeFileAnalysis {
 
   /** Index of the token whose span covers a UTF-16 offset of the text; the last one starting before it otherwise. */
   tokenIndexAt(offset: number): number {
-    let found = -1;
-    for (let i = 0; i < this.tokens.length; i++) {
-      const t = this.tokens[i];
-      if (t.special) continue;
-      if (t.start <= offset) found = i;
-      if (offset < t.end) break;
-    }
-    return found;
+    return tokenIndexAt(this.tokens, offset);
   }
 }
