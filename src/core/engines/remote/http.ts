@@ -3,18 +3,12 @@
 // error status, a body that is not the JSON promised, a connection dropped halfway through the body.
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { AnalysisCancelled } from '../../runtime/analysisErrors';
 
 export class RemoteError extends Error {
   constructor(message: string, readonly status?: number) {
     super(message);
     this.name = 'RemoteError';
-  }
-}
-
-export class RemoteCancelled extends Error {
-  constructor() {
-    super('Cancelled.');
-    this.name = 'AbortError';
   }
 }
 
@@ -32,7 +26,7 @@ export function requestJson(url: string, body: unknown, opts: RequestOptions): P
   if (!client) return Promise.reject(new RemoteError(`${url} is not an http:// or https:// address.`));
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
-    if (opts.signal?.aborted) return reject(new RemoteCancelled());
+    if (opts.signal?.aborted) return reject(new AnalysisCancelled());
     let settled = false;
     const finish = (err: Error | undefined, value?: unknown) => {
       if (settled) return;
@@ -65,7 +59,7 @@ export function requestJson(url: string, body: unknown, opts: RequestOptions): P
         }
       });
     });
-    const onAbort = () => { finish(new RemoteCancelled()); req.destroy(); };
+    const onAbort = () => { finish(new AnalysisCancelled()); req.destroy(); };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => {
       finish(new RemoteError(`${where} did not answer within ${formatSeconds(opts.timeoutMs)} (the timeout).`));
