@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import type { Engine } from '../core/engines/engine';
 import type { Analysis } from '../core/runtime/analysis';
 import type { Candidate } from '../core/types';
-import { candidatesAfter, tokenJson } from './tokenJson';
+import { candidatesAfter, scoresJson } from './tokenJson';
 import { percent, perplexity } from '../core/numberFormat';
 import { decodeText } from '../core/textBytes';
 import { TOP_KEPT } from '../core/runtime/topRows';
@@ -114,11 +114,7 @@ function readText(file: string | undefined, positionals: string[]): string {
 
 export function toJson(session: Pick<Engine, 'ref'>, a: Analysis, next: Candidate[], attention: boolean) {
   return {
-    model: session.ref,
-    tokens: a.tokens.map(tokenJson),
-    meanLoss: a.meanLoss,
-    perplexity: a.perplexity,
-    next,
+    ...scoresJson(session.ref, a, next),
     ...(a.window.truncated ? { window: a.window } : {}),
     // The weights themselves are streamed in this place (attentionJson.ts).
     ...(attention ? { attention: a.attention ? null : { layers: 0, heads: 0, weights: [], note: a.attentionNote } } : {}),

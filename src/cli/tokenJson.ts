@@ -6,6 +6,11 @@ import type { Candidate, ScoredToken } from '../core/types';
 
 export const tokenJson = (t: ScoredToken) => ({ id: t.id, text: t.text, start: t.start, end: t.end, prob: t.prob, rank: t.rank, loss: t.loss });
 
+/** What every `explain --json` starts with: the model, each token, the mean loss and the next tokens. */
+export function scoresJson(model: string, a: { tokens: ScoredToken[]; meanLoss: number; perplexity: number }, next: Candidate[]) {
+  return { model, tokens: a.tokens.map(tokenJson), meanLoss: a.meanLoss, perplexity: a.perplexity, next };
+}
+
 /** The k most likely tokens after row `row` of `a`: from the kept top rows, or from the full row beyond them. */
 export async function candidatesAfter(a: Analysis, row: number, k: number): Promise<Candidate[]> {
   if (k <= TOP_KEPT) return a.topK(row, k);

@@ -3,7 +3,7 @@
 import type { ModelSession } from '../core/runtime/session';
 import type { WholeFileAnalysis } from '../core/runtime/wholeFile';
 import type { Candidate } from '../core/types';
-import { candidatesAfter, tokenJson } from './tokenJson';
+import { candidatesAfter, scoresJson } from './tokenJson';
 import { percent, perplexity } from '../core/numberFormat';
 
 export async function explainWholeFile(session: ModelSession, text: string, topK: number, json: boolean,
@@ -21,11 +21,7 @@ export async function explainWholeFile(session: ModelSession, text: string, topK
 export function wholeFileJson(session: ModelSession, a: WholeFileAnalysis, next: Candidate[]) {
   const lead = a.lead;
   return {
-    model: session.ref,
-    tokens: a.tokens.map(tokenJson),
-    meanLoss: a.meanLoss,
-    perplexity: a.perplexity,
-    next,
+    ...scoresJson(session.ref, a, next),
     windows: a.windows.map((w) => ({
       firstToken: lead + w.first, lastToken: lead + w.end - 1, scoredFrom: lead + w.scoredFrom, scoredTo: lead + w.end - 1,
       start: w.analysis.window.start, end: w.analysis.window.end,
