@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import type { Engine } from '../core/engines/engine';
 import type { Analysis } from '../core/runtime/analysis';
 import type { Candidate } from '../core/types';
-import { tokenJson } from './tokenJson';
+import { candidatesAfter, scoresJson } from './tokenJson';
 import { percent, perplexity } from '../core/numberFormat';
 import { decodeText } from '../core/textBytes';
 import { TOP_KEPT } from '../core/runtime/topRows';
@@ -85,7 +85,7 @@ export async function runExplain(argv: string[]): Promise<number> {
       }
       return 0;
     }
-    const next = await nextCandidates(analysis, topK);
+    const next = await candidatesAfter(analysis, analysis.tokens.length - 1, topK);
     const extra = await runLenses(session, text, topK, lenses);
     if (values.json) {
       await write({ ...toJson(session, analysis, next, attention), ...(capped ? { topKCapped: capped } : {}), ...lensJson(extra) });
@@ -112,21 +112,9 @@ function readText(file: string | undefined, positionals: string[]): string {
   return positionals[0];
 }
 
-/** The k most likely tokens after the text: from the kept top rows, or from the full row beyond them. */
-async function nextCandidates(a: Analysis, k: number): Promise<Candidate[]> {
-  const last = a.tokens.length - 1;
-  if (k <= TOP_KEPT) return a.topK(last, k);
-  const all = await a.distribution(last, { temperature: 1, topK: 0, topP: 1 }, k);
-  return all.map(({ id, text, prob, logit }) => ({ id, text, prob, logit }));
-}
-
 export function toJson(session: Pick<Engine, 'ref'>, a: Analysis, next: Candidate[], attention: boolean) {
   return {
-    model: session.ref,
-    tokens: a.tokens.map(tokenJson),
-    meanLoss: a.meanLoss,
-    perplexity: a.perplexity,
-    next,
+    ...scoresJson(session.ref, a, next),
     ...(a.window.truncated ? { window: a.window } : {}),
     // The weights themselves are streamed in this place (attentionJson.ts).
     ...(attention ? { attention: a.attention ? null : { layers: 0, heads: 0, weights: [], note: a.attentionNote } } : {}),

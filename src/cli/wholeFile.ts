@@ -3,8 +3,7 @@
 import type { ModelSession } from '../core/runtime/session';
 import type { WholeFileAnalysis } from '../core/runtime/wholeFile';
 import type { Candidate } from '../core/types';
-import { tokenJson } from './tokenJson';
-import { TOP_KEPT } from '../core/runtime/topRows';
+import { candidatesAfter, scoresJson } from './tokenJson';
 import { percent, perplexity } from '../core/numberFormat';
 
 export async function explainWholeFile(session: ModelSession, text: string, topK: number, json: boolean,
@@ -12,27 +11,17 @@ export async function explainWholeFile(session: ModelSession, text: string, topK
   const a = await session.analyzeWholeFile(text, {
     onProgress: (done, total) => { if (process.stderr.isTTY) process.stderr.write(`\rwindow ${done}/${total}${done === total ? '\n' : ''}`); },
   });
-  const next = await nextCandidates(a, topK);
+  const { window, row } = a.rowAt(a.tokens.length - 1);
+  const next = await candidatesAfter(window.analysis, row, topK);
   if (json) process.stdout.write(`${JSON.stringify({ ...wholeFileJson(session, a, next), ...extra })}\n`);
   else printTable(session, a, next);
-}
-
-async function nextCandidates(a: WholeFileAnalysis, k: number): Promise<Candidate[]> {
-  const { window, row } = a.rowAt(a.tokens.length - 1);
-  if (k <= TOP_KEPT) return window.analysis.topK(row, k);
-  const all = await window.analysis.distribution(row, { temperature: 1, topK: 0, topP: 1 }, k);
-  return all.map(({ id, text, prob, logit }) => ({ id, text, prob, logit }));
 }
 
 /** `explain --json` with `windows` in place of `window`: token indices (into `tokens`) and UTF-16 offsets. */
 export function wholeFileJson(session: ModelSession, a: WholeFileAnalysis, next: Candidate[]) {
   const lead = a.lead;
   return {
-    model: session.ref,
-    tokens: a.tokens.map(tokenJson),
-    meanLoss: a.meanLoss,
-    perplexity: a.perplexity,
-    next,
+    ...scoresJson(session.ref, a, next),
     windows: a.windows.map((w) => ({
       firstToken: lead + w.first, lastToken: lead + w.end - 1, scoredFrom: lead + w.scoredFrom, scoredTo: lead + w.end - 1,
       start: w.analysis.window.start, end: w.analysis.window.end,

@@ -3,6 +3,7 @@ import { isBinaryText, sliceAround } from './documentText';
 import type { Models } from './models';
 import type { Analysis, Engine, ModelSession, WholeFileAnalysis } from './runtime';
 import { AnalysisProgress } from './analysisProgress';
+import { AnalysisCancelled, throwIfAborted } from '../core/runtime/analysisErrors';
 
 /** An analysis of `document.getText().slice(base, base + analysis.text.length)`: one window, or the whole file. */
 export interface DocumentAnalysis {
@@ -175,7 +176,7 @@ export class DocumentAnalyses implements vscode.Disposable {
     return new Promise<DocumentAnalysis>((resolve, reject) => {
       const onAbort = () => {
         if (--slice.waiting === 0 && !slice.settled) slice.abort.abort();
-        reject(abortError());
+        reject(new AnalysisCancelled());
       };
       signal.addEventListener('abort', onAbort, { once: true });
       slice.result.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
@@ -202,14 +203,4 @@ export class DocumentAnalyses implements vscode.Disposable {
 
 function covers(d: DocumentAnalysis, offset: number): boolean {
   return d.base + d.analysis.window.start <= offset && offset <= d.base + d.analysis.window.end;
-}
-
-function abortError(): Error {
-  const e = new Error('Cancelled.');
-  e.name = 'AbortError';
-  return e;
-}
-
-function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw abortError();
 }

@@ -1,21 +1,11 @@
 // The compare lens's messages: the Explain panel asks to compare its text with another model; the host
 // answers with the comparison. Browser-safe (types and plain data only).
-import type { ComparedToken } from '../core/lenses/compare';
+import type { ComparedToken, Comparison } from '../core/lenses/compare';
 
 export type { ComparedToken };
 
-/** One text under two models, as the compare lens computed it (see src/core/lenses/compare.ts). */
-export interface ComparisonPayload {
-  /** Display names of A (the panel's model) and B. */
-  models: [string, string];
-  sameTokenizer: boolean;
-  unit: 'nats/token' | 'bits/char';
-  tokens: ComparedToken[];
-  meanLossA: number;
-  meanLossB: number;
-  meanKl: number | null;
-  top1Agreement: number | null;
-}
+/** One text under two models, as the compare lens computed it (see src/core/lenses/compare.ts); `models` are display names. */
+export type ComparisonPayload = Comparison;
 
 export interface CompareHostMessages {
   comparison: ComparisonPayload;

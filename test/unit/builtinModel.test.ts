@@ -1,13 +1,13 @@
 // The built-in model: `npm run build` imports vendor/stories260K into dist/models/stories260K (once per change of
 // its sources), and the CLI uses it when --model is omitted. Needs `npm run build` (dist/cli.js).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 // @ts-expect-error a plain .mjs build script without types
 import { BUILTIN_MODEL_DIR, importBuiltinModel } from '../../scripts/builtinModel.mjs';
+import { cliRunner } from './runCli';
 
 const root = path.resolve(__dirname, '../..');
 const cliJs = path.join(root, 'dist', 'cli.js');
@@ -15,11 +15,7 @@ const PROMPT = 'Once upon a time, there was a little girl named';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-builtin-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function run(cli: string, ...args: string[]) {
-  assert.ok(fs.existsSync(cli), `${cli} is missing: run \`npm run build\` first`);
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache') } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const run = (cli: string, ...args: string[]) => cliRunner({ cache: path.join(tmp, 'cache'), built: cli })(...args);
 
 test('the built CLI explains with the built-in stories260K when --model is omitted, offline', () => {
   const r = run(cliJs, 'explain', '--offline', '--json', '--top-k', '3', PROMPT);

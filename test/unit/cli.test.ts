@@ -1,22 +1,17 @@
 // The token-lens command line, run as a user would (through tsx on the sources).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { cliRunner } from './runCli';
 
 const root = path.resolve(__dirname, '../..');
 const shared = path.resolve(root, 'vendor/stories260K');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-cli-'));
 const model = path.join(tmp, 'stories260K');
 
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], {
-    encoding: 'utf8', cwd: root, env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache') },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const cli = cliRunner({ cache: path.join(tmp, 'cache') });
 
 before(() => {
   const r = cli('import-llama2c', '--checkpoint', path.join(shared, 'stories260K.bin'), '--tokenizer', path.join(shared, 'tok512.bin'), '--out', model);

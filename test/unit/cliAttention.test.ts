@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { sourceCliArgs } from './runCli';
 
 const root = path.resolve(__dirname, '../..');
 const folder = path.join(root, '.cache', 'test-models', 'gpt2-small-ctx1024');
@@ -15,13 +16,12 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-cli-att-'));
 const textFile = path.join(tmp, 'story.txt');
 const CONTEXT = 1024;
 
-const cliArgs = (...args: string[]) => ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args];
 // The prepared copy of the 500 MB model is kept between runs.
 const env = { ...process.env, TOKEN_LENS_CACHE: path.join(root, '.cache', 'test-models', 'cache') };
 
 before(() => {
   if (!fs.existsSync(path.join(folder, 'onnx', 'model.onnx'))) {
-    const r = spawnSync(process.execPath, cliArgs('write-random', '--arch', 'gpt2', '--preset', 'gpt2-small', '--out', folder), { encoding: 'utf8', cwd: root, env });
+    const r = spawnSync(process.execPath, sourceCliArgs('write-random', '--arch', 'gpt2', '--preset', 'gpt2-small', '--out', folder), { encoding: 'utf8', cwd: root, env });
     assert.equal(r.status, 0, r.stderr);
   }
   // Longer than the context: the last 1,024 tokens are analysed.
@@ -31,7 +31,7 @@ before(() => {
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 test('a layer of every head at 1,024 tokens streams out, exact', { timeout: 900_000 }, async () => {
-  const child = spawn(process.execPath, cliArgs('explain', '--model', folder, '--offline', '--json', '--attention-layers', '11', '--file', textFile),
+  const child = spawn(process.execPath, sourceCliArgs('explain', '--model', folder, '--offline', '--json', '--attention-layers', '11', '--file', textFile),
     { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let bytes = 0;
   // The start of the output, up to the end of the first head (about 10 MB at 1,024 tokens).

@@ -1,10 +1,10 @@
 // The command line refuses bad numbers and non-text files with clear messages, before any work starts.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { cliRunner } from './runCli';
 
 const root = path.resolve(__dirname, '../..');
 const vendored = path.resolve(root, 'vendor/stories260K');
@@ -12,12 +12,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-cli-flags-'));
 const model = path.join(tmp, 'stories260K');
 const story = path.join(tmp, 'story.txt');
 
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], {
-    encoding: 'utf8', cwd: root, env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache') },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const cli = cliRunner({ cache: path.join(tmp, 'cache') });
 
 before(() => {
   const r = cli('import-llama2c', '--checkpoint', path.join(vendored, 'stories260K.bin'), '--tokenizer', path.join(vendored, 'tok512.bin'), '--out', model);

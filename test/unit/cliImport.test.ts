@@ -1,23 +1,18 @@
 // `token-lens import`, run as a user would (through tsx on the sources): one checkpoint of each source,
 // then explain and generate on the result; and the messages and exit codes for checkpoints that do not fit.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
+import { cliRunner } from './runCli';
 
 const root = path.resolve(__dirname, '../..');
 const FIX = path.join(root, 'test/fixtures/import');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-cli-import-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], {
-    encoding: 'utf8', cwd: root, env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache') },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const cli = cliRunner({ cache: path.join(tmp, 'cache') });
 
 test('import: a Hugging Face folder, a nanoGPT ckpt.pt and a llama2.c .bin, then explain and generate', () => {
   const cases: [string, string[], RegExp][] = [

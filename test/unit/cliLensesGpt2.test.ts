@@ -1,33 +1,26 @@
 // Both lenses from the CLI on a GPT-2-family model: `write-random --arch gpt2 --preset gpt2-tiny` (2 blocks,
 // learned positions, LayerNorm, GPT-2's real BPE of 50,257 tokens, no BOS), as a user runs them. Needs `npm run build`.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { BUILT_CLI, cliRunner } from './runCli';
 
-const root = path.resolve(__dirname, '../..');
-const cliJs = path.join(root, 'dist', 'cli.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-cli-lenses-gpt2-'));
 const model = path.join(tmp, 'gpt2-tiny');
 const TEXT = 'Once upon a time, there was a little girl named';
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function cli(...args: string[]) {
-  assert.ok(fs.existsSync(cliJs), `${cliJs} is missing: run \`npm run build\` first`);
-  const r = spawnSync(process.execPath, [cliJs, ...args], { encoding: 'utf8', env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache') } });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout);
-}
+const cli = cliRunner({ cache: path.join(tmp, 'cache'), built: BUILT_CLI });
 
 before(() => {
-  const r = spawnSync(process.execPath, [cliJs, 'write-random', '--arch', 'gpt2', '--preset', 'gpt2-tiny', '--out', model], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
+  const r = cli('write-random', '--arch', 'gpt2', '--preset', 'gpt2-tiny', '--out', model);
+  assert.equal(r.code, 0, r.err);
 });
 
 test('GPT-2 BPE: --logit-lens gives one row per block over every token, the last row is the model\'s own distribution', () => {
-  const j = cli('explain', '--model', model, '--logit-lens', '--top-k', '3', '--json', TEXT);
+  const j = cli.json('explain', '--model', model, '--logit-lens', '--top-k', '3', '--json', TEXT);
   // GPT-2 adds no BOS: the tokens are the BPE pieces of the text.
   assert.deepEqual(j.tokens.map((t: { text: string }) => t.text),
     ['Once', ' upon', ' a', ' time', ',', ' there', ' was', ' a', ' little', ' girl', ' named']);
@@ -43,13 +36,13 @@ test('GPT-2 BPE: --logit-lens gives one row per block over every token, the last
 
 test('GPT-2 BPE: occlusion of a word equals re-running without it; integrated gradients are complete', () => {
   const target = ' girl';
-  const occ = cli('explain', '--model', model, '--attribution', 'occlusion', '--target', target, '--json', TEXT).attribution;
+  const occ = cli.json('explain', '--model', model, '--attribution', 'occlusion', '--target', target, '--json', TEXT).attribution;
   assert.equal(occ.target.text, target);
   // " little" is token 8; the text without it tokenizes into the other tokens unchanged.
-  const without = cli('explain', '--model', model, '--attribution', 'occlusion', '--target', target, '--json',
+  const without = cli.json('explain', '--model', model, '--attribution', 'occlusion', '--target', target, '--json',
     'Once upon a time, there was a girl named').attribution;
   assert.ok(Math.abs(occ.scores[8] - (occ.value - without.value)) < 1e-4, `${occ.scores[8]} vs ${occ.value - without.value}`);
-  const ig = cli('explain', '--model', model, '--attribution', 'integrated-gradients', '--target', target, '--contrast', ' boy',
+  const ig = cli.json('explain', '--model', model, '--attribution', 'integrated-gradients', '--target', target, '--contrast', ' boy',
     '--steps', '32', '--json', TEXT).attribution;
   assert.equal(ig.contrast.text, ' boy');
   const sum = ig.scores.reduce((s: number, x: number) => s + x, 0);

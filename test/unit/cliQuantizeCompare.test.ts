@@ -4,7 +4,6 @@
 // against KL computed here from both models' full distributions, run directly on onnxruntime.
 // Needs `npm run build`.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,20 +12,16 @@ import * as ort from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
 import { decodeModel, floatsOf } from '../../src/core/onnx/builder';
 import { halfToFloat } from '../../src/core/float16';
+import { BUILT_CLI, cliRunner } from './runCli';
 
 const root = path.resolve(__dirname, '../..');
-const cliJs = path.join(root, 'dist', 'cli.js');
 const vendor = path.join(root, 'vendor', 'stories260K');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-cli-compare-'));
 const model = path.join(tmp, 'stories260K');
 const TEXT = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her dog.';
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function cli(...args: string[]) {
-  assert.ok(fs.existsSync(cliJs), `${cliJs} is missing: run \`npm run build\` first`);
-  const r = spawnSync(process.execPath, [cliJs, ...args], { encoding: 'utf8', env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache') } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const cli = cliRunner({ cache: path.join(tmp, 'cache'), built: BUILT_CLI });
 
 before(() => {
   const r = cli('import-llama2c', '--checkpoint', path.join(vendor, 'stories260K.bin'), '--tokenizer', path.join(vendor, 'tok512.bin'), '--out', model);

@@ -2,23 +2,19 @@
 // that a loaded layout gives the reference logits and attention.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { ModelSession } from '../../src/core/runtime/session';
 import { attentionWeights } from './attentionOf';
+import { HUB_FIXTURES as HUB, type HubServer, startHub } from './hubServer';
 
-export const HUB = path.join(__dirname, '..', 'fixtures', 'hub');
+export { HUB };
 
 export interface Reference { text: string; ids: number[]; logits: number[]; attention: number[][][] }
 export const reference = (family: string): Reference =>
   JSON.parse(fs.readFileSync(path.join(HUB, `${family}.reference.json`), 'utf8'));
 
-export interface FixtureHub {
-  host: string;
-  requests: string[];
+export interface FixtureHub extends HubServer {
   load(name: string, cacheDir: string): Promise<ModelSession>;
-  close(): Promise<void>;
 }
 
 /**
@@ -26,31 +22,8 @@ export interface FixtureHub {
  * come from `localRoot` (folders a test writes).
  */
 export async function serveFixtureHub(localRoot: string): Promise<FixtureHub> {
-  const requests: string[] = [];
-  const server = http.createServer((req, res) => {
-    requests.push(`${req.method} ${req.url}`);
-    const m = /^\/token-lens-test\/([\w.-]+)\/resolve\/main\/(.+)$/.exec(decodeURIComponent(req.url ?? ''));
-    const root = m && (m[1].startsWith('local-') ? localRoot : HUB);
-    const file = m && path.join(root!, m[1], m[2]);
-    if (!file || !file.startsWith(root!) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-      res.writeHead(404).end('not found');
-      return;
-    }
-    const body = fs.readFileSync(file);
-    res.writeHead(200, { 'content-length': body.length, 'content-type': 'application/octet-stream' });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const host = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  return {
-    host,
-    requests,
-    load: (name, cacheDir) => ModelSession.load(`token-lens-test/${name}`, { cacheDir, remoteHost: host }),
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
+  const hub = await startHub(localRoot);
+  return { ...hub, load: (name, cacheDir) => ModelSession.load(`token-lens-test/${name}`, { cacheDir, remoteHost: hub.host }) };
 }
 
 export interface Tolerance { logits: number; attention: number; rowSum: number }

@@ -2,25 +2,24 @@
 // onnx/model.onnx_data. TOKEN_LENS_EXTERNAL_DATA_BYTES lowers the size at which that happens, so a tiny
 // checkpoint takes the same path as Llama 3.2 1B in float32: import, explain, generate, fine-tune.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { decodeModel } from '../../src/core/onnx/builder';
 import { readModelFolderConfig, readModelFolderWeights } from '../../src/core/models/folder';
+import { cliRunner } from './runCli';
 
 const root = path.resolve(__dirname, '../..');
 const FIX = path.join(root, 'test/fixtures/import');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-extdata-import-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function cli(env: Record<string, string>, ...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], {
-    encoding: 'utf8', cwd: root, env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache'), ...env },
-  });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout;
+/** Runs a command that must succeed, with more environment variables; returns what it printed. */
+function cli(env: Record<string, string>, ...args: string[]): string {
+  const r = cliRunner({ cache: path.join(tmp, 'cache'), env })(...args);
+  assert.equal(r.code, 0, r.err);
+  return r.out;
 }
 
 const SMALL = { TOKEN_LENS_EXTERNAL_DATA_BYTES: '4096' };

@@ -2,24 +2,19 @@
 // named, exit code 1, and neither --out nor a staging folder is left behind; a model folder already at --out
 // stays as it was.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { readSafetensorsRef, writeSafetensorsRef } from '../reference/safetensors';
+import { cliRunner } from './runCli';
 
 const root = path.resolve(__dirname, '../..');
 const FIX = path.join(root, 'test/fixtures/import');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-import-refusals-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], {
-    encoding: 'utf8', cwd: root, env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache') },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const cli = cliRunner({ cache: path.join(tmp, 'cache') });
 
 /** A copy of a fixture, broken by `edit`. */
 function broken(name: string, fixture: string, edit: (dir: string) => void): string {

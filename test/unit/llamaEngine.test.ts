@@ -2,7 +2,6 @@
 // `export-gguf` equals the ONNX engine, and a GGUF converted by an independent writer
 // (test/reference/ggufFromLlama2c.ts) gives the llama2.c reference numbers.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,6 +11,7 @@ import { readLlama2c } from '../reference/llama2c';
 import { llama2cEncode, readRawPieces } from '../reference/llama2cEncode';
 import { convertLlama2cToGguf } from '../reference/ggufFromLlama2c';
 import { loadEngine } from '../../src/core/engines/load';
+import { cliRunner } from './runCli';
 
 const root = path.resolve(__dirname, '../..');
 const vendor = path.join(root, 'vendor/stories260K');
@@ -24,12 +24,7 @@ const independent = path.join(tmp, 'independent.gguf');
 const TEXT = 'Once upon a time, there was a little girl named Lily. She loved to play outside with her dog, Max. ' +
   'One day, they found a big red ball in the park. "Can we keep it?" asked Lily. Ünïcödé 🙂 too.';
 
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], {
-    encoding: 'utf8', cwd: root, env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache') },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const cli = cliRunner({ cache: path.join(tmp, 'cache') });
 
 interface Explained {
   tokens: { id: number; text: string; start: number; end: number; prob: number | null; rank: number | null; loss: number | null }[];
@@ -178,16 +173,15 @@ test('Ollama models by name: the store found through its manifests; a missing st
   fs.writeFileSync(manifest, JSON.stringify({ schemaVersion: 2, layers: [
     { mediaType: 'application/vnd.ollama.image.model', digest, size: fs.statSync(exported).size },
   ] }));
-  const env = (dir: string) => ({ ...process.env, OLLAMA_MODELS: dir, TOKEN_LENS_CACHE: path.join(tmp, 'cache') });
-  const run = (dir: string, model: string) => spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'),
-    'explain', '--model', model, '--json', 'Once upon a time'], { encoding: 'utf8', cwd: root, env: env(dir) });
+  const run = (dir: string, model: string) =>
+    cliRunner({ cache: path.join(tmp, 'cache'), env: { OLLAMA_MODELS: dir } })('explain', '--model', model, '--json', 'Once upon a time');
   let r = run(store, 'ollama:stories:260k');
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(JSON.parse(r.stdout).model, 'ollama:stories:260k');
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).model, 'ollama:stories:260k');
   r = run(store, 'ollama:llama3.2:1b');
-  assert.equal(r.status, 1);
-  assert.match(r.stderr, /Ollama has no model "llama3\.2:1b" .*installed: stories:260k/);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /Ollama has no model "llama3\.2:1b" .*installed: stories:260k/);
   r = run(path.join(tmp, 'no-such-store'), 'ollama:stories:260k');
-  assert.equal(r.status, 1);
-  assert.match(r.stderr, /No Ollama models at .*no-such-store \(no manifests folder\)\. Set OLLAMA_MODELS/);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /No Ollama models at .*no-such-store \(no manifests folder\)\. Set OLLAMA_MODELS/);
 });

@@ -3,7 +3,6 @@
 // own final norm and unembedding. Checked against torch's logit lens of the same weights
 // ({gpt2,llama,llama16}.lens.json, make_hub_fused.py), and the last layer against the model's own output.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,6 +10,7 @@ import { after, before, test } from 'node:test';
 import { logitLens } from '../../src/core/lenses/logitLens';
 import { LensUnavailableError } from '../../src/core/lenses/projectModel';
 import { FixtureHub, HUB, reference, serveFixtureHub } from './hubLayouts';
+import { BUILT_CLI, cliRunner } from './runCli';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-lens-exports-'));
 const cacheDir = path.join(tmp, 'cache');
@@ -91,12 +91,8 @@ test('an export whose blocks cannot be told apart says so instead of showing a w
 });
 
 test('explain --logit-lens --json on a GroupQueryAttention export: top[L-1] is the model\'s own next-token distribution (CLI)', () => {
-  const cliJs = path.resolve(__dirname, '../../dist/cli.js');
-  assert.ok(fs.existsSync(cliJs), `${cliJs} is missing: run \`npm run build\` first`);
-  const r = spawnSync(process.execPath, [cliJs, 'explain', '--model', path.join(HUB, 'llama16-gqa'), '--logit-lens', '--top-k', '4', '--json', 'the lazy dog'],
-    { encoding: 'utf8', env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cli-cache') } });
-  assert.equal(r.status, 0, r.stderr);
-  const j = JSON.parse(r.stdout);
+  const cli = cliRunner({ cache: path.join(tmp, 'cli-cache'), built: BUILT_CLI });
+  const j = cli.json('explain', '--model', path.join(HUB, 'llama16-gqa'), '--logit-lens', '--top-k', '4', '--json', 'the lazy dog');
   const T = j.tokens.length;
   assert.equal(j.logitLens.layers, 2);
   assert.equal(j.logitLens.top.length, 2);

@@ -3,29 +3,25 @@
 // as output). transformers.js downloads it as a masked model, graph surgery exposes its attention, and
 // it scores exactly as the folder Token Lens wrote.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { onnx } from 'onnx-proto';
 import { ModelSession } from '../../src/core/runtime/session';
 import { attentionWeights } from './attentionOf';
+import { type HubServer, serveFolder } from './hubServer';
+import { cliRunner } from './runCli';
 
-const root = path.resolve(__dirname, '../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-masked-hub-'));
 const written = path.join(tmp, 'written');
 const served = path.join(tmp, 'served');
-const requests: string[] = [];
-let server: http.Server;
-let host = '';
+let server: HubServer;
 
 before(async () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'),
-    'write-random', '--arch', 'bert', '--preset', 'bert-tiny', '--context', '64', '--seed', '9', '--out', written], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
+  const r = cliRunner({ cache: path.join(tmp, 'cache') })(
+    'write-random', '--arch', 'bert', '--preset', 'bert-tiny', '--context', '64', '--seed', '9', '--out', written);
+  assert.equal(r.code, 0, r.err);
   // As an exporter writes a BERT: Hugging Face's config only, and logits as the one output.
   fs.mkdirSync(path.join(served, 'onnx'), { recursive: true });
   for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(written, f), path.join(served, f));
@@ -36,35 +32,21 @@ before(async () => {
   graph.output = graph.output!.filter((o) => o.name === 'logits');
   graph.node = graph.node!.filter((n) => !(n.output ?? []).some((o) => /^(attentions|hidden_states)\./.test(o)));
   fs.writeFileSync(path.join(served, 'onnx', 'model.onnx'), onnx.ModelProto.encode(model).finish());
-  server = http.createServer((req, res) => {
-    requests.push(`${req.method} ${req.url}`);
-    const m = /^\/token-lens-test\/bert\/resolve\/main\/(.+)$/.exec(decodeURIComponent(req.url ?? ''));
-    const file = m && path.join(served, m[1]);
-    if (!file || !file.startsWith(served) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-      res.writeHead(404).end('not found');
-      return;
-    }
-    const body = fs.readFileSync(file);
-    res.writeHead(200, { 'content-length': body.length, 'content-type': 'application/octet-stream' });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  host = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  server = await serveFolder('token-lens-test/bert', served);
 });
 
 after(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await server.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
 test('a BERT by Hub id downloads, loads as a masked model, shows attention and scores as the written folder', async () => {
   const cacheDir = path.join(tmp, 'cache');
   const text = 'The little [MASK] went to the park.';
-  const hub = await ModelSession.load('token-lens-test/bert', { cacheDir, remoteHost: host });
+  const hub = await ModelSession.load('token-lens-test/bert', { cacheDir, remoteHost: server.host });
   const local = await ModelSession.load(written, { cacheDir });
   try {
-    assert.ok(requests.some((r) => r.includes('onnx/model.onnx')));
+    assert.ok(server.requests.some((r) => r.includes('onnx/model.onnx')));
     assert.equal(hub.info.objective, 'masked');
     assert.equal(hub.info.maskToken, '[MASK]');
     assert.equal(hub.info.attention, 'available', 'attention exposed by graph surgery');

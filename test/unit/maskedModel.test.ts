@@ -3,7 +3,6 @@
 // attention weight are checked against an independent float64 forward (test/reference/bert.ts) that reads
 // the weights straight from the written ONNX file.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -20,8 +19,8 @@ import { basicWordPieceVocabulary, wordPieceTokenizerFiles } from '../../src/cor
 import { type BertSizes, bertForward, logSoftmax, pseudoLosses, readOnnxFloats } from '../reference/bert';
 import { sharpen } from '../reference/ortRun';
 import { attentionWeights } from './attentionOf';
+import { cliRunner } from './runCli';
 
-const root = path.resolve(__dirname, '../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-masked-'));
 const cliModel = path.join(tmp, 'bert-cli');
 const sharp = path.join(tmp, 'bert-sharp');
@@ -36,12 +35,7 @@ const FAMILIES = {
 } as const;
 const families = new Map<string, { dir: string; sizes: BertSizes; session: ModelSession }>();
 
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], {
-    encoding: 'utf8', cwd: root, env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache') },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const cli = cliRunner({ cache: path.join(tmp, 'cache') });
 
 before(async () => {
   const r = cli('write-random', '--arch', 'bert', '--preset', 'bert-tiny', '--context', '64', '--seed', '3', '--out', cliModel);

@@ -1,22 +1,17 @@
 // The README's `import` examples, one per source, run as written (on the checkpoints of test/fixtures/import
 // they name), each followed by an explain of the model it wrote: the documentation cannot drift from the CLI.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
+import { cliRunner } from './runCli';
 
 const root = path.resolve(__dirname, '../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-readme-import-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], {
-    encoding: 'utf8', cwd: root, env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache') },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const cli = cliRunner({ cache: path.join(tmp, 'cache') });
 
 const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
 const section = readme.slice(readme.indexOf('## Importing checkpoints'), readme.indexOf('\n## ', readme.indexOf('## Importing checkpoints') + 3));
@@ -37,10 +32,10 @@ for (const line of examples) {
     const at = args.indexOf('--out');
     const out = path.join(tmp, args[at + 1]);
     args[at + 1] = out;
-    const r = cli(args);
+    const r = cli(...args);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^wrote /);
-    const e = cli(['explain', '--model', out, '--json', 'the cat sat on the mat']);
+    const e = cli('explain', '--model', out, '--json', 'the cat sat on the mat');
     assert.equal(e.code, 0, e.err);
     assert.ok(Number.isFinite(JSON.parse(e.out).meanLoss));
   });

@@ -1,7 +1,7 @@
 // The remote engine against vLLM's and SGLang's documented response shapes (test/fixtures/vllm, sglang)
 // and against a real `token-lens serve` on 127.0.0.1 (both APIs), and every way a server can fail.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { NO_PROMPT_LOGPROBS, RemoteEngine } from '../../src/core/engines/remote/remoteEngine';
+import { cliRunner, sourceCliArgs } from './runCli';
 
 const root = path.resolve(__dirname, '../..');
 const vendor = path.join(root, 'vendor/stories260K');
@@ -20,16 +21,11 @@ const TEXT = 'Once upon a time, there was a little girl named Lily. She loved to
 const servers: ChildProcess[] = [];
 const fakes: http.Server[] = [];
 
-function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], {
-    encoding: 'utf8', cwd: root, env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache'), ...env },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const cli = (args: string[], env: Record<string, string> = {}) => cliRunner({ cache: path.join(tmp, 'cache'), env })(...args);
 
 /** `token-lens serve` on a free port; resolves with its base address once it listens. */
 function serve(args: string[], env: Record<string, string> = {}): Promise<string> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'serve', '--port', '0', ...args], {
+  const child = spawn(process.execPath, sourceCliArgs('serve', '--port', '0', ...args), {
     cwd: root, env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache'), ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   servers.push(child);

@@ -4,7 +4,6 @@
 // give the plain export's logits and attention. onnxruntime runs the fused ops itself on CPU, so the
 // fixtures' numbers are onnxruntime's own.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,6 +14,7 @@ import { logitLens } from '../../src/core/lenses/logitLens';
 import type { ModelSession } from '../../src/core/runtime/session';
 import { FixtureHub, HUB, Reference, checkLayout, reference, serveFixtureHub } from './hubLayouts';
 import { attentionWeights } from './attentionOf';
+import { BUILT_CLI, cliRunner } from './runCli';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-fused-'));
 const cacheDir = path.join(tmp, 'cache');
@@ -130,14 +130,8 @@ test('a fused op with a setting that cannot be written out keeps the model worki
 });
 
 test('explain --attention --json on a GroupQueryAttention export prints its attention (CLI)', () => {
-  const cliJs = path.resolve(__dirname, '../../dist/cli.js');
-  assert.ok(fs.existsSync(cliJs), `${cliJs} is missing: run \`npm run build\` first`);
-  const run = (model: string) => {
-    const r = spawnSync(process.execPath, [cliJs, 'explain', '--model', path.join(HUB, model), '--attention', '--json', reference('llama16').text],
-      { encoding: 'utf8', env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cli-cache') } });
-    assert.equal(r.status, 0, r.stderr);
-    return JSON.parse(r.stdout);
-  };
+  const cli = cliRunner({ cache: path.join(tmp, 'cli-cache'), built: BUILT_CLI });
+  const run = (model: string) => cli.json('explain', '--model', path.join(HUB, model), '--attention', '--json', reference('llama16').text);
   const fused = run('llama16-gqa');
   const plain = run('llama16-opset14');
   assert.equal(fused.attention.layers, 2);

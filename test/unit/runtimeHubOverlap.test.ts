@@ -3,8 +3,6 @@
 // downloads must neither send each other's requests to the wrong host nor leave `env` changed.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,34 +12,17 @@ import { randomWeights } from '../../src/core/models/random';
 import { charTokenizerFiles, charVocabulary } from '../../src/core/tokenizers/chars';
 import { ModelSession } from '../../src/core/runtime/session';
 import { transformers } from '../../src/core/runtime/transformers';
+import { type HubServer, serveFolder } from './hubServer';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-hub2-'));
 const served = path.join(tmp, 'served');
 const TEXT = 'two hubs at once';
 
-interface Hub { server: http.Server; url: string; requests: string[] }
-const hubs: Hub[] = [];
+const hubs: HubServer[] = [];
 
 /** Serves `served` as the Hub model `id`, each response `delayMs` late (a slow mirror). */
-async function hub(id: string, delayMs: number): Promise<Hub> {
-  const requests: string[] = [];
-  const prefix = `/${id}/resolve/main/`;
-  const server = http.createServer((req, res) => {
-    const url = decodeURIComponent(req.url ?? '');
-    requests.push(url);
-    const file = url.startsWith(prefix) ? path.join(served, url.slice(prefix.length)) : '';
-    setTimeout(() => {
-      if (!file || !file.startsWith(served) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-        res.writeHead(404).end('not found');
-        return;
-      }
-      const body = fs.readFileSync(file);
-      res.writeHead(200, { 'content-length': body.length, 'content-type': 'application/octet-stream' });
-      res.end(req.method === 'HEAD' ? undefined : body);
-    }, delayMs);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const h = { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, requests };
+async function hub(id: string, delayMs: number): Promise<HubServer> {
+  const h = await serveFolder(id, served, { delayMs });
   hubs.push(h);
   return h;
 }
@@ -54,10 +35,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const h of hubs) {
-    h.server.closeAllConnections();
-    await new Promise((resolve) => h.server.close(resolve));
-  }
+  for (const h of hubs) await h.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -68,14 +46,14 @@ test('two overlapping downloads each use their own host and cache, and leave env
   const slow = await hub('mirror-a/slow', 150);
   const fast = await hub('mirror-b/fast', 0);
   const [a, b] = await Promise.all([
-    ModelSession.load('mirror-a/slow', { cacheDir: path.join(tmp, 'cache-a'), remoteHost: slow.url }),
+    ModelSession.load('mirror-a/slow', { cacheDir: path.join(tmp, 'cache-a'), remoteHost: slow.host }),
     // Starts while the first download is still waiting for its host.
     new Promise((r) => setTimeout(r, 50)).then(() =>
-      ModelSession.load('mirror-b/fast', { cacheDir: path.join(tmp, 'cache-b'), remoteHost: fast.url })),
+      ModelSession.load('mirror-b/fast', { cacheDir: path.join(tmp, 'cache-b'), remoteHost: fast.host })),
   ]);
   try {
-    assert.ok(slow.requests.length > 0 && slow.requests.every((r) => r.startsWith('/mirror-a/slow/')), slow.requests.join(', '));
-    assert.ok(fast.requests.length > 0 && fast.requests.every((r) => r.startsWith('/mirror-b/fast/')), fast.requests.join(', '));
+    assert.ok(slow.requests.length > 0 && slow.requests.every((r) => / \/mirror-a\/slow\//.test(r)), slow.requests.join(', '));
+    assert.ok(fast.requests.length > 0 && fast.requests.every((r) => / \/mirror-b\/fast\//.test(r)), fast.requests.join(', '));
     for (const [id, dir] of [['mirror-a/slow', 'cache-a'], ['mirror-b/fast', 'cache-b']]) {
       assert.deepEqual(fs.readFileSync(path.join(tmp, dir, id, 'onnx/model.onnx')), fs.readFileSync(path.join(served, 'onnx/model.onnx')));
     }
@@ -92,9 +70,9 @@ test('two overlapping downloads each use their own host and cache, and leave env
 
 test('a download waiting for its turn can be cancelled', async () => {
   const slow = await hub('mirror-c/slow', 400);
-  const first = ModelSession.load('mirror-c/slow', { cacheDir: path.join(tmp, 'cache-c'), remoteHost: slow.url });
+  const first = ModelSession.load('mirror-c/slow', { cacheDir: path.join(tmp, 'cache-c'), remoteHost: slow.host });
   const controller = new AbortController();
-  const second = ModelSession.load('mirror-c/slow', { cacheDir: path.join(tmp, 'cache-d'), remoteHost: slow.url, signal: controller.signal });
+  const second = ModelSession.load('mirror-c/slow', { cacheDir: path.join(tmp, 'cache-d'), remoteHost: slow.host, signal: controller.signal });
   setTimeout(() => controller.abort(), 100);
   const t0 = Date.now();
   await assert.rejects(second, /cancelled/);

@@ -4,7 +4,6 @@
 // same checkpoint renamed to RoBERTa's layout (its position table shifted by RoBERTa's offset) must score
 // exactly the same.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { ModelSession } from '../../src/core/runtime/session';
 import { readSafetensorsRef, writeSafetensorsRef } from '../reference/safetensors';
 import { attentionWeights } from './attentionOf';
+import { cliRunner } from './runCli';
 
 const root = path.resolve(__dirname, '../..');
 const vendor = path.join(root, 'vendor', 'tiny-bert-stories');
@@ -22,12 +22,7 @@ const reference = JSON.parse(fs.readFileSync(path.join(vendor, 'reference.json')
 };
 let session: ModelSession;
 
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], {
-    encoding: 'utf8', cwd: root, env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache') },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const cli = cliRunner({ cache: path.join(tmp, 'cache') });
 
 before(async () => {
   const r = cli('import', '--from', vendor, '--out', imported);

@@ -2,7 +2,6 @@
 // every tokenizer family: the text under each span is exactly what the token decodes to, decoded here
 // from the tokenizer.json vocabulary (test/unit/spanCheck.ts), whatever character the text starts with.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,6 +12,7 @@ import type { Token } from '../../src/core/types';
 import { FAMILIES, type Family, writeFamilyModel } from './familyModels';
 import { assertSpans, type SpanRules, vocabularyDecoder } from './spanCheck';
 import { storyText, unicodeText } from './tokenizerArbitraries';
+import { cliRunner } from './runCli';
 
 const root = path.resolve(__dirname, '../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-spans-'));
@@ -158,11 +158,9 @@ test('explain --json: spans for each family, starting with a letter, "{", "#", a
     ['llama3', '42 moms\nmom'], ['qwen3', 'e\u0301te\nmom'],
   ];
   for (const [family, text] of cases) {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'explain', '--model', folders.get(family)!, '--json', text],
-      { encoding: 'utf8', cwd: root, env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache') } });
-    assert.equal(r.status, 0, r.stderr);
+    const explained = cliRunner({ cache: path.join(tmp, 'cache') }).json('explain', '--model', folders.get(family)!, '--json', text);
     const decode = decoderOf(family);
-    const tokens = (JSON.parse(r.stdout).tokens as Token[]).map((t) => ({ ...t, special: decode(t.id) === null }));
+    const tokens = (explained.tokens as Token[]).map((t) => ({ ...t, special: decode(t.id) === null }));
     assertSpans(text, tokens, decode, RULES[family]);
     if (family === 'stories260K') assert.deepEqual([tokens[0].text, tokens[0].start, tokens[0].end], ['<s>', 0, 0]);
   }

@@ -2,7 +2,6 @@
 // the window that should score it is worked out here from the strided-perplexity rule, that window is run
 // straight on onnxruntime, and the token's loss is read off a log-softmax computed here.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,8 +14,8 @@ import { gpt2TokenizerFiles } from '../../src/core/tokenizers/gpt2';
 import { ModelSession } from '../../src/core/runtime/session';
 import { stridedWindows } from '../../src/core/runtime/wholeFile';
 import { loadStories260K } from './stories260K';
+import { cliRunner } from './runCli';
 
-const root = path.resolve(__dirname, '../..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tl-wholefile-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -159,10 +158,8 @@ test('GPT-2 (no BOS): a text of several windows is scored as its windows score i
 test('CLI: explain --whole-file --json reports every token and its windows', () => {
   const file = path.join(tmp, 'story.txt');
   fs.writeFileSync(file, STORY.repeat(12));
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'explain', '--whole-file', '--json',
-    '--top-k', '3', '--file', file], { encoding: 'utf8', cwd: root, env: { ...process.env, TOKEN_LENS_CACHE: path.join(tmp, 'cache') } });
-  assert.equal(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout);
+  const cli = cliRunner({ cache: path.join(tmp, 'cache') });
+  const out = cli.json('explain', '--whole-file', '--json', '--top-k', '3', '--file', file);
   assert.equal(out.window, undefined);
   assert.ok(out.windows.length >= 4);
   assert.equal(out.windows[0].firstToken, 1);
@@ -173,8 +170,7 @@ test('CLI: explain --whole-file --json reports every token and its windows', () 
   }
   assert.equal(out.tokens.at(-1).end, STORY.repeat(12).length);
   assert.equal(out.next.length, 3);
-  const refused = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'explain', '--whole-file', '--attention', 'x'],
-    { encoding: 'utf8', cwd: root });
-  assert.notEqual(refused.status, 0);
-  assert.match(refused.stderr, /--whole-file .* does not combine with --attention/);
+  const refused = cli('explain', '--whole-file', '--attention', 'x');
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.err, /--whole-file .* does not combine with --attention/);
 });

@@ -4,7 +4,6 @@
 // empty chart.
 import type { Analysis } from '../runtime/analysis';
 import type { MemoryBudget } from '../runtime/cache';
-import type { AnalyzeOptions } from '../runtime/session';
 import type { ModelInfo, Token } from '../types';
 
 export type EngineKind = 'onnx' | 'llama.cpp' | 'remote';
@@ -12,6 +11,33 @@ export type EngineKind = 'onnx' | 'llama.cpp' | 'remote';
 /** What some engines cannot do: attention maps, per-layer hidden states (the logit lens), gradients
  *  (gradient attribution), training (fine-tuning). */
 export type Capability = 'attention' | 'hiddenStates' | 'gradients' | 'training';
+
+/** How to analyse a text; an engine ignores what it cannot do (incremental passes, kept logits). */
+export interface AnalyzeOptions {
+  attention?: boolean;
+  /** Analyse at most this many tokens (the last ones); default and maximum: the context window. */
+  maxTokens?: number;
+  signal?: AbortSignal;
+  /** Run the model even when the cache has this analysis (benchmarks). */
+  fresh?: boolean;
+  /**
+   * The text is the end of a longer one, of which this many characters were left out before it: its
+   * first tokens may be cut words and are not analysed, and token counts include an estimate for them.
+   */
+  precedingChars?: number;
+  /**
+   * Keep this analysis's KV cache in the worker, and continue a kept one when the text begins with the same
+   * tokens: after an edit, the model runs only from the first token that changed (see keptCaches.ts).
+   * Ignored with attention, and for exports without a KV cache or a scoring head.
+   */
+  incremental?: boolean;
+  /**
+   * Bring the full [T, V] logits out of the model and keep them while the memory budget has room (default
+   * true): what sampling controls and candidates past the 100th need. Without them an analysis has every
+   * score, rank and the 100 best candidates of each position, and recomputes a full row when asked for one.
+   */
+  logits?: boolean;
+}
 
 export interface GenerateOptions {
   maxNewTokens?: number;

@@ -3,6 +3,7 @@
 // its promise: on the extension host's thread a long job would freeze the editor. Cancel ends the thread.
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { AnalysisCancelled } from '../runtime/analysisErrors';
 import type { Objective } from './embeddingGradient';
 
 export type LensJob =
@@ -13,14 +14,6 @@ export type FromLensWorker =
   | { type: 'progress'; done: number; total: number }
   | { type: 'result'; result: unknown }
   | { type: 'error'; message: string };
-
-/** A lens job stopped by its signal: never shown as an error. */
-export class LensCancelled extends Error {
-  constructor() {
-    super('Cancelled.');
-    this.name = 'AbortError';
-  }
-}
 
 /** The worker script: the bundle next to this one (dist/), or the source when running under tsx. */
 function startWorker(): Worker {
@@ -58,7 +51,7 @@ function release(w: Worker): void {
 
 /** Runs one job in a worker thread; the signal terminates that thread. */
 export function runLensJob<T>(job: LensJob, opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<T> {
-  if (opts.signal?.aborted) return Promise.reject(new LensCancelled());
+  if (opts.signal?.aborted) return Promise.reject(new AnalysisCancelled());
   const worker = takeWorker();
   return new Promise<T>((resolve, reject) => {
     let settled = false;
@@ -79,7 +72,7 @@ export function runLensJob<T>(job: LensJob, opts: { signal?: AbortSignal; onProg
       else void worker.terminate();
       f();
     };
-    const abort = () => finish(() => reject(new LensCancelled()), false);
+    const abort = () => finish(() => reject(new AnalysisCancelled()), false);
     opts.signal?.addEventListener('abort', abort, { once: true });
     worker.on('message', onMessage).on('error', onError).on('exit', onExit);
     // The hidden states are handed over, not copied: the caller made them for this job.

@@ -4,6 +4,7 @@
 // [T, V] logits only while the shared MemoryBudget has room, recomputed (one forward pass) when a full row
 // is asked for after they were let go.
 import { controlledDistribution, logSumExp } from '../analysis/distribution';
+import { tokenIndexAt } from '../tokenizers/offsets';
 import type { AnalysisWindow, AttentionData, Candidate, SamplingControls, ScoredToken, Token } from '../types';
 import type { AttentionLayer } from './attentionLayer';
 import { AttentionStore } from './attentionStore';
@@ -231,15 +232,7 @@ export class Analysis {
 
   /** Index of the token whose span covers a UTF-16 offset of the text; the last one starting before it otherwise. */
   tokenIndexAt(offset: number): number {
-    let found = -1;
-    for (let i = 0; i < this.tokens.length; i++) {
-      const t = this.tokens[i];
-      // [CLS], [SEP] and BOS take no text; a special token the text spells out (a masked model's blank) does.
-      if (t.special && t.end <= t.start) continue;
-      if (t.start <= offset) found = i;
-      if (offset < t.end) break;
-    }
-    return found;
+    return tokenIndexAt(this.tokens, offset);
   }
 
   private keep(logits: Float32Array): void {

@@ -6,6 +6,7 @@
 // What an analysis keeps is then one [T, V] matrix whose row t is the distribution at position t with
 // that token masked; at a [MASK] the text already has, and at [CLS]/[SEP], it is the unmasked pass's row.
 import { tokenIdOf } from '../models/folder';
+import { type AttentionLayer, attentionLayer } from './attentionLayer';
 import type { RawTensor } from './forward';
 
 /** Hugging Face model types that are masked language models (what transformers.js loads with AutoModelForMaskedLM). */
@@ -99,4 +100,13 @@ export async function maskedScores(ids: number[], maskId: number, vocabSize: num
     });
   }
   return { logits, vocabSize: V, scored, attentions, heads, passes };
+}
+
+/**
+ * A layer's attention of the text as given, shaped as the views use it; undefined when not fetched. A
+ * batched pass returns it as [heads, T, T]: a causal pass's worker shapes its own layers.
+ */
+export function maskedAttentionLayer(scores: MaskedScores, layer: number, T: number): AttentionLayer | undefined {
+  const data = scores.attentions?.[layer];
+  return data ? attentionLayer(data, scores.heads, T) : undefined;
 }

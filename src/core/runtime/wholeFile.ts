@@ -3,8 +3,10 @@
 // window's end. Every token is then scored once, in the first window that holds it (where it has the
 // most context), and every token after the first window has at least half a context before it.
 // A model that starts its texts with BOS gets BOS at the head of every window, as in its training.
+import { tokenIndexAt } from '../tokenizers/offsets';
 import type { AnalysisWindow, Candidate, ScoredToken, Token } from '../types';
 import type { Analysis } from './analysis';
+import { AnalysisError, throwIfAborted } from './analysisErrors';
 
 /** One window, in indices of the text's tokens (BOS not counted): it holds [first, end), scores [scoredFrom, end). */
 export interface WindowPlan {
@@ -32,6 +34,34 @@ export interface WindowOptions {
   onProgress?: (done: number, total: number) => void;
   /** An analysis of an earlier version of the text: its windows that did not change are taken as they are. */
   previous?: WholeFileAnalysis;
+}
+
+export interface WholeFileOptions extends WindowOptions {
+  signal?: AbortSignal;
+  /** Tokens per window, BOS included (default and maximum: the context window). */
+  windowTokens?: number;
+  /** Keep and continue KV caches (AnalyzeOptions.incremental): a window that changed only at its end runs from there. */
+  incremental?: boolean;
+}
+
+/** What a whole-file analysis needs of a model. */
+export interface WindowedModel {
+  contextLength: number;
+  /** Every token of a text, leading specials first. */
+  tokenizeAll(text: string): Promise<Token[]>;
+  /** One window's analysis (BOS, then the window's tokens). */
+  analyzeWindow(tokens: Token[], window: AnalysisWindow): Promise<Analysis>;
+}
+
+/** The whole of a text, however long, in windows of at most the model's context (analyzeInWindows). */
+export async function analyzeWholeText(text: string, opts: WholeFileOptions, model: WindowedModel): Promise<WholeFileAnalysis> {
+  throwIfAborted(opts.signal);
+  if (text.length === 0) throw new AnalysisError('Nothing to analyse: the text is empty.');
+  const all = await model.tokenizeAll(text);
+  throwIfAborted(opts.signal);
+  if (all.every((t) => t.special)) throw new AnalysisError('Nothing to analyse: the text has no tokens.');
+  const size = Math.min(opts.windowTokens ?? Infinity, model.contextLength);
+  return analyzeInWindows(text, all, size, opts, (tokens, window) => model.analyzeWindow(tokens, window));
 }
 
 /**
@@ -119,7 +149,6 @@ export class WholeFileAnalysis {
     return { window, row: position < this.lead ? position : window.lead + position - this.lead - window.first };
   }
 
-  /** The k (at most 100) most likely next tokens after tokens[position]. */
   /** Next-token predictions only: a whole-file analysis is of a causal model. */
   readonly objective = 'next' as const;
 
@@ -128,6 +157,7 @@ export class WholeFileAnalysis {
     return i > 0 && i < this.tokens.length ? i - 1 : null;
   }
 
+  /** The k (at most 100) most likely next tokens after tokens[position]. */
   topK(position: number, k: number): Candidate[] {
     const { window, row } = this.rowAt(position);
     return window.analysis.topK(row, k);
@@ -135,13 +165,6 @@ export class WholeFileAnalysis {
 
   /** Index of the token whose span covers a UTF-16 offset of the text; the last one starting before it otherwise. */
   tokenIndexAt(offset: number): number {
-    let found = -1;
-    for (let i = 0; i < this.tokens.length; i++) {
-      const t = this.tokens[i];
-      if (t.special) continue;
-      if (t.start <= offset) found = i;
-      if (offset < t.end) break;
-    }
-    return found;
+    return tokenIndexAt(this.tokens, offset);
   }
 }

@@ -275,3 +275,16 @@ function spansIn(
     return { id, text: shown, start, end, special: special[i] };
   });
 }
+
+/** Index of the token whose span covers a UTF-16 offset of the text; the last one starting before it otherwise. */
+export function tokenIndexAt(tokens: readonly Token[], offset: number): number {
+  let found = -1;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    // [CLS], [SEP] and BOS take no text; a special token the text spells out (a masked model's blank) does.
+    if (t.special && t.end <= t.start) continue;
+    if (t.start <= offset) found = i;
+    if (offset < t.end) break;
+  }
+  return found;
+}

@@ -4,18 +4,12 @@
 // kept-alive connection the server closed while idle is retried once.
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { AnalysisCancelled } from '../../runtime/analysisErrors';
 
 export class RemoteError extends Error {
   constructor(message: string, readonly status?: number) {
     super(message);
     this.name = 'RemoteError';
-  }
-}
-
-export class RemoteCancelled extends Error {
-  constructor() {
-    super('Cancelled.');
-    this.name = 'AbortError';
   }
 }
 
@@ -37,7 +31,7 @@ function send(url: string, body: unknown, opts: RequestOptions, retried: boolean
   if (!client) return Promise.reject(new RemoteError(`${url} is not an http:// or https:// address.`));
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
-    if (opts.signal?.aborted) return reject(new RemoteCancelled());
+    if (opts.signal?.aborted) return reject(new AnalysisCancelled());
     let settled = false;
     const finish = (err: Error | undefined, value?: unknown) => {
       if (settled) return;
@@ -70,7 +64,7 @@ function send(url: string, body: unknown, opts: RequestOptions, retried: boolean
         }
       });
     });
-    const onAbort = () => { finish(new RemoteCancelled()); req.destroy(); };
+    const onAbort = () => { finish(new AnalysisCancelled()); req.destroy(); };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => {
       finish(new RemoteError(`${where} did not answer within ${formatSeconds(opts.timeoutMs)} (the timeout).`));
