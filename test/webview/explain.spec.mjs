@@ -244,13 +244,19 @@ test('attention by keyboard: a head picked in the select (Space, arrows, Enter) 
   await page.waitForFunction(() => document.querySelectorAll('.head-thumb').length === 8);
   const drawn = () => page.locator('canvas.heatmap').evaluate((c) => c.toDataURL());
   const head0 = await drawn();
+  // The select is drawn again when the tab's heads arrive: let it finish drawing before the keys go to it.
+  await page.locator('#att-head').evaluate((el) => el.updateComplete);
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   await page.locator('#att-head').focus();
+  await page.locator('#att-head').evaluate((el) => el.updateComplete);
   await page.keyboard.press('Space');
+  await page.waitForFunction(() => document.querySelector('#att-head')?.open === true);
   await page.keyboard.press('ArrowDown');
   await page.keyboard.press('ArrowDown');
   await page.keyboard.press('ArrowDown');
   await page.keyboard.press('Enter');
-  await page.waitForFunction(() => window.__posted.at(-1)?.type === 'requestAttention' && window.__posted.at(-1).head === 3);
+  await page.waitForFunction(() => window.__posted.at(-1)?.type === 'requestAttention' && window.__posted.at(-1).head === 3, null, { timeout: 10_000 })
+    .catch(async () => assert.fail(`after Space, 3 × Down, Enter: ${JSON.stringify(await lastPosted(page))}`));
   assert.deepEqual(await lastPosted(page), { type: 'requestAttention', layer: 0, head: 3 });
   await page.waitForFunction(() => /layer 0, head 3:/.test(document.querySelector('#heatmap')?.getAttribute('aria-label') ?? ''));
   assert.notEqual(await drawn(), head0);
