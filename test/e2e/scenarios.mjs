@@ -397,7 +397,9 @@ export const scenarios = [
       // The palette's own list stays up until the model picker replaces it.
       await page.locator('.quick-input-widget .quick-input-title', { hasText: 'Token Lens: Select Model' }).waitFor({ timeout: 10_000 });
       const rows = page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
-      await rows.filter({ hasText: 'Local model folder' }).first().waitFor({ timeout: 10_000 });
+      // The list fills in once the model stores are read. It may be longer than the picker shows (the list only
+      // draws the rows on screen), so wait for the built-in's row itself, then check it comes first.
+      await rows.filter({ hasText: 'Built-in: TinyStories (stories260K)' }).first().waitFor({ timeout: 20_000 });
       const first = await rows.first().textContent();
       check(first?.includes('Built-in: TinyStories (stories260K)'), `first row: ${first}`);
       check(await rows.first().locator('.codicon-check').count() === 1, 'the built-in model is not marked as the current one');
