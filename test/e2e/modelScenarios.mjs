@@ -82,8 +82,9 @@ export const modelScenarios = [
       check(['[CLS]', '[MASK]', '[SEP]'].every((s) => strip.some((t) => t.text === s && !t.heat)), `specials: ${JSON.stringify(strip)}`);
       check(await frame.locator('#loss rect.loss-bar').count() === BLANK_WORDS.length, 'not one pseudo-loss bar per word');
       // The teaching note that sets the two questions side by side.
-      const note = frame.locator('details[data-note=blank]');
-      if (!(await note.evaluate((el) => el.open))) await note.locator('summary').click();
+      const note = frame.locator('vscode-collapsible[data-note=blank]');
+      if (!(await note.evaluate((el) => el.open))) await note.click();
+      await frame.locator('vscode-collapsible[data-note=blank][open]').waitFor({ timeout: 10_000 });
       check(/A masked model \(BERT\)[\s\S]*fills in the blank from the words on both sides/.test(await note.textContent()),
         `the note reads: ${await note.textContent()}`);
       await note.evaluate((el) => el.scrollIntoView({ block: 'center' }));
