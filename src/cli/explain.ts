@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import type { Engine } from '../core/engines/engine';
 import type { Analysis } from '../core/runtime/analysis';
 import type { Candidate } from '../core/types';
-import { candidatesAfter, scoresJson } from './tokenJson';
+import { candidatesAfter, scoresJson, tokenTable } from './tokenJson';
 import { percent, perplexity } from '../core/numberFormat';
 import { decodeText } from '../core/textBytes';
 import { TOP_KEPT } from '../core/runtime/topRows';
@@ -126,13 +126,7 @@ function printTable(session: Pick<Engine, 'ref'>, a: Analysis, next: ReturnType<
   if (a.window.truncated) {
     out.push(`the text has ${a.window.counted ? '' : 'about '}${a.window.totalTokens} tokens; analysed the last window, from offset ${a.window.start}`);
   }
-  out.push('  pos  token                 prob      rank   loss');
-  a.tokens.forEach((t, i) => {
-    const p = t.prob === null ? '     -' : t.prob.toFixed(4);
-    const r = t.rank === null ? '     -' : String(t.rank).padStart(6);
-    const l = t.loss === null ? '     -' : t.loss.toFixed(3);
-    out.push(`${String(i).padStart(5)}  ${JSON.stringify(t.text).padEnd(20).slice(0, 20)}  ${p}  ${r}  ${l}`);
-  });
+  out.push(...tokenTable(a.tokens));
   const pseudo = a.objective === 'masked' ? 'pseudo-' : '';
   out.push(`mean ${pseudo}loss ${a.meanLoss.toFixed(4)} nats, ${pseudo}perplexity ${perplexity(a.perplexity)}`);
   if (next) out.push('next token:');

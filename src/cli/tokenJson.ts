@@ -6,6 +6,16 @@ import type { Candidate, ScoredToken } from '../core/types';
 
 export const tokenJson = (t: ScoredToken) => ({ id: t.id, text: t.text, start: t.start, end: t.end, prob: t.prob, rank: t.rank, loss: t.loss });
 
+/** The text form of the tokens: a header, then position, token, prob, rank and loss per line. */
+export function tokenTable(tokens: ScoredToken[]): string[] {
+  return ['  pos  token                 prob      rank   loss', ...tokens.map((t, i) => {
+    const p = t.prob === null ? '     -' : t.prob.toFixed(4);
+    const r = t.rank === null ? '     -' : String(t.rank).padStart(6);
+    const l = t.loss === null ? '     -' : t.loss.toFixed(3);
+    return `${String(i).padStart(5)}  ${JSON.stringify(t.text).padEnd(20).slice(0, 20)}  ${p}  ${r}  ${l}`;
+  })];
+}
+
 /** What every `explain --json` starts with: the model, each token, the mean loss and the next tokens. */
 export function scoresJson(model: string, a: { tokens: ScoredToken[]; meanLoss: number; perplexity: number }, next: Candidate[]) {
   return { model, tokens: a.tokens.map(tokenJson), meanLoss: a.meanLoss, perplexity: a.perplexity, next };

@@ -3,7 +3,7 @@
 import type { ModelSession } from '../core/runtime/session';
 import type { WholeFileAnalysis } from '../core/runtime/wholeFile';
 import type { Candidate } from '../core/types';
-import { candidatesAfter, scoresJson } from './tokenJson';
+import { candidatesAfter, scoresJson, tokenTable } from './tokenJson';
 import { percent, perplexity } from '../core/numberFormat';
 
 export async function explainWholeFile(session: ModelSession, text: string, topK: number, json: boolean,
@@ -32,13 +32,7 @@ export function wholeFileJson(session: ModelSession, a: WholeFileAnalysis, next:
 function printTable(session: ModelSession, a: WholeFileAnalysis, next: Candidate[]): void {
   const out: string[] = [`model ${session.ref}`];
   out.push(`${a.tokens.length} tokens in ${a.windows.length} window${a.windows.length === 1 ? '' : 's'} of up to ${session.info.contextLength}`);
-  out.push('  pos  token                 prob      rank   loss');
-  a.tokens.forEach((t, i) => {
-    const p = t.prob === null ? '     -' : t.prob.toFixed(4);
-    const r = t.rank === null ? '     -' : String(t.rank).padStart(6);
-    const l = t.loss === null ? '     -' : t.loss.toFixed(3);
-    out.push(`${String(i).padStart(5)}  ${JSON.stringify(t.text).padEnd(20).slice(0, 20)}  ${p}  ${r}  ${l}`);
-  });
+  out.push(...tokenTable(a.tokens));
   out.push(`mean loss ${a.meanLoss.toFixed(4)} nats, perplexity ${perplexity(a.perplexity)}`);
   out.push('next token:');
   for (const c of next) out.push(`  ${percent(c.prob).padStart(7)}  logit ${c.logit.toFixed(3).padStart(8)}  ${JSON.stringify(c.text)}`);
