@@ -40,7 +40,7 @@ interface SurgeryRecord {
 }
 
 const JSON_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
-const FORMAT = 4;
+const FORMAT = 5;
 
 export async function prepareModelFolder(folder: string, cacheDir: string,
   onProgress?: (p: LoadProgress) => void, dtype: DtypeChoice = 'auto'): Promise<PreparedModel> {

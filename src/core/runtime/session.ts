@@ -9,10 +9,14 @@ import { AnalysisCache, DEFAULT_MEMORY_BUDGET_MB, MemoryBudget } from './cache';
 import type { RawTensor } from './forward';
 import { Generator } from './generator';
 import { type LoadOptions, type OpenedModel, openModel } from './openModel';
+import { tailTokens } from './tail';
 import { TextTokenizer } from './textTokenizer';
 import { analysisWindow } from './window';
 import { analyzeWholeText, type WholeFileAnalysis, type WholeFileOptions } from './wholeFile';
 import type { AnalyzeOptions, Capability, Engine } from '../engines/engine';
+
+/** Texts up to this long are tokenized on the caller's thread (a few milliseconds at most). */
+const HOST_TOKENIZE_CHARS = 4096;
 
 /** The onnxruntime engine: the one with every capability (a foreign export may lack attention or hidden states). */
 export class ModelSession implements Engine {
@@ -91,9 +95,12 @@ export class ModelSession implements Engine {
     const cached = fresh ? undefined : this.cache.get(text, limit, wantAttention, preceding);
     if (cached) return cached;
     if (text.length === 0) throw new AnalysisError('Nothing to analyse: the text is empty.');
-    // Only the end of a long text is tokenized (the model sees at most `limit` tokens), in the worker thread:
-    // even that end takes milliseconds per thousand characters, too long for the editor's thread.
-    const tail = await this.opened.thread.tail(text, limit, preceding > 0);
+    // Only the end of a long text is tokenized (the model sees at most `limit` tokens). It takes about a
+    // millisecond per thousand characters: a short text here, a long one's end in the worker thread, off the
+    // editor's thread (a round trip to the worker costs more than a short text's tokens).
+    const tail = text.length <= HOST_TOKENIZE_CHARS
+      ? await tailTokens(text, limit, (s) => this.textTokenizer.tokenize(s), preceding > 0)
+      : await this.opened.thread.tail(text, limit, preceding > 0);
     throwIfAborted(signal);
     const all = tail.tokens;
     if (all.every((t) => t.special)) throw new AnalysisError('Nothing to analyse: the text has no tokens.');
