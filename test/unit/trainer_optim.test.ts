@@ -53,3 +53,37 @@ test('the gradient norm sums every element, whatever the length', () => {
     assert.ok(Math.abs(gradNorm(new Map([['g', g]])) - expected) < 1e-12 * Math.max(1, expected), `length ${n}`);
   }
 });
+
+test('AdamW on float32 gradients (the SIMD loop) follows AdamW in float64 for tensors of every length, and float64 gradients take the same path', () => {
+  const cfg = { ...adamwDefaults(1e-2), weightDecay: 0.05 };
+  // Lengths around the loop's width of four, and a tensor larger than all before it (the module's memory grows).
+  const lengths = [1, 3, 4, 5, 7, 64, 1001, 70001];
+  const p = new Map(lengths.map((n) => [`w${n}`, Float32Array.from({ length: n }, (_, i) => Math.sin(i + n))]));
+  const p64 = new Map(lengths.map((n) => [`w${n}`, Float32Array.from(p.get(`w${n}`)!)]));
+  const ref = new Map(lengths.map((n) => [`w${n}`, { p: Float64Array.from(p.get(`w${n}`)!), m: new Float64Array(n), v: new Float64Array(n) }]));
+  const s = createState(cfg, p), s64 = createState(cfg, p64);
+  for (let t = 1; t <= 6; t++) {
+    const grads = new Map(lengths.map((n) => [`w${n}`, Float32Array.from({ length: n }, (_, i) => Math.cos(i * 3 + t) * (i % 5 === 0 ? 10 : 0.01))]));
+    optimStep(cfg, s, p, grads, 1e-2);
+    optimStep(cfg, s64, p64, new Map([...grads].map(([k, g]) => [k, Float64Array.from(g)])), 1e-2);
+    for (const [k, r] of ref) {
+      const g = grads.get(k)!;
+      for (let i = 0; i < g.length; i++) {
+        r.m[i] = 0.9 * r.m[i] + 0.1 * g[i];
+        r.v[i] = 0.999 * r.v[i] + 0.001 * g[i] * g[i];
+        const mHat = r.m[i] / (1 - 0.9 ** t), vHat = r.v[i] / (1 - 0.999 ** t);
+        r.p[i] = r.p[i] * (1 - 1e-2 * 0.05) - (1e-2 * mHat) / (Math.sqrt(vHat) + 1e-8);
+      }
+    }
+  }
+  for (const [k, r] of ref) {
+    const [a, b] = [p.get(k)!, p64.get(k)!];
+    for (let i = 0; i < a.length; i++) {
+      assert.ok(Math.abs(a[i] - r.p[i]) < 2e-6, `${k}[${i}]: ${a[i]} vs ${r.p[i]}`);
+      assert.ok(Math.abs(b[i] - r.p[i]) < 2e-6, `${k}[${i}] (float64 gradients): ${b[i]} vs ${r.p[i]}`);
+    }
+    const [m, v] = s.slots.get(k)!;
+    assert.ok(Math.abs(m[0] - r.m[0]) < 1e-6 && Math.abs(v[a.length - 1] - r.v[a.length - 1]) < 1e-6, `${k}: moments`);
+    assert.ok(a.every(Number.isFinite), `${k}: finite`);
+  }
+});

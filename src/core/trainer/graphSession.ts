@@ -1,6 +1,7 @@
 // Runs a built graph with onnxruntime: weights and integer data in, loss (and gradients) out.
 import * as ort from 'onnxruntime-node';
 import { Tape, gradName } from './autodiff';
+import { SpinChoice, type WaitMode } from './spinChoice';
 
 export type Floats = Float32Array | Float64Array;
 
@@ -17,12 +18,21 @@ export interface SessionOptions {
    * step): each run's gradients are valid until the next run.
    */
   reuseGradients?: boolean;
+  /**
+   * 'auto': keep a session whose threads spin between kernels beside the blocking one, and run whichever is
+   * measured quicker on this machine now (spinChoice.ts). Otherwise the threads block.
+   */
+  spin?: 'auto';
 }
+
+/** Above this many weights, a step's kernels are long enough that how threads wait hardly matters: one session. */
+const SPIN_CHOICE_MAX_WEIGHTS = 20e6;
 
 export class GraphSession {
   private readonly gradBuffers: Record<string, ort.Tensor> | undefined;
 
-  private constructor(private readonly s: ort.InferenceSession, private readonly tape: Tape, reuse: boolean) {
+  private constructor(private readonly sessions: Partial<Record<WaitMode, ort.InferenceSession>>, private readonly tape: Tape,
+    reuse: boolean, private readonly choice?: SpinChoice) {
     if (!reuse) return;
     this.gradBuffers = {};
     const type = tape.dtype;
@@ -34,19 +44,27 @@ export class GraphSession {
 
   static async create(tape: Tape, threads = 2, opts: SessionOptions = {}): Promise<GraphSession> {
     const profile = opts.profile;
-    const s = await ort.InferenceSession.create(tape.serialize(), {
+    const bytes = tape.serialize();
+    const open = (mode: WaitMode) => ort.InferenceSession.create(bytes, {
       ...(profile ? { enableProfiling: true, profileFilePrefix: profile } : {}),
       intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all',
       executionMode: 'sequential', logSeverityLevel: 3,
-      // Spinning worker threads starve everything else on a busy machine (the editor, other processes)
-      // and were measured 2-5x slower there; blocking threads cost little when the machine is idle.
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
+      extra: { session: { intra_op: { allow_spinning: mode === 'spin' ? '1' : '0' } } },
     } as ort.InferenceSession.SessionOptions);
-    return new GraphSession(s, tape, opts.reuseGradients ?? false);
+    const weights = [...tape.params, ...tape.frozen].reduce((n, v) => n + v.size, 0);
+    // Blocking threads unless asked: spinning ones starve everything else on a busy machine (spinChoice.ts).
+    const choose = opts.spin === 'auto' && threads > 1 && !profile && weights <= SPIN_CHOICE_MAX_WEIGHTS;
+    if (!choose) return new GraphSession({ block: await open('block') }, tape, opts.reuseGradients ?? false);
+    return new GraphSession({ spin: await open('spin'), block: await open('block') }, tape, opts.reuseGradients ?? false, new SpinChoice());
+  }
+
+  /** How the threads wait between kernels now: 'spin' only when measured quicker (see spinChoice.ts). */
+  get waitMode(): WaitMode {
+    return this.choice?.mode ?? 'block';
   }
 
   /** `weights` must hold every parameter and frozen weight of the tape; `ints` the integer inputs. */
-  async run(weights: Map<string, Floats>, ints: Record<string, BigInt64Array>): Promise<RunResult> {
+  async run(weights: Map<string, Floats>, ints: Record<string, BigInt64Array>, mode?: WaitMode): Promise<RunResult> {
     const feeds: Record<string, ort.Tensor> = {};
     const type = this.tape.dtype;
     for (const v of [...this.tape.params, ...this.tape.frozen]) {
@@ -61,9 +79,13 @@ export class GraphSession {
       if (!ints[name]) throw new Error(`missing input ${name}`);
       feeds[name] = new ort.Tensor('int64', ints[name], dims);
     }
+    const wait = mode && this.sessions[mode] ? mode : this.choice?.next() ?? 'block';
+    const s = this.sessions[wait]!;
+    const t0 = performance.now();
     const res = this.gradBuffers
-      ? await this.s.run(feeds, { ...Object.fromEntries(this.s.outputNames.map((n) => [n, null])), ...this.gradBuffers })
-      : await this.s.run(feeds);
+      ? await s.run(feeds, { ...Object.fromEntries(s.outputNames.map((n) => [n, null])), ...this.gradBuffers })
+      : await s.run(feeds);
+    if (!mode) this.choice?.record(wait, performance.now() - t0);
     const outputs = new Map<string, Floats>();
     const grads = new Map<string, Floats>();
     for (const [name, tensor] of Object.entries(res)) {
@@ -75,9 +97,13 @@ export class GraphSession {
   }
 
   /** Stops profiling; onnxruntime writes the profile to `<prefix>_<date>.json`. */
-  endProfiling(): void { this.s.endProfiling(); }
+  endProfiling(): void {
+    for (const s of Object.values(this.sessions)) s.endProfiling();
+  }
 
-  async dispose(): Promise<void> { await this.s.release(); }
+  async dispose(): Promise<void> {
+    for (const s of Object.values(this.sessions)) await s.release();
+  }
 }
 
 export { gradName };

@@ -1,5 +1,7 @@
 // Optimizers over Float32Array parameters, updated in place. AdamW as torch.optim.AdamW
 // (Loshchilov & Hutter 2019: decoupled weight decay, bias-corrected moments), and plain SGD with momentum.
+import { AdamWSimd } from './adamwSimd';
+
 export type Params = Map<string, Float32Array>;
 
 export interface AdamWConfig { kind: 'adamw'; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number }
@@ -33,8 +35,11 @@ export function optimStep(cfg: OptimConfig, state: OptimState, params: Params, g
   }
 }
 
+let simd: AdamWSimd | null | undefined;
+
 // The loop is the optimizer's whole cost (~1M weights a step): constants are hoisted and the bias
 // corrections folded out of it, so that each weight costs one sqrt, one division and no extra multiply.
+// Float32 gradients go through the SIMD loop (adamwSimd.ts); float64 ones (gradient checks) through this one.
 function adamw(c: AdamWConfig, t: number, p: Float32Array, g: Float32Array | Float64Array, m: Float32Array, v: Float32Array,
   lr: number): void {
   const { beta1: b1, beta2: b2 } = c;
@@ -43,6 +48,10 @@ function adamw(c: AdamWConfig, t: number, p: Float32Array, g: Float32Array | Flo
   // lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps) = (lr sqrt(bc2)/bc1) * m / (sqrt(v) + eps sqrt(bc2))
   const sqrtBc2 = Math.sqrt(1 - Math.pow(b2, t));
   const stepSize = (lr * sqrtBc2) / (1 - Math.pow(b1, t)), eps = c.eps * sqrtBc2;
+  if (g instanceof Float32Array && (simd ??= AdamWSimd.create())) {
+    simd.update({ b1, b2, a1, a2, decay, stepSize, eps }, p, g, m, v);
+    return;
+  }
   const n = p.length;
   for (let i = 0; i < n; i++) {
     const gi = g[i];

@@ -30,7 +30,7 @@ export class TrainStep {
 
   static async create(setup: StepSetup): Promise<TrainStep> {
     const g = buildModelGraph({ config: setup.config, batch: setup.batch, block: setup.block, lora: setup.lora, grads: true });
-    return new TrainStep(setup, await GraphSession.create(g.tape, setup.threads ?? 2, { reuseGradients: true }));
+    return new TrainStep(setup, await GraphSession.create(g.tape, setup.threads ?? 2, { reuseGradients: true, spin: 'auto' }));
   }
 
   private feeds(): Map<string, Float32Array> {
