@@ -1,6 +1,7 @@
 // Training speed: tokens/s of the ONNX trainer for the `toy` and `nanogpt-cpu` presets (2 threads, random
 // data, vocab 65), and of the PyTorch peer when python3 has torch.
-// usage: npm run bench:train -- [--json] [--steps N]     env TORCH_BENCH = path of torch_gpt_bench.py
+// usage: npm run bench:train -- [--json] [--steps N] [--rounds N]     env TORCH_BENCH = path of torch_gpt_bench.py
+// Each side runs `rounds` times (default 3), in turns; the ratios are of the medians.
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { randomWeights } from '../src/core/models/random';
@@ -12,9 +13,10 @@ import { Rng } from '../src/core/trainer/rng';
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const steps = Number(args[args.indexOf('--steps') + 1]) || 30;
+const rounds = Number(args[args.indexOf('--rounds') + 1]) || 3;
 const threads = 2;
 
-async function ours(preset: string): Promise<{ tokensPerSec: number; msPerStep: number; loss: number }> {
+async function ours(preset: string): Promise<{ tokensPerSec: number; msPerStep: number; loss: number; wait: string }> {
   const config = presetConfig(preset, 65);
   const { batch_size: B, block_size: T } = TRAINING_PRESETS[preset];
   const w = randomWeights(config, 0);
@@ -30,12 +32,13 @@ async function ours(preset: string): Promise<{ tokensPerSec: number; msPerStep: 
   }
   let loss = 0;
   // The first steps also time both ways of waiting between kernels and keep the quicker (spinChoice.ts).
-  for (let i = 0; i < 12; i++) await trainer.step(idx, targets, 1e-3);
+  for (let i = 0; i < 20; i++) await trainer.step(idx, targets, 1e-3);
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) loss = (await trainer.step(idx, targets, 1e-3)).loss;
   const dt = (performance.now() - t0) / steps / 1000;
+  const wait = trainer.waitMode;
   await trainer.dispose();
-  return { tokensPerSec: Math.round((B * T) / dt), msPerStep: +(dt * 1000).toFixed(2), loss: +loss.toFixed(4) };
+  return { tokensPerSec: Math.round((B * T) / dt), msPerStep: +(dt * 1000).toFixed(2), loss: +loss.toFixed(4), wait };
 }
 
 function torch(preset: string): { tokens_per_s: number; ms_per_step: number } | null {
@@ -49,18 +52,29 @@ function torch(preset: string): { tokens_per_s: number; ms_per_step: number } | 
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
 async function main() {
   const result: Record<string, number> = {};
   for (const [preset, key] of [['toy', 'toy'], ['nanogpt-cpu', 'nanogptCpu']]) {
-    const o = await ours(preset);
-    result[key] = o.tokensPerSec;
-    const peer = torch(preset);
-    let line = `${preset}: ${o.tokensPerSec} tokens/s (${o.msPerStep} ms/step, loss ${o.loss})`;
-    if (peer) {
-      const ratio = +(o.tokensPerSec / peer.tokens_per_s).toFixed(2);
-      result[`${key}Torch`] = peer.tokens_per_s;
-      result[`${key}Ratio`] = ratio;
-      line += `; PyTorch ${peer.tokens_per_s} tokens/s (${peer.ms_per_step} ms/step): ${ratio}x`;
+    // Both sides take turns, `rounds` times: the machine's speed drifts by 10-20% over a minute, and the
+    // medians of interleaved runs see the same drift on both sides.
+    const ourRuns: number[] = [], peerRuns: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const o = await ours(preset);
+      ourRuns.push(o.tokensPerSec);
+      const peer = torch(preset);
+      if (peer) peerRuns.push(peer.tokens_per_s);
+      const line = `${preset} round ${r + 1}: ${o.tokensPerSec} tokens/s (${o.msPerStep} ms/step, loss ${o.loss}, threads ${o.wait})` +
+        (peer ? `; PyTorch ${peer.tokens_per_s} tokens/s (${peer.ms_per_step} ms/step)` : '');
+      if (!json) console.log(line); else console.error(line);
+    }
+    result[key] = median(ourRuns);
+    let line = `${preset}: ${result[key]} tokens/s (median of ${rounds})`;
+    if (peerRuns.length === rounds) {
+      result[`${key}Torch`] = median(peerRuns);
+      result[`${key}Ratio`] = +(result[key] / result[`${key}Torch`]).toFixed(2);
+      line += `; PyTorch ${result[`${key}Torch`]} tokens/s: ${result[`${key}Ratio`]}x`;
     }
     if (!json) console.log(line); else console.error(line);
   }

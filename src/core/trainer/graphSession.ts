@@ -18,6 +18,8 @@ export interface SessionOptions {
    * step): each run's gradients are valid until the next run.
    */
   reuseGradients?: boolean;
+  /** Where a float32 gradient array of n values is made (default: a new Float32Array). */
+  gradientArray?: (n: number) => Float32Array;
   /**
    * 'auto': keep a session whose threads spin between kernels beside the blocking one, and run whichever is
    * measured quicker on this machine now (spinChoice.ts). Otherwise the threads block.
@@ -32,12 +34,13 @@ export class GraphSession {
   private readonly gradBuffers: Record<string, ort.Tensor> | undefined;
 
   private constructor(private readonly sessions: Partial<Record<WaitMode, ort.InferenceSession>>, private readonly tape: Tape,
-    reuse: boolean, private readonly choice?: SpinChoice) {
-    if (!reuse) return;
+    opts: SessionOptions, private readonly choice?: SpinChoice) {
+    if (!opts.reuseGradients) return;
     this.gradBuffers = {};
     const type = tape.dtype;
+    const array = opts.gradientArray ?? ((n: number) => new Float32Array(n));
     for (const v of tape.params) {
-      const data = type === 'float32' ? new Float32Array(v.size) : new Float64Array(v.size);
+      const data = type === 'float32' ? array(v.size) : new Float64Array(v.size);
       this.gradBuffers[gradName(v.name)] = new ort.Tensor(type, data, v.shape);
     }
   }
@@ -49,13 +52,18 @@ export class GraphSession {
       ...(profile ? { enableProfiling: true, profileFilePrefix: profile } : {}),
       intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all',
       executionMode: 'sequential', logSeverityLevel: 3,
-      extra: { session: { intra_op: { allow_spinning: mode === 'spin' ? '1' : '0' } } },
+      extra: {
+        session: { intra_op: { allow_spinning: mode === 'spin' ? '1' : '0' } },
+        // A product plus its bias stays two kernels: fused into one Gemm, onnxruntime first copies the bias into
+        // every row of the output and the whole step took 5-8% longer (`nanogpt-cpu`).
+        optimization: { disable_specified_optimizers: 'MatMulAddFusion' },
+      },
     } as ort.InferenceSession.SessionOptions);
     const weights = [...tape.params, ...tape.frozen].reduce((n, v) => n + v.size, 0);
     // Blocking threads unless asked: spinning ones starve everything else on a busy machine (spinChoice.ts).
     const choose = opts.spin === 'auto' && threads > 1 && !profile && weights <= SPIN_CHOICE_MAX_WEIGHTS;
-    if (!choose) return new GraphSession({ block: await open('block') }, tape, opts.reuseGradients ?? false);
-    return new GraphSession({ spin: await open('spin'), block: await open('block') }, tape, opts.reuseGradients ?? false, new SpinChoice());
+    if (!choose) return new GraphSession({ block: await open('block') }, tape, opts);
+    return new GraphSession({ spin: await open('spin'), block: await open('block') }, tape, opts, new SpinChoice());
   }
 
   /** How the threads wait between kernels now: 'spin' only when measured quicker (see spinChoice.ts). */

@@ -9,7 +9,9 @@
 export type WaitMode = 'spin' | 'block';
 
 /** Timed runs of each mode in the first trial and in every later probe. */
-const TRIAL_RUNS = 4;
+const TRIAL_RUNS = 5;
+/** A session's first runs (memory being allocated) are not timed. */
+const WARM_RUNS = 2;
 /** Runs between two probes of the mode not in use. */
 const PROBE_EVERY = 64;
 /** The other mode must be this much quicker to be switched to. */
@@ -27,7 +29,7 @@ export class SpinChoice {
   /** The modes of the runs planned next (the trial, then each probe), consumed one per run. */
   private plan: WaitMode[] = [];
   private readonly recent: Record<WaitMode, number[]> = { spin: [], block: [] };
-  private readonly warm = new Set<WaitMode>();
+  private readonly runs: Record<WaitMode, number> = { spin: 0, block: 0 };
   private sinceProbe = 0;
 
   constructor() {
@@ -46,12 +48,11 @@ export class SpinChoice {
     return this.chosen;
   }
 
-  /** How long a run in `mode` took. A mode's first run (its session warming up) does not count. */
+  /** How long a run in `mode` took. A mode's first runs (its session warming up) do not count. */
   record(mode: WaitMode, ms: number): void {
     const planned = this.plan.length > 0 && this.plan[0] === mode;
     if (planned) this.plan.shift();
-    if (!this.warm.has(mode)) {
-      this.warm.add(mode);
+    if (++this.runs[mode] <= WARM_RUNS) {
       if (planned) this.plan.unshift(mode);
       return;
     }

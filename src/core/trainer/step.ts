@@ -3,7 +3,8 @@ import type { DecoderConfig } from '../models/config';
 import { GraphSession } from './graphSession';
 import { buildModelGraph } from './model';
 import { LoraSpec } from './params';
-import { OptimConfig, OptimState, Params, clipGradNorm, createState, optimStep } from './optim';
+import { AdamWSimd } from './adamwSimd';
+import { OptimConfig, OptimState, Params, clipGradNorm, createState, optimStep, slotCount } from './optim';
 
 export interface StepSetup {
   config: DecoderConfig;
@@ -24,13 +25,24 @@ export class TrainStep {
   readonly state: OptimState;
   private evalSession: GraphSession | null = null;
 
-  private constructor(readonly setup: StepSetup, private readonly train: GraphSession) {
-    this.state = createState(setup.optim, setup.params);
+  private constructor(readonly setup: StepSetup, private readonly train: GraphSession, kernels: AdamWSimd | null) {
+    this.state = createState(setup.optim, setup.params, kernels);
   }
 
   static async create(setup: StepSetup): Promise<TrainStep> {
     const g = buildModelGraph({ config: setup.config, batch: setup.batch, block: setup.block, lora: setup.lora, grads: true });
-    return new TrainStep(setup, await GraphSession.create(g.tape, setup.threads ?? 2, { reuseGradients: true, spin: 'auto' }));
+    // The gradients (written there by onnxruntime) and the optimizer's moments live in the SIMD loops' memory.
+    const sizes = [...setup.params.values()].map((p) => p.length);
+    const arena = AdamWSimd.arenaFloats(sizes) * (1 + slotCount(setup.optim));
+    const kernels = AdamWSimd.create(arena, Math.max(0, ...sizes));
+    const train = await GraphSession.create(g.tape, setup.threads ?? 2,
+      { reuseGradients: true, spin: 'auto', gradientArray: kernels ? (n) => kernels.array(n) : undefined });
+    return new TrainStep(setup, train, kernels);
+  }
+
+  /** How onnxruntime's threads wait between kernels now (graphSession.ts). */
+  get waitMode(): 'spin' | 'block' {
+    return this.train.waitMode;
   }
 
   private feeds(): Map<string, Float32Array> {
@@ -41,7 +53,7 @@ export class TrainStep {
   async step(idx: BigInt64Array, targets: BigInt64Array, lr: number, clip = 0, beforeUpdate?: () => void): Promise<StepResult> {
     const { outputs, grads } = await this.train.run(this.feeds(), { idx, targets });
     const loss = outputs.get('loss')![0];
-    const gradNorm = clipGradNorm(grads, clip);
+    const gradNorm = clipGradNorm(grads, clip, this.state.kernels);
     // A non-finite loss or gradient would poison the weights: leave them as they were.
     if (Number.isFinite(loss) && Number.isFinite(gradNorm)) {
       beforeUpdate?.();

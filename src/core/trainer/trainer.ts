@@ -180,7 +180,12 @@ export class Trainer {
       t.step = ckpt.meta.step;
       t.rng.state = ckpt.meta.rngState;
       stepper.state.step = ckpt.meta.optimStep;
-      for (const [k, v] of ckpt.slots) stepper.state.slots.set(k, v);
+      // Into the moments in place: they may live in the optimizer's SIMD memory (adamwSimd.ts).
+      for (const [k, v] of ckpt.slots) {
+        const into = stepper.state.slots.get(k);
+        if (into && into.length === v.length && into.every((a, i) => a.length === v[i].length)) into.forEach((a, i) => a.set(v[i]));
+        else stepper.state.slots.set(k, v);
+      }
       notes.push(`Resumed at step ${t.step}.`);
     }
     return t;
