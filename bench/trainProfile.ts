@@ -1,6 +1,6 @@
 // Where a training step's time goes inside onnxruntime: its profiler's kernel times per op type, and the
 // matrix products' rate against onnxruntime's own MatMul rate on this machine (README, "Training speed").
-// usage: npm run bench:train-profile -- [--preset toy|nanogpt-cpu] [--runs N]
+// usage: npm run bench:train-profile -- [--preset toy|nanogpt-cpu] [--runs N] [--block]
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -33,7 +33,8 @@ async function main() {
   const { batch_size: B, block_size: T } = TRAINING_PRESETS[preset];
   const g = buildModelGraph({ config, batch: B, block: T, grads: true });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'train-profile-'));
-  const session = await GraphSession.create(g.tape, 2, { profile: path.join(dir, 'step'), reuseGradients: true });
+  // As a training run on an idle machine has it: threads that spin between kernels (graphSession.ts), unless --block.
+  const session = await GraphSession.create(g.tape, 2, { profile: path.join(dir, 'step'), reuseGradients: true, spin: args.includes('--block') ? undefined : 'always' });
   const weights = new Map([...randomWeights(config, 0)].map(([k, v]) => [k, v.data]));
   const idx = BigInt64Array.from({ length: B * T }, (_, i) => BigInt((i * 7) % 65));
   const targets = BigInt64Array.from({ length: B * T }, (_, i) => BigInt((i * 11) % 65));

@@ -22,9 +22,10 @@ export interface SessionOptions {
   gradientArray?: (n: number) => Float32Array;
   /**
    * 'auto': keep a session whose threads spin between kernels beside the blocking one, and run whichever is
-   * measured quicker on this machine now (spinChoice.ts). Otherwise the threads block.
+   * measured quicker on this machine now (spinChoice.ts); 'always': spinning threads only (profiling what
+   * 'auto' picks on an idle machine). Otherwise the threads block.
    */
-  spin?: 'auto';
+  spin?: 'auto' | 'always';
 }
 
 /** Above this many weights, a step's kernels are long enough that how threads wait hardly matters: one session. */
@@ -62,13 +63,14 @@ export class GraphSession {
     const weights = [...tape.params, ...tape.frozen].reduce((n, v) => n + v.size, 0);
     // Blocking threads unless asked: spinning ones starve everything else on a busy machine (spinChoice.ts).
     const choose = opts.spin === 'auto' && threads > 1 && !profile && weights <= SPIN_CHOICE_MAX_WEIGHTS;
+    if (opts.spin === 'always') return new GraphSession({ spin: await open('spin') }, tape, opts);
     if (!choose) return new GraphSession({ block: await open('block') }, tape, opts);
     return new GraphSession({ spin: await open('spin'), block: await open('block') }, tape, opts, new SpinChoice());
   }
 
   /** How the threads wait between kernels now: 'spin' only when measured quicker (see spinChoice.ts). */
   get waitMode(): WaitMode {
-    return this.choice?.mode ?? 'block';
+    return this.choice?.mode ?? (this.sessions.block ? 'block' : 'spin');
   }
 
   /** `weights` must hold every parameter and frozen weight of the tape; `ints` the integer inputs. */
@@ -87,7 +89,7 @@ export class GraphSession {
       if (!ints[name]) throw new Error(`missing input ${name}`);
       feeds[name] = new ort.Tensor('int64', ints[name], dims);
     }
-    const wait = mode && this.sessions[mode] ? mode : this.choice?.next() ?? 'block';
+    const wait = mode && this.sessions[mode] ? mode : this.choice?.next() ?? (this.sessions.block ? 'block' : 'spin');
     const s = this.sessions[wait]!;
     const t0 = performance.now();
     const res = this.gradBuffers
