@@ -81,6 +81,8 @@ export const modelScenarios = [
       check(JSON.stringify(scored.map((t) => t.text)) === JSON.stringify(BLANK_WORDS), `scored tokens: ${JSON.stringify(strip)}`);
       check(['[CLS]', '[MASK]', '[SEP]'].every((s) => strip.some((t) => t.text === s && !t.heat)), `specials: ${JSON.stringify(strip)}`);
       check(await frame.locator('#loss rect.loss-bar').count() === BLANK_WORDS.length, 'not one pseudo-loss bar per word');
+      const labels = (await frame.locator('#loss .stat-label').allTextContents()).join(' | ');
+      check(labels === 'Mean pseudo-loss | Pseudo-perplexity | Scored tokens', `the loss stats read "${labels}"`);
       // The teaching note that sets the two questions side by side.
       const note = frame.locator('vscode-collapsible[data-note=blank]');
       if (!(await note.evaluate((el) => el.open))) await note.click();

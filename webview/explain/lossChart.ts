@@ -46,12 +46,19 @@ export function lossChart(tokens: ScoredToken[], meanLoss: number, perplexity: n
     s('text', { class: 'mean-label', x: PAD.left + plotW - 4, y: y(meanLoss) - 4, 'text-anchor': 'end' }, `mean ${fixed(meanLoss)}`),
     s('text', { class: 'axis-label', x: 4, y: PAD.top + plotH + 14 }, 'nats'),
   );
-  return h('div', { class: 'loss-wrap' },
-    h('div', { class: 'stats' },
+  // A masked model scores each token with itself masked, from the text on both sides (pseudo-log-likelihood).
+  const stats = after === 0
+    ? [
+      stat('Mean pseudo-loss', `${fixed(meanLoss, 3)} nats`, 'Average of −ln p over the scored tokens, each predicted with itself masked'),
+      stat('Pseudo-perplexity', showPerplexity(perplexity), 'exp(mean pseudo-loss): as unsure as a fair choice among this many tokens'),
+      stat('Scored tokens', String(scored.length), 'Each token is masked in turn and predicted from the text on both sides; special tokens and blanks are not scored'),
+    ]
+    : [
       stat('Mean loss', `${fixed(meanLoss, 3)} nats`, 'Average of −ln p over the predicted tokens'),
       stat('Perplexity', showPerplexity(perplexity), 'exp(mean loss): as unsure as a fair choice among this many tokens'),
-      stat('Predicted tokens', String(scored.length), 'Every token but the first is predicted from the ones before it')),
-    svg);
+      stat('Predicted tokens', String(scored.length), 'Every token but the first is predicted from the ones before it'),
+    ];
+  return h('div', { class: 'loss-wrap' }, h('div', { class: 'stats' }, ...stats), svg);
 }
 
 function stat(label: string, value: string, title: string): HTMLElement {
