@@ -36,6 +36,13 @@ test('the trial times both ways and keeps the quicker one; probes switch when th
   drive(quiet, 140, idle);
   assert.equal(quiet.mode, 'spin');
 
+  // Probes that keep losing come less and less often: over 1,000 busy runs, far fewer than one per 64.
+  const backoff = new SpinChoice();
+  drive(backoff, 14, busy);
+  const spins = drive(backoff, 1000, busy).filter((m) => m === 'spin').length;
+  assert.equal(backoff.mode, 'block');
+  assert.ok(spins > 0 && spins <= 25, `${spins} probing runs of spinning threads in 1,000`);
+
   const loaded = new SpinChoice();
   drive(loaded, 14, busy);
   assert.equal(loaded.mode, 'block');
