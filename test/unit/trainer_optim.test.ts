@@ -112,4 +112,6 @@ test('moments and gradients in the SIMD memory: the same update as arrays copied
     assert.deepEqual(inMemory.slots.get(k), copied.slots.get(k), `${k}: moments`);
   }
   assert.throws(() => kernels.array(10 ** 6), /arena full/);
+  // More than a WebAssembly memory holds: no module, and the caller keeps its arrays in JavaScript.
+  assert.equal(AdamWSimd.create(2 ** 31, 16), null);
 });

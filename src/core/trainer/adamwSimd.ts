@@ -132,7 +132,7 @@ function module(): WebAssembly.Module | null {
 }
 
 const PAGE = 65536;
-const padded = (n: number) => (n + 3) & ~3;
+const padded = (n: number) => Math.ceil(n / 4) * 4;
 
 export class AdamWSimd {
   private readonly memory: WebAssembly.Memory;
@@ -159,7 +159,14 @@ export class AdamWSimd {
    */
   static create(arena = 0, scratch = 0): AdamWSimd | null {
     const m = module();
-    return m ? new AdamWSimd(new WebAssembly.Instance(m), padded(arena), padded(scratch)) : null;
+    if (!m) return null;
+    try {
+      return new AdamWSimd(new WebAssembly.Instance(m), padded(arena), padded(scratch));
+    } catch (e) {
+      // More than a WebAssembly memory holds (4 GB): the caller keeps its arrays in JavaScript.
+      if (e instanceof RangeError) return null;
+      throw e;
+    }
   }
 
   /** Floats an arena needs for arrays of these lengths (each padded to a multiple of four). */
